@@ -1,0 +1,36 @@
+// paraxis/nn/linear.h — y = x W^T + b, W stored (out, in) as in torch.nn.Linear.
+//
+//   Linear fc(784, 256, "fc1");   // parameters fc1.weight (256, 784), fc1.bias (256)
+//   fc.init(seed);                // U(-1/sqrt(in), 1/sqrt(in)) for both, PyTorch's default bounds
+//
+// Input (N, in) or (B, T, in): all leading dimensions are flattened into N.
+#pragma once
+
+#include "paraxis/nn/layer.h"
+
+namespace paraxis {
+
+class Linear : public Layer {
+ public:
+  Linear(int64_t in, int64_t out, std::string name, bool bias = true);
+  const char* kind() const override { return "linear"; }
+  Tensor forward(Ctx& ctx, const Tensor& x) override;
+  Tensor backward_input(Ctx& ctx, const Tensor& dy) override;
+  void backward_weight(Ctx& ctx, const Tensor& dy) override;
+  Shape output_shape(const Shape& in) const override;
+  Cost cost(const Shape& in) const override;
+  void collect_params(std::vector<Param*>& out) override;
+  void init(uint64_t seed) override;
+
+  int64_t in_features() const { return in_; }
+  int64_t out_features() const { return out_; }
+  Param& weight() { return weight_; }
+  Param& bias() { return bias_; }
+
+ private:
+  int64_t in_, out_;
+  bool has_bias_;
+  Param weight_, bias_;
+};
+
+}  // namespace paraxis

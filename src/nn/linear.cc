@@ -1,0 +1,78 @@
+#include "paraxis/nn/linear.h"
+
+#include <cmath>
+
+#include "paraxis/core/error.h"
+#include "paraxis/kernels/linear.h"
+
+namespace paraxis {
+
+Linear::Linear(int64_t in, int64_t out, std::string name, bool bias)
+    : Layer(std::move(name)), in_(in), out_(out), has_bias_(bias) {
+  PX_USER_CHECK(in > 0 && out > 0, "linear {}: sizes must be positive, got in={} out={}", name_, in, out);
+  weight_ = make_param(join_name(name_, "weight"), {out, in});
+  if (has_bias_) bias_ = make_param(join_name(name_, "bias"), {out});
+}
+
+void Linear::init(uint64_t seed) {
+  float bound = 1.0f / std::sqrt(static_cast<float>(in_));
+  rng_fill_uniform(weight_.value, -bound, bound, Philox(seed, stream_id(weight_.name)));
+  if (has_bias_) rng_fill_uniform(bias_.value, -bound, bound, Philox(seed, stream_id(bias_.name)));
+}
+
+void Linear::collect_params(std::vector<Param*>& out) {
+  out.push_back(&weight_);
+  if (has_bias_) out.push_back(&bias_);
+}
+
+Shape Linear::output_shape(const Shape& in) const {
+  Shape s  = in;
+  s.back() = out_;
+  return s;
+}
+
+Tensor Linear::forward(Ctx& ctx, const Tensor& x) {
+  PX_USER_CHECK(x.ndim() >= 1 && x.dim(-1) == in_, "linear {}: input shape {} does not end in {} features",
+                name_, shape_str(x.shape()), in_);
+  int64_t n = x.numel() / in_;
+  Tensor y  = Tensor::empty(output_shape(x.shape()));
+  linear_forward(y.data(), x.data(), weight_.value.data(), has_bias_ ? bias_.value.data() : nullptr, n, in_,
+                 out_);
+  ctx.in_shape = x.shape();
+  ctx.saved    = {x};
+  return y;
+}
+
+Tensor Linear::backward_input(Ctx& ctx, const Tensor& dy) {
+  PX_CHECK(!ctx.saved.empty(), "linear {}: backward_input without forward", name_);
+  check_shape(dy, output_shape(ctx.in_shape), "linear backward dy");
+  Tensor dx = Tensor::empty(ctx.in_shape);
+  linear_backward_input(dx.data(), dy.data(), weight_.value.data(), dy.numel() / out_, in_, out_);
+  return dx;
+}
+
+void Linear::backward_weight(Ctx& ctx, const Tensor& dy) {
+  PX_CHECK(!ctx.saved.empty(), "linear {}: backward_weight without forward", name_);
+  check_shape(dy, output_shape(ctx.in_shape), "linear backward dy");
+  const Tensor& x = ctx.saved[0];
+  linear_backward_weight(weight_.grad.data(), has_bias_ ? bias_.grad.data() : nullptr, dy.data(), x.data(),
+                         dy.numel() / out_, in_, out_);
+  ctx.saved.clear();
+}
+
+Cost Linear::cost(const Shape& in) const {
+  double n = static_cast<double>(shape_numel(in) / in_);
+  Cost c;
+  c.fwd_flops        = 2.0 * n * in_ * out_ + (has_bias_ ? n * out_ : 0.0);
+  c.bwd_input_flops  = 2.0 * n * in_ * out_;
+  c.bwd_weight_flops = 2.0 * n * in_ * out_ + (has_bias_ ? n * out_ : 0.0);
+  double wbytes      = 4.0 * (in_ * out_ + (has_bias_ ? out_ : 0));
+  c.fwd_bytes        = 4.0 * n * (in_ + out_) + wbytes;
+  c.bwd_input_bytes  = 4.0 * n * (in_ + out_) + wbytes;
+  c.bwd_weight_bytes = 4.0 * n * (in_ + out_) + 2.0 * wbytes;
+  c.param_bytes      = static_cast<int64_t>(wbytes);
+  c.activation_bytes = static_cast<int64_t>(4.0 * n * in_);
+  return c;
+}
+
+}  // namespace paraxis
