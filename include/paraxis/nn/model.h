@@ -1,0 +1,75 @@
+// paraxis/nn/model.h — a model is a sequence of blocks; pipeline stages cut between blocks.
+//
+//   ModelSpec spec = ModelSpec::mlp({784, 256, 10});
+//   std::unique_ptr<Model> m = build_model(spec);
+//   m->init(/*seed=*/1);
+//   std::vector<Ctx> ctx(m->blocks.size());
+//   Tensor logits = m->forward(ctx, x);                       // x (N, 784) -> (N, 10)
+//   LossResult r = softmax_cross_entropy(logits, labels);     // mean over the batch; r.dlogits
+//   m->backward(ctx, r.dlogits);                               // gradients accumulate in params
+//
+// Block lists (what a pipeline stage may hold):
+//   mlp: fc0, act0, fc1, act1, ..., fc{L-1}              (one block per Linear and per ReLU)
+//   cnn: conv1, relu1, pool1, conv2, relu2, pool2, flatten, fc1, relu3, fc2
+//   gpt: embed (token + position), blocks.0 .. blocks.{L-1} (pre-LN transformer blocks), ln_f, lm_head
+// Inputs: mlp (N, in) f32; cnn (N, 1, 28, 28) f32; gpt (B, T) i32 token ids. Outputs are logits whose last
+// dimension is the number of classes (or the vocabulary), for the loss to flatten.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "paraxis/nn/layer.h"
+
+namespace paraxis {
+
+struct ModelSpec {
+  std::string kind = "mlp";  // mlp | cnn | gpt
+  // mlp: layer widths, input first, classes last (784-256-10 is {784, 256, 10}).
+  std::vector<int64_t> mlp_sizes = {784, 256, 10};
+  // cnn (28x28 grayscale): conv(1->c1, k5, pad 2) relu pool2, conv(c1->c2, k5, pad 2) relu pool2, fc(c2*7*7->fc) relu,
+  // fc(fc->classes).
+  int64_t cnn_c1 = 16, cnn_c2 = 32, cnn_fc = 128, classes = 10;
+  // gpt
+  int64_t vocab = 256, context = 64, width = 128, heads = 4, layers = 2;
+  float dropout = 0.0f;
+
+  static ModelSpec mlp(std::vector<int64_t> sizes);
+  static ModelSpec gpt(int64_t vocab, int64_t context, int64_t width, int64_t heads, int64_t layers);
+  static ModelSpec cnn(int64_t c1 = 16, int64_t c2 = 32, int64_t fc = 128, int64_t classes = 10);
+  std::string describe() const;  // "mlp 784-256-10", "gpt V256 T64 C128 NH4 L2", ...
+};
+
+class Model {
+ public:
+  ModelSpec spec;
+  std::vector<std::unique_ptr<Layer>> blocks;
+
+  // ctx has one entry per block (resized if needed). first/last select a contiguous range of blocks [first, last)
+  // — a pipeline stage — the whole model by default.
+  Tensor forward(std::vector<Ctx>& ctx, const Tensor& x, size_t first = 0, size_t last = SIZE_MAX);
+  Tensor backward(std::vector<Ctx>& ctx, const Tensor& dy, size_t first = 0, size_t last = SIZE_MAX);
+  std::vector<Param*> params();
+  void init(uint64_t seed);
+  void zero_grad();
+  int64_t num_params();
+  Shape input_shape(int64_t batch) const;  // the shape forward expects for a batch of `batch` samples
+  DType input_dtype() const;
+};
+
+std::unique_ptr<Model> build_model(const ModelSpec& spec);
+// Each family's builder; build_model dispatches on spec.kind.
+std::unique_ptr<Model> build_mlp(const ModelSpec& spec);
+std::unique_ptr<Model> build_cnn(const ModelSpec& spec);
+std::unique_ptr<Model> build_gpt(const ModelSpec& spec);
+
+struct LossResult {
+  float loss = 0;   // mean cross-entropy over the rows
+  Tensor dlogits;   // d loss / d logits, same shape as logits
+};
+// Fused, numerically stable softmax + cross-entropy: logits (..., K) f32, labels (...) i32. scale multiplies the
+// gradient (e.g. 1/micro-batches when gradients are accumulated); the loss is always the plain mean.
+LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels, float scale = 1.0f);
+
+}  // namespace paraxis

@@ -1,0 +1,88 @@
+#include "paraxis/nn/model.h"
+
+#include <fmt/format.h>
+
+#include "paraxis/core/error.h"
+
+namespace paraxis {
+
+ModelSpec ModelSpec::mlp(std::vector<int64_t> sizes) {
+  ModelSpec s;
+  s.kind = "mlp";
+  s.mlp_sizes = std::move(sizes);
+  return s;
+}
+ModelSpec ModelSpec::gpt(int64_t vocab, int64_t context, int64_t width, int64_t heads, int64_t layers) {
+  ModelSpec s;
+  s.kind = "gpt";
+  s.vocab = vocab, s.context = context, s.width = width, s.heads = heads, s.layers = layers;
+  return s;
+}
+ModelSpec ModelSpec::cnn(int64_t c1, int64_t c2, int64_t fc, int64_t classes) {
+  ModelSpec s;
+  s.kind = "cnn";
+  s.cnn_c1 = c1, s.cnn_c2 = c2, s.cnn_fc = fc, s.classes = classes;
+  return s;
+}
+
+std::string ModelSpec::describe() const {
+  if (kind == "mlp") {
+    std::string out = "mlp ";
+    for (size_t i = 0; i < mlp_sizes.size(); ++i) out += (i ? "-" : "") + std::to_string(mlp_sizes[i]);
+    return out;
+  }
+  if (kind == "cnn") return fmt::format("cnn c{}-c{}-fc{}-{}", cnn_c1, cnn_c2, cnn_fc, classes);
+  return fmt::format("gpt V{} T{} C{} NH{} L{}", vocab, context, width, heads, layers);
+}
+
+std::unique_ptr<Model> build_model(const ModelSpec& spec) {
+  if (spec.kind == "mlp") return build_mlp(spec);
+  if (spec.kind == "cnn") return build_cnn(spec);
+  if (spec.kind == "gpt") return build_gpt(spec);
+  PX_USER_FAIL("unknown model '{}'; use mlp, cnn or gpt", spec.kind);
+}
+
+Tensor Model::forward(std::vector<Ctx>& ctx, const Tensor& x, size_t first, size_t last) {
+  last = std::min(last, blocks.size());
+  if (ctx.size() < blocks.size()) ctx.resize(blocks.size());
+  Tensor h = x;
+  for (size_t i = first; i < last; ++i) h = blocks[i]->forward(ctx[i], h);
+  return h;
+}
+
+Tensor Model::backward(std::vector<Ctx>& ctx, const Tensor& dy, size_t first, size_t last) {
+  last = std::min(last, blocks.size());
+  Tensor g = dy;
+  for (size_t i = last; i-- > first;) g = blocks[i]->backward(ctx[i], g);
+  return g;
+}
+
+std::vector<Param*> Model::params() {
+  std::vector<Param*> out;
+  for (auto& b : blocks) b->collect_params(out);
+  return out;
+}
+
+void Model::init(uint64_t seed) {
+  for (auto& b : blocks) b->init(seed);
+}
+
+void Model::zero_grad() {
+  for (Param* p : params()) p->grad.zero_();
+}
+
+int64_t Model::num_params() {
+  int64_t n = 0;
+  for (Param* p : params()) n += shape_numel(p->full_shape);
+  return n;
+}
+
+Shape Model::input_shape(int64_t batch) const {
+  if (spec.kind == "mlp") return {batch, spec.mlp_sizes.front()};
+  if (spec.kind == "cnn") return {batch, 1, 28, 28};
+  return {batch, spec.context};
+}
+
+DType Model::input_dtype() const { return spec.kind == "gpt" ? DType::kI32 : DType::kF32; }
+
+}  // namespace paraxis
