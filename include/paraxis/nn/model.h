@@ -9,7 +9,7 @@
 //   m->backward(ctx, r.dlogits);                               // gradients accumulate in params
 //
 // Block lists (what a pipeline stage may hold):
-//   mlp: fc0, act0, fc1, act1, ..., fc{L-1}              (one block per Linear and per ReLU)
+//   mlp: fc1, relu1, fc2, relu2, ..., fcL                (one block per Linear and per ReLU)
 //   cnn: conv1, relu1, pool1, conv2, relu2, pool2, flatten, fc1, relu3, fc2
 //   gpt: embed (token + position), blocks.0 .. blocks.{L-1} (pre-LN transformer blocks), ln_f, lm_head
 // Inputs: mlp (N, in) f32; cnn (N, 1, 28, 28) f32; gpt (B, T) i32 token ids. Outputs are logits whose last
