@@ -1,0 +1,45 @@
+// paraxis/parallel/grid.h — the device grid as pure integer math.
+//
+//   Grid g{/*dp=*/2, /*tp=*/2, /*pp=*/4};     // 16 devices
+//   Coord c = g.coord(13);                    // {dp 1, tp 1, pp 2}: tp varies fastest, then pp, then dp
+//   int r = g.rank({1, 1, 2});                // 13
+//   std::vector<int> peers = g.group(Axis::kTp, 13);   // {12, 13}: the ranks that differ from 13 only in tp
+//
+// Rank = tp + tp_size * (pp + pp_size * dp): the Megatron convention, so tensor-parallel peers are neighbours
+// (the cheapest links). Groups are computed on demand and passed explicitly; nothing is stored in globals.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace paraxis {
+
+enum class Axis { kDp, kTp, kPp };
+const char* axis_name(Axis a);
+
+struct Coord {
+  int dp = 0, tp = 0, pp = 0;
+  bool operator==(const Coord&) const = default;
+};
+
+struct Grid {
+  int dp = 1, tp = 1, pp = 1;
+
+  int size() const { return dp * tp * pp; }
+  int axis_size(Axis a) const;
+  Coord coord(int rank) const;
+  int rank(const Coord& c) const;
+  int coord_on(Axis a, int rank) const;
+  // Ranks sharing every coordinate of `rank` except `a`, ordered by their coordinate on `a`.
+  std::vector<int> group(Axis a, int rank) const;
+  // Every group along `a` (each a list of ranks), ordered by the lowest rank.
+  std::vector<std::vector<int>> groups(Axis a) const;
+  std::string describe() const;           // "dp2 x tp2 x pp4"
+  std::string coord_str(int rank) const;  // "dp1 tp1 pp2"
+};
+
+// Checks dp*tp*pp == devices, deriving dp when it is 0 (devices / (tp*pp)). Throws a user error naming the
+// values, the rule and valid alternatives.
+Grid make_grid(int devices, int dp, int tp, int pp);
+
+}  // namespace paraxis
