@@ -1,0 +1,91 @@
+"""PyTorch twins of paraxis's models (docs/model-names.md), used by the benchmark peers.
+
+Same architectures, same parameter names and layouts, so a state dict round-trips with paraxis's safetensors.
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def mlp(sizes):
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append((f"fc{i + 1}", nn.Linear(sizes[i], sizes[i + 1])))
+        if i + 2 < len(sizes):
+            layers.append((f"relu{i + 1}", nn.ReLU()))
+    from collections import OrderedDict
+    return nn.Sequential(OrderedDict(layers))
+
+
+class CNN(nn.Module):
+    def __init__(self, c1=16, c2=32, fc=128, classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, c1, 5, padding=2)
+        self.conv2 = nn.Conv2d(c1, c2, 5, padding=2)
+        self.fc1 = nn.Linear(c2 * 7 * 7, fc)
+        self.fc2 = nn.Linear(fc, classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
+
+
+class Attention(nn.Module):
+    def __init__(self, C, NH):
+        super().__init__()
+        self.NH = NH
+        self.qkv = nn.Linear(C, 3 * C)
+        self.proj = nn.Linear(C, C)
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        hd = C // self.NH
+        q, k, v = (t.view(B, T, self.NH, hd).transpose(1, 2) for t in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(hd)
+        mask = torch.ones(T, T, dtype=torch.bool).tril()
+        att = att.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+        return self.proj((att @ v).transpose(1, 2).reshape(B, T, C))
+
+
+class MLPBlock(nn.Module):
+    def __init__(self, C):
+        super().__init__()
+        self.fc1 = nn.Linear(C, 4 * C)
+        self.fc2 = nn.Linear(4 * C, C)
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, C, NH):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(C)
+        self.attn = Attention(C, NH)
+        self.ln2 = nn.LayerNorm(C)
+        self.mlp = MLPBlock(C)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, V, T, C, NH, L):
+        super().__init__()
+        self.wte = nn.Embedding(V, C)
+        self.wpe = nn.Embedding(T, C)
+        self.blocks = nn.ModuleList([Block(C, NH) for _ in range(L)])
+        self.ln_f = nn.LayerNorm(C)
+        self.lm_head = nn.Linear(C, V, bias=False)
+
+    def forward(self, idx):
+        B, T = idx.shape
+        x = self.wte(idx) + self.wpe(torch.arange(T))
+        for b in self.blocks:
+            x = b(x)
+        return self.lm_head(self.ln_f(x))
