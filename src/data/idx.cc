@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -19,10 +20,12 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const std::string& p
   z_stream zs{};
   PX_CHECK(inflateInit2(&zs, 15 + 16) == Z_OK, "zlib inflateInit2 failed");
   std::vector<uint8_t> out;
-  // The gzip trailer holds the uncompressed size modulo 2^32: a good first guess for the buffer.
-  size_t hint = 0;
+  // The gzip trailer holds the uncompressed size modulo 2^32: a good first guess for the buffer. A damaged
+  // file's trailer is garbage, so the guess is capped by deflate's best ratio (about 1032:1).
+  uint32_t hint = 0;
   if (in.size() >= 4) memcpy(&hint, in.data() + in.size() - 4, 4);  // little-endian on the machines we run on
-  out.resize(std::max<size_t>(std::min(hint, kMaxDecompressedBytes), 1 << 16));
+  out.resize(
+      std::clamp<size_t>(hint, 1 << 16, std::min(in.size() * 1032 + (1 << 16), kMaxDecompressedBytes)));
   zs.next_in      = const_cast<Bytef*>(in.data());
   zs.avail_in     = static_cast<uInt>(in.size());
   size_t produced = 0;
@@ -67,10 +70,14 @@ uint32_t big_endian_u32(const uint8_t* p) {
 }  // namespace
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
   PX_USER_CHECK(f.good(), "cannot open '{}': {}", path, std::strerror(errno));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  PX_USER_CHECK(!f.bad(), "cannot read '{}': {}", path, std::strerror(errno));
+  std::streamoff size = f.tellg();
+  PX_USER_CHECK(size >= 0, "cannot read '{}': not a regular file", path);
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  f.seekg(0);
+  f.read(reinterpret_cast<char*>(bytes.data()), size);
+  PX_USER_CHECK(f.gcount() == size, "cannot read '{}': got {} of {} bytes", path, f.gcount(), size);
   if (bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b) return gunzip(bytes, path);
   return bytes;
 }
