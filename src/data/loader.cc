@@ -60,7 +60,13 @@ int64_t Loader::sample_index(int64_t epoch, int64_t position) const {
 
 Batch Loader::batch(int64_t epoch, int64_t batch, int64_t dp, int64_t rank) const {
   const int64_t rows = rows_in_batch(batch);
-  RowRange mine      = dp_shard_rows(rows, dp, rank);
+  PX_USER_CHECK(
+      rows == opt_.batch_size || rows % dp == 0,
+      "the last partial batch of the epoch has {} rows "
+      "({} samples % batch {}), which does not split over data-parallel size {}; keep drop_last (the "
+      "default) when training data-parallel",
+      rows, data_->size(), opt_.batch_size, dp);
+  RowRange mine = dp_shard_rows(rows, dp, rank);
   std::vector<int64_t> indices;
   indices.reserve(mine.size());
   for (int64_t r = mine.begin; r < mine.end; ++r)

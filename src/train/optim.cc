@@ -2,12 +2,14 @@
 
 #include <cmath>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "paraxis/core/error.h"
 
 namespace paraxis {
 
 Optimizer::Optimizer(std::vector<Param*> params) : params_(std::move(params)), slots_(params_.size()) {
+  std::unordered_set<std::string> names;
   for (size_t i = 0; i < params_.size(); ++i) {
     PX_CHECK(params_[i] != nullptr, "optimizer: parameter {} is null", i);
     const Param& p = *params_[i];
@@ -15,6 +17,8 @@ Optimizer::Optimizer(std::vector<Param*> params) : params_(std::move(params)), s
              p.name);
     PX_CHECK(p.grad.defined() && p.grad.shape() == p.value.shape(), "optimizer: {} grad {} vs value {}",
              p.name, p.grad.defined() ? shape_str(p.grad.shape()) : "undefined", shape_str(p.value.shape()));
+    // State is saved and restored by name: two parameters with one name would overwrite each other.
+    PX_CHECK(names.insert(p.name).second, "optimizer: two parameters are named '{}'", p.name);
   }
   // The step counter is per parameter, like PyTorch's state['step'], so a subset can be stepped on its own.
   add_slot("step", DType::kI32);

@@ -86,6 +86,14 @@ TEST(Loader, LastPartialBatchIsDroppedOrKept) {
   std::vector<int64_t> order = shuffle_order(25, 1, 0);
   EXPECT_EQ(ids(last), std::vector<int64_t>(order.begin() + 20, order.end()));
   EXPECT_EQ(keeping.state(), (LoaderState{1, 0}));
+  // 5 rows do not split over 2 data-parallel ranks: the error says why and what to do.
+  try {
+    keeping.batch(0, 2, /*dp=*/2, /*rank=*/0);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("keep drop_last"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(keeping.batch(0, 1, 2, 1).rows(), 5);  // full batches still shard
   // A batch larger than the data only makes sense when the partial batch is kept.
   EXPECT_THROW(Loader(numbered(5), {.batch_size = 10}), Error);
   EXPECT_EQ(Loader(numbered(5), {.batch_size = 10, .drop_last = false}).next().rows(), 5);

@@ -97,6 +97,8 @@ TEST(Optimizer, BadHyperparametersAreUserErrors) {
   EXPECT_THROW(AdamW({&a}, {.eps = 0}), Error);
   EXPECT_THROW(make_optimizer("adam", {&a}), Error);
   EXPECT_STREQ(make_optimizer("sgd", {&a})->kind(), "sgd");
+  Param twin = param_with("a", {1}, {1});
+  EXPECT_THROW(Sgd({&a, &twin}), Error);  // state names would collide
   Sgd opt({&a});
   EXPECT_THROW(opt.step(-1), Error);
   EXPECT_THROW(opt.step(NAN), Error);
