@@ -1,0 +1,151 @@
+#include "paraxis/train/optim.h"
+
+#include <cmath>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "paraxis/core/error.h"
+
+namespace paraxis {
+
+Optimizer::Optimizer(std::vector<Param*> params) : params_(std::move(params)), slots_(params_.size()) {
+  std::unordered_set<std::string> names;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    PX_CHECK(params_[i] != nullptr, "optimizer: parameter {} is null", i);
+    const Param& p = *params_[i];
+    PX_CHECK(p.value.defined() && p.value.dtype() == DType::kF32, "optimizer: {} has no float32 value",
+             p.name);
+    PX_CHECK(p.grad.defined() && p.grad.shape() == p.value.shape(), "optimizer: {} grad {} vs value {}",
+             p.name, p.grad.defined() ? shape_str(p.grad.shape()) : "undefined", shape_str(p.value.shape()));
+    // State is saved and restored by name: two parameters with one name would overwrite each other.
+    PX_CHECK(names.insert(p.name).second, "optimizer: two parameters are named '{}'", p.name);
+  }
+  // The step counter is per parameter, like PyTorch's state['step'], so a subset can be stepped on its own.
+  add_slot("step", DType::kI32);
+}
+
+void Optimizer::add_slot(const std::string& buffer, DType dtype) {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Shape shape = buffer == "step" ? Shape{1} : params_[i]->value.shape();
+    slots_[i].push_back({buffer, Tensor::zeros(shape, dtype)});
+  }
+}
+
+void Optimizer::step_range(double lr, size_t first, size_t last) {
+  PX_USER_CHECK(std::isfinite(lr) && lr >= 0, "{}: learning rate {} must be finite and >= 0", kind(), lr);
+  PX_CHECK(first <= last && last <= params_.size(), "{}: step range [{}, {}) of {} params", kind(), first,
+           last, params_.size());
+  for (size_t i = first; i < last; ++i) update(*params_[i], slots_[i], lr);
+}
+
+std::vector<NamedTensor> Optimizer::state() {
+  std::vector<NamedTensor> out;
+  for (size_t i = 0; i < params_.size(); ++i)
+    for (const Slot& s : slots_[i]) out.push_back({params_[i]->name + "." + s.buffer, s.tensor});
+  return out;
+}
+
+void Optimizer::load_state(const std::vector<NamedTensor>& saved) {
+  std::unordered_map<std::string, const Tensor*> by_name;
+  for (const NamedTensor& t : saved) by_name[t.name] = &t.tensor;
+  for (NamedTensor& live : state()) {
+    auto it = by_name.find(live.name);
+    PX_USER_CHECK(it != by_name.end(),
+                  "{} state: '{}' is missing from the saved state ({} tensors); was it saved "
+                  "by the same optimizer over the same model?",
+                  kind(), live.name, saved.size());
+    const Tensor& src = *it->second;
+    PX_USER_CHECK(src.shape() == live.tensor.shape() && src.dtype() == live.tensor.dtype(),
+                  "{} state: '{}' is {} {} in the saved state but {} {} here", kind(), live.name,
+                  dtype_name(src.dtype()), shape_str(src.shape()), dtype_name(live.tensor.dtype()),
+                  shape_str(live.tensor.shape()));
+    live.tensor.copy_from(src);
+  }
+}
+
+int64_t Optimizer::state_bytes() const {
+  int64_t bytes = 0;
+  for (const auto& slots : slots_)
+    for (const Slot& s : slots) bytes += static_cast<int64_t>(s.tensor.nbytes());
+  return bytes;
+}
+
+// --- SGD
+// ----------------------------------------------------------------------------------------------------
+
+Sgd::Sgd(std::vector<Param*> params, SgdOptions opt) : Optimizer(std::move(params)), opt_(opt) {
+  PX_USER_CHECK(opt.momentum >= 0 && opt.momentum < 1, "sgd: momentum {} must be in [0, 1); 0.9 is usual",
+                opt.momentum);
+  PX_USER_CHECK(opt.weight_decay >= 0, "sgd: weight decay {} must be >= 0", opt.weight_decay);
+  if (opt_.momentum != 0) add_slot("momentum_buffer", DType::kF32);
+}
+
+void Sgd::update(Param& p, std::vector<Slot>& slots, double lr) {
+  int32_t& step      = slots[0].tensor.data_i32()[0];
+  float* w           = p.value.data();
+  const float* g     = p.grad.data();
+  const int64_t n    = p.value.numel();
+  const float wd     = static_cast<float>(opt_.weight_decay);
+  const float mom    = static_cast<float>(opt_.momentum);
+  const float neg_lr = static_cast<float>(-lr);
+  float* buf         = opt_.momentum != 0 ? slots[1].tensor.data() : nullptr;
+  const bool first   = step == 0;
+  for (int64_t i = 0; i < n; ++i) {
+    float d = wd != 0 ? g[i] + wd * w[i] : g[i];  // d_p = grad.add(param, alpha=wd)
+    if (buf) {
+      buf[i] = first ? d : buf[i] * mom + d;  // first step: buf = clone(d_p); dampening = 0
+      d      = buf[i];
+    }
+    w[i] = w[i] + neg_lr * d;
+  }
+  ++step;
+}
+
+// --- AdamW
+// --------------------------------------------------------------------------------------------------
+
+AdamW::AdamW(std::vector<Param*> params, AdamWOptions opt) : Optimizer(std::move(params)), opt_(opt) {
+  PX_USER_CHECK(opt.beta1 >= 0 && opt.beta1 < 1 && opt.beta2 >= 0 && opt.beta2 < 1,
+                "adamw: betas ({}, {}) must be in [0, 1); (0.9, 0.999) is PyTorch's default", opt.beta1,
+                opt.beta2);
+  PX_USER_CHECK(opt.eps > 0, "adamw: eps {} must be > 0; 1e-8 is PyTorch's default", opt.eps);
+  PX_USER_CHECK(opt.weight_decay >= 0, "adamw: weight decay {} must be >= 0", opt.weight_decay);
+  add_slot("exp_avg", DType::kF32);
+  add_slot("exp_avg_sq", DType::kF32);
+}
+
+void AdamW::update(Param& p, std::vector<Slot>& slots, double lr) {
+  int32_t& step   = slots[0].tensor.data_i32()[0];
+  float* m        = slots[1].tensor.data();
+  float* v        = slots[2].tensor.data();
+  float* w        = p.value.data();
+  const float* g  = p.grad.data();
+  const int64_t n = p.value.numel();
+  ++step;
+  // Scalars as torch 1.13's _single_tensor_adamw computes them in Python (double), rounded when applied.
+  const double t    = step;
+  const float decay = static_cast<float>(1.0 - lr * opt_.weight_decay);
+  const float b1 = static_cast<float>(opt_.beta1), one_minus_b1 = static_cast<float>(1.0 - opt_.beta1);
+  const float b2 = static_cast<float>(opt_.beta2), one_minus_b2 = static_cast<float>(1.0 - opt_.beta2);
+  const double bc1     = 1.0 - std::pow(opt_.beta1, t);
+  const double bc2     = 1.0 - std::pow(opt_.beta2, t);
+  const float neg_step = static_cast<float>(-(lr / bc1));
+  const float bc2_sqrt = static_cast<float>(std::sqrt(bc2));
+  const float eps      = static_cast<float>(opt_.eps);
+  for (int64_t i = 0; i < n; ++i) {
+    w[i]        = w[i] * decay;                     // decoupled weight decay
+    m[i]        = m[i] * b1 + one_minus_b1 * g[i];  // exp_avg.mul_(b1).add_(g, alpha=1-b1)
+    v[i]        = v[i] * b2 + one_minus_b2 * (g[i] * g[i]);
+    float denom = std::sqrt(v[i]) / bc2_sqrt + eps;  // eps after the bias-corrected sqrt
+    w[i]        = w[i] + neg_step * (m[i] / denom);
+  }
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const std::string& kind, std::vector<Param*> params,
+                                          const SgdOptions& sgd, const AdamWOptions& adamw) {
+  if (kind == "sgd") return std::make_unique<Sgd>(std::move(params), sgd);
+  if (kind == "adamw") return std::make_unique<AdamW>(std::move(params), adamw);
+  PX_USER_FAIL("unknown optimizer '{}'; use sgd or adamw", kind);
+}
+
+}  // namespace paraxis
