@@ -84,8 +84,20 @@ int run_schedule(const Options& o) {
   validate_schedule(schedule);
   if (o.lowered && !schedule.is_lowered()) schedule = lower_send_recv(schedule);
   validate_schedule(schedule);
-  const DryRunResult r = dry_run(schedule, durations);
-  const double theory  = o.from_file.empty() ? theoretical_idle_fraction(spec) : -1;
+  const DryRunResult r     = dry_run(schedule, durations);
+  double theory            = o.from_file.empty() ? theoretical_idle_fraction(spec) : -1;
+  std::string theory_label = spec.kind == ScheduleKind::kInterleaved1F1B && spec.virtual_stages > 1
+                                 ? "((p-1)/(v*m+p-1): bubble time / v)"
+                                 : "((p-1)/(m+p-1))";
+  if (o.from_file.empty() && spec.kind == ScheduleKind::kZBH1 && spec.microbatches >= spec.pp) {
+    // Qi et al. 2024: ZB-H1 idles (p-1)(T_F + T_I - T_W) per device, against m(T_F + T_I + T_W) of work.
+    const double bubble =
+        (spec.pp - 1) * (durations.forward + durations.backward_input - durations.backward_weight);
+    const double work =
+        spec.microbatches * (durations.forward + durations.backward_input + durations.backward_weight);
+    theory       = bubble / (work + bubble);
+    theory_label = "((p-1)(F+I-W) per device, Qi et al. 2024)";
+  }
 
   if (o.format == "json") {
     nlohmann::json j;
@@ -131,10 +143,7 @@ int run_schedule(const Options& o) {
   for (int d = 0; d < schedule.num_devices; ++d) fmt::print("{:>6}  {:<8g}  {:g}\n", d, r.busy[d], r.idle[d]);
   if (theory >= 0)
     fmt::print("bubble (idle fraction of the step): measured {:.4f}, theory {:.4f} {}\n", r.idle_fraction(),
-               theory,
-               spec.kind == ScheduleKind::kInterleaved1F1B && spec.virtual_stages > 1
-                   ? "((p-1)/(v*m+p-1): bubble time / v)"
-                   : "((p-1)/(m+p-1))");
+               theory, theory_label);
   else
     fmt::print("bubble (idle fraction of the step): measured {:.4f}\n", r.idle_fraction());
   fmt::print("peak stashed micro-batches per stage: {}\n", join(r.peak_stash));
