@@ -1,0 +1,265 @@
+#include "paraxis/pipeline/dry_run.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "paraxis/core/error.h"
+#include "paraxis/pipeline/grid.h"
+#include "paraxis/pipeline/validate.h"
+
+namespace paraxis::pipeline {
+
+double Durations::of(ActionKind kind) const {
+  switch (kind) {
+    case ActionKind::kForward:
+      return forward;
+    case ActionKind::kFullBackward:
+      return backward;
+    case ActionKind::kBackwardInput:
+      return backward_input;
+    case ActionKind::kBackwardWeight:
+      return backward_weight;
+    case ActionKind::kSendForward:
+    case ActionKind::kSendBackward:
+      return send;
+    case ActionKind::kRecvForward:
+    case ActionKind::kRecvBackward:
+      return recv;
+    case ActionKind::kReduceGrad:
+      return reduce_grad;
+    case ActionKind::kOptStep:
+      return opt_step;
+  }
+  return 0;
+}
+
+Durations parse_durations(const std::string& text) {
+  Durations d;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find(',', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(pos, end - pos);
+    pos                    = end + 1;
+    const size_t eq        = item.find('=');
+    PX_USER_CHECK(eq != std::string::npos, "--durations item '{}' lacks '='; write e.g. F=1,B=2,I=1,W=1",
+                  item);
+    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    char* parse_end = nullptr;
+    const double t  = std::strtod(value.c_str(), &parse_end);
+    PX_USER_CHECK(!value.empty() && *parse_end == '\0' && std::isfinite(t) && t >= 0,
+                  "--durations {}={}: a duration is a number >= 0; write e.g. {}=1", key, value, key);
+    double* slot = key == "F"             ? &d.forward
+                   : key == "B"           ? &d.backward
+                   : key == "I"           ? &d.backward_input
+                   : key == "W"           ? &d.backward_weight
+                   : key == "SEND"        ? &d.send
+                   : key == "RECV"        ? &d.recv
+                   : key == "REDUCE_GRAD" ? &d.reduce_grad
+                   : key == "OPT_STEP"    ? &d.opt_step
+                                          : nullptr;
+    PX_USER_CHECK(slot != nullptr,
+                  "--durations key '{}' is unknown; use F, B, I, W, SEND, RECV, REDUCE_GRAD or OPT_STEP",
+                  key);
+    *slot = t;
+  }
+  return d;
+}
+
+double DryRunResult::idle_fraction() const {
+  double idle_sum = 0;
+  for (double t : idle) idle_sum += t;
+  return makespan > 0 ? idle_sum / (makespan * static_cast<double>(idle.size())) : 0;
+}
+
+namespace {
+
+constexpr double kNotYet = -1;
+
+class Simulator {
+ public:
+  Simulator(const Schedule& s, const Durations& dur) : s_(s), dur_(dur), lowered_(s.is_lowered()) {
+    const size_t cells = static_cast<size_t>(s.num_stages) * s.num_microbatches;
+    for (auto* v : {&fwd_, &grad_, &weight_, &send_f_, &send_b_, &recv_f_, &recv_b_})
+      v->assign(cells, kNotYet);
+  }
+
+  DryRunResult run() {
+    DryRunResult r;
+    const int D = s_.num_devices;
+    r.busy.assign(D, 0);
+    r.start.resize(D);
+    r.finish.resize(D);
+    std::vector<double> clock(D, 0);
+    std::vector<size_t> next(D, 0);
+    for (int d = 0; d < D; ++d) {
+      r.start[d].assign(s_.actions[d].size(), 0);
+      r.finish[d].assign(s_.actions[d].size(), 0);
+    }
+    bool progress = true;
+    while (progress) {
+      progress = false;
+      for (int d = 0; d < D; ++d) {
+        while (next[d] < s_.actions[d].size()) {
+          const Action& a    = s_.actions[d][next[d]];
+          const double input = input_ready(d, a);
+          if (input == kNotYet) break;
+          const double begin = std::max(clock[d], input), end = begin + dur_.of(a.kind);
+          r.start[d][next[d]]  = begin;
+          r.finish[d][next[d]] = end;
+          r.busy[d] += end - begin;
+          clock[d] = end;
+          complete(a, end);
+          ++next[d];
+          progress = true;
+        }
+      }
+    }
+    std::vector<GridMark> stuck;
+    for (int d = 0; d < D; ++d)
+      if (next[d] < s_.actions[d].size()) stuck.push_back({d, static_cast<int>(next[d])});
+    if (!stuck.empty())
+      PX_USER_FAIL(
+          "the schedule deadlocks: no device can start its next action (marked), each waits for data that "
+          "comes after another marked action\n{}",
+          format_grid(s_, stuck));
+    r.makespan = *std::max_element(clock.begin(), clock.end());
+    for (int d = 0; d < D; ++d) r.idle.push_back(r.makespan - r.busy[d]);
+    r.peak_stash = peak_stash();
+    return r;
+  }
+
+ private:
+  const Schedule& s_;
+  const Durations& dur_;
+  const bool lowered_;
+  // Finish time per (stage, mb), kNotYet until done. grad_ = I or B (input gradient), weight_ = W or B.
+  std::vector<double> fwd_, grad_, weight_, send_f_, send_b_, recv_f_, recv_b_;
+
+  size_t key(int stage, int mb) const { return static_cast<size_t>(stage) * s_.num_microbatches + mb; }
+  bool remote(int a, int b) const { return s_.stage_device[a] != s_.stage_device[b]; }
+
+  // The time the inputs of `a` exist, or kNotYet.
+  double input_ready(int d, const Action& a) const {
+    const int st = a.stage, k = a.microbatch, last = s_.num_stages - 1;
+    switch (a.kind) {
+      case ActionKind::kForward:
+        if (st == 0) return 0;
+        return lowered_ && remote(st - 1, st) ? recv_f_[key(st, k)] : fwd_[key(st - 1, k)];
+      case ActionKind::kBackwardInput:
+      case ActionKind::kFullBackward: {
+        const double own = fwd_[key(st, k)];
+        if (own == kNotYet || st == last) return own;
+        const double g = lowered_ && remote(st, st + 1) ? recv_b_[key(st, k)] : grad_[key(st + 1, k)];
+        return g == kNotYet ? kNotYet : std::max(own, g);
+      }
+      case ActionKind::kBackwardWeight:
+        return grad_[key(st, k)];
+      case ActionKind::kSendForward:
+        return fwd_[key(st, k)];
+      case ActionKind::kSendBackward:
+        return grad_[key(st, k)];
+      case ActionKind::kRecvForward:
+        return send_f_[key(st - 1, k)];
+      case ActionKind::kRecvBackward:
+        return send_b_[key(st + 1, k)];
+      case ActionKind::kReduceGrad: {
+        double t = 0;
+        for (int stage = 0; stage < s_.num_stages; ++stage) {
+          if (s_.stage_device[stage] != d || (a.stage >= 0 && a.stage != stage)) continue;
+          for (int mb = 0; mb < s_.num_microbatches; ++mb) {
+            if (weight_[key(stage, mb)] == kNotYet) return kNotYet;
+            t = std::max(t, weight_[key(stage, mb)]);
+          }
+        }
+        return t;
+      }
+      case ActionKind::kOptStep:
+        return 0;
+    }
+    return kNotYet;
+  }
+
+  void complete(const Action& a, double t) {
+    if (a.kind == ActionKind::kReduceGrad || a.kind == ActionKind::kOptStep) return;
+    const size_t c = key(a.stage, a.microbatch);
+    switch (a.kind) {
+      case ActionKind::kForward:
+        fwd_[c] = t;
+        break;
+      case ActionKind::kBackwardInput:
+        grad_[c] = t;
+        break;
+      case ActionKind::kBackwardWeight:
+        weight_[c] = t;
+        break;
+      case ActionKind::kFullBackward:
+        grad_[c] = weight_[c] = t;
+        break;
+      case ActionKind::kSendForward:
+        send_f_[c] = t;
+        break;
+      case ActionKind::kSendBackward:
+        send_b_[c] = t;
+        break;
+      case ActionKind::kRecvForward:
+        recv_f_[c] = t;
+        break;
+      case ActionKind::kRecvBackward:
+        recv_b_[c] = t;
+        break;
+      default:
+        break;
+    }
+  }
+
+  // List order decides the stash: a stage lives on one device, whose actions run one after another.
+  std::vector<int> peak_stash() const {
+    std::vector<int> now(s_.num_stages, 0), peak(s_.num_stages, 0);
+    for (const auto& list : s_.actions)
+      for (const Action& a : list) {
+        if (a.kind == ActionKind::kForward) peak[a.stage] = std::max(peak[a.stage], ++now[a.stage]);
+        if (a.kind == ActionKind::kFullBackward || a.kind == ActionKind::kBackwardWeight) --now[a.stage];
+      }
+    return peak;
+  }
+};
+
+}  // namespace
+
+DryRunResult dry_run(const Schedule& s, const Durations& durations) {
+  validate_schedule(s);
+  return Simulator(s, durations).run();
+}
+
+std::string format_timeline(const Schedule& s, const DryRunResult& r, int max_rows) {
+  const int rows  = static_cast<int>(std::ceil(r.makespan - 1e-9));
+  const int shown = std::min(rows, max_rows);
+  std::vector<std::vector<std::string>> cells(shown, std::vector<std::string>(s.num_devices, "."));
+  size_t width = 5;
+  for (int d = 0; d < s.num_devices; ++d)
+    for (size_t i = 0; i < s.actions[d].size(); ++i) {
+      const int from         = static_cast<int>(std::lround(r.start[d][i])),
+                to           = static_cast<int>(std::lround(r.finish[d][i]));
+      const std::string text = to_string(s.actions[d][i]);
+      for (int t = from; t < std::min(to, shown); ++t) cells[t][d] = text;
+      if (to > from) width = std::max(width, text.size());
+    }
+  std::string out = "time ";
+  for (int d = 0; d < s.num_devices; ++d) out += fmt::format(" {:<{}}", fmt::format("dev {}", d), width + 1);
+  while (out.back() == ' ') out.pop_back();
+  out += "\n";
+  for (int t = 0; t < shown; ++t) {
+    out += fmt::format("{:>4} ", t);
+    for (int d = 0; d < s.num_devices; ++d) out += fmt::format(" {:<{}}", cells[t][d], width + 1);
+    while (out.back() == ' ') out.pop_back();
+    out += "\n";
+  }
+  if (shown < rows) out += fmt::format("... {} more time units\n", rows - shown);
+  return out;
+}
+
+}  // namespace paraxis::pipeline
