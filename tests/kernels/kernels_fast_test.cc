@@ -10,6 +10,8 @@
 #include "paraxis/kernels/elementwise.h"
 #include "paraxis/kernels/embedding.h"
 #include "paraxis/kernels/layernorm.h"
+#include "paraxis/kernels/linear.h"
+#include "paraxis/kernels/matmul.h"
 
 using namespace paraxis;
 
@@ -147,4 +149,20 @@ TEST(KernelFast, AddAndDropout) {
     dropout_backward(y1.data(), b.data(), n, 0.25f, rng);
     expect_close(y1, y0, 0, 0, "dropout backward");
   }
+}
+
+// Linear's forward fuses the bias into oneDNN's matmul; the reference path fills then accumulates.
+TEST(KernelFast, LinearWithFusedBias) {
+  std::mt19937 g(7);
+  for (int64_t n : {1, 5, 33})
+    for (int64_t in : {1, 17, 64})
+      for (int64_t out : {1, 3, 48}) {
+        auto x = randf(n * in, g), w = randf(out * in, g), b = randf(out, g);
+        std::vector<float> y0(n * out), y1(n * out);
+        set_kernel_path(KernelPath::kRef);
+        linear_forward(y0.data(), x.data(), w.data(), b.data(), n, in, out);
+        set_kernel_path(KernelPath::kFast);
+        linear_forward(y1.data(), x.data(), w.data(), b.data(), n, in, out);
+        expect_close(y1, y0, 1e-5f, 1e-5f, "linear");
+      }
 }
