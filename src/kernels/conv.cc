@@ -11,9 +11,12 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "kernels/dnnl_util.h"
+#include "paraxis/core/error.h"
 #include "paraxis/kernels/matmul.h"
 
 namespace paraxis {
@@ -55,17 +58,35 @@ convolution_forward::primitive_desc forward_pd(const ConvDescs& d, bool bias) {
   return convolution_forward::primitive_desc(desc, dnnl_util::engine());
 }
 
-// One argument of a primitive: the caller's plain buffer on one side, the primitive's layout on the other, a
-// cached reorder between them when they differ. `accumulate` outputs always go through the buffer and are
-// added into the plain destination by a reorder with a sum post-op (oneDNN overwrites gradients; we add).
+// Per-thread staging buffers for arguments in the primitive's layout, shared by every cached primitive on the
+// thread (calls are sequential), so staging costs the largest arguments once rather than once per shape.
+float* staging(int slot, size_t bytes) {
+  struct Buffer {
+    std::unique_ptr<float, decltype(&std::free)> data{nullptr, &std::free};
+    size_t bytes = 0;
+  };
+  thread_local Buffer slots[4];
+  Buffer& b = slots[slot];
+  if (b.bytes < bytes) {
+    size_t rounded = (bytes + 63) / 64 * 64;
+    b.data.reset(static_cast<float*>(std::aligned_alloc(64, rounded)));
+    PX_CHECK(b.data, "conv2d: could not allocate {} bytes of staging memory", rounded);
+    b.bytes = rounded;
+  }
+  return b.data.get();
+}
+
+// One argument of a primitive: the caller's plain buffer on one side, the primitive's layout (in a staging
+// slot) on the other, and a cached reorder between them when they differ. `accumulate` outputs always go
+// through staging and are added into the plain destination by a reorder with a sum post-op (oneDNN overwrites
+// gradients; ours accumulate).
 class Arg {
  public:
   Arg() = default;
-  Arg(const memory::desc& plain, const memory::desc& chosen, bool is_input, bool accumulate = false)
-      : plain_(plain), through_buffer_(accumulate || chosen != plain) {
-    if (!through_buffer_) return;
+  Arg(int slot, const memory::desc& plain, const memory::desc& chosen, bool is_input, bool accumulate = false)
+      : slot_(slot), plain_(plain), chosen_(chosen), staged_(accumulate || chosen != plain) {
+    if (!staged_) return;
     auto& eng = dnnl_util::engine();
-    buffer_   = memory(chosen, eng);
     primitive_attr attr;
     if (accumulate) {
       post_ops po;
@@ -78,22 +99,24 @@ class Arg {
   // The memory to hand the primitive for an input held at p.
   memory input(const float* p) {
     memory m = wrap(plain_, p);
-    if (!through_buffer_) return m;
-    convert_.execute(dnnl_util::stream(), m, buffer_);
-    return buffer_;
+    if (!staged_) return m;
+    memory s = staged();
+    convert_.execute(dnnl_util::stream(), m, s);
+    return s;
   }
   // The memory the primitive writes an output into; finish_output(p) then lands (or adds) it at p.
-  memory output(float* p) { return through_buffer_ ? buffer_ : wrap(plain_, p); }
+  memory output(float* p) { return staged_ ? staged() : wrap(plain_, p); }
   void finish_output(float* p) {
-    if (!through_buffer_) return;
-    memory m = wrap(plain_, p);
-    convert_.execute(dnnl_util::stream(), buffer_, m);
+    if (!staged_) return;
+    memory s = staged(), m = wrap(plain_, p);
+    convert_.execute(dnnl_util::stream(), s, m);
   }
 
  private:
-  memory::desc plain_;
-  bool through_buffer_ = false;
-  memory buffer_;  // in the primitive's layout
+  memory staged() { return memory(chosen_, dnnl_util::engine(), staging(slot_, chosen_.get_size())); }
+  int slot_ = 0;
+  memory::desc plain_, chosen_;
+  bool staged_ = false;
   reorder convert_;
 };
 
@@ -121,9 +144,10 @@ ForwardEntry& forward_entry(const Conv2dShape& s, bool bias) {
   if (it != cache.end()) return it->second;
   ConvDescs plain = make_descs(s, true);
   auto pd         = forward_pd(make_descs(s, false), bias);
-  ForwardEntry e{convolution_forward(pd), Arg(plain.src, pd.src_desc(), true),
-                 Arg(plain.weights, pd.weights_desc(), true),
-                 bias ? Arg(plain.bias, pd.bias_desc(), true) : Arg(), Arg(plain.dst, pd.dst_desc(), false)};
+  ForwardEntry e{convolution_forward(pd), Arg(0, plain.src, pd.src_desc(), true),
+                 Arg(1, plain.weights, pd.weights_desc(), true),
+                 bias ? Arg(2, plain.bias, pd.bias_desc(), true) : Arg(),
+                 Arg(3, plain.dst, pd.dst_desc(), false)};
   return cache.emplace(key, std::move(e)).first->second;
 }
 
@@ -137,8 +161,9 @@ BackwardDataEntry& backward_data_entry(const Conv2dShape& s) {
   convolution_backward_data::desc desc(algorithm::convolution_direct, d.src, d.weights, d.dst, d.strides,
                                        d.pad_l, d.pad_r);
   convolution_backward_data::primitive_desc pd(desc, dnnl_util::engine(), forward_pd(d, false));
-  BackwardDataEntry e{convolution_backward_data(pd), Arg(plain.dst, pd.diff_dst_desc(), true),
-                      Arg(plain.weights, pd.weights_desc(), true), Arg(plain.src, pd.diff_src_desc(), false)};
+  BackwardDataEntry e{convolution_backward_data(pd), Arg(0, plain.dst, pd.diff_dst_desc(), true),
+                      Arg(1, plain.weights, pd.weights_desc(), true),
+                      Arg(2, plain.src, pd.diff_src_desc(), false)};
   return cache.emplace(key, std::move(e)).first->second;
 }
 
@@ -154,10 +179,10 @@ BackwardWeightsEntry& backward_weights_entry(const Conv2dShape& s, bool bias) {
                          : convolution_backward_weights::desc(algorithm::convolution_direct, d.src, d.weights,
                                                               d.dst, d.strides, d.pad_l, d.pad_r);
   convolution_backward_weights::primitive_desc pd(desc, dnnl_util::engine(), forward_pd(d, bias));
-  BackwardWeightsEntry e{convolution_backward_weights(pd), Arg(plain.src, pd.src_desc(), true),
-                         Arg(plain.dst, pd.diff_dst_desc(), true),
-                         Arg(plain.weights, pd.diff_weights_desc(), false, /*accumulate=*/true),
-                         bias ? Arg(plain.bias, pd.diff_bias_desc(), false, /*accumulate=*/true) : Arg()};
+  BackwardWeightsEntry e{convolution_backward_weights(pd), Arg(0, plain.src, pd.src_desc(), true),
+                         Arg(1, plain.dst, pd.diff_dst_desc(), true),
+                         Arg(2, plain.weights, pd.diff_weights_desc(), false, /*accumulate=*/true),
+                         bias ? Arg(3, plain.bias, pd.diff_bias_desc(), false, /*accumulate=*/true) : Arg()};
   return cache.emplace(key, std::move(e)).first->second;
 }
 }  // namespace
