@@ -8,6 +8,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "paraxis/kernels/matmul.h"
@@ -196,4 +197,33 @@ TEST(MaxPool2d, FastMatchesReference) {
     maxpool2d_backward(dx1.data(), dy.data(), argmax.data(), s);
     for (int64_t i = 0; i < nin; ++i) ASSERT_FLOAT_EQ(dx0[i], dx1[i]) << "dx at " << i;
   }
+}
+
+// Devices are threads: each thread builds its own primitives and staging buffers; running the same shapes on
+// two threads at once must give each the reference answer.
+TEST(Conv2d, ConcurrentThreadsMatchReference) {
+  std::vector<std::thread> threads;
+  std::vector<int> failures(2, 0);
+  for (int t = 0; t < 2; ++t)
+    threads.emplace_back([t, &failures] {
+      set_kernel_threads(1);
+      std::mt19937 g(100 + t);
+      for (const Conv2dShape& s :
+           {Conv2dShape{4, 16, 14, 14, 32, 5, 1, 2}, Conv2dShape{3, 1, 11, 9, 16, 5, 2, 2}})
+        for (int rep = 0; rep < 3; ++rep) {
+          auto x = randv<float>(in_size(s), g), w = randv<float>(w_size(s), g),
+               dy = randv<float>(out_size(s), g);
+          std::vector<float> y0(out_size(s)), y1(out_size(s)), dw0(w_size(s), 0.0f), dw1(w_size(s), 0.0f);
+          ref::conv2d_forward<float>(y0.data(), x.data(), w.data(), nullptr, s);
+          conv2d_forward(y1.data(), x.data(), w.data(), nullptr, s);
+          ref::conv2d_backward_weights<float>(dw0.data(), nullptr, dy.data(), x.data(), s);
+          conv2d_backward_weights(dw1.data(), nullptr, dy.data(), x.data(), s);
+          for (size_t i = 0; i < y0.size(); ++i) failures[t] += std::fabs(y0[i] - y1[i]) > 1e-4f;
+          for (size_t i = 0; i < dw0.size(); ++i)
+            failures[t] += std::fabs(dw0[i] - dw1[i]) > 1e-4f * (1 + std::fabs(dw0[i]));
+        }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures[0], 0);
+  EXPECT_EQ(failures[1], 0);
 }
