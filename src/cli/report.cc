@@ -1,0 +1,47 @@
+// `paraxis report TRACE... -o report.html`: one self-contained HTML page comparing traces side by side.
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "cli/command.h"
+#include "paraxis/core/error.h"
+#include "paraxis/trace/chrome_trace.h"
+#include "paraxis/trace/report.h"
+
+namespace {
+
+struct ReportArgs {
+  std::vector<std::string> traces;
+  std::string output = "report.html";
+  std::string title  = "paraxis trace report";
+};
+
+int run_report(const ReportArgs& args) {
+  using namespace paraxis;
+  std::vector<trace::ReportEntry> entries;
+  for (const std::string& path : args.traces)
+    entries.push_back({std::filesystem::path(path).filename().string(), trace::read_chrome_trace(path)});
+  const std::string html = trace::render_html_report(entries, args.title);
+  std::ofstream out(args.output);
+  PX_USER_CHECK(out.good(), "cannot write report '{}': {}; give -o a path in a writable directory",
+                args.output, std::strerror(errno));
+  out << html;
+  PX_CHECK(out.good(), "writing report '{}' failed: {}", args.output, std::strerror(errno));
+  fmt::print("wrote {} ({} trace{})\n", args.output, entries.size(), entries.size() == 1 ? "" : "s");
+  return 0;
+}
+
+const bool registered = paraxis::cli::register_command(
+    {"report", "Self-contained HTML report: timelines, utilization and verdict of one or more traces",
+     [](CLI::App& sub) -> paraxis::cli::Runner {
+       auto args = std::make_shared<ReportArgs>();
+       sub.add_option("TRACE", args->traces, "Chrome-trace JSON files, shown side by side")->required();
+       sub.add_option("-o,--output", args->output, "HTML file to write")->capture_default_str();
+       sub.add_option("--title", args->title, "Heading of the page")->capture_default_str();
+       return [args] { return run_report(*args); };
+     }});
+
+}  // namespace

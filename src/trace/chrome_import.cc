@@ -1,0 +1,159 @@
+// Chrome trace import: rebuilds a TraceSet from the JSON written by chrome_export.cc (or by the simulator in
+// the same format). Every check is a user error: the file comes from the command line.
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "paraxis/core/error.h"
+#include "paraxis/trace/chrome_trace.h"
+
+namespace paraxis::trace {
+namespace {
+
+using nlohmann::json;
+
+int64_t us_to_ns(double us) {
+  return static_cast<int64_t>(std::llround(us * 1000.0));
+}
+
+int64_t get_int(const json& args, const char* key, int64_t fallback) {
+  auto it = args.find(key);
+  return it != args.end() && it->is_number() ? it->get<int64_t>() : fallback;
+}
+
+// "device 1 (dp0 tp0 pp1)" -> coordinates; anything else keeps the defaults.
+void parse_label(const std::string& label, DeviceInfo& info) {
+  static const std::regex re(R"(device\s+(\d+)\s*\(dp(\d+)\s+tp(\d+)\s+pp(\d+)\))");
+  std::smatch m;
+  if (!std::regex_search(label, m, re)) return;
+  info.device = std::stoi(m[1]);
+  info.dp     = std::stoi(m[2]);
+  info.tp     = std::stoi(m[3]);
+  info.pp     = std::stoi(m[4]);
+}
+
+}  // namespace
+
+TraceSet from_chrome_json(const json& doc, const std::string& what) {
+  const json* events = nullptr;
+  if (doc.is_array())
+    events = &doc;  // Chrome's "JSON array format"
+  else if (doc.is_object() && doc.contains("traceEvents") && doc["traceEvents"].is_array())
+    events = &doc["traceEvents"];
+  PX_USER_CHECK(events != nullptr,
+                "{} is not a Chrome trace: expected an object with a \"traceEvents\" array (or an array of "
+                "events); give a file written by `paraxis train --trace FILE`",
+                what);
+
+  // Pass 1: complete events per pid, and process names.
+  std::map<int64_t, std::vector<Event>> per_pid;
+  std::map<int64_t, std::string> names;
+  size_t index = 0;
+  for (const json& ev : *events) {
+    ++index;
+    PX_USER_CHECK(ev.is_object(), "{}: traceEvents[{}] is not an object", what, index - 1);
+    std::string ph = ev.value("ph", "");
+    if (ph == "M" && ev.value("name", "") == "process_name" && ev.contains("pid") && ev["pid"].is_number()) {
+      if (ev.contains("args") && ev["args"].is_object())
+        names[ev["pid"].get<int64_t>()] = ev["args"].value("name", "");
+      continue;
+    }
+    if (ph != "X") continue;
+    PX_USER_CHECK(ev.contains("pid") && ev["pid"].is_number_integer() && ev.contains("ts") &&
+                      ev["ts"].is_number() && ev.contains("dur") && ev["dur"].is_number(),
+                  "{}: traceEvents[{}] is a complete event (\"ph\": \"X\") without numeric pid, ts and dur",
+                  what, index - 1);
+    double dur = ev["dur"].get<double>();
+    PX_USER_CHECK(dur >= 0, "{}: traceEvents[{}] has a negative duration {}", what, index - 1, dur);
+    Event e;
+    e.t_begin_ns             = us_to_ns(ev["ts"].get<double>());
+    e.t_end_ns               = e.t_begin_ns + us_to_ns(dur);
+    std::optional<Kind> kind = kind_from_name(ev.value("cat", ""));
+    e.kind                   = kind.value_or(Kind::kOther);
+    const json args          = ev.contains("args") && ev["args"].is_object() ? ev["args"] : json::object();
+    e.stage                  = static_cast<int16_t>(get_int(args, "stage", -1));
+    e.microbatch             = static_cast<int32_t>(get_int(args, "mb", -1));
+    e.bytes                  = get_int(args, "bytes", 0);
+    e.peer                   = static_cast<int16_t>(get_int(args, "peer", -1));
+    e.seq                    = static_cast<int32_t>(get_int(args, "seq", -1));
+    e.flow_id                = get_int(args, "flow", -1);
+    std::string track        = args.value("track", "");
+    if (track == "compute")
+      e.track = Track::kCompute;
+    else if (track == "comm")
+      e.track = Track::kComm;
+    else
+      e.track = kind ? default_track(*kind) : Track::kCompute;
+    per_pid[ev["pid"].get<int64_t>()].push_back(e);
+  }
+  PX_USER_CHECK(!per_pid.empty(), "{} has no complete events (\"ph\": \"X\"); nothing to analyse", what);
+
+  TraceSet set;
+  const json meta = doc.is_object() && doc.contains("otherData") && doc["otherData"].is_object() &&
+                            doc["otherData"].contains("paraxis") && doc["otherData"]["paraxis"].is_object()
+                        ? doc["otherData"]["paraxis"]
+                        : json::object();
+  set.layout      = meta.value("layout", "");
+  set.source      = meta.value("source", "measured");
+  std::map<int64_t, DeviceInfo> coords;
+  if (meta.contains("devices") && meta["devices"].is_array())
+    for (size_t i = 0; i < meta["devices"].size(); ++i) {
+      const json& d = meta["devices"][i];
+      if (!d.is_object()) continue;
+      DeviceInfo info{static_cast<int>(get_int(d, "device", static_cast<int64_t>(i))),
+                      static_cast<int>(get_int(d, "dp", 0)), static_cast<int>(get_int(d, "tp", 0)),
+                      static_cast<int>(get_int(d, "pp", 0))};
+      coords[static_cast<int64_t>(i)] = info;
+    }
+  // Devices are the pids in increasing order; peers in the events are device indices, so pids must be 0..n-1
+  // for flows to match (the exporter writes them so). Foreign traces keep their events, without flows.
+  for (auto& [pid, evs] : per_pid) {
+    DeviceInfo info;
+    info.device = static_cast<int>(pid);
+    if (coords.count(pid))
+      info = coords[pid];
+    else if (names.count(pid))
+      parse_label(names[pid], info);
+    set.devices.push_back(info);
+    set.events.push_back(std::move(evs));
+  }
+  if (meta.contains("steps_us") && meta["steps_us"].is_array())
+    for (const json& s : meta["steps_us"]) {
+      PX_USER_CHECK(s.is_array() && s.size() == 2 && s[0].is_number() && s[1].is_number() &&
+                        s[1].get<double>() >= s[0].get<double>(),
+                    "{}: otherData.paraxis.steps_us must hold [begin, end] pairs with end >= begin, got {}",
+                    what, s.dump());
+      set.steps.push_back({us_to_ns(s[0].get<double>()), us_to_ns(s[1].get<double>())});
+    }
+  if (meta.contains("one_device_step_ms") && meta["one_device_step_ms"].is_number())
+    set.one_device_step_ns = meta["one_device_step_ms"].get<double>() * 1e6;
+  if (meta.contains("layers") && meta["layers"].is_array())
+    for (const json& l : meta["layers"])
+      if (l.is_object() && l.contains("work") && l["work"].is_number())
+        set.layers.push_back({l.value("name", ""), l["work"].get<double>()});
+  set.dropped_events = get_int(meta, "dropped_events", 0);
+  return set;
+}
+
+TraceSet read_chrome_trace(const std::string& path) {
+  std::ifstream in(path);
+  PX_USER_CHECK(in.good(),
+                "cannot open trace file '{}': {}; give the JSON written by `paraxis train --trace FILE`",
+                path, std::strerror(errno));
+  json doc;
+  try {
+    doc = json::parse(in);
+  } catch (const json::parse_error& e) {
+    PX_USER_FAIL(
+        "trace file '{}' is not valid JSON ({}); give the JSON written by `paraxis train --trace FILE`", path,
+        e.what());
+  }
+  return from_chrome_json(doc, fmt::format("trace file '{}'", path));
+}
+
+}  // namespace paraxis::trace
