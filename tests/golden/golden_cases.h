@@ -3,6 +3,7 @@
 // builder so the files can be checked before (and against) the C++ models.
 #pragma once
 
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +38,10 @@ inline std::vector<Case> cases() {
       {"cnn.safetensors", spec_of("cnn"), "cnn c4-c8-fc32-10", {4, 1, 28, 28}, {4}, {4, 10}, DType::kF32},
       {"gpt.safetensors", spec_of("gpt"), "gpt V32 T8 C16 NH2 L2", {2, 8}, {2, 8}, {2, 8, 32}, DType::kI32},
   };
+}
+
+inline void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.describe;
 }
 
 inline std::string path_of(const Case& c) {
