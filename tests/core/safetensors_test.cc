@@ -326,3 +326,32 @@ TEST(SafetensorsParams, DtypeMismatchIsAUserError) {
   Param b                  = make_param("fc1.bias", {2});
   expect_load_error(file, {&b}, ExtraTensors::kError, {"'fc1.bias' is I32", "expects F32"});
 }
+
+TEST(SafetensorsMalformed, CorruptedAndTruncatedFilesNeverCrash) {
+  // Every truncation and a spread of single-byte corruptions of a valid file: each must read or throw a user
+  // error — never crash, never another exception type.
+  TempFile good("fuzz_src");
+  write_safetensors(
+      good.path(),
+      {{"w", Tensor::from_vector({2, 2}, {1, 2, 3, 4})}, {"ids", Tensor::from_ints({2}, {5, 6})}},
+      {{"k", "v"}});
+  std::ifstream in(good.path(), std::ios::binary);
+  std::string original((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  TempFile bad("fuzz");
+  auto try_read = [&](const std::string& bytes, const std::string& what) {
+    std::ofstream(bad.path(), std::ios::binary | std::ios::trunc) << bytes;
+    try {
+      read_safetensors(bad.path());
+    } catch (const Error& e) {
+      EXPECT_EQ(e.exit_code(), 2) << what << ": " << e.what();
+    }
+  };
+  for (size_t n = 0; n < original.size(); ++n)
+    try_read(original.substr(0, n), "truncated to " + std::to_string(n));
+  const char replacements[] = {'\0', '\xff', '9', '-', '"', '}', ' ', 'x'};
+  for (size_t i = 0; i < original.size(); ++i) {
+    std::string bytes = original;
+    bytes[i]          = replacements[i % sizeof(replacements)];
+    try_read(bytes, "byte " + std::to_string(i));
+  }
+}
