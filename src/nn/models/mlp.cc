@@ -1,0 +1,27 @@
+// MLP: fc1, relu1, fc2, relu2, ..., fcL — one block per Linear and per ReLU (docs/model-names.md).
+#include <fmt/format.h>
+
+#include "paraxis/core/error.h"
+#include "paraxis/nn/activation.h"
+#include "paraxis/nn/linear.h"
+#include "paraxis/nn/model.h"
+
+namespace paraxis {
+
+std::unique_ptr<Model> build_mlp(const ModelSpec& spec) {
+  const auto& sizes = spec.mlp_sizes;
+  PX_USER_CHECK(sizes.size() >= 2,
+                "mlp needs at least 2 sizes (input and classes), got {}; use e.g. 784-256-10", sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i)
+    PX_USER_CHECK(sizes[i] > 0, "mlp size {} (position {}) must be positive; use e.g. 784-256-10", sizes[i],
+                  i);
+  auto m  = std::make_unique<Model>();
+  m->spec = spec;
+  for (size_t i = 0; i + 1 < sizes.size(); ++i) {
+    m->blocks.push_back(std::make_unique<Linear>(sizes[i], sizes[i + 1], fmt::format("fc{}", i + 1)));
+    if (i + 2 < sizes.size()) m->blocks.push_back(std::make_unique<ReLU>(fmt::format("relu{}", i + 1)));
+  }
+  return m;
+}
+
+}  // namespace paraxis
