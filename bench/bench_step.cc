@@ -17,14 +17,6 @@
 
 using namespace paraxis;
 
-// build_cnn lives on another branch; model.cc refers to it. This weak stand-in lets the program link on its
-// own and yields to the real definition once the branches are merged.
-namespace paraxis {
-__attribute__((weak)) std::unique_ptr<Model> build_cnn(const ModelSpec&) {
-  std::abort();
-}
-}  // namespace paraxis
-
 namespace {
 
 // CPU time of the calling thread: with one kernel thread every flop runs here, and on a shared machine it is

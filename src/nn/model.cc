@@ -8,19 +8,19 @@ namespace paraxis {
 
 ModelSpec ModelSpec::mlp(std::vector<int64_t> sizes) {
   ModelSpec s;
-  s.kind = "mlp";
+  s.kind      = "mlp";
   s.mlp_sizes = std::move(sizes);
   return s;
 }
 ModelSpec ModelSpec::gpt(int64_t vocab, int64_t context, int64_t width, int64_t heads, int64_t layers) {
   ModelSpec s;
-  s.kind = "gpt";
+  s.kind  = "gpt";
   s.vocab = vocab, s.context = context, s.width = width, s.heads = heads, s.layers = layers;
   return s;
 }
 ModelSpec ModelSpec::cnn(int64_t c1, int64_t c2, int64_t fc, int64_t classes) {
   ModelSpec s;
-  s.kind = "cnn";
+  s.kind   = "cnn";
   s.cnn_c1 = c1, s.cnn_c2 = c2, s.cnn_fc = fc, s.classes = classes;
   return s;
 }
@@ -51,7 +51,7 @@ Tensor Model::forward(std::vector<Ctx>& ctx, const Tensor& x, size_t first, size
 }
 
 Tensor Model::backward(std::vector<Ctx>& ctx, const Tensor& dy, size_t first, size_t last) {
-  last = std::min(last, blocks.size());
+  last     = std::min(last, blocks.size());
   Tensor g = dy;
   for (size_t i = last; i-- > first;) g = blocks[i]->backward(ctx[i], g);
   return g;
@@ -83,6 +83,8 @@ Shape Model::input_shape(int64_t batch) const {
   return {batch, spec.context};
 }
 
-DType Model::input_dtype() const { return spec.kind == "gpt" ? DType::kI32 : DType::kF32; }
+DType Model::input_dtype() const {
+  return spec.kind == "gpt" ? DType::kI32 : DType::kF32;
+}
 
 }  // namespace paraxis

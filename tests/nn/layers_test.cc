@@ -65,7 +65,7 @@ void expect_user_error(const std::function<void()>& f, const std::string& fragme
 
 // ---- finite differences through each float layer's public API ----
 
-TEST(LayerFD, ReluGeluLayerNorm) {
+TEST(LayerFD, ReluGeluLayerNormLinear) {
   std::mt19937 g(1);
   ReLU relu("relu");
   fd_check_layer(relu, away_from_zero({3, 5, 7}, g));
@@ -74,6 +74,9 @@ TEST(LayerFD, ReluGeluLayerNorm) {
   LayerNorm ln(13, "ln");
   randomise_params(ln, g);
   fd_check_layer(ln, rand_tensor({2, 3, 13}, g, -2, 2));
+  Linear fc(9, 5, "fc");  // the fused-bias fast path
+  randomise_params(fc, g);
+  fd_check_layer(fc, rand_tensor({4, 9}, g));
 }
 
 TEST(LayerFD, EmbeddingAttentionDropout) {

@@ -11,14 +11,6 @@
 using namespace paraxis;
 using namespace paraxis::testing;
 
-// build_cnn belongs to another branch; model.cc refers to it. This weak stand-in lets the test binary link on
-// its own and yields to the real definition once both branches are merged.
-namespace paraxis {
-__attribute__((weak)) std::unique_ptr<Model> build_cnn(const ModelSpec&) {
-  PX_FAIL("build_cnn is not part of this build");
-}
-}  // namespace paraxis
-
 namespace {
 void expect_user_error(const std::function<void()>& f, const std::string& fragment) {
   try {

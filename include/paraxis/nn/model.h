@@ -28,8 +28,8 @@ struct ModelSpec {
   std::string kind = "mlp";  // mlp | cnn | gpt
   // mlp: layer widths, input first, classes last (784-256-10 is {784, 256, 10}).
   std::vector<int64_t> mlp_sizes = {784, 256, 10};
-  // cnn (28x28 grayscale): conv(1->c1, k5, pad 2) relu pool2, conv(c1->c2, k5, pad 2) relu pool2, fc(c2*7*7->fc) relu,
-  // fc(fc->classes).
+  // cnn (28x28 grayscale): conv(1->c1, k5, pad 2) relu pool2, conv(c1->c2, k5, pad 2) relu pool2,
+  // fc(c2*7*7->fc) relu, fc(fc->classes).
   int64_t cnn_c1 = 16, cnn_c2 = 32, cnn_fc = 128, classes = 10;
   // gpt
   int64_t vocab = 256, context = 64, width = 128, heads = 4, layers = 2;
@@ -46,8 +46,8 @@ class Model {
   ModelSpec spec;
   std::vector<std::unique_ptr<Layer>> blocks;
 
-  // ctx has one entry per block (resized if needed). first/last select a contiguous range of blocks [first, last)
-  // — a pipeline stage — the whole model by default.
+  // ctx has one entry per block (resized if needed). first/last select a contiguous range of blocks [first,
+  // last) — a pipeline stage — the whole model by default.
   Tensor forward(std::vector<Ctx>& ctx, const Tensor& x, size_t first = 0, size_t last = SIZE_MAX);
   Tensor backward(std::vector<Ctx>& ctx, const Tensor& dy, size_t first = 0, size_t last = SIZE_MAX);
   std::vector<Param*> params();
@@ -65,11 +65,11 @@ std::unique_ptr<Model> build_cnn(const ModelSpec& spec);
 std::unique_ptr<Model> build_gpt(const ModelSpec& spec);
 
 struct LossResult {
-  float loss = 0;   // mean cross-entropy over the rows
-  Tensor dlogits;   // d loss / d logits, same shape as logits
+  float loss = 0;  // mean cross-entropy over the rows
+  Tensor dlogits;  // d loss / d logits, same shape as logits
 };
-// Fused, numerically stable softmax + cross-entropy: logits (..., K) f32, labels (...) i32. scale multiplies the
-// gradient (e.g. 1/micro-batches when gradients are accumulated); the loss is always the plain mean.
+// Fused, numerically stable softmax + cross-entropy: logits (..., K) f32, labels (...) i32. scale multiplies
+// the gradient (e.g. 1/micro-batches when gradients are accumulated); the loss is always the plain mean.
 LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels, float scale = 1.0f);
 
 }  // namespace paraxis

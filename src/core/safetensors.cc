@@ -1,0 +1,334 @@
+#include "paraxis/core/safetensors.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "paraxis/core/error.h"
+
+namespace paraxis {
+
+static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");
+
+namespace {
+
+using json = nlohmann::json;
+
+// The reference implementation refuses headers above 100 MB; a larger length is a corrupt file, not a model.
+constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+constexpr const char* kMetadataKey = "__metadata__";
+
+// Where a tensor's bytes lie, as read from the header, before anything is allocated.
+struct Entry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  uint64_t begin = 0, end = 0;
+};
+
+bool parse_dtype(const std::string& s, DType& out) {
+  if (s == "F32") return out = DType::kF32, true;
+  if (s == "I32") return out = DType::kI32, true;
+  return false;
+}
+
+Entry parse_entry(const std::string& path, const std::string& name, const json& v) {
+  PX_USER_CHECK(v.is_object(), "safetensors {}: tensor '{}': header entry is {}, expected an object", path,
+                name, v.type_name());
+  Entry e;
+  e.name = name;
+  PX_USER_CHECK(v.contains("dtype") && v["dtype"].is_string(),
+                "safetensors {}: tensor '{}': missing or non-string \"dtype\"", path, name);
+  std::string dtype = v["dtype"].get<std::string>();
+  PX_USER_CHECK(
+      parse_dtype(dtype, e.dtype),
+      "safetensors {}: tensor '{}': unsupported dtype {}; paraxis reads F32 and I32 (convert the file, "
+      "e.g. tensor.float() in PyTorch)",
+      path, name, dtype);
+
+  PX_USER_CHECK(v.contains("shape") && v["shape"].is_array(),
+                "safetensors {}: tensor '{}': missing or non-array \"shape\"", path, name);
+  uint64_t numel = 1;
+  for (const json& d : v["shape"]) {
+    PX_USER_CHECK(d.is_number_unsigned(),
+                  "safetensors {}: tensor '{}': shape entry {} is not a non-negative integer", path, name,
+                  d.dump());
+    uint64_t n = d.get<uint64_t>();
+    PX_USER_CHECK(n <= static_cast<uint64_t>(INT64_MAX) && !__builtin_mul_overflow(numel, n, &numel),
+                  "safetensors {}: tensor '{}': shape {} overflows", path, name, v["shape"].dump());
+    e.shape.push_back(static_cast<int64_t>(n));
+  }
+
+  const json* offs = v.contains("data_offsets") ? &v["data_offsets"] : nullptr;
+  PX_USER_CHECK(
+      offs && offs->is_array() && offs->size() == 2 && (*offs)[0].is_number_unsigned() &&
+          (*offs)[1].is_number_unsigned(),
+      "safetensors {}: tensor '{}': \"data_offsets\" must be [begin, end] of non-negative integers, "
+      "got {}",
+      path, name, offs ? offs->dump() : "nothing");
+  e.begin = (*offs)[0].get<uint64_t>();
+  e.end   = (*offs)[1].get<uint64_t>();
+  PX_USER_CHECK(e.begin <= e.end, "safetensors {}: tensor '{}': data_offsets [{}, {}] end before they begin",
+                path, name, e.begin, e.end);
+
+  uint64_t bytes = 0;
+  PX_USER_CHECK(
+      !__builtin_mul_overflow(numel, dtype_size(e.dtype), &bytes) && bytes == e.end - e.begin,
+      "safetensors {}: tensor '{}': shape {} of {} needs {} bytes but data_offsets [{}, {}] hold {}", path,
+      name, shape_str(e.shape), dtype, numel * dtype_size(e.dtype), e.begin, e.end, e.end - e.begin);
+  return e;
+}
+
+// The tensors must tile the buffer exactly: contiguous from 0, no overlap, no gap, nothing left over.
+void check_layout(const std::string& path, std::vector<Entry>& entries, uint64_t buffer_bytes) {
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
+  });
+  uint64_t expected = 0;
+  const Entry* prev = nullptr;
+  for (const Entry& e : entries) {
+    PX_USER_CHECK(e.end <= buffer_bytes,
+                  "safetensors {}: tensor '{}': data_offsets [{}, {}] run past the end of the {}-byte data "
+                  "buffer (file truncated?)",
+                  path, e.name, e.begin, e.end, buffer_bytes);
+    PX_USER_CHECK(e.begin >= expected,
+                  "safetensors {}: tensor '{}': data_offsets [{}, {}] overlap tensor '{}' which ends at {}",
+                  path, e.name, e.begin, e.end, prev ? prev->name : "", expected);
+    PX_USER_CHECK(
+        e.begin == expected,
+        "safetensors {}: tensor '{}': data_offsets [{}, {}] leave a gap: the previous tensor ends at {} "
+        "(offsets must be contiguous from 0)",
+        path, e.name, e.begin, e.end, expected);
+    expected = e.end;
+    prev     = &e;
+  }
+  PX_USER_CHECK(
+      expected == buffer_bytes,
+      "safetensors {}: the data buffer has {} trailing bytes not covered by any tensor (tensors end at "
+      "{}, buffer is {} bytes)",
+      path, buffer_bytes - expected, expected, buffer_bytes);
+}
+
+std::map<std::string, std::string> parse_metadata(const std::string& path, const json& v) {
+  PX_USER_CHECK(v.is_object(), "safetensors {}: \"__metadata__\" is {}, expected an object of strings", path,
+                v.type_name());
+  std::map<std::string, std::string> out;
+  for (const auto& [key, value] : v.items()) {
+    PX_USER_CHECK(value.is_string(), "safetensors {}: \"__metadata__\" entry '{}' is {}, expected a string",
+                  path, key, value.type_name());
+    out[key] = value.get<std::string>();
+  }
+  return out;
+}
+
+// Writes all of `bytes` or throws; `what` names the file.
+void write_all(int fd, const void* bytes, size_t n, const std::string& what) {
+  const char* p = static_cast<const char*>(bytes);
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    PX_CHECK(w > 0, "writing {}: {}", what, std::strerror(errno));
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+}  // namespace
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  std::error_code ec;
+  uint64_t file_bytes = std::filesystem::file_size(path, ec);
+  PX_USER_CHECK(!ec, "safetensors {}: cannot read the file: {}; check the path", path, ec.message());
+  std::ifstream in(path, std::ios::binary);
+  PX_USER_CHECK(in.good(), "safetensors {}: cannot open the file; check the path and permissions", path);
+  PX_USER_CHECK(
+      file_bytes >= 8,
+      "safetensors {}: the file is {} bytes, shorter than the 8-byte header length (not a safetensors "
+      "file, or truncated)",
+      path, file_bytes);
+
+  unsigned char len_bytes[8];
+  in.read(reinterpret_cast<char*>(len_bytes), 8);
+  uint64_t header_bytes = 0;
+  for (int i = 7; i >= 0; --i) header_bytes = (header_bytes << 8) | len_bytes[i];
+  PX_USER_CHECK(
+      header_bytes <= file_bytes - 8,
+      "safetensors {}: header length {} is larger than the {} bytes that follow it (not a safetensors "
+      "file, or truncated)",
+      path, header_bytes, file_bytes - 8);
+  PX_USER_CHECK(header_bytes <= kMaxHeaderBytes, "safetensors {}: header length {} exceeds the {}-byte limit",
+                path, header_bytes, kMaxHeaderBytes);
+
+  std::string header(header_bytes, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(header_bytes));
+  PX_USER_CHECK(in.good(), "safetensors {}: could not read the {}-byte header", path, header_bytes);
+  json root = json::parse(header, nullptr, /*allow_exceptions=*/false);
+  PX_USER_CHECK(!root.is_discarded(), "safetensors {}: the header is not valid JSON", path);
+  PX_USER_CHECK(root.is_object(), "safetensors {}: the header is a JSON {}, expected an object", path,
+                root.type_name());
+
+  SafetensorsFile out;
+  std::vector<Entry> entries;
+  for (const auto& [name, value] : root.items()) {
+    if (name == kMetadataKey) {
+      out.metadata = parse_metadata(path, value);
+      continue;
+    }
+    entries.push_back(parse_entry(path, name, value));
+  }
+  uint64_t buffer_bytes = file_bytes - 8 - header_bytes;
+  check_layout(path, entries, buffer_bytes);
+
+  // Sorted by offset, so the buffer is read front to back straight into each tensor's storage.
+  for (const Entry& e : entries) {
+    Tensor t = Tensor::empty(e.shape, e.dtype);
+    if (t.nbytes()) in.read(static_cast<char*>(t.raw()), static_cast<std::streamsize>(t.nbytes()));
+    PX_USER_CHECK(in.good(), "safetensors {}: tensor '{}': could not read {} bytes at offset {}", path,
+                  e.name, t.nbytes(), e.begin);
+    out.tensors.emplace(e.name, std::move(t));
+  }
+  return out;
+}
+
+void write_safetensors(const std::string& path, const NamedTensors& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  std::vector<const std::pair<std::string, Tensor>*> sorted;
+  std::set<std::string> seen;
+  for (const auto& nt : tensors) {
+    PX_USER_CHECK(!nt.first.empty() && nt.first != kMetadataKey,
+                  "safetensors {}: tensor name '{}' is reserved or empty; choose another name", path,
+                  nt.first);
+    PX_USER_CHECK(seen.insert(nt.first).second, "safetensors {}: tensor name '{}' appears twice", path,
+                  nt.first);
+    PX_CHECK(nt.second.defined(), "safetensors {}: tensor '{}' is undefined", path, nt.first);
+    sorted.push_back(&nt);
+  }
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+
+  json root = json::object();
+  if (!metadata.empty()) root[kMetadataKey] = metadata;
+  uint64_t offset = 0;
+  for (const auto* nt : sorted) {
+    const Tensor& t = nt->second;
+    uint64_t end    = offset + t.nbytes();
+    root[nt->first] = {
+        {"dtype", dtype_name(t.dtype())}, {"shape", t.shape()}, {"data_offsets", {offset, end}}};
+    offset = end;
+  }
+  std::string header = root.dump();
+  header.append((8 - header.size() % 8) % 8, ' ');  // the reference pads to 8 bytes so the data stays aligned
+  unsigned char len_bytes[8];
+  for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(uint64_t{header.size()} >> (8 * i));
+
+  // Write beside the target and rename over it: a crash never leaves a half-written checkpoint.
+  std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+  int fd          = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  PX_USER_CHECK(fd >= 0,
+                "safetensors {}: cannot create {}: {}; check that the directory exists and is writable", path,
+                tmp, std::strerror(errno));
+  try {
+    write_all(fd, len_bytes, 8, tmp);
+    write_all(fd, header.data(), header.size(), tmp);
+    for (const auto* nt : sorted) write_all(fd, nt->second.raw(), nt->second.nbytes(), tmp);
+    PX_CHECK(::fsync(fd) == 0, "fsync {}: {}", tmp, std::strerror(errno));
+    PX_CHECK(::close(fd) == 0, "closing {}: {}", tmp, std::strerror(errno));
+    fd = -1;
+    PX_CHECK(::rename(tmp.c_str(), path.c_str()) == 0, "renaming {} to {}: {}", tmp, path,
+             std::strerror(errno));
+  } catch (...) {
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  // Make the rename itself durable.
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  int dfd         = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+namespace {
+
+// Copies the slice [begin, begin + dst.shape[dim]) along `dim` of `full` into `dst`.
+void copy_shard(Tensor& dst, const Tensor& full, int dim, int64_t begin) {
+  const Shape& fs = full.shape();
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < dim; ++i) outer *= fs[i];
+  for (size_t i = dim + 1; i < fs.size(); ++i) inner *= fs[i];
+  int64_t rows_full = fs[dim], rows_shard = dst.shape()[dim];
+  size_t esize = dtype_size(dst.dtype());
+  auto* out    = static_cast<char*>(dst.raw());
+  auto* src    = static_cast<const char*>(full.raw());
+  for (int64_t o = 0; o < outer; ++o) {
+    std::memcpy(out + o * rows_shard * inner * esize, src + (o * rows_full + begin) * inner * esize,
+                rows_shard * inner * esize);
+  }
+}
+
+}  // namespace
+
+void load_params(const SafetensorsFile& file, const std::vector<Param*>& params, const std::string& source,
+                 ExtraTensors extra) {
+  std::set<std::string> wanted;
+  for (const Param* p : params) wanted.insert(p->name);
+  if (extra == ExtraTensors::kError) {
+    for (const auto& [name, t] : file.tensors) {
+      PX_USER_CHECK(wanted.count(name),
+                    "{}: tensor '{}' {} matches no parameter of the model; was the file written for another "
+                    "model or size?",
+                    source, name, shape_str(t.shape()));
+    }
+  }
+  for (Param* p : params) {
+    auto it = file.tensors.find(p->name);
+    PX_USER_CHECK(it != file.tensors.end(),
+                  "{}: parameter '{}' {} is missing from the file; was it written for another model or size?",
+                  source, p->name, shape_str(p->full_shape));
+    const Tensor& t = it->second;
+    PX_USER_CHECK(t.dtype() == p->value.dtype(), "{}: parameter '{}' is {} in the file, the model expects {}",
+                  source, p->name, dtype_name(t.dtype()), dtype_name(p->value.dtype()));
+    PX_USER_CHECK(
+        t.shape() == p->full_shape,
+        "{}: parameter '{}' has shape {} in the file, the model expects {}; use the model size the file "
+        "was written with",
+        source, p->name, shape_str(t.shape()), shape_str(p->full_shape));
+    if (p->value.shape() == p->full_shape) {
+      p->value.copy_from(t);
+    } else {
+      PX_CHECK(p->shard_dim >= 0 && p->shard_dim < t.ndim(),
+               "parameter '{}' is a shard {} of {} without shard_dim", p->name, shape_str(p->value.shape()),
+               shape_str(p->full_shape));
+      Shape expect         = p->full_shape;
+      expect[p->shard_dim] = p->value.shape()[p->shard_dim];
+      PX_CHECK(p->value.shape() == expect && p->shard_begin >= 0 &&
+                   p->shard_begin + expect[p->shard_dim] <= p->full_shape[p->shard_dim],
+               "parameter '{}': shard {} at {} along dim {} does not fit {}", p->name,
+               shape_str(p->value.shape()), p->shard_begin, p->shard_dim, shape_str(p->full_shape));
+      copy_shard(p->value, t, p->shard_dim, p->shard_begin);
+    }
+  }
+}
+
+void save_params(const std::string& path, const std::vector<Param*>& params,
+                 const std::map<std::string, std::string>& metadata) {
+  NamedTensors named;
+  for (const Param* p : params) {
+    PX_CHECK(p->value.shape() == p->full_shape,
+             "save_params {}: parameter '{}' is a shard {} of {}; gather the full tensor first", path,
+             p->name, shape_str(p->value.shape()), shape_str(p->full_shape));
+    named.emplace_back(p->name, p->value);
+  }
+  write_safetensors(path, named, metadata);
+}
+
+}  // namespace paraxis
