@@ -154,6 +154,12 @@ ModelDesc describe_model(const ModelSpec& spec) {
     } else {
       b.tp_split = sharded_activation;  // elementwise on the column-parallel layer's shard
     }
+    // A ReLU keeps its output y and the next matmul layer keeps its input x: the same tensor, stored once
+    // (Layer::cost reports it for both, each layer on its own).
+    if (b.matmuls > 0 && !d.blocks.empty() && d.blocks.back().kind == "relu") {
+      const double shared = 4.0 * static_cast<double>(shape_numel(s1));
+      b.per_sample.activation_bytes -= static_cast<int64_t>(shared);
+    }
     s1 = o1;
     s2 = blk->output_shape(s2);
     d.blocks.push_back(std::move(b));
