@@ -35,7 +35,8 @@ struct BenchOptions {
   int warmup          = 3;
   std::string peer    = "auto";
   DeviceOptions device;
-  bool no_pin = false;
+  bool no_pin        = false;
+  bool devices_given = false;  // --devices on the command line (with mpi it must match mpirun -np)
 };
 
 int64_t parse_bytes(const std::string& s) {
@@ -270,21 +271,26 @@ int run_bench(const BenchOptions& o) {
       backend == Backend::kThreads && o.op == "allreduce" && o.peer == "auto" && o.devices > 1;
   if (want_gloo) gloo = run_gloo(o.devices, sizes);
 
-  auto body = [&](Communicator& comm) {
+  int64_t total_wrong = 0;
+  auto body           = [&](Communicator& comm) {
     const int n = comm.size(), r = comm.rank();
     const bool mpi_peer = backend == Backend::kMpi && o.peer == "auto";
     PX_USER_CHECK(o.op != "sendrecv" || n > 1, "--op sendrecv needs at least 2 devices");
+    PX_USER_CHECK(
+                  backend == Backend::kThreads || !o.devices_given || o.devices == n,
+                  "--devices {} but mpirun started {} ranks; with --backend mpi leave --devices out or match -np",
+                  o.devices, n);
     if (r == 0) {
       fmt::print("# paraxis bench comm: {}, float sum, backend {}, {} devices, {} kernel thread(s) each{}\n",
-                 o.op, comm.backend(), n, dev.threads_per_device,
+                           o.op, comm.backend(), n, dev.threads_per_device,
                  dev.pin ? ", pinned when cores suffice" : "");
       fmt::print("# reference: one-thread memcpy bandwidth {:.1f} GB/s (64 MiB)\n", memcpy_ref);
       if (want_gloo && gloo.empty())
         fmt::print("# peer: PyTorch gloo not available (/usr/bin/python3 with torch)\n");
       std::string peer_head = mpi_peer ? "   raw-MPI time_us  busbw   ours/raw"
-                                       : (!gloo.empty() ? "   gloo time_us  busbw   ours/gloo" : "");
+                                                 : (!gloo.empty() ? "   gloo time_us  busbw   ours/gloo" : "");
       fmt::print("#{:>11} {:>12} {:>11} {:>11} {:>11} {:>7}{}\n", "size", "count", "time_us", "algbw_GB/s",
-                 "busbw_GB/s", "#wrong", peer_head);
+                           "busbw_GB/s", "#wrong", peer_head);
     }
     for (int64_t bytes : sizes) {
       Buffers b = make_buffers(o.op, bytes, n);
@@ -302,6 +308,7 @@ int run_bench(const BenchOptions& o) {
       }
       const int64_t wrong = count_wrong(comm, o.op, b);
       if (r != 0) continue;
+      total_wrong += wrong;
       const double algbw = bytes / 1e9 / t, busbw = algbw * bus_factor(o.op, n);
       std::string peer;
       if (mpi_peer) {
@@ -312,11 +319,13 @@ int run_bench(const BenchOptions& o) {
         peer = fmt::format("   {:>9.1f} {:>6.2f} {:>11.2f}", gloo[bytes] * 1e6, g_bus, busbw / g_bus);
       }
       fmt::print("{:>12} {:>12} {:>11.1f} {:>11.2f} {:>11.2f} {:>7}{}\n", human(bytes), bytes / 4, t * 1e6,
-                 algbw, busbw, wrong, peer);
+                           algbw, busbw, wrong, peer);
       std::fflush(stdout);
     }
   };
   launch(backend, o.devices, dev, body);
+  // Like a failed test: a wrong result makes the benchmark fail, so CI and scripts notice.
+  PX_CHECK(total_wrong == 0, "{} results were wrong (see the #wrong column)", total_wrong);
   return 0;
 }
 
@@ -326,8 +335,9 @@ const bool registered = register_bench(
        auto o = std::make_shared<BenchOptions>();
        app.add_option("--backend", o->backend, "threads (devices are threads) or mpi (under mpirun)")
            ->capture_default_str();
-       app.add_option("--devices", o->devices, "Devices (threads backend; mpi uses mpirun -np)")
-           ->capture_default_str();
+       CLI::Option* devices =
+           app.add_option("--devices", o->devices, "Devices (threads backend; mpi uses mpirun -np)")
+               ->capture_default_str();
        app.add_option("--op", o->op, "allreduce, reduce_scatter, allgather, broadcast, sendrecv or alltoall")
            ->capture_default_str();
        app.add_option("--sizes", o->sizes, "Byte sizes MIN:MAX (K, M, G = powers of 1024)")
@@ -345,7 +355,10 @@ const bool registered = register_bench(
            ->capture_default_str();
        app.add_flag("--comm-check", o->device.check, "Compare every collective across devices first");
        app.add_flag("--no-pin", o->no_pin, "Do not pin device threads to cores");
-       return [o] { return run_bench(*o); };
+       return [o, devices] {
+         o->devices_given = devices->count() > 0;
+         return run_bench(*o);
+       };
      }});
 
 }  // namespace
