@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 
-.PHONY: demo test build deps format-check clean
+.PHONY: demo test build deps format-check clean sanitize-thread sanitize-address
 
 deps:
 	scripts/install-deps
@@ -18,6 +18,20 @@ demo: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# Sanitizer builds (separate build dirs). TSan runs only the communicator's threads-backend tests: oneDNN and
+# OpenMP are not TSan-instrumented and report false races. ASan+UBSan runs every unit test except the MPI runs.
+SAN_TEST_FLAGS = --output-on-failure -j $(JOBS) --timeout 900
+
+sanitize-thread:
+	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPARAXIS_SANITIZE=thread
+	cmake --build build-tsan -j $(JOBS) --target paraxis_tests
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1" ctest $(SAN_TEST_FLAGS) -R '^(ThreadsComm|CommFailure)'
+
+sanitize-address:
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPARAXIS_SANITIZE=address
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" ctest $(SAN_TEST_FLAGS) -LE mpi
 
 format-check:
 	clang-format --dry-run -Werror $$(git ls-files '*.cc' '*.h')

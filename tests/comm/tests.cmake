@@ -30,3 +30,15 @@ set_tests_properties(mpi_comm_watchdog_np2 PROPERTIES LABELS mpi TIMEOUT 120 PAS
 add_test(NAME mpi_comm_check_np2 COMMAND ${PARAXIS_MPIRUN} -np 2 $<TARGET_FILE:paraxis_mpi_comm_test> check)
 set_tests_properties(mpi_comm_check_np2 PROPERTIES LABELS mpi TIMEOUT 120 PASS_REGULAR_EXPRESSION
                      "rank 1 called all_reduce #0 \\(16 floats, sum\\)" FAIL_REGULAR_EXPRESSION "all checks passed")
+
+# The benchmark command itself, small and quick: it fails when a result is wrong (#wrong > 0).
+foreach(op allreduce reduce_scatter allgather broadcast sendrecv alltoall)
+  add_test(NAME cli_bench_comm_${op}
+           COMMAND $<TARGET_FILE:paraxis> bench comm --devices 3 --op ${op} --sizes 1K:1M --factor 32 --iters 3
+                   --peer none)
+  set_tests_properties(cli_bench_comm_${op} PROPERTIES TIMEOUT 120)
+endforeach()
+add_test(NAME mpi_bench_comm_np2
+         COMMAND ${PARAXIS_MPIRUN} -np 2 $<TARGET_FILE:paraxis> bench comm --backend mpi --sizes 1K:1M --factor 32
+                 --iters 3)
+set_tests_properties(mpi_bench_comm_np2 PROPERTIES LABELS mpi TIMEOUT 120)

@@ -1,0 +1,80 @@
+// paraxis/train/trainer.h — the training loop behind `paraxis train`, for one device or any layout.
+//
+//   TrainConfig cfg;
+//   cfg.model = ModelSpec::mlp({784, 256, 10});
+//   cfg.data = "fashion-mnist";
+//   cfg.steps = 500;
+//   cfg.devices = 2; cfg.pp = 2; cfg.microbatches = 8;      // 1F1B over 2 pipeline stages
+//   validate_train_config(cfg);                              // every user error, before any device starts
+//   TrainResult r = run_training(cfg);
+//
+// Each device runs the same loop (threads backend: one thread each; mpi backend: one process each): the same
+// seeded loader yields the same global batch everywhere, the Engine takes this device's share, and the step's
+// mean loss comes back identical on every device. Rank 0 prints progress, writes the JSON-lines log, the
+// checkpoints' metadata and the final parameters.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "paraxis/nn/model.h"
+
+namespace paraxis {
+
+struct TrainConfig {
+  ModelSpec model;
+  // fashion-mnist | idx:IMAGES,LABELS | text[:PATH] (default text: Debian's fortunes) | synthetic
+  std::string data = "synthetic";
+  int64_t steps    = 0;  // one of steps / epochs; 0 = unset
+  int64_t epochs   = 0;
+  int64_t batch    = 64;  // global
+  bool shuffle     = true;
+  uint64_t seed    = 1;
+  // optimizer
+  std::string optimizer = "sgd";  // sgd | adamw
+  double lr             = 0.05;
+  double momentum       = 0.9;
+  double weight_decay   = 0.0;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double clip             = 0.0;         // > 0: clip the global gradient norm
+  std::string lr_schedule = "constant";  // constant | cosine (linear warmup, cosine decay to min_lr)
+  int64_t warmup          = 0;
+  double min_lr           = 0.0;
+  // evaluation and files
+  int64_t eval_every   = 0;  // steps; 0: only at the end
+  int64_t eval_batches = 0;  // 0: the whole evaluation split
+  std::string init_path, save_path, log_path, checkpoint_dir, resume_dir, trace_path;
+  int64_t save_every = 0;
+  // layout
+  std::string backend = "threads";  // threads | mpi
+  int devices         = 1;
+  int dp = 0, tp = 1, pp = 1;  // dp 0: devices / (tp * pp)
+  int microbatches       = 1;
+  std::string schedule   = "1f1b";
+  int virtual_stages     = 1;
+  bool placement         = false;  // workload partitioning: consecutive blocks on consecutive devices, m = 1
+  int threads_per_device = 1;
+  double comm_timeout    = 300;
+  double bucket_mb       = 25;
+  int zero               = 0;
+  // output
+  std::string progress = "auto";  // auto | bar | lines | none
+  bool quiet           = false;
+};
+
+struct TrainResult {
+  std::vector<double> losses;               // per step
+  std::vector<double> step_ms;              // per step (rank 0's wall time)
+  double eval_loss = 0, eval_accuracy = 0;  // last evaluation (accuracy for classifiers; 0 for text)
+  int64_t steps_done = 0;
+  int64_t samples    = 0;
+  double median_step_ms() const;
+};
+
+// Resolves derived values (dp, steps from epochs needs the data size, so that part is done in run_training)
+// and checks every rule; throws user errors (exit 2) naming the value, the rule and a valid alternative.
+void validate_train_config(TrainConfig& cfg);
+TrainResult run_training(const TrainConfig& cfg);
+
+}  // namespace paraxis

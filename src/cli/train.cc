@@ -1,0 +1,105 @@
+// `paraxis train`: flags, or the same keys in a TOML file given with --config (flags override the file).
+#include <fmt/format.h>
+
+#include "cli/command.h"
+#include "cli/model_flags.h"
+#include "paraxis/train/trainer.h"
+
+namespace paraxis::cli {
+
+// Every flag of `paraxis train`, shared with `paraxis demo` and the tests of the config file.
+void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
+  add_model_flags(sub, cfg.model);
+  sub.add_option("--data", cfg.data, "fashion-mnist | idx:IMAGES,LABELS | text[:PATH] | synthetic")
+      ->capture_default_str();
+  sub.add_option("--steps", cfg.steps, "Training steps (default 100 unless --epochs)");
+  sub.add_option("--epochs", cfg.epochs, "Training epochs (instead of --steps)");
+  sub.add_option("--batch", cfg.batch, "Global batch size (all data-parallel ranks together)")
+      ->capture_default_str();
+  sub.add_flag("--shuffle,!--no-shuffle", cfg.shuffle,
+               "Shuffle each epoch (seeded); --no-shuffle: file order");
+  sub.add_option("--seed", cfg.seed, "Seed of initialisation, shuffling, synthetic data")
+      ->capture_default_str();
+  sub.add_option("--optimizer", cfg.optimizer, "sgd | adamw")->capture_default_str();
+  sub.add_option("--lr", cfg.lr, "Learning rate")->capture_default_str();
+  sub.add_option("--momentum", cfg.momentum, "SGD momentum")->capture_default_str();
+  sub.add_option("--weight-decay", cfg.weight_decay, "SGD: L2 added to the gradient; AdamW: decoupled")
+      ->capture_default_str();
+  sub.add_option("--beta1", cfg.beta1, "AdamW beta1")->capture_default_str();
+  sub.add_option("--beta2", cfg.beta2, "AdamW beta2")->capture_default_str();
+  sub.add_option("--eps", cfg.eps, "AdamW epsilon")->capture_default_str();
+  sub.add_option("--clip", cfg.clip, "Clip the global gradient norm to this (0: off)")->capture_default_str();
+  sub.add_option("--lr-schedule", cfg.lr_schedule,
+                 "constant | cosine (linear warmup, cosine decay to --min-lr)")
+      ->capture_default_str();
+  sub.add_option("--warmup", cfg.warmup, "Warmup steps of the cosine schedule")->capture_default_str();
+  sub.add_option("--min-lr", cfg.min_lr, "Final learning rate of the cosine schedule")->capture_default_str();
+  sub.add_option("--eval-every", cfg.eval_every, "Evaluate every N steps (0: only at the end)")
+      ->capture_default_str();
+  sub.add_option("--eval-batches", cfg.eval_batches, "Evaluate on at most N batches (0: the whole split)")
+      ->capture_default_str();
+  sub.add_option("--init", cfg.init_path, "Start from these parameters (safetensors)");
+  sub.add_option("--save", cfg.save_path,
+                 "Write the final parameters (safetensors); with --steps 0: the initial ones, then exit");
+  sub.add_option("--log", cfg.log_path,
+                 "JSON lines: step, loss, lr, grad_norm, step_ms, samples_per_s, eval");
+  sub.add_option("--save-every", cfg.save_every, "Checkpoint every N steps into --checkpoint-dir");
+  sub.add_option("--checkpoint-dir", cfg.checkpoint_dir, "Where checkpoints go (one file per device)");
+  sub.add_option("--resume", cfg.resume_dir, "Resume from the checkpoint in this directory");
+  sub.add_option("--trace", cfg.trace_path, "Write a Chrome-trace JSON of every device's actions (Perfetto)");
+  sub.add_option("--backend", cfg.backend, "threads (devices are threads) | mpi (under mpirun)")
+      ->capture_default_str();
+  sub.add_option("--devices", cfg.devices, "Devices (threads backend)")->capture_default_str();
+  sub.add_option("--dp", cfg.dp, "Data-parallel size (default: devices / (tp * pp))");
+  sub.add_option("--tp,--tensor-model-parallel-size", cfg.tp, "Tensor-parallel size")->capture_default_str();
+  sub.add_option("--pp,--pipeline-model-parallel-size", cfg.pp, "Pipeline-parallel size")
+      ->capture_default_str();
+  sub.add_option("--microbatches", cfg.microbatches, "Micro-batches per step (per data-parallel rank)")
+      ->capture_default_str();
+  sub.add_option("--schedule", cfg.schedule, "gpipe | 1f1b | interleaved-1f1b | zb-h1")
+      ->capture_default_str();
+  sub.add_option("--virtual", cfg.virtual_stages, "Model chunks per device (interleaved-1f1b)")
+      ->capture_default_str();
+  sub.add_flag(
+      "--placement", cfg.placement,
+      "Workload partitioning: consecutive blocks on consecutive devices, one micro-batch (the baseline)");
+  sub.add_option("--threads-per-device", cfg.threads_per_device, "Cores each device's kernels use")
+      ->capture_default_str();
+  sub.add_option("--comm-timeout", cfg.comm_timeout, "Seconds before a stuck communication aborts the run")
+      ->capture_default_str();
+  sub.add_option("--bucket-mb", cfg.bucket_mb, "Data-parallel gradient bucket size (MiB)")
+      ->capture_default_str();
+  sub.add_option("--zero", cfg.zero, "1: ZeRO-1, optimizer state sharded across data-parallel ranks")
+      ->capture_default_str();
+  sub.add_option("--progress", cfg.progress, "auto | bar | lines | none")->capture_default_str();
+  sub.add_flag("--quiet", cfg.quiet, "Print only the summary");
+}
+
+namespace {
+
+const bool registered = register_command(
+    {"train", "Train a model on one device or any layout (dp x tp x pp, schedules, placement)",
+     [](CLI::App& sub) -> Runner {
+       auto cfg = std::make_shared<TrainConfig>();
+       add_train_flags(sub, *cfg);
+       sub.set_config("--config", "", "TOML file with the same keys as the flags (flags override it)");
+       sub.allow_config_extras(CLI::config_extras_mode::error);
+       return [cfg] {
+         validate_model_spec(cfg->model);
+         validate_train_config(*cfg);
+         TrainResult r = run_training(*cfg);
+         if (r.steps_done > 0 && !cfg->quiet) {
+           fmt::print("trained {} for {} steps: final loss {:.4f}, median step {:.2f} ms",
+                      cfg->model.describe(), r.steps_done, r.losses.back(), r.median_step_ms());
+           if (r.eval_accuracy > 0)
+             fmt::print(", eval accuracy {:.2f}%", 100 * r.eval_accuracy);
+           else if (r.eval_loss > 0)
+             fmt::print(", eval loss {:.4f}", r.eval_loss);
+           fmt::print("\n");
+         }
+         return 0;
+       };
+     }});
+
+}  // namespace
+}  // namespace paraxis::cli

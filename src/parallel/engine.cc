@@ -1,0 +1,606 @@
+#include "paraxis/parallel/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "paraxis/core/error.h"
+#include "paraxis/pipeline/lower.h"
+#include "paraxis/pipeline/partition.h"
+#include "paraxis/pipeline/validate.h"
+#include "paraxis/trace/recorder.h"
+
+namespace paraxis {
+
+using pipeline::Action;
+using pipeline::ActionKind;
+
+namespace {
+
+int64_t product_tail(const Shape& s) {
+  return s.empty() ? 0 : shape_numel(s) / s[0];
+}
+
+Shape with_batch(Shape s, int64_t batch) {
+  s[0] = batch;
+  return s;
+}
+
+std::string valid_divisors(int64_t n, int64_t limit) {
+  std::string out;
+  for (int64_t d = 1; d <= std::min(n, limit); ++d)
+    if (n % d == 0) out += (out.empty() ? "" : ", ") + std::to_string(d);
+  return out;
+}
+
+// Tag of a pipeline transfer: direction (0 activations, 1 gradients), the sending stage, the micro-batch.
+int transfer_tag(int direction, int stage, int microbatch) {
+  return (direction * 4096 + stage) * 65536 + microbatch;
+}
+
+trace::Kind trace_kind(ActionKind k) {
+  switch (k) {
+    case ActionKind::kForward:
+      return trace::Kind::kForward;
+    case ActionKind::kBackwardInput:
+      return trace::Kind::kBackwardInput;
+    case ActionKind::kBackwardWeight:
+      return trace::Kind::kBackwardWeight;
+    case ActionKind::kFullBackward:
+      return trace::Kind::kBackward;
+    case ActionKind::kSendForward:
+    case ActionKind::kSendBackward:
+      return trace::Kind::kSend;
+    case ActionKind::kRecvForward:
+    case ActionKind::kRecvBackward:
+      return trace::Kind::kRecv;
+    case ActionKind::kReduceGrad:
+      return trace::Kind::kAllReduce;
+    case ActionKind::kOptStep:
+      return trace::Kind::kOptStep;
+  }
+  return trace::Kind::kOther;
+}
+
+}  // namespace
+
+void validate_layout(const ModelSpec& spec, const EngineConfig& cfg, int64_t global_batch) {
+  const Grid& g = cfg.grid;
+  PX_USER_CHECK(cfg.schedule.pp == g.pp, "the schedule has --pp {} but the grid has pp {}", cfg.schedule.pp,
+                g.pp);
+  pipeline::check_schedule_spec(cfg.schedule);
+  int m = cfg.schedule.microbatches;
+  PX_USER_CHECK(global_batch >= 1, "--batch {} must be at least 1", global_batch);
+  PX_USER_CHECK(global_batch % (int64_t{g.dp} * m) == 0,
+                "--batch {} is not divisible by dp {} x micro-batches {} = {}; use --batch {} or {}",
+                global_batch, g.dp, m, int64_t{g.dp} * m,
+                (global_batch / (int64_t{g.dp} * m)) * g.dp * m == 0
+                    ? g.dp * m
+                    : (global_batch / (int64_t{g.dp} * m)) * g.dp * m,
+                (global_batch / (int64_t{g.dp} * m) + 1) * g.dp * m);
+  PX_USER_CHECK(cfg.bucket_mb > 0, "--bucket-mb {} must be positive (default 25)", cfg.bucket_mb);
+  PX_USER_CHECK(cfg.zero == 0 || cfg.zero == 1, "--zero {} is not supported; use --zero 0 or --zero 1",
+                cfg.zero);
+  PX_USER_CHECK(g.tp == 1, "--tp {}: tensor parallelism is not available in this build; use --tp 1", g.tp);
+  auto model = build_model(spec);
+  int stages = cfg.schedule.pp * cfg.schedule.virtual_stages;
+  int blocks = static_cast<int>(model->blocks.size());
+  PX_USER_CHECK(
+      stages <= blocks,
+      "{} pipeline stages (pp {} x virtual {}) but the model {} has only {} blocks; use --pp {} or fewer",
+      stages, cfg.schedule.pp, cfg.schedule.virtual_stages, spec.describe(), blocks,
+      blocks / cfg.schedule.virtual_stages);
+  (void)valid_divisors;
+}
+
+struct Engine::Impl {
+  Communicator& world;
+  std::unique_ptr<Communicator> dp_comm, tp_comm, pp_comm;
+  Coord coord;
+  trace::Recorder* rec = nullptr;
+  std::vector<Action> actions;   // this device's lowered list
+  std::vector<int> my_stages;    // stages this device owns
+  std::vector<Shape> block_out;  // output shape of each block for a batch of 1
+  Shape model_in;                // input shape for a batch of 1
+  DType model_in_dtype = DType::kF32;
+  std::vector<int> first_backward_only;  // per block: 1 when the input gradient is never needed
+
+  // Flat parameter and gradient storage (backward order), and dp buckets over it.
+  std::vector<Param*> params;
+  Tensor flat_value, flat_grad;
+  int64_t flat_numel = 0;
+  struct Bucket {
+    int64_t begin = 0, end = 0;
+    int pending = 0, total = 0;
+    Work work;
+    bool launched    = false;
+    int64_t t_launch = 0;
+  };
+  std::vector<Bucket> buckets;
+  std::vector<std::vector<int>> block_params;  // block -> indices into params
+  std::vector<int> param_bucket;
+  std::vector<int> block_remaining;  // backward passes left this step, per block
+
+  // ZeRO-1
+  int64_t shard_begin = 0, shard_len = 0;
+  Tensor grad_shard, value_shard;
+  std::vector<Param> shard_params;
+
+  std::unique_ptr<Optimizer> opt;
+
+  // Per-step state, keyed by (stage, micro-batch).
+  using Key = std::pair<int, int>;
+  std::map<Key, std::vector<Ctx>> ctx;
+  std::map<Key, std::vector<Tensor>> dys;  // per block output gradient, kept between I and W
+  std::map<Key, Tensor> act_out, act_in, grad_in, grad_out;
+  std::map<Key, int64_t> stash;
+  int64_t stash_now = 0, stash_peak = 0;
+  std::vector<std::pair<Work, Tensor>> sends;
+  double loss_sum = 0;
+
+  explicit Impl(Communicator& w) : world(w) {}
+};
+
+Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& world, trace::Recorder* recorder)
+    : impl_(std::make_unique<Impl>(world)), cfg_(cfg), rank_(world.rank()) {
+  Impl& I       = *impl_;
+  const Grid& g = cfg_.grid;
+  PX_CHECK(g.size() == world.size(), "grid {} has {} devices but the communicator has {}", g.describe(),
+           g.size(), world.size());
+  I.rec         = recorder;
+  I.coord       = g.coord(rank_);
+  const Coord c = I.coord;
+  // Sub-communicators, split in the same order on every device (collectives over world).
+  I.dp_comm = world.split(g.rank({0, c.tp, c.pp}), c.dp);
+  I.tp_comm = world.split(g.rank({c.dp, 0, c.pp}), c.tp);
+  I.pp_comm = world.split(g.rank({c.dp, c.tp, 0}), c.pp);
+
+  model_               = build_model(spec);
+  const size_t nblocks = model_->blocks.size();
+  I.model_in           = model_->input_shape(1);
+  I.model_in_dtype     = model_->input_dtype();
+  std::vector<double> costs;
+  Shape s = I.model_in;
+  for (auto& b : model_->blocks) {
+    Cost bc = b->cost(s);
+    costs.push_back(bc.fwd_flops + bc.bwd_input_flops + bc.bwd_weight_flops + 1.0);
+    s = b->output_shape(s);
+    I.block_out.push_back(s);
+  }
+  if (!cfg_.block_costs.empty()) {
+    PX_CHECK(cfg_.block_costs.size() == nblocks, "{} block costs for {} blocks", cfg_.block_costs.size(),
+             nblocks);
+    costs = cfg_.block_costs;
+  }
+  I.first_backward_only.assign(nblocks, 0);
+  std::string k0 = model_->blocks[0]->kind();
+  if (k0 == "linear" || k0 == "conv2d") I.first_backward_only[0] = 1;  // the data needs no gradient
+
+  // Stages and the schedule.
+  const int num_stages       = cfg_.schedule.pp * cfg_.schedule.virtual_stages;
+  cuts_                      = pipeline::partition_stages(costs, num_stages).cuts;
+  pipeline::Schedule compute = pipeline::generate_schedule(cfg_.schedule);
+  schedule_                  = pipeline::lower_send_recv(compute);
+  pipeline::validate_schedule(schedule_);
+  I.actions = schedule_.actions[c.pp];
+  for (int st = 0; st < schedule_.num_stages; ++st)
+    if (schedule_.stage_device[st] == c.pp) I.my_stages.push_back(st);
+
+  // Keep only this device's blocks; initialise them (each parameter from its own named stream, so the values
+  // equal the single-device model's whatever the layout).
+  std::vector<char> mine(nblocks, 0);
+  for (int st : I.my_stages)
+    for (int b = cuts_[st]; b < cuts_[st + 1]; ++b) mine[b] = 1;
+  for (size_t b = 0; b < nblocks; ++b)
+    if (!mine[b]) model_->blocks[b].reset();
+  for (size_t b = 0; b < nblocks; ++b)
+    if (mine[b]) model_->blocks[b]->init(cfg_.seed);
+
+  // Flat storage in backward order (last block first), so gradient buckets fill from the front during
+  // backward.
+  I.block_params.assign(nblocks, {});
+  for (size_t bi = nblocks; bi-- > 0;) {
+    if (!mine[bi]) continue;
+    std::vector<Param*> ps;
+    model_->blocks[bi]->collect_params(ps);
+    for (Param* p : ps) {
+      I.block_params[bi].push_back(static_cast<int>(I.params.size()));
+      I.params.push_back(p);
+      I.flat_numel += p->value.numel();
+    }
+  }
+  const int dp               = g.dp;
+  int64_t padded             = cfg_.zero ? (I.flat_numel + dp - 1) / dp * dp : I.flat_numel;
+  I.flat_value               = Tensor::zeros({std::max<int64_t>(padded, 1)});
+  I.flat_grad                = Tensor::zeros({std::max<int64_t>(padded, 1)});
+  int64_t off                = 0;
+  const int64_t bucket_elems = std::max<int64_t>(1, static_cast<int64_t>(cfg_.bucket_mb * 1024 * 1024 / 4));
+  I.param_bucket.assign(I.params.size(), 0);
+  for (size_t i = 0; i < I.params.size(); ++i) {
+    Param* p  = I.params[i];
+    int64_t n = p->value.numel();
+    Tensor v  = I.flat_value.slice(off, off + n).view(p->value.shape());
+    v.copy_from(p->value);
+    p->value = v;
+    p->grad  = I.flat_grad.slice(off, off + n).view(p->value.shape());
+    if (I.buckets.empty() || I.buckets.back().end - I.buckets.back().begin >= bucket_elems)
+      I.buckets.push_back({off, off, 0, 0});
+    I.buckets.back().end = off + n;
+    I.buckets.back().total++;
+    I.param_bucket[i] = static_cast<int>(I.buckets.size()) - 1;
+    off += n;
+  }
+
+  std::vector<Param*> opt_params = I.params;
+  if (cfg_.zero == 1 && dp > 1) {
+    I.shard_len   = padded / dp;
+    I.shard_begin = c.dp * I.shard_len;
+    I.grad_shard  = Tensor::zeros({I.shard_len});
+    I.value_shard = Tensor::zeros({I.shard_len});
+    // One pseudo-parameter per (parameter ∩ shard): the optimizer's state then covers exactly this shard.
+    int64_t poff = 0;
+    for (Param* p : I.params) {
+      int64_t lo = std::max(poff, I.shard_begin),
+              hi = std::min(poff + p->value.numel(), I.shard_begin + I.shard_len);
+      if (lo < hi) {
+        Param q;
+        q.name       = fmt::format("{}[{}:{}]", p->name, lo - poff, hi - poff);
+        q.value      = I.flat_value.slice(lo, hi);
+        q.grad       = I.grad_shard.slice(lo - I.shard_begin, hi - I.shard_begin);
+        q.full_shape = {hi - lo};
+        I.shard_params.push_back(q);
+      }
+      poff += p->value.numel();
+    }
+    opt_params.clear();
+    for (Param& q : I.shard_params) opt_params.push_back(&q);
+  }
+  I.opt = make_optimizer(cfg_.optim.kind, opt_params, cfg_.optim.sgd, cfg_.optim.adamw);
+}
+
+Engine::~Engine() = default;
+
+std::vector<Param*> Engine::params() const {
+  return impl_->params;
+}
+Optimizer& Engine::optimizer() {
+  return *impl_->opt;
+}
+int64_t Engine::optimizer_state_bytes() const {
+  return impl_->opt->state_bytes();
+}
+
+std::vector<int> Engine::local_blocks() const {
+  std::vector<int> out;
+  for (size_t b = 0; b < model_->blocks.size(); ++b)
+    if (model_->blocks[b]) out.push_back(static_cast<int>(b));
+  return out;
+}
+
+StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
+  Impl& I              = *impl_;
+  auto t0              = std::chrono::steady_clock::now();
+  const Grid& g        = cfg_.grid;
+  const int m          = cfg_.schedule.microbatches;
+  const int last_stage = schedule_.num_stages - 1;
+  const int64_t B      = x.dim(0);
+  PX_USER_CHECK(B % (int64_t{g.dp} * m) == 0, "batch of {} rows is not divisible by dp {} x micro-batches {}",
+                B, g.dp, m);
+  PX_CHECK(y.dim(0) == B, "batch x has {} rows but y has {}", B, y.dim(0));
+  const int64_t rows = B / g.dp, mb = rows / m;
+  const Tensor x_local   = x.slice(I.coord.dp * rows, (I.coord.dp + 1) * rows);
+  const Tensor y_local   = y.slice(I.coord.dp * rows, (I.coord.dp + 1) * rows);
+  const float grad_scale = 1.0f / static_cast<float>(m);
+
+  I.loss_sum  = 0;
+  I.stash_now = I.stash_peak = 0;
+  I.block_remaining.assign(model_->blocks.size(), 0);
+  for (int b : local_blocks()) I.block_remaining[b] = m;
+  for (auto& bk : I.buckets) bk.pending = bk.total, bk.launched = false;
+  bool reduced = false, stepped = false;
+  double grad_norm = 0;
+
+  auto stage_input_shape = [&](int st) {
+    int first = cuts_[st];
+    return with_batch(first == 0 ? I.model_in : I.block_out[first - 1], mb);
+  };
+  auto stage_output_shape = [&](int st) { return with_batch(I.block_out[cuts_[st + 1] - 1], mb); };
+
+  // A block finished its last backward of the step: its gradients are final, launch full buckets.
+  auto block_done = [&](int b) {
+    if (--I.block_remaining[b] > 0) return;
+    for (int pi : I.block_params[b]) {
+      Impl::Bucket& bk = I.buckets[I.param_bucket[pi]];
+      if (--bk.pending == 0 && g.dp > 1 && cfg_.zero == 0) {
+        bk.t_launch = trace::now_ns();
+        bk.work =
+            I.dp_comm->all_reduce_async(I.flat_grad.data() + bk.begin, bk.end - bk.begin, ReduceOp::kAverage);
+        bk.launched = true;
+      }
+    }
+  };
+
+  auto run_backward = [&](int st, int j, bool input_pass, bool weight_pass) {
+    Impl::Key key{st, j};
+    std::vector<Ctx>& cx    = I.ctx.at(key);
+    std::vector<Tensor>& dy = I.dys[key];
+    int first = cuts_[st], last = cuts_[st + 1];
+    if (input_pass) {
+      Tensor gr = st == last_stage ? I.grad_out.at(key) : I.grad_in.at(key);
+      if (st != last_stage) I.grad_in.erase(key);
+      if (st == last_stage) I.grad_out.erase(key);
+      dy.assign(last - first, Tensor());
+      for (int b = last; b-- > first;) {
+        dy[b - first] = gr;
+        if (I.first_backward_only[b]) break;
+        gr = model_->blocks[b]->backward_input(cx[b - first], gr);
+      }
+      if (st > 0) I.act_out[{-st - 1, j}] = gr;  // gradient for the previous stage (negative key: backward)
+    }
+    if (weight_pass) {
+      for (int b = first; b < last; ++b) {
+        model_->blocks[b]->backward_weight(cx[b - first], dy[b - first]);
+        block_done(b);
+      }
+      I.stash_now -= I.stash[key];
+      I.stash.erase(key);
+      I.ctx.erase(key);
+      I.dys.erase(key);
+    }
+  };
+
+  auto reduce_grads = [&] {
+    if (reduced) return;
+    reduced    = true;
+    int64_t tb = trace::now_ns();
+    if (g.dp > 1 && cfg_.zero == 0) {
+      for (auto& bk : I.buckets) {
+        PX_CHECK(bk.launched, "gradient bucket [{}, {}) never completed", bk.begin, bk.end);
+        bk.work.wait();
+        if (I.rec) I.rec->record(trace::Kind::kAllReduce, -1, -1, bk.t_launch, trace::now_ns());
+      }
+    } else if (g.dp > 1) {
+      I.dp_comm->reduce_scatter(I.grad_shard.data(), I.flat_grad.data(), I.shard_len, ReduceOp::kAverage);
+      if (I.rec) I.rec->record(trace::Kind::kReduceScatter, -1, -1, tb, trace::now_ns());
+    }
+  };
+
+  auto opt_step = [&] {
+    if (stepped) return;
+    stepped = true;
+    reduce_grads();
+    int64_t tb = trace::now_ns();
+    // Global gradient norm: tp-replicated parameters count once, pipeline stages and ZeRO shards add up.
+    double sq       = 0;
+    const bool zero = cfg_.zero == 1 && g.dp > 1;
+    if (zero) {
+      sq = grad_sq_norm(I.opt->params());
+    } else {
+      for (Param* p : I.params)
+        if (!p->tp_replicated || I.coord.tp == 0) {
+          const float* gp = p->grad.data();
+          for (int64_t i = 0; i < p->grad.numel(); ++i) sq += static_cast<double>(gp[i]) * gp[i];
+        }
+    }
+    float sqf = static_cast<float>(sq);
+    if (g.tp > 1) I.tp_comm->all_reduce(&sqf, 1);
+    if (g.pp > 1) I.pp_comm->all_reduce(&sqf, 1);
+    if (zero) I.dp_comm->all_reduce(&sqf, 1);
+    grad_norm = std::sqrt(static_cast<double>(sqf));
+    if (cfg_.optim.clip_norm > 0) {
+      float coef = clip_coefficient(grad_norm, cfg_.optim.clip_norm);
+      if (coef < 1.0f) scale_grads(I.opt->params(), coef);
+    }
+    I.opt->step(lr);
+    if (zero) {
+      I.value_shard.copy_from(I.flat_value.slice(I.shard_begin, I.shard_begin + I.shard_len));
+      I.dp_comm->all_gather(I.flat_value.data(), I.value_shard.data(), I.shard_len);
+      I.grad_shard.zero_();
+    }
+    I.flat_grad.zero_();
+    if (I.rec) I.rec->record(trace::Kind::kOptStep, -1, -1, tb, trace::now_ns());
+  };
+
+  Communicator* pp = I.pp_comm.get();
+  for (const Action& a : I.actions) {
+    const int st = a.stage, j = a.microbatch;
+    Impl::Key key{st, j};
+    std::optional<trace::Scope> scope;
+    if (I.rec && a.kind != ActionKind::kReduceGrad && a.kind != ActionKind::kOptStep)
+      scope.emplace(I.rec, trace_kind(a.kind), st, j);
+    switch (a.kind) {
+      case ActionKind::kForward: {
+        Tensor in;
+        if (st == 0) {
+          in = x_local.slice(j * mb, (j + 1) * mb);
+        } else if (auto it = I.act_in.find(key); it != I.act_in.end()) {
+          in = it->second;
+          I.act_in.erase(it);
+        } else {
+          in = I.act_out.at({st - 1, j});  // previous stage on this device: a local hand-off
+          I.act_out.erase({st - 1, j});
+        }
+        std::vector<Ctx>& cx = I.ctx[key];
+        cx.assign(cuts_[st + 1] - cuts_[st], Ctx{});
+        for (Ctx& one : cx) one.step = 0, one.microbatch = static_cast<uint64_t>(j);
+        Tensor out = in;
+        for (int b = cuts_[st]; b < cuts_[st + 1]; ++b)
+          out = model_->blocks[b]->forward(cx[b - cuts_[st]], out);
+        int64_t bytes = 0;
+        for (const Ctx& one : cx) bytes += one.stashed_bytes();
+        I.stash[key] = bytes;
+        I.stash_now += bytes;
+        I.stash_peak = std::max(I.stash_peak, I.stash_now);
+        if (st == last_stage) {
+          LossResult r = softmax_cross_entropy(out, y_local.slice(j * mb, (j + 1) * mb), grad_scale);
+          I.loss_sum += r.loss / m;
+          I.grad_out[key] = r.dlogits;
+        } else {
+          I.act_out[key] = out;
+        }
+        break;
+      }
+      case ActionKind::kFullBackward:
+      case ActionKind::kBackwardInput:
+      case ActionKind::kBackwardWeight: {
+        if (!I.grad_in.count(key) && st != last_stage && a.kind != ActionKind::kBackwardWeight) {
+          // The next stage is on this device: take its input gradient directly.
+          I.grad_in[key] = I.act_out.at({-(st + 1) - 1, j});
+          I.act_out.erase({-(st + 1) - 1, j});
+        }
+        run_backward(st, j, a.kind != ActionKind::kBackwardWeight, a.kind != ActionKind::kBackwardInput);
+        break;
+      }
+      case ActionKind::kSendForward: {
+        Tensor t = I.act_out.at(key);
+        I.act_out.erase(key);
+        int peer = schedule_.stage_device[st + 1];
+        if (scope) scope->event().peer = static_cast<int16_t>(peer), scope->event().bytes = t.nbytes();
+        I.sends.emplace_back(pp->send_async(t.data(), t.numel(), peer, transfer_tag(0, st, j)), t);
+        break;
+      }
+      case ActionKind::kRecvForward: {
+        Tensor t = Tensor::empty(stage_input_shape(st));
+        int peer = schedule_.stage_device[st - 1];
+        if (scope) scope->event().peer = static_cast<int16_t>(peer), scope->event().bytes = t.nbytes();
+        pp->recv(t.data(), t.numel(), peer, transfer_tag(0, st - 1, j));
+        I.act_in[key] = t;
+        break;
+      }
+      case ActionKind::kSendBackward: {
+        Tensor t = I.act_out.at({-st - 1, j});
+        I.act_out.erase({-st - 1, j});
+        int peer = schedule_.stage_device[st - 1];
+        if (scope) scope->event().peer = static_cast<int16_t>(peer), scope->event().bytes = t.nbytes();
+        I.sends.emplace_back(pp->send_async(t.data(), t.numel(), peer, transfer_tag(1, st, j)), t);
+        break;
+      }
+      case ActionKind::kRecvBackward: {
+        Tensor t = Tensor::empty(stage_output_shape(st));
+        int peer = schedule_.stage_device[st + 1];
+        if (scope) scope->event().peer = static_cast<int16_t>(peer), scope->event().bytes = t.nbytes();
+        pp->recv(t.data(), t.numel(), peer, transfer_tag(1, st + 1, j));
+        I.grad_in[key] = t;
+        break;
+      }
+      case ActionKind::kReduceGrad:
+        reduce_grads();
+        break;
+      case ActionKind::kOptStep:
+        opt_step();
+        break;
+    }
+  }
+  for (auto& [w, t] : I.sends) w.wait();
+  I.sends.clear();
+  opt_step();
+  PX_CHECK(I.ctx.empty() && I.act_out.empty() && I.act_in.empty() && I.grad_in.empty(),
+           "schedule left {} stashed micro-batches and {} unsent tensors", I.ctx.size(),
+           I.act_out.size() + I.act_in.size() + I.grad_in.size());
+
+  // The loss lives on the last stage's devices; one all-reduce makes it known everywhere.
+  float loss = (schedule_.stage_device[last_stage] == I.coord.pp && I.coord.tp == 0)
+                   ? static_cast<float>(I.loss_sum)
+                   : 0.0f;
+  I.world.all_reduce(&loss, 1);
+  StepStats out;
+  out.loss             = loss / g.dp;
+  out.grad_norm        = grad_norm;
+  out.peak_stash_bytes = I.stash_peak;
+  out.step_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  (void)product_tail;
+  return out;
+}
+
+}  // namespace paraxis
+
+namespace paraxis {
+
+Engine::EvalStats Engine::evaluate(const Tensor& x, const Tensor& y) {
+  Impl& I              = *impl_;
+  const Grid& g        = cfg_.grid;
+  const int last_stage = schedule_.num_stages - 1;
+  const int64_t B      = x.dim(0);
+  // Rows per dp rank; a batch that does not divide leaves its remainder to the last rank.
+  const int64_t per = B / g.dp;
+  const int64_t lo = I.coord.dp * per, hi = I.coord.dp == g.dp - 1 ? B : lo + per;
+  const int m = std::max<int64_t>(1, std::min<int64_t>(cfg_.schedule.microbatches, hi - lo));
+  EvalStats st;
+  Communicator* pp = I.pp_comm.get();
+  for (int j = 0; j < m; ++j) {
+    int64_t a = lo + (hi - lo) * j / m, b = lo + (hi - lo) * (j + 1) / m;
+    if (a == b) continue;
+    Tensor h;
+    for (int s : I.my_stages) {
+      if (s == 0) {
+        h = x.slice(a, b);
+      } else if (schedule_.stage_device[s - 1] != I.coord.pp) {
+        Shape in = with_batch(I.block_out[cuts_[s] - 1], b - a);
+        h        = Tensor::empty(in);
+        pp->recv(h.data(), h.numel(), schedule_.stage_device[s - 1], transfer_tag(0, s - 1, j));
+      }
+      for (int blk = cuts_[s]; blk < cuts_[s + 1]; ++blk) {
+        Ctx c;
+        c.training = false;
+        h          = model_->blocks[blk]->forward(c, h);
+      }
+      if (s == last_stage) {
+        Tensor labels = y.slice(a, b);
+        LossResult r  = softmax_cross_entropy(h, labels);
+        int64_t k = h.dim(-1), rows = h.numel() / k;
+        st.loss_sum += static_cast<double>(r.loss) * rows;
+        const float* lp   = h.data();
+        const int32_t* yp = labels.data_i32();
+        for (int64_t i = 0; i < rows; ++i) {
+          const float* row = lp + i * k;
+          st.correct += (std::max_element(row, row + k) - row) == yp[i];
+        }
+        st.count += rows;
+      } else if (schedule_.stage_device[s + 1] != I.coord.pp) {
+        pp->send(h.data(), h.numel(), schedule_.stage_device[s + 1], transfer_tag(0, s, j));
+      }
+    }
+  }
+  // Only the last stage's tp-rank-0 devices hold the sums; add them up everywhere.
+  bool holder   = schedule_.stage_device[last_stage] == I.coord.pp && I.coord.tp == 0;
+  float sums[3] = {holder ? static_cast<float>(st.loss_sum) : 0.0f,
+                   holder ? static_cast<float>(st.correct) : 0.0f,
+                   holder ? static_cast<float>(st.count) : 0.0f};
+  I.world.all_reduce(sums, 3);
+  return {sums[0], static_cast<int64_t>(std::llround(sums[1])), static_cast<int64_t>(std::llround(sums[2]))};
+}
+
+std::vector<std::pair<std::string, Tensor>> Engine::gather_params() {
+  Impl& I       = *impl_;
+  const Grid& g = cfg_.grid;
+  std::vector<std::pair<std::string, Tensor>> out;
+  // Parameter names and shapes of every block, from a model built on every device (cheap for the sizes here).
+  auto full = build_model(model_->spec);
+  for (size_t b = 0; b < full->blocks.size(); ++b) {
+    int stage = 0;
+    while (cuts_[stage + 1] <= static_cast<int>(b)) ++stage;
+    int owner = g.rank({0, 0, schedule_.stage_device[stage]});
+    std::vector<Param*> mine;
+    if (rank_ == owner) model_->blocks[b]->collect_params(mine);
+    std::vector<Param*> names;
+    full->blocks[b]->collect_params(names);
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (rank_ == 0) {
+        Tensor t = Tensor::empty(names[i]->full_shape);
+        if (owner == 0)
+          t.copy_from(mine[i]->value);
+        else
+          I.world.recv(t.data(), t.numel(), owner, static_cast<int>(i));
+        out.emplace_back(names[i]->name, t);
+      } else if (rank_ == owner) {
+        I.world.send(mine[i]->value.data(), mine[i]->value.numel(), 0, static_cast<int>(i));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace paraxis
