@@ -199,8 +199,9 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
   p.utilization    = sim.utilization;
   int busiest      = static_cast<int>(std::max_element(sim.busy.begin(), sim.busy.end()) - sim.busy.begin());
   p.compute_s      = sim.busy[busiest];
-  p.exposed_comm_s = std::max(0.0, sim.step_time - sim.compute_end - in.opt_step[busiest]);
-  p.trace          = std::move(sim.trace);
+  p.exposed_comm_s = sim.step_time - sim.compute_end - in.opt_step[busiest];
+  if (p.exposed_comm_s < 1e-9 * sim.step_time) p.exposed_comm_s = 0;  // rounding, not communication
+  p.trace = std::move(sim.trace);
 
   p.memory = estimate_memory(model, l, p.micro_batch, p.stage_cuts, sched.peak_stash, hw);
 

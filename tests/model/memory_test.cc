@@ -73,7 +73,7 @@ TEST(Memory, AgreesWithMeasuredPeakBytes) {
   {
     auto model = build_model(spec);
     model->init(1);
-    state_bytes = memory_stats(0).current_bytes - before;  // params + grads
+    state_bytes        = memory_stats(0).current_bytes - before;  // params + grads
     const int64_t base = memory_stats(0).current_bytes;
     reset_peak_memory(0);
     std::vector<Tensor> inputs;  // the micro-batches a stage holds until their backward (fc1 keeps them)
