@@ -31,3 +31,7 @@ add_test(NAME mpi_train_tp2_dp2_mlp_np4
                  --tp 2 --dp 2 --mlp-sizes 784,64,10 --data synthetic --steps 6 --batch 32)
 set_tests_properties(mpi_train_tp2_mlp_np2 mpi_train_tp2_gpt_np2 mpi_train_tp2_pp2_cnn_np4
                      mpi_train_tp2_dp2_mlp_np4 PROPERTIES LABELS mpi TIMEOUT 240)
+
+add_test(NAME cli.train.tp2_resume
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/parallel/tp_resume.sh $<TARGET_FILE:paraxis> --devices 2 --tp 2
+                 --model gpt --vocab 32 --context 8 --width 16 --heads 4 --layers 2 --data synthetic --batch 8)
