@@ -32,3 +32,15 @@ foreach(
   bad_resume_mixed_steps)
   add_test(NAME cli.train.${case} COMMAND sh ${PX_TRAIN_CLI} $<TARGET_FILE:paraxis> ${case})
 endforeach()
+
+# `paraxis bench step`: runs and reports (no timing is asserted), and rejects bad input with exit code 2.
+add_test(NAME cli.bench_step.mlp
+         COMMAND sh ${CMAKE_SOURCE_DIR}/tests/pipeline/expect_exit.sh 0 "GFLOP/s = "
+                 $<TARGET_FILE:paraxis> bench step --model mlp --mlp-sizes 64,32,10 --batch 16 --runs 2)
+add_test(NAME cli.bench_step.gpt
+         COMMAND sh ${CMAKE_SOURCE_DIR}/tests/pipeline/expect_exit.sh 0 "forward+backward: "
+                 $<TARGET_FILE:paraxis> bench step --model gpt --vocab 32 --context 8 --width 16 --heads 2
+                 --layers 1 --batch 2 --runs 2)
+add_test(NAME cli.bench_step.bad_runs
+         COMMAND sh ${CMAKE_SOURCE_DIR}/tests/pipeline/expect_exit.sh 2 "--runs 0 must be at least 1"
+                 $<TARGET_FILE:paraxis> bench step --model mlp --runs 0)
