@@ -24,7 +24,7 @@ void row(const char* label, const ModelSpec& spec, int64_t batch, int runs, int 
          const std::string& peer_args) {
   StepTiming t = time_forward_backward(spec, batch, runs);
   double peer  = bench::torch_peer_ms(
-       fmt::format("{} --batch {} --threads {} --runs {} --optimizer none", peer_args, batch, threads, runs));
+       fmt::format("{} --batch {} --runs {} --optimizer none", peer_args, batch, runs), threads);
   double gflops = t.gflop / (t.median_ms / 1e3);
   fmt::print("{:<34} {:>9.2f} {:>9.2f} {:>7} {:>9.1f} {:>7.1f}% {:>8.2f}\n", label, t.median_ms, peer,
              peer > 0 ? fmt::format("{:.2f}", peer / t.median_ms) : "-", gflops,
@@ -53,8 +53,8 @@ int main(int argc, char** argv) {
   int runs    = argc > 1 ? std::max(1, std::atoi(argv[1])) : 10;
   int threads = argc > 2 ? std::max(1, std::atoi(argv[2])) : 1;
   set_kernel_threads(threads);
-  fmt::print("forward+loss+backward, {} thread(s), median of {} runs; peer: PyTorch (OpenBLAS env unset)\n",
-             threads, runs);
+  fmt::print("forward+loss+backward, {} thread(s), median of {} runs; peer: PyTorch, OPENBLAS_CORETYPE={}\n",
+             threads, runs, bench::peer_coretype().empty() ? "(unset)" : bench::peer_coretype());
   fmt::print("ratio = torch ms / paraxis ms (> 1: paraxis faster); peak = {:.0f} GFLOP/s per core\n",
              kCorePeakGflops);
   fmt::print("{:<34} {:>9} {:>9} {:>7} {:>9} {:>8} {:>8}\n", "model", "paraxis", "torch", "ratio", "GFLOP/s",

@@ -1,8 +1,8 @@
 // bench_train — one full training step on one device (data, forward, backward, optimizer: SGD momentum) with
 // the Engine `paraxis train` uses, against PyTorch on the same model, batch and thread count in the same run
-// (torch_step.py --optimizer sgd; OpenBLAS env unset for the peer only). Also splits our step: forward +
-// backward actions (the layers' kernels and the loss), the optimizer (gradient norm, update, zeroing), the
-// data loader, and the rest — the time outside the kernels.
+// (torch_step.py --optimizer sgd; the peer's OpenBLAS set up at its best, see torch_peer.h). Also splits our
+// step: forward + backward actions (the layers' kernels and the loss), the optimizer (gradient norm, update,
+// zeroing), the data loader, and the rest — the time outside the kernels.
 //
 //   build/bench_train [runs=10] [threads=1]
 #include <fmt/format.h>
@@ -67,7 +67,7 @@ void row(const char* label, const ModelSpec& spec, int64_t batch, int runs, int 
   double ours = median(step), fb = median(compute), opt = median(optim), ld = median(loader_ms);
   double other = std::max(0.0, ours - fb - opt - ld);
   double peer  = bench::torch_peer_ms(
-       fmt::format("{} --batch {} --threads {} --runs {} --optimizer sgd", peer_args, batch, threads, runs));
+       fmt::format("{} --batch {} --runs {} --optimizer sgd", peer_args, batch, runs), threads);
   fmt::print("{:<34} {:>9.2f} {:>9.2f} {:>7} {:>7.1f}% {:>7.1f}% {:>7.1f}% {:>7.1f}%\n", label, ours, peer,
              peer > 0 ? fmt::format("{:.2f}", peer / ours) : "-", 100 * fb / ours, 100 * opt / ours,
              100 * ld / ours, 100 * other / ours);
@@ -78,8 +78,10 @@ void row(const char* label, const ModelSpec& spec, int64_t batch, int runs, int 
 int main(int argc, char** argv) {
   int runs    = argc > 1 ? std::max(1, std::atoi(argv[1])) : 10;
   int threads = argc > 2 ? std::max(1, std::atoi(argv[2])) : 1;
-  fmt::print("full training step (data, forward, backward, SGD momentum), {} thread(s), median of {} runs\n",
-             threads, runs);
+  fmt::print(
+      "full training step (data, forward, backward, SGD momentum), {} thread(s), median of {} runs; peer: "
+      "PyTorch, OPENBLAS_CORETYPE={}\n",
+      threads, runs, bench::peer_coretype().empty() ? "(unset)" : bench::peer_coretype());
   fmt::print(
       "ratio = torch ms / paraxis ms (> 1: paraxis faster); our step split into forward+backward, "
       "optimizer, loader, other\n");
