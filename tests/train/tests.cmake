@@ -7,11 +7,13 @@ foreach(
   resume_adamw_cosine
   resume_pipeline
   resume_ignores_temp_file
+  resume_log
   config_equivalent
   config_flags_override
   init_export
   generate
   progress_lines
+  synthetic_eval
   bad_config_key
   bad_config_type
   bad_batch_zero
