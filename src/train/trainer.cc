@@ -265,6 +265,10 @@ TrainResult run_training(const TrainConfig& cfg_in) {
   }
   if (cfg.steps == 0 && cfg.epochs == 0 && cfg_in.steps == 0) cfg.steps = 100;
   const int64_t total_steps = cfg.steps;
+  PX_USER_CHECK(
+      cfg.lr_schedule != "cosine" || cfg.warmup < total_steps,
+      "--warmup {} must be fewer than the {} training steps for --lr-schedule cosine; use e.g. --warmup {}",
+      cfg.warmup, total_steps, total_steps / 10);
 
   DeviceOptions dev;
   dev.threads_per_device = cfg.threads_per_device;

@@ -19,6 +19,7 @@ foreach(
   bad_batch_zero
   bad_batch_negative
   bad_steps_negative
+  bad_warmup
   bad_lr_zero
   bad_lr_negative
   bad_size_zero

@@ -125,6 +125,7 @@ EOF
   bad_batch_zero) run 2 "--batch 0 must be at least 1" train $MLP --batch 0 ;;
   bad_batch_negative) run 2 "--batch -5 must be at least 1" train $MLP --batch -5 ;;
   bad_steps_negative) run 2 "--steps -3 must be 0 or more" train $MLP --steps -3 ;;
+  bad_warmup) run 2 "--warmup 50 must be fewer than the 20 training steps" train $MLP --steps 20 --lr-schedule cosine --warmup 50 ;;
   bad_lr_zero) run 2 "--lr 0 must be positive" train $MLP --lr 0 ;;
   bad_lr_negative) run 2 "--lr -0.1 must be positive" train $MLP --lr -0.1 ;;
   bad_size_zero) run 2 "width 0 is not positive" train --model mlp --mlp-sizes 784,0,10 ;;
