@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "cli/command.h"
+#include "cli/config_file.h"
 #include "cli/model_flags.h"
 #include "paraxis/model/hardware.h"
 #include "paraxis/model/planner.h"
@@ -48,8 +49,12 @@ void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
   sub.add_option("--log", cfg.log_path,
                  "JSON lines: step, loss, lr, grad_norm, step_ms, samples_per_s, eval");
   sub.add_option("--save-every", cfg.save_every, "Checkpoint every N steps into --checkpoint-dir");
-  sub.add_option("--checkpoint-dir", cfg.checkpoint_dir, "Where checkpoints go (one file per device)");
+  sub.add_option("--checkpoint-dir", cfg.checkpoint_dir,
+                 "Where checkpoints go (one file per device); also written at the last step");
   sub.add_option("--resume", cfg.resume_dir, "Resume from the checkpoint in this directory");
+  sub.add_option("--stop-at", cfg.stop_at,
+                 "Stop after this step, keeping the learning-rate schedule of --steps (a time-limited job; "
+                 "checkpoints there when --checkpoint-dir is set; continue with --resume)");
   sub.add_option("--trace", cfg.trace_path, "Write a Chrome-trace JSON of every device's actions (Perfetto)");
   sub.add_option("--backend", cfg.backend, "threads (devices are threads) | mpi (under mpirun)")
       ->capture_default_str();
@@ -111,11 +116,15 @@ namespace {
 const bool registered = register_command(
     {"train", "Train a model on one device or any layout (dp x tp x pp, schedules, placement)",
      [](CLI::App& sub) -> Runner {
-       auto cfg = std::make_shared<TrainConfig>();
+       auto cfg         = std::make_shared<TrainConfig>();
+       auto config_path = std::make_shared<std::string>();
+       // A flag given twice takes its last value (a script can append overrides to a base command).
+       sub.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
        add_train_flags(sub, *cfg);
-       sub.set_config("--config", "", "TOML file with the same keys as the flags (flags override it)");
-       sub.allow_config_extras(CLI::config_extras_mode::error);
-       return [cfg] {
+       sub.add_option("--config", *config_path,
+                      "TOML file with the same keys as the flags, e.g. lr = 0.05 (flags override it)");
+       return [cfg, config_path, &sub] {
+         apply_config_file(sub, *config_path);
          validate_model_spec(cfg->model);
          validate_train_config(*cfg);
          // Read the hardware profile first: a bad --machine or --preset is bad input, found before training.

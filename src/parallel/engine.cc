@@ -140,7 +140,8 @@ struct Engine::Impl {
   std::map<Key, int64_t> stash;
   int64_t stash_now = 0, stash_peak = 0;
   std::vector<std::pair<Work, Tensor>> sends;
-  double loss_sum = 0;
+  double loss_sum    = 0;
+  int64_t step_count = 0;  // optimizer steps taken: keys the dropout masks, restored on resume
 
   explicit Impl(Communicator& w) : world(w) {}
 };
@@ -274,6 +275,12 @@ std::vector<Param*> Engine::params() const {
 Optimizer& Engine::optimizer() {
   return *impl_->opt;
 }
+int64_t Engine::steps_done() const {
+  return impl_->step_count;
+}
+void Engine::set_steps_done(int64_t steps) {
+  impl_->step_count = steps;
+}
 int64_t Engine::optimizer_state_bytes() const {
   return impl_->opt->state_bytes();
 }
@@ -306,7 +313,10 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
   for (int b : local_blocks()) I.block_remaining[b] = m;
   for (auto& bk : I.buckets) bk.pending = bk.total, bk.launched = false;
   bool reduced = false, stepped = false;
-  double grad_norm = 0;
+  double grad_norm = 0, compute_ms = 0, optim_ms = 0;
+  auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  };
 
   auto stage_input_shape = [&](int st) {
     int first = cuts_[st];
@@ -378,14 +388,12 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
     stepped = true;
     reduce_grads();
     int64_t tb = trace::now_ns();
+    auto t_opt = std::chrono::steady_clock::now();
     // Global gradient norm: tp-replicated parameters count once, pipeline stages and ZeRO shards add up.
     double sq       = 0;
     const bool zero = cfg_.zero == 1 && g.dp > 1;
     for (Param* p : zero ? I.opt->params() : I.params)
-      if (!p->tp_replicated || I.coord.tp == 0) {
-        const float* gp = p->grad.data();
-        for (int64_t i = 0; i < p->grad.numel(); ++i) sq += static_cast<double>(gp[i]) * gp[i];
-      }
+      if (!p->tp_replicated || I.coord.tp == 0) sq += sum_of_squares(p->grad.data(), p->grad.numel());
     float sqf = static_cast<float>(sq);
     if (g.tp > 1) I.tp_comm->all_reduce(&sqf, 1);
     if (g.pp > 1) I.pp_comm->all_reduce(&sqf, 1);
@@ -402,6 +410,7 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
       I.grad_shard.zero_();
     }
     I.flat_grad.zero_();
+    optim_ms += ms_since(t_opt);
     if (I.rec) I.rec->record(trace::Kind::kOptStep, -1, -1, tb, trace::now_ns());
   };
 
@@ -412,6 +421,9 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
     std::optional<trace::Scope> scope;
     if (I.rec && a.kind != ActionKind::kReduceGrad && a.kind != ActionKind::kOptStep)
       scope.emplace(I.rec, trace_kind(a.kind), st, j);
+    const bool compute = a.kind == ActionKind::kForward || a.kind == ActionKind::kFullBackward ||
+                         a.kind == ActionKind::kBackwardInput || a.kind == ActionKind::kBackwardWeight;
+    const auto t_action = std::chrono::steady_clock::now();
     switch (a.kind) {
       case ActionKind::kForward: {
         Tensor in;
@@ -426,7 +438,8 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
         }
         std::vector<Ctx>& cx = I.ctx[key];
         cx.assign(cuts_[st + 1] - cuts_[st], Ctx{});
-        for (Ctx& one : cx) one.step = 0, one.microbatch = static_cast<uint64_t>(j);
+        for (Ctx& one : cx)
+          one.step = static_cast<uint64_t>(I.step_count), one.microbatch = static_cast<uint64_t>(j);
         Tensor out = in;
         for (int b = cuts_[st]; b < cuts_[st + 1]; ++b)
           out = model_->blocks[b]->forward(cx[b - cuts_[st]], out);
@@ -494,6 +507,7 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
         opt_step();
         break;
     }
+    if (compute) compute_ms += ms_since(t_action);
   }
   for (auto& [w, t] : I.sends) w.wait();
   I.sends.clear();
@@ -511,7 +525,10 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
   out.loss             = loss / g.dp;
   out.grad_norm        = grad_norm;
   out.peak_stash_bytes = I.stash_peak;
+  out.compute_ms       = compute_ms;
+  out.optim_ms         = optim_ms;
   out.step_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  ++I.step_count;
   (void)product_tail;
   return out;
 }
@@ -562,12 +579,24 @@ Engine::EvalStats Engine::evaluate(const Tensor& x, const Tensor& y) {
       }
     }
   }
-  // Only the last stage's tp-rank-0 devices hold the sums; add them up everywhere.
-  bool holder   = schedule_.stage_device[last_stage] == I.coord.pp && I.coord.tp == 0;
-  float sums[3] = {holder ? static_cast<float>(st.loss_sum) : 0.0f,
-                   holder ? static_cast<float>(st.correct) : 0.0f,
-                   holder ? static_cast<float>(st.count) : 0.0f};
-  I.world.all_reduce(sums, 3);
+  // Only the last stage's tp-rank-0 devices hold the sums. Every device shares its three doubles bit for bit
+  // (all-gather moves bytes, no float arithmetic) and adds them in double: a float sum would round token
+  // counts above 2^24.
+  bool holder    = schedule_.stage_device[last_stage] == I.coord.pp && I.coord.tp == 0;
+  double mine[3] = {holder ? st.loss_sum : 0.0, holder ? static_cast<double>(st.correct) : 0.0,
+                    holder ? static_cast<double>(st.count) : 0.0};
+  const int n       = I.world.size();
+  constexpr int kFl = static_cast<int>(sizeof mine / (sizeof(float)));
+  std::vector<double> all(3 * static_cast<size_t>(n));
+  std::memcpy(all.data(), mine, sizeof(mine));
+  if (n > 1) {
+    std::vector<float> in(kFl);
+    std::memcpy(in.data(), mine, sizeof(mine));
+    I.world.all_gather(reinterpret_cast<float*>(all.data()), in.data(), kFl);
+  }
+  double sums[3] = {0, 0, 0};
+  for (int r = 0; r < n; ++r)
+    for (int k = 0; k < 3; ++k) sums[k] += all[3 * r + k];
   return {sums[0], static_cast<int64_t>(std::llround(sums[1])), static_cast<int64_t>(std::llround(sums[2]))};
 }
 

@@ -14,6 +14,14 @@ std::string layout_of(const TrainConfig& cfg) {
                      cfg.dp, cfg.tp, cfg.pp, cfg.schedule, cfg.microbatches, cfg.virtual_stages, cfg.zero,
                      cfg.optimizer);
 }
+// What shapes the rest of the run without changing the saved state: a resume that changes one of these is
+// allowed (e.g. a lower learning rate), but it is no longer the uninterrupted run, so the user is told.
+std::string hyperparameters_of(const TrainConfig& cfg) {
+  return fmt::format(
+      "steps {} lr {} schedule {} warmup {} min_lr {} momentum {} weight_decay {} betas {} {} eps {} clip {}",
+      cfg.steps, cfg.lr, cfg.lr_schedule, cfg.warmup, cfg.min_lr, cfg.momentum, cfg.weight_decay, cfg.beta1,
+      cfg.beta2, cfg.eps, cfg.clip);
+}
 }  // namespace
 
 std::string checkpoint_path(const std::string& dir, int rank) {
@@ -34,6 +42,8 @@ void save_checkpoint(const std::string& dir, int rank, const TrainConfig& cfg, E
       {"loader_epoch", std::to_string(state.loader.epoch)},
       {"loader_batch", std::to_string(state.loader.batch)},
       {"seed", std::to_string(cfg.seed)},
+      {"shuffle", cfg.shuffle ? "true" : "false"},
+      {"hyperparameters", hyperparameters_of(cfg)},
       {"model", cfg.model.describe()},
       {"layout", layout_of(cfg)},
       {"data", cfg.data},
@@ -67,6 +77,23 @@ CheckpointState load_checkpoint(const std::string& dir, int rank, const TrainCon
   PX_USER_CHECK(meta("batch") == std::to_string(cfg.batch) && meta("data") == cfg.data,
                 "--resume {}: the checkpoint trained --data {} --batch {}; this run has --data {} --batch {}",
                 dir, meta("data"), meta("batch"), cfg.data, cfg.batch);
+  // Seed and shuffle decide the order of the remaining batches: a different one silently trains on other
+  // data.
+  PX_USER_CHECK(
+      meta("seed") == std::to_string(cfg.seed),
+      "--resume {}: the checkpoint was trained with --seed {} but this run has --seed {}; resume with "
+      "--seed {}",
+      dir, meta("seed"), cfg.seed, meta("seed"));
+  const std::string shuffle = cfg.shuffle ? "true" : "false";
+  PX_USER_CHECK(meta("shuffle") == shuffle,
+                "--resume {}: the checkpoint was trained with shuffle {} but this run has shuffle {}; resume "
+                "with {}",
+                dir, meta("shuffle"), shuffle, meta("shuffle") == "true" ? "--shuffle" : "--no-shuffle");
+  if (rank == 0 && meta("hyperparameters") != hyperparameters_of(cfg))
+    fmt::print(stderr,
+               "note: resuming with other hyperparameters than the checkpoint's; the run will differ from an "
+               "uninterrupted one\n  checkpoint: {}\n  this run:   {}\n",
+               meta("hyperparameters"), hyperparameters_of(cfg));
   SafetensorsFile params_only, optim_only;
   for (auto& [name, t] : f.tensors) {
     if (name.rfind("optim.", 0) == 0)

@@ -7,12 +7,24 @@
 
 namespace paraxis {
 
+double sum_of_squares(const float* x, int64_t n) {
+  // Sixteen independent double lanes: the compiler keeps the order of a single running sum (no -ffast-math),
+  // which chains every add on the previous one (~4 cycles per element, 20% of an MLP step); separate lanes
+  // vectorise and run at memory speed, still in double.
+  constexpr int kLanes = 16;
+  double lane[kLanes]  = {};
+  int64_t i            = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int k = 0; k < kLanes; ++k) lane[k] += static_cast<double>(x[i + k]) * x[i + k];
+  double sum = 0;
+  for (; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  for (double v : lane) sum += v;
+  return sum;
+}
+
 double grad_sq_norm(const std::vector<Param*>& params) {
   double sum = 0;
-  for (const Param* p : params) {
-    const float* g = p->grad.data();
-    for (int64_t i = 0; i < p->grad.numel(); ++i) sum += static_cast<double>(g[i]) * g[i];
-  }
+  for (const Param* p : params) sum += sum_of_squares(p->grad.data(), p->grad.numel());
   return sum;
 }
 

@@ -152,6 +152,24 @@ Datasets load_data(const TrainConfig& cfg) {
   return out;
 }
 
+// A resumed run appends to its log; lines of steps after the checkpoint (written before the interruption) are
+// dropped first, so the log reads as one uninterrupted run.
+void drop_log_lines_after(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::vector<std::string> keep;
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
+        j["step"].get<int64_t>() > step)
+      continue;
+    keep.push_back(line);
+  }
+  in.close();
+  std::ofstream out(path, std::ios::trunc);
+  for (const std::string& line : keep) out << line << "\n";
+}
+
 EngineConfig engine_config(const TrainConfig& cfg) {
   EngineConfig e;
   e.grid        = Grid{cfg.dp, cfg.tp, cfg.pp};
@@ -191,6 +209,7 @@ void validate_train_config(TrainConfig& cfg) {
   PX_USER_CHECK(cfg.warmup >= 0, "--warmup {} must be 0 or more", cfg.warmup);
   PX_USER_CHECK(cfg.eval_every >= 0, "--eval-every {} must be 0 (only at the end) or more", cfg.eval_every);
   PX_USER_CHECK(cfg.save_every >= 0, "--save-every {} must be 0 (off) or more", cfg.save_every);
+  PX_USER_CHECK(cfg.stop_at >= 0, "--stop-at {} must be 0 (off) or a step to stop after", cfg.stop_at);
   PX_USER_CHECK(cfg.save_every == 0 || !cfg.checkpoint_dir.empty(),
                 "--save-every {} needs --checkpoint-dir DIR to write into", cfg.save_every);
   PX_USER_CHECK(
@@ -210,7 +229,12 @@ void validate_train_config(TrainConfig& cfg) {
     cfg.pp       = cfg.devices;
     cfg.schedule = "gpipe";
   }
-  parse_data(cfg.data);
+  DataSpec data = parse_data(cfg.data);
+  if (data.kind == "idx") {
+    check_readable(data.a, "--data idx: images");
+    check_readable(data.b, "--data idx: labels");
+  }
+  if (data.kind == "text" && !data.a.empty()) check_readable(data.a, "--data text:");
   if (!cfg.init_path.empty()) check_readable(cfg.init_path, "--init");
   if (!cfg.save_path.empty()) check_writable_parent(cfg.save_path, "--save");
   if (!cfg.log_path.empty()) check_writable_parent(cfg.log_path, "--log");
@@ -245,6 +269,10 @@ TrainResult run_training(const TrainConfig& cfg_in) {
   }
   if (cfg.steps == 0 && cfg.epochs == 0 && cfg_in.steps == 0) cfg.steps = 100;
   const int64_t total_steps = cfg.steps;
+  PX_USER_CHECK(
+      cfg.lr_schedule != "cosine" || cfg.warmup < total_steps,
+      "--warmup {} must be fewer than the {} training steps for --lr-schedule cosine; use e.g. --warmup {}",
+      cfg.warmup, total_steps, total_steps / 10);
 
   DeviceOptions dev;
   dev.threads_per_device = cfg.threads_per_device;
@@ -282,6 +310,14 @@ TrainResult run_training(const TrainConfig& cfg_in) {
       CheckpointState st = load_checkpoint(cfg.resume_dir, rank, cfg, engine);
       start              = st.step;
       loader.restore(st.loader);
+      engine.set_steps_done(start);
+      // One file per device: a crash between two devices' renames leaves files of different steps.
+      float steps[2] = {static_cast<float>(start), -static_cast<float>(start)};
+      world.all_reduce(steps, 2, ReduceOp::kMax);
+      PX_USER_CHECK(steps[0] == -steps[1],
+                    "--resume {}: the devices' checkpoint files are of different steps ({} to {}); the save "
+                    "was interrupted; resume from an older copy of the directory",
+                    cfg.resume_dir, -steps[1], steps[0]);
     }
     if (export_only) {
       auto full = engine.gather_params();
@@ -294,6 +330,7 @@ TrainResult run_training(const TrainConfig& cfg_in) {
       return;
     }
     std::unique_ptr<std::ofstream> log;
+    if (lead && !cfg.log_path.empty() && start > 0) drop_log_lines_after(cfg.log_path, start);
     if (lead && !cfg.log_path.empty()) {
       log = std::make_unique<std::ofstream>(cfg.log_path, start > 0 ? std::ios::app : std::ios::trunc);
       PX_USER_CHECK(log->good(), "--log {}: cannot open for writing", cfg.log_path);
@@ -333,7 +370,12 @@ TrainResult run_training(const TrainConfig& cfg_in) {
         }
       }
     };
-    for (int64_t step = start; step < total_steps; ++step) {
+    // --stop-at ends the run early (a time-limited job) on the schedule of the full --steps.
+    const int64_t end = cfg.stop_at > 0 ? std::min(cfg.stop_at, total_steps) : total_steps;
+    if (lead && start >= end && !cfg.quiet)
+      fmt::print(stderr, "the checkpoint in {} is at step {}: nothing left to train (--steps {})\n",
+                 cfg.resume_dir, start, end);
+    for (int64_t step = start; step < end; ++step) {
       Batch b     = loader.next();
       double lr   = lr_at(cfg, step, total_steps);
       StepStats s = engine.step(b.x, b.y, lr);
@@ -347,6 +389,8 @@ TrainResult run_training(const TrainConfig& cfg_in) {
                 {"lr", lr},
                 {"grad_norm", s.grad_norm},
                 {"step_ms", s.step_ms},
+                {"compute_ms", s.compute_ms},
+                {"optim_ms", s.optim_ms},
                 {"samples_per_s", cfg.batch / (s.step_ms / 1000.0)}};
         std::lock_guard<std::mutex> lock(result_mu);
         result.losses.push_back(s.loss);
@@ -354,13 +398,14 @@ TrainResult run_training(const TrainConfig& cfg_in) {
         result.steps_done = step + 1;
         result.samples += cfg.batch;
       }
-      bool do_eval = (cfg.eval_every > 0 && (step + 1) % cfg.eval_every == 0) || step + 1 == total_steps;
+      bool do_eval = (cfg.eval_every > 0 && (step + 1) % cfg.eval_every == 0) || step + 1 == end;
       if (do_eval) evaluate(step + 1, lead ? &line : nullptr);
       if (lead) {
         progress.update(step + 1, s.loss, cfg.batch / (s.step_ms / 1000.0));
         if (log) *log << line.dump() << "\n" << std::flush;
       }
-      if (cfg.save_every > 0 && (step + 1) % cfg.save_every == 0)
+      const bool periodic = cfg.save_every > 0 && (step + 1) % cfg.save_every == 0;
+      if (!cfg.checkpoint_dir.empty() && (periodic || step + 1 == end))
         save_checkpoint(cfg.checkpoint_dir, rank, cfg, engine, {step + 1, loader.state()});
     }
     progress.finish();
@@ -368,7 +413,7 @@ TrainResult run_training(const TrainConfig& cfg_in) {
       auto full = engine.gather_params();
       if (lead) {
         write_safetensors(cfg.save_path, full,
-                          {{"model", cfg.model.describe()}, {"steps", std::to_string(total_steps)}});
+                          {{"model", cfg.model.describe()}, {"steps", std::to_string(end)}});
         if (!cfg.quiet) fmt::print("saved the parameters to {}\n", cfg.save_path);
       }
     }

@@ -63,6 +63,8 @@ struct StepStats {
   double loss              = 0;  // mean loss of the global batch (identical on every device)
   double grad_norm         = 0;  // global gradient norm before clipping
   double step_ms           = 0;  // this device's wall time for the step
+  double compute_ms        = 0;  // of which forward / backward actions (layers' kernels and the loss)
+  double optim_ms          = 0;  // of which the gradient norm, clipping, optimizer update and zeroing
   int64_t peak_stash_bytes = 0;  // most activation bytes this device held for backward at once
 };
 
@@ -96,6 +98,9 @@ class Engine {
   // This device's parameters (shards carry full_shape / shard_dim / shard_begin).
   std::vector<Param*> params() const;
   Optimizer& optimizer();
+  // Optimizer steps taken so far (dropout masks are keyed on it); a resumed run sets it from the checkpoint.
+  int64_t steps_done() const;
+  void set_steps_done(int64_t steps);
   const Grid& grid() const { return cfg_.grid; }
   int rank() const { return rank_; }
   const pipeline::Schedule& schedule() const { return schedule_; }

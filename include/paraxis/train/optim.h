@@ -113,6 +113,8 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& kind, std::vector<P
 // Sum of squares of every gradient element, accumulated in double. Data/tensor-parallel callers all-reduce
 // this (over disjoint shards) before taking the square root.
 double grad_sq_norm(const std::vector<Param*>& params);
+// Σ x[i]² in double, vectorised (independent lanes); the building block of grad_sq_norm.
+double sum_of_squares(const float* x, int64_t n);
 // min(1, max_norm / (total_norm + 1e-6)), the factor clip_grad_norm_ multiplies the gradients by.
 float clip_coefficient(double total_norm, double max_norm);
 void scale_grads(const std::vector<Param*>& params, float factor);

@@ -1,0 +1,49 @@
+# `paraxis train` / `paraxis generate` end to end (tests/train/train_cli.sh): resume identity, config file,
+# --steps 0 --save, generate, progress lines, and one entry per kind of bad input (exit code 2 and the message).
+set(PX_TRAIN_CLI ${CMAKE_CURRENT_LIST_DIR}/train_cli.sh)
+foreach(
+  case
+  resume_sgd
+  resume_adamw_cosine
+  resume_pipeline
+  resume_ignores_temp_file
+  resume_log
+  config_equivalent
+  config_flags_override
+  init_export
+  generate
+  progress_lines
+  synthetic_eval
+  bad_config_key
+  bad_config_type
+  bad_batch_zero
+  bad_batch_negative
+  bad_steps_negative
+  bad_warmup
+  bad_lr_zero
+  bad_lr_negative
+  bad_size_zero
+  bad_missing_dataset
+  bad_truncated_idx
+  bad_corrupt_checkpoint
+  bad_garbage_checkpoint
+  bad_resume_missing_dir
+  bad_resume_other_model
+  bad_resume_other_layout
+  bad_resume_other_seed
+  bad_resume_other_shuffle
+  bad_resume_mixed_steps)
+  add_test(NAME cli.train.${case} COMMAND sh ${PX_TRAIN_CLI} $<TARGET_FILE:paraxis> ${case})
+endforeach()
+
+# `paraxis bench step`: runs and reports (no timing is asserted), and rejects bad input with exit code 2.
+add_test(NAME cli.bench_step.mlp
+         COMMAND sh ${CMAKE_SOURCE_DIR}/tests/pipeline/expect_exit.sh 0 "GFLOP/s = "
+                 $<TARGET_FILE:paraxis> bench step --model mlp --mlp-sizes 64,32,10 --batch 16 --runs 2)
+add_test(NAME cli.bench_step.gpt
+         COMMAND sh ${CMAKE_SOURCE_DIR}/tests/pipeline/expect_exit.sh 0 "forward+backward: "
+                 $<TARGET_FILE:paraxis> bench step --model gpt --vocab 32 --context 8 --width 16 --heads 2
+                 --layers 1 --batch 2 --runs 2)
+add_test(NAME cli.bench_step.bad_runs
+         COMMAND sh ${CMAKE_SOURCE_DIR}/tests/pipeline/expect_exit.sh 2 "--runs 0 must be at least 1"
+                 $<TARGET_FILE:paraxis> bench step --model mlp --runs 0)
