@@ -303,6 +303,17 @@ TrainResult run_training(const TrainConfig& cfg_in) {
     }
     Engine engine(cfg.model, ecfg, world, rec);
     Loader loader(data.train, lo);
+    if (cfg.zero == 1 && rank == 0 && !cfg.quiet) {
+      // Measured: the bytes the optimizer allocated on this device, against the same state for every local
+      // parameter (what each data-parallel replica holds without ZeRO).
+      int64_t held = engine.optimizer_state_bytes(), shard = 0, local = 0;
+      for (Param* p : engine.optimizer().params()) shard += p->value.numel();
+      for (Param* p : engine.params()) local += p->value.numel();
+      double unsharded = shard > 0 ? static_cast<double>(held) * static_cast<double>(local) / shard : 0;
+      fmt::print(
+          "ZeRO-1: optimizer state {:.2f} MB on device 0 (measured), {:.2f} MB without sharding over dp {}\n",
+          held / 1e6, unsharded / 1e6, cfg.dp);
+    }
     int64_t start = 0;
     if (!cfg.init_path.empty())
       load_params(read_safetensors(cfg.init_path), engine.params(), cfg.init_path, ExtraTensors::kIgnore);
