@@ -1,8 +1,12 @@
 // `paraxis train`: flags, or the same keys in a TOML file given with --config (flags override the file).
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "cli/command.h"
 #include "cli/model_flags.h"
+#include "paraxis/model/hardware.h"
+#include "paraxis/model/planner.h"
 #include "paraxis/train/trainer.h"
 
 namespace paraxis::cli {
@@ -73,6 +77,33 @@ void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
       ->capture_default_str();
   sub.add_option("--progress", cfg.progress, "auto | bar | lines | none")->capture_default_str();
   sub.add_flag("--quiet", cfg.quiet, "Print only the summary");
+  sub.add_flag("--predict", cfg.predict,
+               "Also print the cost model's predicted step time beside the measured one");
+  sub.add_option("--machine", cfg.machine,
+                 "Hardware profile for --predict (from `paraxis calibrate -o FILE`)");
+  sub.add_option("--preset", cfg.preset, "Built-in hardware profile for --predict when no --machine is given")
+      ->capture_default_str();
+}
+
+// The cost model's prediction for the run's layout, beside the measured median step.
+model::HardwareProfile prediction_hardware(const TrainConfig& cfg) {
+  return cfg.machine.empty() ? model::hardware_preset(cfg.preset) : model::load_hardware(cfg.machine);
+}
+
+void print_prediction(const TrainConfig& cfg, const model::HardwareProfile& hw, double measured_ms) {
+  model::Layout layout;
+  layout.dp = cfg.dp, layout.tp = cfg.tp, layout.pp = cfg.pp;
+  layout.schedule           = pipeline::parse_schedule_kind(cfg.schedule);
+  layout.microbatches       = cfg.microbatches;
+  layout.virtual_stages     = cfg.virtual_stages;
+  layout.zero1              = cfg.zero == 1;
+  layout.threads_per_device = cfg.threads_per_device;
+  layout.optimizer          = cfg.optimizer;
+  layout.bucket_bytes       = cfg.bucket_mb * 1024 * 1024;
+  model::PredictedStep p    = model::predict_step(cfg.model, layout, cfg.batch, hw);
+  fmt::print("step time: measured {:.2f} ms (median), predicted {:.2f} ms (cost model, {}; {:+.0f}%)\n",
+             measured_ms, p.step_s * 1e3, cfg.machine.empty() ? "preset " + cfg.preset : cfg.machine,
+             measured_ms > 0 ? 100.0 * (p.step_s * 1e3 - measured_ms) / measured_ms : 0.0);
 }
 
 namespace {
@@ -87,6 +118,9 @@ const bool registered = register_command(
        return [cfg] {
          validate_model_spec(cfg->model);
          validate_train_config(*cfg);
+         // Read the hardware profile first: a bad --machine or --preset is bad input, found before training.
+         std::optional<model::HardwareProfile> hw;
+         if (cfg->predict) hw = prediction_hardware(*cfg);
          TrainResult r = run_training(*cfg);
          if (r.steps_done > 0 && !cfg->quiet) {
            fmt::print("trained {} for {} steps: final loss {:.4f}, median step {:.2f} ms",
@@ -97,6 +131,7 @@ const bool registered = register_command(
              fmt::print(", eval loss {:.4f}", r.eval_loss);
            fmt::print("\n");
          }
+         if (cfg->predict && r.steps_done > 0) print_prediction(*cfg, *hw, r.median_step_ms());
          return 0;
        };
      }});

@@ -257,26 +257,6 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors,
   }
 }
 
-namespace {
-
-// Copies the slice [begin, begin + dst.shape[dim]) along `dim` of `full` into `dst`.
-void copy_shard(Tensor& dst, const Tensor& full, int dim, int64_t begin) {
-  const Shape& fs = full.shape();
-  int64_t outer = 1, inner = 1;
-  for (int i = 0; i < dim; ++i) outer *= fs[i];
-  for (size_t i = dim + 1; i < fs.size(); ++i) inner *= fs[i];
-  int64_t rows_full = fs[dim], rows_shard = dst.shape()[dim];
-  size_t esize = dtype_size(dst.dtype());
-  auto* out    = static_cast<char*>(dst.raw());
-  auto* src    = static_cast<const char*>(full.raw());
-  for (int64_t o = 0; o < outer; ++o) {
-    std::memcpy(out + o * rows_shard * inner * esize, src + (o * rows_full + begin) * inner * esize,
-                rows_shard * inner * esize);
-  }
-}
-
-}  // namespace
-
 void load_params(const SafetensorsFile& file, const std::vector<Param*>& params, const std::string& source,
                  ExtraTensors extra) {
   std::set<std::string> wanted;
@@ -310,11 +290,12 @@ void load_params(const SafetensorsFile& file, const std::vector<Param*>& params,
                shape_str(p->full_shape));
       Shape expect         = p->full_shape;
       expect[p->shard_dim] = p->value.shape()[p->shard_dim];
+      const int groups     = std::max(1, p->shard_groups);
       PX_CHECK(p->value.shape() == expect && p->shard_begin >= 0 &&
-                   p->shard_begin + expect[p->shard_dim] <= p->full_shape[p->shard_dim],
-               "parameter '{}': shard {} at {} along dim {} does not fit {}", p->name,
-               shape_str(p->value.shape()), p->shard_begin, p->shard_dim, shape_str(p->full_shape));
-      copy_shard(p->value, t, p->shard_dim, p->shard_begin);
+                   p->shard_begin + expect[p->shard_dim] / groups <= p->full_shape[p->shard_dim] / groups,
+               "parameter '{}': shard {} at {} along dim {} ({} groups) does not fit {}", p->name,
+               shape_str(p->value.shape()), p->shard_begin, p->shard_dim, groups, shape_str(p->full_shape));
+      copy_full_to_shard(*p, p->value, t);  // each group's slice (GPT qkv: the shard's heads of q, k, v)
     }
   }
 }

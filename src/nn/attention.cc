@@ -8,7 +8,7 @@ namespace paraxis {
 
 namespace {
 void init_normal_linear(Linear& l, uint64_t seed, float stddev) {
-  rng_fill_normal(l.weight().value, 0.0f, stddev, Philox(seed, stream_id(l.weight().name)));
+  init_param_normal(l.weight(), 0.0f, stddev, seed);
   if (l.bias().value.defined()) l.bias().value.zero_();
 }
 }  // namespace
@@ -82,8 +82,12 @@ void CausalSelfAttention::backward_weight(Ctx& ctx, const Tensor& /*dy*/) {
 }
 
 Cost CausalSelfAttention::core_cost(const Shape& in) const {
-  double b = static_cast<double>(in[0]), t = static_cast<double>(in[1]), c = static_cast<double>(width_);
-  double scores = b * heads_ * t * t;  // entries of the (B*NH, T, T) score matrices
+  return attention_core_cost(in, width_, heads_);
+}
+
+Cost attention_core_cost(const Shape& in, int64_t width, int64_t heads) {
+  double b = static_cast<double>(in[0]), t = static_cast<double>(in[1]), c = static_cast<double>(width);
+  double scores = b * heads * t * t;  // entries of the (B*NH, T, T) score matrices
   Cost k;
   // The products run over the full T x T square (oneDNN), so the masked half is counted as work done.
   k.fwd_flops        = 4.0 * b * t * t * c + 5.0 * scores;  // q k^T, P v; scaled softmax

@@ -18,10 +18,10 @@ Conv2d::Conv2d(int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t pad
 
 void Conv2d::init(uint64_t seed) {
   // PyTorch's default bounds for both weight and bias; each element is draw j of its parameter's stream, so a
-  // shard along Cout is the slice of this initialisation (rng_fill_uniform's full_shape overload).
-  float bound = 1.0f / std::sqrt(static_cast<float>(cin_ * k_ * k_));
-  rng_fill_uniform(weight_.value, -bound, bound, Philox(seed, stream_id(weight_.name)));
-  if (has_bias_) rng_fill_uniform(bias_.value, -bound, bound, Philox(seed, stream_id(bias_.name)));
+  // shard is the slice of this initialisation (init_param_uniform); fan_in counts the full input channels.
+  float bound = 1.0f / std::sqrt(static_cast<float>(weight_.full_shape[1] * k_ * k_));
+  init_param_uniform(weight_, -bound, bound, seed);
+  if (has_bias_) init_param_uniform(bias_, -bound, bound, seed);
 }
 
 void Conv2d::collect_params(std::vector<Param*>& out) {

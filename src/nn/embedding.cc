@@ -15,8 +15,8 @@ Embedding::Embedding(int64_t vocab, int64_t context, int64_t width, std::string 
 }
 
 void Embedding::init(uint64_t seed) {
-  rng_fill_normal(wte_.value, 0.0f, 0.02f, Philox(seed, stream_id(wte_.name)));
-  rng_fill_normal(wpe_.value, 0.0f, 0.02f, Philox(seed, stream_id(wpe_.name)));
+  init_param_normal(wte_, 0.0f, 0.02f, seed);
+  init_param_normal(wpe_, 0.0f, 0.02f, seed);
 }
 
 void Embedding::collect_params(std::vector<Param*>& out) {

@@ -15,9 +15,10 @@ Linear::Linear(int64_t in, int64_t out, std::string name, bool bias)
 }
 
 void Linear::init(uint64_t seed) {
-  float bound = 1.0f / std::sqrt(static_cast<float>(in_));
-  rng_fill_uniform(weight_.value, -bound, bound, Philox(seed, stream_id(weight_.name)));
-  if (has_bias_) rng_fill_uniform(bias_.value, -bound, bound, Philox(seed, stream_id(bias_.name)));
+  // The fan-in of the full weight: a row-parallel shard holds only in / tp of the columns.
+  float bound = 1.0f / std::sqrt(static_cast<float>(weight_.full_shape[1]));
+  init_param_uniform(weight_, -bound, bound, seed);
+  if (has_bias_) init_param_uniform(bias_, -bound, bound, seed);
 }
 
 void Linear::collect_params(std::vector<Param*>& out) {

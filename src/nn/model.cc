@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "paraxis/core/error.h"
+#include "paraxis/parallel/tensor_parallel.h"
 
 namespace paraxis {
 
@@ -35,11 +38,38 @@ std::string ModelSpec::describe() const {
   return fmt::format("gpt V{} T{} C{} NH{} L{}", vocab, context, width, heads, layers);
 }
 
-std::unique_ptr<Model> build_model(const ModelSpec& spec) {
-  if (spec.kind == "mlp") return build_mlp(spec);
-  if (spec.kind == "cnn") return build_cnn(spec);
-  if (spec.kind == "gpt") return build_gpt(spec);
-  PX_USER_FAIL("unknown model '{}'; use mlp, cnn or gpt", spec.kind);
+std::unique_ptr<Model> build_model(const ModelSpec& spec, const TpInfo& tp) {
+  PX_CHECK(tp.size >= 1 && tp.rank >= 0 && tp.rank < tp.size && (tp.size == 1 || tp.comm != nullptr),
+           "build_model: bad tp context rank {} of {}", tp.rank, tp.size);
+  if (tp.size > 1) validate_tensor_parallel(spec, tp.size);
+  std::unique_ptr<Model> m;
+  if (spec.kind == "mlp")
+    m = build_mlp(spec, tp);
+  else if (spec.kind == "cnn")
+    m = build_cnn(spec, tp);
+  else if (spec.kind == "gpt")
+    m = build_gpt(spec, tp);
+  else
+    PX_USER_FAIL("unknown model '{}'; use mlp, cnn or gpt", spec.kind);
+  m->tp = tp;
+  return m;
+}
+
+LossResult Model::loss(const Tensor& logits, const Tensor& labels, float scale) const {
+  if (logits_vocab_sharded && tp.size > 1) return vocab_parallel_cross_entropy(tp, logits, labels, scale);
+  return softmax_cross_entropy(logits, labels, scale);
+}
+
+Tensor Model::argmax(const Tensor& logits) const {
+  if (logits_vocab_sharded && tp.size > 1) return vocab_parallel_argmax(tp, logits);
+  const int64_t k = logits.dim(-1), rows = logits.numel() / k;
+  Tensor out      = Tensor::empty({rows}, DType::kI32);
+  const float* lp = logits.data();
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* row  = lp + i * k;
+    out.data_i32()[i] = static_cast<int32_t>(std::max_element(row, row + k) - row);
+  }
+  return out;
 }
 
 Tensor Model::forward(std::vector<Ctx>& ctx, const Tensor& x, size_t first, size_t last) {

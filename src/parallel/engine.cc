@@ -8,6 +8,7 @@
 #include <set>
 
 #include "paraxis/core/error.h"
+#include "paraxis/parallel/tensor_parallel.h"
 #include "paraxis/pipeline/lower.h"
 #include "paraxis/pipeline/partition.h"
 #include "paraxis/pipeline/validate.h"
@@ -84,7 +85,7 @@ void validate_layout(const ModelSpec& spec, const EngineConfig& cfg, int64_t glo
   PX_USER_CHECK(cfg.bucket_mb > 0, "--bucket-mb {} must be positive (default 25)", cfg.bucket_mb);
   PX_USER_CHECK(cfg.zero == 0 || cfg.zero == 1, "--zero {} is not supported; use --zero 0 or --zero 1",
                 cfg.zero);
-  PX_USER_CHECK(g.tp == 1, "--tp {}: tensor parallelism is not available in this build; use --tp 1", g.tp);
+  validate_tensor_parallel(spec, g.tp);  // heads, hidden, ffn, vocabulary, channels divisible by tp
   auto model = build_model(spec);
   int stages = cfg.schedule.pp * cfg.schedule.virtual_stages;
   int blocks = static_cast<int>(model->blocks.size());
@@ -163,7 +164,9 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& wor
   I.tp_comm = world.split(g.rank({c.dp, 0, c.pp}), c.tp);
   I.pp_comm = world.split(g.rank({c.dp, c.tp, 0}), c.pp);
 
-  model_               = build_model(spec);
+  // This device's tensor-parallel shard: the same blocks, split layers holding their slices. Block outputs
+  // may be split (the Engine chains the local blocks' output shapes, so transfers use the local shapes).
+  model_               = build_model(spec, TpInfo{I.tp_comm.get(), c.tp, g.tp});
   const size_t nblocks = model_->blocks.size();
   I.model_in           = model_->input_shape(1);
   I.model_in_dtype     = model_->input_dtype();
@@ -182,7 +185,8 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& wor
   }
   I.first_backward_only.assign(nblocks, 0);
   std::string k0 = model_->blocks[0]->kind();
-  if (k0 == "linear" || k0 == "conv2d") I.first_backward_only[0] = 1;  // the data needs no gradient
+  if (k0 == "linear" || k0 == "conv2d" || k0 == "column_parallel")
+    I.first_backward_only[0] = 1;  // the data needs no gradient (nor, under tp, its all-reduce)
 
   // Stages and the schedule.
   const int num_stages       = cfg_.schedule.pp * cfg_.schedule.virtual_stages;
@@ -252,10 +256,11 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& wor
               hi = std::min(poff + p->value.numel(), I.shard_begin + I.shard_len);
       if (lo < hi) {
         Param q;
-        q.name       = fmt::format("{}[{}:{}]", p->name, lo - poff, hi - poff);
-        q.value      = I.flat_value.slice(lo, hi);
-        q.grad       = I.grad_shard.slice(lo - I.shard_begin, hi - I.shard_begin);
-        q.full_shape = {hi - lo};
+        q.name          = fmt::format("{}[{}:{}]", p->name, lo - poff, hi - poff);
+        q.value         = I.flat_value.slice(lo, hi);
+        q.grad          = I.grad_shard.slice(lo - I.shard_begin, hi - I.shard_begin);
+        q.full_shape    = {hi - lo};
+        q.tp_replicated = p->tp_replicated;  // the grad norm counts replicated pieces on tp rank 0 only
         I.shard_params.push_back(q);
       }
       poff += p->value.numel();
@@ -408,15 +413,11 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
     // Global gradient norm: tp-replicated parameters count once, pipeline stages and ZeRO shards add up.
     double sq       = 0;
     const bool zero = cfg_.zero == 1 && g.dp > 1;
-    if (zero) {
-      sq = grad_sq_norm(I.opt->params());
-    } else {
-      for (Param* p : I.params)
-        if (!p->tp_replicated || I.coord.tp == 0) {
-          const float* gp = p->grad.data();
-          for (int64_t i = 0; i < p->grad.numel(); ++i) sq += static_cast<double>(gp[i]) * gp[i];
-        }
-    }
+    for (Param* p : zero ? I.opt->params() : I.params)
+      if (!p->tp_replicated || I.coord.tp == 0) {
+        const float* gp = p->grad.data();
+        for (int64_t i = 0; i < p->grad.numel(); ++i) sq += static_cast<double>(gp[i]) * gp[i];
+      }
     float sqf = static_cast<float>(sq);
     if (I.rec) I.rec->record(trace::Kind::kOptStep, -1, -1, tb, trace::now_ns());
     if (g.tp > 1) norm_all_reduce(*I.tp_comm, kTpGroup, &sqf);
@@ -482,7 +483,7 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
         I.stash_now += bytes;
         I.stash_peak = std::max(I.stash_peak, I.stash_now);
         if (st == last_stage) {
-          LossResult r = softmax_cross_entropy(out, y_local.slice(j * mb, (j + 1) * mb), grad_scale);
+          LossResult r = model_->loss(out, y_local.slice(j * mb, (j + 1) * mb), grad_scale);
           I.loss_sum += r.loss / m;
           I.grad_out[key] = r.dlogits;
         } else {
@@ -601,15 +602,12 @@ Engine::EvalStats Engine::evaluate(const Tensor& x, const Tensor& y) {
       }
       if (s == last_stage) {
         Tensor labels = y.slice(a, b);
-        LossResult r  = softmax_cross_entropy(h, labels);
-        int64_t k = h.dim(-1), rows = h.numel() / k;
+        LossResult r  = model_->loss(h, labels);  // vocab-parallel when the logits are split over tp
+        Tensor pred   = model_->argmax(h);
+        int64_t rows  = pred.numel();
         st.loss_sum += static_cast<double>(r.loss) * rows;
-        const float* lp   = h.data();
         const int32_t* yp = labels.data_i32();
-        for (int64_t i = 0; i < rows; ++i) {
-          const float* row = lp + i * k;
-          st.correct += (std::max_element(row, row + k) - row) == yp[i];
-        }
+        for (int64_t i = 0; i < rows; ++i) st.correct += pred.data_i32()[i] == yp[i];
         st.count += rows;
       } else if (schedule_.stage_device[s + 1] != I.coord.pp) {
         pp->send(h.data(), h.numel(), schedule_.stage_device[s + 1], transfer_tag(0, s, j));
@@ -634,22 +632,62 @@ std::vector<std::pair<std::string, Tensor>> Engine::gather_params() {
   for (size_t b = 0; b < full->blocks.size(); ++b) {
     int stage = 0;
     while (cuts_[stage + 1] <= static_cast<int>(b)) ++stage;
-    int owner = g.rank({0, 0, schedule_.stage_device[stage]});
+    const int pp_owner = schedule_.stage_device[stage];
+    const bool owner   = I.coord.dp == 0 && I.coord.pp == pp_owner;
     std::vector<Param*> mine;
-    if (rank_ == owner) model_->blocks[b]->collect_params(mine);
+    if (owner) model_->blocks[b]->collect_params(mine);
     std::vector<Param*> names;
     full->blocks[b]->collect_params(names);
     for (size_t i = 0; i < names.size(); ++i) {
-      if (rank_ == 0) {
-        Tensor t = Tensor::empty(names[i]->full_shape);
-        if (owner == 0)
-          t.copy_from(mine[i]->value);
-        else
-          I.world.recv(t.data(), t.numel(), owner, static_cast<int>(i));
-        out.emplace_back(names[i]->name, t);
-      } else if (rank_ == owner) {
-        I.world.send(mine[i]->value.data(), mine[i]->value.numel(), 0, static_cast<int>(i));
+      const int tag_head = static_cast<int>(2 * i), tag_data = tag_head + 1;
+      if (owner)
+        PX_CHECK(mine[i]->name == names[i]->name, "gather_params: {} vs {}", mine[i]->name, names[i]->name);
+      Tensor t;
+      if (rank_ == 0) t = Tensor::empty(names[i]->full_shape);
+      // Each tp rank of the owning stage sends a header (shard_dim, groups, begin, local length along the
+      // dim; shard_dim -1 from tp rank > 0 means "replicated, nothing follows") and then its shard.
+      for (int tr = 0; tr < g.tp; ++tr) {
+        const int src = g.rank({0, tr, pp_owner});
+        if (rank_ != src && rank_ != 0) continue;
+        float head[4] = {-1, 1, 0, 0};
+        Tensor shard;
+        if (rank_ == src) {
+          const Param& p  = *mine[i];
+          const bool skip = p.shard_dim < 0 && tr > 0;
+          head[0]         = skip ? -1.0f : static_cast<float>(p.shard_dim);
+          head[1]         = static_cast<float>(p.shard_groups);
+          head[2]         = static_cast<float>(p.shard_begin);
+          head[3]         = p.shard_dim < 0 ? 0.0f : static_cast<float>(p.value.dim(p.shard_dim));
+          if (tr == 0 && p.shard_dim < 0) head[0] = -2;  // whole tensor
+          shard = p.value;
+          if (src != 0) {
+            I.world.send(head, 4, 0, tag_head);
+            if (!skip) I.world.send(p.value.data(), p.value.numel(), 0, tag_data);
+            continue;
+          }
+        } else {
+          I.world.recv(head, 4, src, tag_head);
+        }
+        // rank 0 from here on
+        const int dim = static_cast<int>(head[0]);
+        if (dim == -1) continue;
+        Param meta;
+        meta.name       = names[i]->name;
+        meta.full_shape = names[i]->full_shape;
+        meta.shard_dim  = dim < 0 ? -1 : dim;
+        Shape local     = meta.full_shape;
+        if (dim >= 0) {
+          meta.shard_groups = static_cast<int>(head[1]);
+          meta.shard_begin  = static_cast<int64_t>(head[2]);
+          local[dim]        = static_cast<int64_t>(head[3]);
+        }
+        if (!shard.defined()) {
+          shard = Tensor::empty(local);
+          I.world.recv(shard.data(), shard.numel(), src, tag_data);
+        }
+        copy_shard_to_full(meta, t, shard);
       }
+      if (rank_ == 0) out.emplace_back(names[i]->name, t);
     }
   }
   return out;

@@ -74,7 +74,19 @@ CheckpointState load_checkpoint(const std::string& dir, int rank, const TrainCon
     else
       params_only.tensors[name] = t;
   }
-  load_params(params_only, engine.params(), path);
+  // A device's file holds its own tensor-parallel shards (the layout must match, checked above): load each
+  // parameter whole at its local shape, through views of the engine's storage.
+  std::vector<Param> local;
+  for (Param* p : engine.params()) {
+    Param q;
+    q.name       = p->name;
+    q.value      = p->value;
+    q.full_shape = p->value.shape();
+    local.push_back(q);
+  }
+  std::vector<Param*> local_ptrs;
+  for (Param& q : local) local_ptrs.push_back(&q);
+  load_params(params_only, local_ptrs, path);
   std::vector<NamedTensor> saved;
   for (auto& [name, t] : optim_only.tensors) saved.push_back({name, t});
   engine.optimizer().load_state(saved);

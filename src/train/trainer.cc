@@ -132,10 +132,20 @@ Datasets load_data(const TrainConfig& cfg) {
     } else {
       Shape sample    = m.kind == "cnn" ? Shape{1, 28, 28} : Shape{m.mlp_sizes.front()};
       int64_t classes = m.kind == "cnn" ? m.classes : m.mlp_sizes.back();
-      out.train       = std::make_shared<ClassificationDataset>(
-          make_synthetic_classification(16384, sample, classes, cfg.seed, 1.0f));
-      out.eval = std::make_shared<ClassificationDataset>(
-          make_synthetic_classification(2048, sample, classes, cfg.seed + 1000003, 1.0f));
+      // One draw (the same class centres), split into training rows and held-out rows; the noise grows with
+      // the dimension so that the classes overlap a little and the task is not solved in a few steps.
+      ClassificationDataset all = make_synthetic_classification(
+          16384 + 2048, sample, classes, cfg.seed, 0.3f * std::sqrt(static_cast<float>(shape_numel(sample))));
+      Tensor x = all.features();
+      // Unit variance per feature (centre N(0, 1) plus noise), the scale a default learning rate expects.
+      const float noise = 0.3f * std::sqrt(static_cast<float>(shape_numel(sample)));
+      const float unit  = 1.0f / std::sqrt(1.0f + noise * noise);
+      for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] *= unit;
+      const Tensor& y = all.labels();
+      out.train       = std::make_shared<ClassificationDataset>(x.slice(0, 16384), y.slice(0, 16384), classes,
+                                                          "synthetic train");
+      out.eval        = std::make_shared<ClassificationDataset>(
+          x.slice(16384, 16384 + 2048), y.slice(16384, 16384 + 2048), classes, "synthetic held-out");
       out.eval_name = "held-out synthetic";
     }
   }

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct RunResult {
   // name -> (full shape, values of the full tensor; shards write their slice)
   std::map<std::string, std::vector<float>> params;
   std::map<std::string, Shape> shapes;
+  // Whole (replicated) parameters that differ between the devices holding them (dp or tp replicas): must
+  // stay empty.
+  std::vector<std::string> replica_mismatch;
 };
 
 // A global batch for step `step`: x from Philox, y labels in [0, classes).
@@ -44,6 +48,7 @@ inline void make_batch(const ModelSpec& spec, int64_t batch, int step, Tensor& x
 
 inline RunResult train_layout(const ModelSpec& spec, const EngineConfig& cfg, int steps, int64_t batch) {
   RunResult out;
+  std::set<std::string> seen;
   std::mutex mu;
   DeviceOptions opt;
   opt.comm_timeout_s = 60;
@@ -62,20 +67,17 @@ inline RunResult train_layout(const ModelSpec& spec, const EngineConfig& cfg, in
       out.shapes[p->name] = p->full_shape;
       full.resize(shape_numel(p->full_shape));
       if (p->shard_dim < 0) {
+        if (seen.count(p->name) && !std::equal(full.begin(), full.end(), p->value.data()))
+          out.replica_mismatch.push_back(p->name);
+        seen.insert(p->name);
         std::copy(p->value.data(), p->value.data() + p->value.numel(), full.begin());
         continue;
       }
-      // Write the shard into its slice of the full tensor.
-      const Shape& fs = p->full_shape;
-      int64_t outer = 1, inner = 1;
-      for (int i = 0; i < p->shard_dim; ++i) outer *= fs[i];
-      for (size_t i = p->shard_dim + 1; i < fs.size(); ++i) inner *= fs[i];
-      int64_t ld = p->value.dim(p->shard_dim), fd = fs[p->shard_dim];
-      const float* v = p->value.data();
-      for (int64_t o = 0; o < outer; ++o)
-        for (int64_t d = 0; d < ld; ++d)
-          for (int64_t i = 0; i < inner; ++i)
-            full[(o * fd + p->shard_begin + d) * inner + i] = v[(o * ld + d) * inner + i];
+      // Write the shard into its slice of the full tensor (GPT qkv: one slice in each of q, k and v).
+      Tensor t = Tensor::empty(p->full_shape);
+      std::copy(full.begin(), full.end(), t.data());
+      copy_shard_to_full(*p, t, p->value);
+      std::copy(t.data(), t.data() + t.numel(), full.begin());
     }
   });
   return out;
@@ -83,6 +85,8 @@ inline RunResult train_layout(const ModelSpec& spec, const EngineConfig& cfg, in
 
 inline void expect_same_run(const RunResult& ref, const RunResult& got, double rtol = 1e-5,
                             double atol = 4e-5) {
+  EXPECT_TRUE(got.replica_mismatch.empty())
+      << "replicas differ, e.g. " << (got.replica_mismatch.empty() ? "" : got.replica_mismatch[0]);
   ASSERT_EQ(ref.losses.size(), got.losses.size());
   for (size_t s = 0; s < ref.losses.size(); ++s)
     EXPECT_NEAR(got.losses[s], ref.losses[s], atol + rtol * std::abs(ref.losses[s])) << "loss of step " << s;

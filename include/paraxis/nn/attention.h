@@ -37,6 +37,9 @@ class CausalSelfAttention : public Layer {
   Linear qkv_, proj_;
 };
 
+// Cost of the attention core (between qkv and proj) over `heads` heads of total width `width`, x (B, T, ·).
+Cost attention_core_cost(const Shape& in, int64_t width, int64_t heads);
+
 // Linear with GPT-2 initialisation: weight N(0, stddev), bias zeros.
 class NormalInitLinear : public Linear {
  public:

@@ -25,14 +25,22 @@
 
 namespace paraxis {
 
+// A parameter, or one tensor-parallel rank's shard of it. A shard along shard_dim holds, in each of
+// shard_groups equal groups of the full dimension, the range [shard_begin, shard_begin + len) of that group
+// (len = value.dim(shard_dim) / shard_groups). One group is a plain slice; GPT's qkv weight (3C, C) uses
+// three groups so that a head shard takes its heads' rows of q, of k and of v.
 struct Param {
-  std::string name;            // PyTorch-style, e.g. "blocks.0.attn.qkv.weight"
-  Tensor value;                // this device's shard
-  Tensor grad;                 // same shape as value
-  Shape full_shape;            // shape of the unsharded parameter
-  int shard_dim       = -1;    // dimension split across tensor-parallel ranks (-1: replicated)
-  int64_t shard_begin = 0;     // offset of this shard along shard_dim
-  bool tp_replicated  = true;  // true when every tp rank holds the same values (grads need a tp all-reduce)
+  std::string name;          // PyTorch-style, e.g. "blocks.0.attn.qkv.weight"
+  Tensor value;              // this device's shard
+  Tensor grad;               // same shape as value
+  Shape full_shape;          // shape of the unsharded parameter
+  int shard_dim       = -1;  // dimension split across tensor-parallel ranks (-1: not split)
+  int64_t shard_begin = 0;   // offset of this shard along shard_dim, within each group
+  int shard_groups    = 1;   // the full shard_dim is this many equal groups, each sliced alike
+  // True when every tp rank holds the same values and, because their inputs and output gradients are the
+  // same, computes the same gradients (LayerNorm, a row-parallel bias, wpe, any unsplit layer): nothing to
+  // reduce, and the global gradient norm counts it on tp rank 0 only. False for shards.
+  bool tp_replicated = true;
 };
 
 // Everything a layer keeps between its forward and backward passes for one micro-batch.
@@ -101,6 +109,17 @@ class Layer {
 
 // Builds a parameter with zero gradient; full_shape defaults to shape.
 Param make_param(const std::string& name, const Shape& shape);
+// Declares p (already of its local shape) a shard of full_shape along dim (see Param), tp_replicated false.
+void mark_shard(Param& p, const Shape& full_shape, int dim, int64_t begin, int groups = 1);
+
+// Initialisation from Philox(seed, stream_id(p.name)): element j of the full tensor gets draw j, and a shard
+// fills exactly its slice of it (so any tp layout starts from the single-device values).
+void init_param_uniform(Param& p, float lo, float hi, uint64_t seed);
+void init_param_normal(Param& p, float mean, float stddev, uint64_t seed);
+
+// Copies between a shard (described by p's shard_dim / shard_begin / shard_groups) and the full tensor.
+void copy_full_to_shard(const Param& p, Tensor& shard, const Tensor& full);
+void copy_shard_to_full(const Param& p, Tensor& full, const Tensor& shard);
 std::string join_name(const std::string& prefix, const std::string& leaf);
 
 }  // namespace paraxis

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "paraxis/nn/layer.h"
+#include "paraxis/nn/tp_info.h"
 
 namespace paraxis {
 
@@ -41,10 +42,23 @@ struct ModelSpec {
   std::string describe() const;  // "mlp 784-256-10", "gpt V256 T64 C128 NH4 L2", ...
 };
 
+struct LossResult {
+  float loss = 0;  // mean cross-entropy over the rows
+  Tensor dlogits;  // d loss / d logits, same shape as logits
+};
+
 class Model {
  public:
   ModelSpec spec;
   std::vector<std::unique_ptr<Layer>> blocks;
+  TpInfo tp;                          // the tensor-parallel group this model is a shard for (size 1: whole)
+  bool logits_vocab_sharded = false;  // the last block's output holds this rank's V / tp columns
+
+  // The loss of the last block's output: softmax_cross_entropy, or its vocab-parallel form when the logits
+  // are split across tp (identical on every tp rank; dlogits is the local shard).
+  LossResult loss(const Tensor& logits, const Tensor& labels, float scale = 1.0f) const;
+  // Arg-max of the last dimension per row (rows i32), over the split vocabulary when sharded.
+  Tensor argmax(const Tensor& logits) const;
 
   // ctx has one entry per block (resized if needed). first/last select a contiguous range of blocks [first,
   // last) — a pipeline stage — the whole model by default.
@@ -58,16 +72,14 @@ class Model {
   DType input_dtype() const;
 };
 
-std::unique_ptr<Model> build_model(const ModelSpec& spec);
+// tp.size > 1 builds this rank's tensor-parallel shard (docs/tensor-parallel.md): the same blocks with the
+// same names (so pipeline cuts are unchanged), split layers holding their slice of each parameter.
+std::unique_ptr<Model> build_model(const ModelSpec& spec, const TpInfo& tp = {});
 // Each family's builder; build_model dispatches on spec.kind.
-std::unique_ptr<Model> build_mlp(const ModelSpec& spec);
-std::unique_ptr<Model> build_cnn(const ModelSpec& spec);
-std::unique_ptr<Model> build_gpt(const ModelSpec& spec);
+std::unique_ptr<Model> build_mlp(const ModelSpec& spec, const TpInfo& tp = {});
+std::unique_ptr<Model> build_cnn(const ModelSpec& spec, const TpInfo& tp = {});
+std::unique_ptr<Model> build_gpt(const ModelSpec& spec, const TpInfo& tp = {});
 
-struct LossResult {
-  float loss = 0;  // mean cross-entropy over the rows
-  Tensor dlogits;  // d loss / d logits, same shape as logits
-};
 // Fused, numerically stable softmax + cross-entropy: logits (..., K) f32, labels (...) i32. scale multiplies
 // the gradient (e.g. 1/micro-batches when gradients are accumulated); the loss is always the plain mean.
 LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels, float scale = 1.0f);

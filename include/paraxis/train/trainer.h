@@ -61,6 +61,10 @@ struct TrainConfig {
   // output
   std::string progress = "auto";  // auto | bar | lines | none
   bool quiet           = false;
+  // cost model: print the predicted step time beside the measured one (--predict)
+  bool predict = false;
+  std::string machine;                      // hardware profile written by `paraxis calibrate`
+  std::string preset = "cpu-this-machine";  // or a built-in profile
 };
 
 struct TrainResult {

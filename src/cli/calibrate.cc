@@ -1,0 +1,179 @@
+// paraxis calibrate — measure this machine for the cost model: matmul rate by size, memory bandwidth, the
+// rate when every device computes at once, and the threads backend's latency and bandwidth by message size.
+//
+//   paraxis calibrate -o machine.json          # ~10 s; then: paraxis plan ... --machine machine.json
+//   paraxis calibrate --preset h100-sxm -o h100.json   # write a built-in preset as a file to edit
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "cli/command.h"
+#include "paraxis/comm/launch.h"
+#include "paraxis/core/error.h"
+#include "paraxis/kernels/matmul.h"
+#include "paraxis/model/hardware.h"
+
+namespace {
+
+using namespace paraxis;
+using namespace paraxis::model;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Best time of one call of f: repeated until `budget_s` has passed (at least 3 times); the minimum is the
+// figure least disturbed by other work on a shared machine.
+template <class F>
+double best_time(F&& f, double budget_s) {
+  f();  // warm-up: primitive creation, page faults
+  double best = 1e30;
+  auto start  = Clock::now();
+  for (int i = 0; i < 3 || seconds_since(start) < budget_s; ++i) {
+    auto t0 = Clock::now();
+    f();
+    best = std::min(best, seconds_since(t0));
+    if (i > 10000) break;
+  }
+  return best;
+}
+
+double matmul_seconds(int64_t n, double budget_s) {
+  std::vector<float> a(n * n, 1.0f), b(n * n, 0.5f), c(n * n);
+  return best_time([&] { matmul(c.data(), a.data(), b.data(), n, n, n); }, budget_s);
+}
+
+std::string host_name() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof(buf) - 1);
+  return buf;
+}
+
+struct Flags {
+  std::string out = "machine.json", preset;
+};
+
+const bool registered = cli::register_command(
+    {"calibrate", "Measure this machine (matmul rates, memory and backend bandwidth) for the cost model",
+     [](CLI::App& sub) -> cli::Runner {
+       auto f = std::make_shared<Flags>();
+       sub.add_option("-o,--output", f->out, "where to write the JSON profile")->capture_default_str();
+       sub.add_option("--preset", f->preset, "write this built-in preset instead of measuring");
+       return [f] {
+         if (!f->preset.empty()) {
+           save_hardware(hardware_preset(f->preset), f->out);
+           fmt::print("wrote preset {} to {}\n", f->preset, f->out);
+           return 0;
+         }
+         const auto t_all = Clock::now();
+         HardwareProfile hw;
+         hw.name              = "calibrated " + host_name();
+         hw.dtype             = "fp32";
+         hw.bytes_per_element = 4;
+         set_kernel_threads(1);
+
+         fmt::print("matmul (oneDNN f32, one thread), best of repeated runs:\n");
+         for (int64_t n : {16, 32, 64, 128, 256, 384, 512, 768, 1024}) {
+           const double flops = 2.0 * n * n * n;
+           const double s     = matmul_seconds(n, 0.15);
+           hw.matmul_rates.push_back({flops, flops / s});
+           fmt::print("  {:>5}^3  {:>10.4g} GFLOP/s\n", n, flops / s / 1e9);
+         }
+         hw.peak_flops        = hw.matmul_rates.back().flops_per_s;
+         hw.kernel_overhead_s = std::max(0.0, matmul_seconds(1, 0.05));
+
+         const int cores = static_cast<int>(available_cores().size());
+         if (cores >= 2) {
+           // Every core a device at once (as `paraxis train` runs devices): the shared caches and memory slow
+           // each a little.
+           std::vector<double> rate(cores);
+           DeviceOptions opt;
+           run_devices(cores, opt, [&](Communicator& comm) {
+             const int64_t n = 512;
+             comm.barrier();
+             const double s    = matmul_seconds(n, 0.5);
+             rate[comm.rank()] = 2.0 * n * n * n / s;
+           });
+           double alone = matmul_seconds(512, 0.3), mean = 0;
+           for (double r : rate) mean += r / cores;
+           hw.concurrent_efficiency = std::min(1.0, mean / (2.0 * 512 * 512 * 512 / alone));
+           fmt::print("  {} devices at once: {:.4g} GFLOP/s each ({:.0f}% of one alone)\n", cores, mean / 1e9,
+                      hw.concurrent_efficiency * 100);
+         }
+
+         {
+           const size_t bytes = size_t{64} << 20;
+           std::vector<char> src(bytes, 1), dst(bytes, 0);
+           const double s      = best_time([&] { std::memcpy(dst.data(), src.data(), bytes); }, 0.5);
+           hw.memory_bandwidth = 2.0 * bytes / s;  // read + write
+           fmt::print("memory: memcpy of 64 MiB, one thread: {:.4g} GB/s (read + write)\n",
+                      hw.memory_bandwidth / 1e9);
+         }
+         hw.memory_bytes     = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+         hw.devices_per_node = std::max(1, cores);
+
+         LinkProfile& link = hw.intra_node;
+         link.name         = "threads";
+         link.rendezvous   = true;
+         fmt::print("threads backend, 2 devices (time per call):\n");
+         for (int64_t count :
+              {int64_t{16}, int64_t{1} << 10, int64_t{1} << 14, int64_t{1} << 18, int64_t{1} << 22}) {
+           double p2p = 0, ar = 0;
+           run_devices(2, {}, [&](Communicator& comm) {
+             std::vector<float> buf(count, 1.0f);
+             auto once_p2p = [&] {
+               if (comm.rank() == 0)
+                 comm.send(buf.data(), count, 1);
+               else
+                 comm.recv(buf.data(), count, 0);
+             };
+             auto once_ar = [&] { comm.all_reduce(buf.data(), count, ReduceOp::kAverage); };
+             // Both devices must make the same calls: a fixed count, not a time budget.
+             const int reps = count <= (int64_t{1} << 14) ? 200 : 20;
+             auto best      = [&](auto&& f) {
+               double t = 1e30;
+               for (int i = 0; i < reps; ++i) {
+                 auto t0 = Clock::now();
+                 f();
+                 t = std::min(t, seconds_since(t0));
+               }
+               return t;
+             };
+             comm.barrier();
+             double a = best(once_p2p);
+             comm.barrier();
+             double b = best(once_ar);
+             if (comm.rank() == 0) p2p = a, ar = b;
+           });
+           const double bytes = 4.0 * count;
+           link.p2p_measured.push_back({bytes, p2p});
+           link.allreduce_measured.push_back({bytes, ar});
+           fmt::print(
+               "  {:>10} B   p2p {:>9.3g} us ({:>6.3g} GB/s)   all-reduce {:>9.3g} us (busbw {:>6.3g} "
+               "GB/s)\n",
+               bytes, p2p * 1e6, bytes / p2p / 1e9, ar * 1e6, bytes / ar / 1e9);
+         }
+         // α from the smallest message, β from the largest (the two ends of the α–β line).
+         link.latency_s = link.p2p_measured.front().seconds;
+         link.bandwidth =
+             link.p2p_measured.back().bytes / (link.p2p_measured.back().seconds - link.latency_s);
+         link.source =
+             fmt::format("measured by paraxis calibrate on {} (threads backend, 2 devices)", host_name());
+         hw.inter_node = link;
+         hw.source     = fmt::format(
+                 "measured by paraxis calibrate on {}: oneDNN f32 matmul one thread, memcpy, "
+                     "threads backend",
+                 host_name());
+         save_hardware(hw, f->out);
+         fmt::print("wrote {} ({:.1f} s)\n", f->out, seconds_since(t_all));
+         return 0;
+       };
+     }});
+
+}  // namespace

@@ -1,0 +1,156 @@
+#include "paraxis/model/hardware.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+
+#include "paraxis/core/error.h"
+
+namespace paraxis::model {
+
+double HardwareProfile::matmul_rate(double flops_per_call) const {
+  if (matmul_rates.empty()) return peak_flops;
+  if (flops_per_call <= matmul_rates.front().flops) return matmul_rates.front().flops_per_s;
+  if (flops_per_call >= matmul_rates.back().flops) return matmul_rates.back().flops_per_s;
+  auto hi = std::upper_bound(matmul_rates.begin(), matmul_rates.end(), flops_per_call,
+                             [](double f, const RatePoint& p) { return f < p.flops; });
+  auto lo = hi - 1;
+  // Linear in log(size): rates rise roughly logarithmically until the kernel saturates.
+  double w = std::log(flops_per_call / lo->flops) / std::log(hi->flops / lo->flops);
+  return lo->flops_per_s + w * (hi->flops_per_s - lo->flops_per_s);
+}
+
+std::string HardwareProfile::summary() const {
+  return fmt::format(
+      "{}: {} peak {:.4g} TFLOP/s, memory {:.4g} GB/s, {:.4g} GB per device, {} per node; "
+      "intra-node {} (α {:.3g} us, β {:.4g} GB/s), inter-node {} (α {:.3g} us, β {:.4g} GB/s). Source: {}",
+      name, dtype, peak_flops / 1e12, memory_bandwidth / 1e9, memory_bytes / 1e9, devices_per_node,
+      intra_node.name, intra_node.latency_s * 1e6, intra_node.bandwidth / 1e9, inter_node.name,
+      inter_node.latency_s * 1e6, inter_node.bandwidth / 1e9, source);
+}
+
+namespace {
+
+double positive(const nlohmann::json& j, const char* key, const std::string& what) {
+  PX_USER_CHECK(j.contains(key) && j[key].is_number(), "{}: missing number '{}'; see docs/cost-model.md",
+                what, key);
+  double v = j[key].get<double>();
+  PX_USER_CHECK(std::isfinite(v) && v > 0, "{}: '{}' = {} must be positive", what, key, v);
+  return v;
+}
+
+std::vector<MessagePoint> points(const nlohmann::json& j, const char* key) {
+  std::vector<MessagePoint> out;
+  if (j.contains(key))
+    for (const auto& p : j[key]) out.push_back({p.at(0).get<double>(), p.at(1).get<double>()});
+  return out;
+}
+
+nlohmann::json link_json(const LinkProfile& l) {
+  nlohmann::json j = {{"name", l.name},
+                      {"latency_s", l.latency_s},
+                      {"bandwidth", l.bandwidth},
+                      {"rendezvous", l.rendezvous},
+                      {"source", l.source}};
+  auto pts         = [](const std::vector<MessagePoint>& v) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& p : v) a.push_back({p.bytes, p.seconds});
+    return a;
+  };
+  if (!l.p2p_measured.empty()) j["p2p_measured"] = pts(l.p2p_measured);
+  if (!l.allreduce_measured.empty()) j["allreduce_measured"] = pts(l.allreduce_measured);
+  return j;
+}
+
+}  // namespace
+
+LinkProfile link_from_json(const nlohmann::json& j, const std::string& what) {
+  PX_USER_CHECK(j.is_object(), "{}: a link must be an object with latency_s and bandwidth", what);
+  LinkProfile l;
+  l.name      = j.value("name", std::string("link"));
+  l.latency_s = j.value("latency_s", 0.0);
+  PX_USER_CHECK(l.latency_s >= 0, "{}: latency_s = {} must be >= 0", what, l.latency_s);
+  l.bandwidth          = positive(j, "bandwidth", what);
+  l.rendezvous         = j.value("rendezvous", false);
+  l.source             = j.value("source", std::string());
+  l.p2p_measured       = points(j, "p2p_measured");
+  l.allreduce_measured = points(j, "allreduce_measured");
+  return l;
+}
+
+nlohmann::json to_json(const HardwareProfile& hw) {
+  nlohmann::json rates = nlohmann::json::array();
+  for (const auto& r : hw.matmul_rates) rates.push_back({r.flops, r.flops_per_s});
+  return {{"name", hw.name},
+          {"source", hw.source},
+          {"dtype", hw.dtype},
+          {"bytes_per_element", hw.bytes_per_element},
+          {"peak_flops", hw.peak_flops},
+          {"matmul_rates", rates},
+          {"memory_bandwidth", hw.memory_bandwidth},
+          {"memory_bytes", hw.memory_bytes},
+          {"kernel_overhead_s", hw.kernel_overhead_s},
+          {"concurrent_efficiency", hw.concurrent_efficiency},
+          {"devices_per_node", hw.devices_per_node},
+          {"intra_node", link_json(hw.intra_node)},
+          {"inter_node", link_json(hw.inter_node)}};
+}
+
+HardwareProfile hardware_from_json(const nlohmann::json& j, const std::string& what) {
+  PX_USER_CHECK(j.is_object(), "{}: expected a JSON object (as `paraxis calibrate -o FILE` writes)", what);
+  HardwareProfile hw;
+  try {
+    hw.name              = j.value("name", std::string("unnamed"));
+    hw.source            = j.value("source", std::string());
+    hw.dtype             = j.value("dtype", std::string("fp32"));
+    hw.bytes_per_element = j.value("bytes_per_element", 4);
+    PX_USER_CHECK(hw.bytes_per_element == 2 || hw.bytes_per_element == 4,
+                  "{}: bytes_per_element = {} must be 2 (bf16/fp16) or 4 (fp32)", what, hw.bytes_per_element);
+    hw.peak_flops            = positive(j, "peak_flops", what);
+    hw.memory_bandwidth      = positive(j, "memory_bandwidth", what);
+    hw.memory_bytes          = j.value("memory_bytes", 0.0);
+    hw.kernel_overhead_s     = j.value("kernel_overhead_s", 0.0);
+    hw.concurrent_efficiency = j.value("concurrent_efficiency", 1.0);
+    PX_USER_CHECK(hw.concurrent_efficiency > 0 && hw.concurrent_efficiency <= 1,
+                  "{}: concurrent_efficiency = {} must be in (0, 1]", what, hw.concurrent_efficiency);
+    hw.devices_per_node = j.value("devices_per_node", 1);
+    PX_USER_CHECK(hw.devices_per_node >= 1, "{}: devices_per_node = {} must be >= 1", what,
+                  hw.devices_per_node);
+    if (j.contains("matmul_rates"))
+      for (const auto& p : j["matmul_rates"]) {
+        RatePoint r{p.at(0).get<double>(), p.at(1).get<double>()};
+        PX_USER_CHECK(r.flops > 0 && r.flops_per_s > 0, "{}: matmul_rates entry [{}, {}] must be positive",
+                      what, r.flops, r.flops_per_s);
+        hw.matmul_rates.push_back(r);
+      }
+    std::sort(hw.matmul_rates.begin(), hw.matmul_rates.end(),
+              [](const RatePoint& a, const RatePoint& b) { return a.flops < b.flops; });
+    PX_USER_CHECK(j.contains("intra_node"), "{}: missing 'intra_node' link", what);
+    hw.intra_node = link_from_json(j["intra_node"], what + " intra_node");
+    hw.inter_node =
+        j.contains("inter_node") ? link_from_json(j["inter_node"], what + " inter_node") : hw.intra_node;
+  } catch (const nlohmann::json::exception& e) {
+    PX_USER_FAIL("{}: malformed field ({}); see docs/cost-model.md for the format", what, e.what());
+  }
+  return hw;
+}
+
+HardwareProfile load_hardware(const std::string& path) {
+  std::ifstream in(path);
+  PX_USER_CHECK(in.good(), "--machine {}: cannot open the file; write one with `paraxis calibrate -o {}`",
+                path, path);
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  PX_USER_CHECK(!j.is_discarded(), "--machine {}: not valid JSON; write one with `paraxis calibrate -o {}`",
+                path, path);
+  return hardware_from_json(j, path);
+}
+
+void save_hardware(const HardwareProfile& hw, const std::string& path) {
+  std::ofstream out(path);
+  PX_USER_CHECK(out.good(), "-o {}: cannot write the file", path);
+  out << to_json(hw).dump(2) << "\n";
+}
+
+}  // namespace paraxis::model

@@ -1,0 +1,167 @@
+// Cost formulas against hand-computed values; block costs equal the layers' own; the symbolic GPT agrees with
+// Layer::cost on a small GPT; hardware profiles round-trip and reject bad input.
+#include <gtest/gtest.h>
+
+#include "paraxis/core/error.h"
+#include "paraxis/model/cost.h"
+#include "paraxis/model/hardware.h"
+#include "paraxis/nn/model.h"
+
+namespace paraxis::model {
+namespace {
+
+LinkProfile link(double alpha, double bandwidth) {
+  LinkProfile l;
+  l.name      = "test";
+  l.latency_s = alpha;
+  l.bandwidth = bandwidth;
+  return l;
+}
+
+TEST(Collectives, RingAndTreeByHand) {
+  const LinkProfile l = link(1e-5, 1e9);
+  // ring: 2(n−1)/n · S/β + 2(n−1)α = 1.5 · 1e-3 + 6 · 1e-5
+  EXPECT_DOUBLE_EQ(allreduce_time(1e6, 4, l), 1.5e-3 + 6e-5);
+  // tree: 2⌈log2 4⌉(α + S/β) = 4 · (1e-5 + 1e-3)
+  EXPECT_DOUBLE_EQ(allreduce_time(1e6, 4, l, CollectiveAlgo::kTree), 4 * (1e-5 + 1e-3));
+  EXPECT_DOUBLE_EQ(allreduce_time(1e6, 5, l, CollectiveAlgo::kTree), 6 * (1e-5 + 1e-3));  // ⌈log2 5⌉ = 3
+  EXPECT_DOUBLE_EQ(reduce_scatter_time(1e6, 4, l), 0.75e-3 + 3e-5);
+  EXPECT_DOUBLE_EQ(all_gather_time(1e6, 4, l), 0.75e-3 + 3e-5);
+  EXPECT_DOUBLE_EQ(p2p_time(1e6, l), 1e-5 + 1e-3);
+  EXPECT_DOUBLE_EQ(allreduce_time(1e6, 1, l), 0.0);
+  EXPECT_DOUBLE_EQ(allreduce_bytes_sent(1e6, 4), 1.5e6);
+  // busbw (nccl-tests): algbw · 2(n−1)/n equals β when latency is free.
+  const LinkProfile free = link(0, 1e9);
+  const double algbw     = 1e6 / allreduce_time(1e6, 8, free);
+  EXPECT_NEAR(algbw * 2 * 7 / 8, 1e9, 1e-3);
+}
+
+TEST(Collectives, GholamiIntegratedByHand) {
+  // widths 4-3-2, batch 8, Pr 2 × Pc 2, α 1 s, β 1 s/byte, 1-byte elements:
+  //   model-parallel 3(1 + 4·½·3) + 3(1 + 4·½·2) = 21 + 15 = 36
+  //   batch-parallel 2(1 + ½·12/2) + 2(1 + ½·6/2) = 8 + 5 = 13
+  GholamiCost g = gholami_integrated({4, 3, 2}, 8, 2, 2, link(1, 1), 1);
+  EXPECT_DOUBLE_EQ(g.model_parallel, 36);
+  EXPECT_DOUBLE_EQ(g.batch_parallel, 13);
+  EXPECT_DOUBLE_EQ(g.total, 49);
+  // Pure batch parallelism (Pc 1): no model-parallel term; pure model parallelism: no batch term.
+  EXPECT_DOUBLE_EQ(gholami_integrated({4, 3, 2}, 8, 4, 1, link(1, 1), 1).model_parallel, 0);
+  EXPECT_DOUBLE_EQ(gholami_integrated({4, 3, 2}, 8, 1, 4, link(1, 1), 1).batch_parallel, 0);
+  EXPECT_THROW(gholami_integrated({4}, 8, 1, 1, link(1, 1), 1), Error);
+}
+
+TEST(BlockCosts, EqualTheLayersOwnAtAnyBatch) {
+  ModelSpec spec = ModelSpec::mlp({784, 256, 10});
+  ModelDesc d    = describe_model(spec);
+  auto model     = build_model(spec);
+  ASSERT_EQ(d.blocks.size(), model->blocks.size());
+  for (int64_t b : {1, 7, 32}) {
+    Shape s = model->input_shape(b);
+    for (size_t i = 0; i < d.blocks.size(); ++i) {
+      Cost want = model->blocks[i]->cost(s);
+      Cost got  = d.blocks[i].at_batch(static_cast<double>(b));
+      EXPECT_DOUBLE_EQ(got.fwd_flops, want.fwd_flops) << d.blocks[i].name << " b " << b;
+      EXPECT_DOUBLE_EQ(got.bwd_input_flops, want.bwd_input_flops);
+      EXPECT_DOUBLE_EQ(got.bwd_weight_flops, want.bwd_weight_flops);
+      EXPECT_DOUBLE_EQ(got.fwd_bytes, want.fwd_bytes);
+      // fc2 stores relu1's output, which relu1 already stores: counted once.
+      const bool shared = i > 0 && d.blocks[i - 1].kind == "relu";
+      EXPECT_EQ(got.activation_bytes, want.activation_bytes - (shared ? 4 * shape_numel(s) : 0));
+      EXPECT_EQ(got.param_bytes, want.param_bytes);
+      s = model->blocks[i]->output_shape(s);
+    }
+  }
+  EXPECT_EQ(d.num_params(), model->num_params());
+  // Megatron pairing: fc1 column-parallel (all-reduce backward), fc2 row-parallel (all-reduce forward).
+  EXPECT_TRUE(d.blocks[0].tp_split);
+  EXPECT_EQ(d.blocks[0].tp_allreduce_bwd, 1);
+  EXPECT_TRUE(d.blocks[1].tp_split);  // relu on the column shard
+  EXPECT_EQ(d.blocks[2].tp_allreduce_fwd, 1);
+}
+
+TEST(BlockCosts, SymbolicGptAgreesWithLayerCost) {
+  // A small GPT built from layers vs the analytic description of the same sizes.
+  ModelSpec spec  = ModelSpec::gpt(/*vocab=*/256, /*context=*/64, /*width=*/256, /*heads=*/4, /*layers=*/2);
+  ModelDesc built = describe_model(spec);
+  ModelDesc sym   = gpt_symbolic({.layers = 2, .hidden = 256, .heads = 4, .seq = 64, .vocab = 256});
+  ASSERT_EQ(built.blocks.size(), sym.blocks.size());
+  EXPECT_EQ(built.num_params(), sym.num_params());
+  for (size_t i = 0; i < built.blocks.size(); ++i) {
+    const Cost a = built.blocks[i].at_batch(8), b = sym.blocks[i].at_batch(8);
+    EXPECT_EQ(built.blocks[i].params, sym.blocks[i].params) << built.blocks[i].name;
+    EXPECT_NEAR(b.fwd_flops / a.fwd_flops, 1.0, 0.03) << built.blocks[i].name;
+    const double bwd_a = a.bwd_input_flops + a.bwd_weight_flops,
+                 bwd_b = b.bwd_input_flops + b.bwd_weight_flops;
+    if (bwd_a > 0) EXPECT_NEAR(bwd_b / bwd_a, 1.0, 0.05) << built.blocks[i].name;
+  }
+  // 175B: the parameter count of GPT-3 (Brown et al. 2020) to within 1%.
+  ModelDesc big = gpt_symbolic(parse_gpt_size("gpt-175b"));
+  EXPECT_NEAR(static_cast<double>(big.num_params()) / 175e9, 1.0, 0.01);
+  EXPECT_THROW(parse_gpt_size("gpt-9t"), Error);
+  EXPECT_THROW(parse_gpt_size("gpt:1,2,3"), Error);
+  EXPECT_EQ(parse_gpt_size("gpt:2,64,4,16,100").hidden, 64);
+}
+
+TEST(PassTime, RooflineAndOverhead) {
+  HardwareProfile hw;
+  hw.peak_flops        = 1e12;
+  hw.memory_bandwidth  = 1e11;
+  hw.kernel_overhead_s = 1e-6;
+  hw.bytes_per_element = 4;
+  // compute-bound matmul: 1e9 flops at 1e12 = 1 ms (+ 1 us); memory-bound elementwise: 1e8 B / 1e11 = 1 ms.
+  EXPECT_DOUBLE_EQ(pass_time(1e9, 1e6, 1, hw), 1e-3 + 1e-6);
+  EXPECT_DOUBLE_EQ(pass_time(1e6, 1e8, 0, hw), 1e-3 + 1e-6);
+  hw.bytes_per_element = 2;  // bf16 halves the traffic
+  EXPECT_DOUBLE_EQ(pass_time(1e6, 1e8, 0, hw), 0.5e-3 + 1e-6);
+  EXPECT_DOUBLE_EQ(pass_time(0, 0, 1, hw), 0.0);
+}
+
+TEST(Hardware, RateTableInterpolatesInLogSize) {
+  HardwareProfile hw;
+  hw.peak_flops   = 100;
+  hw.matmul_rates = {{1e3, 10}, {1e5, 30}};
+  EXPECT_DOUBLE_EQ(hw.matmul_rate(1e2), 10);  // clamped
+  EXPECT_DOUBLE_EQ(hw.matmul_rate(1e4), 20);  // halfway in log size
+  EXPECT_DOUBLE_EQ(hw.matmul_rate(1e9), 30);
+}
+
+TEST(Hardware, PresetsCiteTheirSourceAndRoundTrip) {
+  for (const std::string& name : hardware_preset_names()) {
+    HardwareProfile hw = hardware_preset(name);
+    EXPECT_FALSE(hw.source.empty()) << name;
+    EXPECT_GT(hw.peak_flops, 0) << name;
+    EXPECT_GT(hw.memory_bytes, 0) << name;
+    HardwareProfile back = hardware_from_json(to_json(hw));
+    EXPECT_EQ(back.name, hw.name);
+    EXPECT_DOUBLE_EQ(back.peak_flops, hw.peak_flops);
+    EXPECT_DOUBLE_EQ(back.inter_node.bandwidth, hw.inter_node.bandwidth);
+    EXPECT_EQ(back.matmul_rates.size(), hw.matmul_rates.size());
+  }
+  EXPECT_NE(hardware_preset("h100-sxm").source.find("datasheet"), std::string::npos);
+  EXPECT_DOUBLE_EQ(hardware_preset("h200").memory_bandwidth, 4.8e12);
+  EXPECT_DOUBLE_EQ(link_preset("ib-ndr").bandwidth, 50e9);
+  for (const std::string& name : link_preset_names()) EXPECT_FALSE(link_preset(name).source.empty());
+}
+
+TEST(Hardware, BadInputIsAUserError) {
+  auto expect_user_error = [](auto&& f, const std::string& needle) {
+    try {
+      f();
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.exit_code(), 2);
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expect_user_error([] { hardware_preset("tpu-v9"); }, "h100-sxm");
+  expect_user_error([] { load_hardware("/nonexistent/machine.json"); }, "paraxis calibrate");
+  expect_user_error([] { hardware_from_json(nlohmann::json{{"peak_flops", 1}}); }, "memory_bandwidth");
+  expect_user_error(
+      [] {
+        hardware_from_json(nlohmann::json{{"peak_flops", -1}, {"memory_bandwidth", 1}, {"intra_node", {}}});
+      },
+      "must be positive");
+}
+
+}  // namespace
+}  // namespace paraxis::model

@@ -1,0 +1,33 @@
+# CLI checks of `paraxis plan`, `paraxis predict` and `paraxis calibrate --preset`: output labelled predicted,
+# rejections with reasons, exit code 2 on bad input.
+set(PX_MODEL_DIR ${CMAKE_BINARY_DIR}/model_cli_test)
+file(MAKE_DIRECTORY ${PX_MODEL_DIR})
+
+add_test(NAME cli.plan.gpt175b_on_1024_h100 COMMAND paraxis plan --model gpt-175b --devices 1024 --preset h100-sxm
+                                                    --global-batch 1536 --top 3)
+set_tests_properties(cli.plan.gpt175b_on_1024_h100 PROPERTIES
+  PASS_REGULAR_EXPRESSION "plan \\(predicted by the cost model\\).*rank +layout.* 1  dp.*why: .* wins at a predicted.*rejected: [0-9]+ does not divide, [0-9]+ does not fit")
+
+add_test(NAME cli.plan.nothing_fits_exits_2
+         COMMAND sh -c "$0 plan --model gpt-13b --devices 8 --preset a100-80gb --global-batch 8 --memory-per-device 1e9 > ${PX_MODEL_DIR}/none.txt; test $? -eq 2 && grep -q 'does not fit: needs' ${PX_MODEL_DIR}/none.txt"
+                 $<TARGET_FILE:paraxis>)
+
+add_test(NAME cli.plan.mlp_prints_gholami COMMAND paraxis plan --model mlp --mlp-sizes 784,256,256,10 --devices 2
+                                                  --global-batch 64)
+set_tests_properties(cli.plan.mlp_prints_gholami PROPERTIES PASS_REGULAR_EXPRESSION "Gholami integrated model")
+
+add_test(NAME cli.predict.3072_devices_trace
+         COMMAND sh -c "$0 predict --model gpt-175b --preset h200 --dp 16 --tp 8 --pp 24 -m 96 --global-batch 1536 --trace-out ${PX_MODEL_DIR}/pred.json && $0 analyze ${PX_MODEL_DIR}/pred.json"
+                 $<TARGET_FILE:paraxis>)
+set_tests_properties(cli.predict.3072_devices_trace PROPERTIES
+  PASS_REGULAR_EXPRESSION "predicted step time.*one pipeline group of 24 device.*pipeline bubble")
+
+add_test(NAME cli.predict.tp_must_divide_heads
+         COMMAND sh -c "$0 predict --model gpt --heads 4 --tp 3 --global-batch 6; test $? -eq 2" $<TARGET_FILE:paraxis>)
+add_test(NAME cli.predict.unknown_preset
+         COMMAND sh -c "$0 predict --model mlp --preset tpu-v9; test $? -eq 2" $<TARGET_FILE:paraxis>)
+
+add_test(NAME cli.calibrate.preset_file_round_trips
+         COMMAND sh -c "$0 calibrate --preset h100-sxm -o ${PX_MODEL_DIR}/h100.json && $0 predict --model gpt-1.3b --machine ${PX_MODEL_DIR}/h100.json --dp 8 --global-batch 64"
+                 $<TARGET_FILE:paraxis>)
+set_tests_properties(cli.calibrate.preset_file_round_trips PROPERTIES PASS_REGULAR_EXPRESSION "on h100-sxm: dp8 tp1 pp1")
