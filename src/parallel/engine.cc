@@ -143,6 +143,11 @@ struct Engine::Impl {
   double loss_sum    = 0;
   int64_t step_count = 0;  // optimizer steps taken: keys the dropout masks, restored on resume
 
+  // Trace bookkeeping: message numbers per peer device (world rank) in each direction, so match_flows pairs
+  // every SEND with its RECV by seq; and the dp group's collective call number (the same on every member).
+  std::map<int, int32_t> trace_sent, trace_received;
+  std::map<std::pair<int, int>, int32_t> trace_calls;  // (axis, the group's first world rank) -> calls
+
   explicit Impl(Communicator& w) : world(w) {}
 };
 
@@ -306,6 +311,7 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
   const Tensor x_local   = x.slice(I.coord.dp * rows, (I.coord.dp + 1) * rows);
   const Tensor y_local   = y.slice(I.coord.dp * rows, (I.coord.dp + 1) * rows);
   const float grad_scale = 1.0f / static_cast<float>(m);
+  if (I.rec) I.rec->step_begin();
 
   I.loss_sum  = 0;
   I.stash_now = I.stash_peak = 0;
@@ -367,6 +373,32 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
     }
   };
 
+  // A collective on the comm track, from its launch (for the dp buckets: during the backward they overlap)
+  // to its completion. The members of one call share flow_id: the group (its axis and its first member's
+  // world rank) and the call number, which every member counts alike (collectives run in the same order).
+  enum GroupAxis { kDpGroup, kTpGroup, kPpGroup, kWorldGroup };
+  auto record_collective = [&](trace::Kind kind, GroupAxis axis, int64_t t_begin, int64_t bytes) {
+    const Coord c    = I.coord;
+    const int leader = axis == kDpGroup   ? g.rank({0, c.tp, c.pp})
+                       : axis == kTpGroup ? g.rank({c.dp, 0, c.pp})
+                       : axis == kPpGroup ? g.rank({c.dp, c.tp, 0})
+                                          : 0;
+    trace::Event e;
+    e.kind = kind, e.track = trace::default_track(kind);
+    e.t_begin_ns = t_begin, e.t_end_ns = trace::now_ns();
+    e.bytes   = bytes;
+    e.seq     = I.trace_calls[{axis, leader}]++;
+    e.flow_id = (int64_t{axis} << 56) | (int64_t{leader} << 32) | e.seq;
+    I.rec->record(e);
+  };
+  // The gradient norm's scalar all-reduce: a synchronisation point, so it is shown as communication and the
+  // time a device waits there for its peers is not counted as optimizer compute.
+  auto norm_all_reduce = [&](Communicator& comm, GroupAxis axis, float* value) {
+    const int64_t t = trace::now_ns();
+    comm.all_reduce(value, 1);
+    if (I.rec) record_collective(trace::Kind::kAllReduce, axis, t, sizeof(float));
+  };
+
   auto reduce_grads = [&] {
     if (reduced) return;
     reduced    = true;
@@ -375,11 +407,11 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
       for (auto& bk : I.buckets) {
         PX_CHECK(bk.launched, "gradient bucket [{}, {}) never completed", bk.begin, bk.end);
         bk.work.wait();
-        if (I.rec) I.rec->record(trace::Kind::kAllReduce, -1, -1, bk.t_launch, trace::now_ns());
+        if (I.rec) record_collective(trace::Kind::kAllReduce, kDpGroup, bk.t_launch, (bk.end - bk.begin) * 4);
       }
     } else if (g.dp > 1) {
       I.dp_comm->reduce_scatter(I.grad_shard.data(), I.flat_grad.data(), I.shard_len, ReduceOp::kAverage);
-      if (I.rec) I.rec->record(trace::Kind::kReduceScatter, -1, -1, tb, trace::now_ns());
+      if (I.rec) record_collective(trace::Kind::kReduceScatter, kDpGroup, tb, I.flat_numel * 4);
     }
   };
 
@@ -395,9 +427,11 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
     for (Param* p : zero ? I.opt->params() : I.params)
       if (!p->tp_replicated || I.coord.tp == 0) sq += sum_of_squares(p->grad.data(), p->grad.numel());
     float sqf = static_cast<float>(sq);
-    if (g.tp > 1) I.tp_comm->all_reduce(&sqf, 1);
-    if (g.pp > 1) I.pp_comm->all_reduce(&sqf, 1);
-    if (zero) I.dp_comm->all_reduce(&sqf, 1);
+    if (I.rec) I.rec->record(trace::Kind::kOptStep, -1, -1, tb, trace::now_ns());
+    if (g.tp > 1) norm_all_reduce(*I.tp_comm, kTpGroup, &sqf);
+    if (g.pp > 1) norm_all_reduce(*I.pp_comm, kPpGroup, &sqf);
+    if (zero) norm_all_reduce(*I.dp_comm, kDpGroup, &sqf);
+    tb        = trace::now_ns();
     grad_norm = std::sqrt(static_cast<double>(sqf));
     if (cfg_.optim.clip_norm > 0) {
       float coef = clip_coefficient(grad_norm, cfg_.optim.clip_norm);
@@ -406,12 +440,25 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
     I.opt->step(lr);
     if (zero) {
       I.value_shard.copy_from(I.flat_value.slice(I.shard_begin, I.shard_begin + I.shard_len));
+      if (I.rec) I.rec->record(trace::Kind::kOptStep, -1, -1, tb, trace::now_ns());
+      tb = trace::now_ns();
       I.dp_comm->all_gather(I.flat_value.data(), I.value_shard.data(), I.shard_len);
+      if (I.rec) record_collective(trace::Kind::kAllGather, kDpGroup, tb, I.flat_numel * 4);
+      tb = trace::now_ns();
       I.grad_shard.zero_();
     }
     I.flat_grad.zero_();
     optim_ms += ms_since(t_opt);
     if (I.rec) I.rec->record(trace::Kind::kOptStep, -1, -1, tb, trace::now_ns());
+  };
+
+  // A SEND/RECV names its peer by world rank (the trace's device index; `peer` here is the pipeline-group
+  // rank) and its message number on that ordered pair of devices.
+  auto trace_transfer = [&](trace::Event& e, int peer, int64_t bytes, std::map<int, int32_t>& counters) {
+    const int device = g.rank({I.coord.dp, I.coord.tp, peer});
+    e.peer           = static_cast<int16_t>(device);
+    e.bytes          = bytes;
+    e.seq            = counters[device]++;
   };
 
   Communicator* pp = I.pp_comm.get();
@@ -472,14 +519,14 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
         Tensor t = I.act_out.at(key);
         I.act_out.erase(key);
         int peer = schedule_.stage_device[st + 1];
-        if (scope) scope->event().peer = static_cast<int16_t>(peer), scope->event().bytes = t.nbytes();
+        if (scope) trace_transfer(scope->event(), peer, t.nbytes(), I.trace_sent);
         I.sends.emplace_back(pp->send_async(t.data(), t.numel(), peer, transfer_tag(0, st, j)), t);
         break;
       }
       case ActionKind::kRecvForward: {
         Tensor t = Tensor::empty(stage_input_shape(st));
         int peer = schedule_.stage_device[st - 1];
-        if (scope) scope->event().peer = static_cast<int16_t>(peer), scope->event().bytes = t.nbytes();
+        if (scope) trace_transfer(scope->event(), peer, t.nbytes(), I.trace_received);
         pp->recv(t.data(), t.numel(), peer, transfer_tag(0, st - 1, j));
         I.act_in[key] = t;
         break;
@@ -488,14 +535,14 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
         Tensor t = I.act_out.at({-st - 1, j});
         I.act_out.erase({-st - 1, j});
         int peer = schedule_.stage_device[st - 1];
-        if (scope) scope->event().peer = static_cast<int16_t>(peer), scope->event().bytes = t.nbytes();
+        if (scope) trace_transfer(scope->event(), peer, t.nbytes(), I.trace_sent);
         I.sends.emplace_back(pp->send_async(t.data(), t.numel(), peer, transfer_tag(1, st, j)), t);
         break;
       }
       case ActionKind::kRecvBackward: {
         Tensor t = Tensor::empty(stage_output_shape(st));
         int peer = schedule_.stage_device[st + 1];
-        if (scope) scope->event().peer = static_cast<int16_t>(peer), scope->event().bytes = t.nbytes();
+        if (scope) trace_transfer(scope->event(), peer, t.nbytes(), I.trace_received);
         pp->recv(t.data(), t.numel(), peer, transfer_tag(1, st + 1, j));
         I.grad_in[key] = t;
         break;
@@ -517,10 +564,15 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
            I.act_out.size() + I.act_in.size() + I.grad_in.size());
 
   // The loss lives on the last stage's devices; one all-reduce makes it known everywhere.
-  float loss = (schedule_.stage_device[last_stage] == I.coord.pp && I.coord.tp == 0)
-                   ? static_cast<float>(I.loss_sum)
-                   : 0.0f;
+  float loss           = (schedule_.stage_device[last_stage] == I.coord.pp && I.coord.tp == 0)
+                             ? static_cast<float>(I.loss_sum)
+                             : 0.0f;
+  const int64_t t_loss = trace::now_ns();
   I.world.all_reduce(&loss, 1);
+  if (I.rec) {
+    record_collective(trace::Kind::kAllReduce, kWorldGroup, t_loss, sizeof(float));
+    I.rec->step_end();
+  }
   StepStats out;
   out.loss             = loss / g.dp;
   out.grad_norm        = grad_norm;

@@ -1,0 +1,40 @@
+#!/bin/sh
+# `paraxis demo --quick` end to end: the table, the verdicts, equal final losses, the report and the traces.
+#   check_demo.sh PARAXIS OUT_DIR
+set -u
+paraxis=$1
+out=$2
+rm -rf "$out"
+log=$("$paraxis" demo --quick --out "$out" --progress none 2>&1)
+code=$?
+printf '%s\n' "$log"
+fail() { echo "FAIL: $*"; exit 1; }
+[ "$code" -eq 0 ] || fail "paraxis demo exited with $code"
+
+row() { printf '%s\n' "$log" | grep -E "^$1 " | head -n 1; }
+for layout in "1 device" "placement, 2 devices" "1F1B, 2 devices, m=8" "tp2, 2 devices" "dp2, 2 devices"; do
+  [ -n "$(row "$layout")" ] || fail "no table row for '$layout'"
+done
+row "1 device" | grep -q "one device" || fail "the 1-device row has no 'one device' verdict"
+row "placement, 2 devices" | grep -q "workload partitioning" || fail "placement is not judged workload partitioning"
+row "1F1B, 2 devices, m=8" | grep -q " parallel " || fail "1F1B is not judged parallel"
+row "dp2, 2 devices" | grep -q " parallel " || fail "dp2 is not judged parallel"
+row "tp2, 2 devices" | grep -q " parallel " || fail "tp2 is not measured or not judged parallel"
+
+# Final losses: every measured row's last column agrees with the one-device value to fp32 rounding.
+base=$(row "1 device" | awk '{print $NF}')
+printf '%s\n' "$log" | grep -E "^(1 device|placement|1F1B|tp2|dp2)" | grep -v "not run" | awk -v b="$base" '
+  { d = $NF - b; if (d < 0) d = -d; if (d > 1e-4) { print "loss " $NF " differs from " b; bad = 1 } }
+  END { exit bad }' || fail "final losses differ across layouts"
+diff=$(printf '%s\n' "$log" | sed -n 's/.*max difference \([0-9.e+-]*\).*/\1/p')
+[ -n "$diff" ] || fail "no 'max difference' line"
+awk -v d="$diff" 'BEGIN { exit !(d < 1e-4) }' || fail "max difference $diff is not below 1e-4"
+
+[ -s "$out/report.html" ] || fail "$out/report.html is missing"
+grep -q "<svg" "$out/report.html" || fail "report.html has no timeline"
+for t in 1-device placement 1f1b tp2 dp2; do
+  [ -s "$out/$t.json" ] || fail "trace $out/$t.json is missing"
+done
+"$paraxis" analyze "$out/1f1b.json" > "$out/analyze.txt" 2>&1 || fail "paraxis analyze rejects the 1F1B trace"
+grep -q "parallel" "$out/analyze.txt" || fail "paraxis analyze does not judge the 1F1B trace parallel"
+echo "demo checks passed"

@@ -1,0 +1,6 @@
+# `paraxis demo --quick`: the table, the verdicts (placement -> workload partitioning, 1F1B -> parallel),
+# equal final losses, report.html and the traces (tests/demo/check_demo.sh).
+add_test(NAME cli_demo_quick
+         COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/check_demo.sh $<TARGET_FILE:paraxis>
+                 ${CMAKE_BINARY_DIR}/demo-quick)
+set_tests_properties(cli_demo_quick PROPERTIES TIMEOUT 180)
