@@ -16,6 +16,8 @@
 #include "cli/model_flags.h"
 #include "paraxis/core/error.h"
 #include "paraxis/data/sources.h"
+#include "paraxis/model/hardware.h"
+#include "paraxis/model/planner.h"
 #include "paraxis/trace/analysis.h"
 #include "paraxis/trace/chrome_trace.h"
 #include "paraxis/trace/report.h"
@@ -35,6 +37,8 @@ struct DemoArgs {
   std::string data     = "auto";  // auto | fashion-mnist | synthetic
   std::string progress = "auto";
   int microbatches     = 8;
+  std::string machine;                      // hardware profile for the predicted column
+  std::string preset = "cpu-this-machine";  // used when no --machine is given
 };
 
 struct DemoLayout {
@@ -51,10 +55,18 @@ struct DemoRow {
   std::optional<double> predicted_ms;
 };
 
-// Seam for the cost model (branch h/model: include/paraxis/model/, predict_step). Until it is in this build
-// the demo prints "-" in the predicted column; then this returns predict_step's time for the layout.
-std::optional<double> predicted_step_ms(const LayoutRunConfig& /*layout*/) {
-  return std::nullopt;
+// The cost model's step time for a layout (include/paraxis/model/planner.h), from the same model, batch and
+// schedule the demo runs; shown beside the measured one and labelled predicted.
+std::optional<double> predicted_step_ms(const LayoutRunConfig& c, const model::HardwareProfile& hw) {
+  model::Layout layout;
+  layout.pp       = c.placement ? c.devices : c.pp;
+  layout.tp       = c.tp;
+  layout.dp       = c.dp > 0 ? c.dp : c.devices / (layout.tp * layout.pp);
+  layout.schedule = c.placement ? pipeline::ScheduleKind::kGPipe : pipeline::parse_schedule_kind(c.schedule);
+  layout.microbatches       = c.placement ? 1 : c.microbatches;
+  layout.threads_per_device = c.threads_per_device;
+  layout.optimizer          = "sgd";
+  return model::predict_step(c.model, layout, c.batch, hw).step_s * 1e3;
 }
 
 std::string load_average() {
@@ -159,6 +171,9 @@ int run_demo(const DemoArgs& args) {
                 args.microbatches);
   PX_USER_CHECK(args.progress == "auto" || args.progress == "bar" || args.progress == "none",
                 "--progress {} is unknown; use auto, bar or none", args.progress);
+  // The hardware profile is input too: a bad --machine or --preset stops the demo before anything trains.
+  const model::HardwareProfile hw =
+      args.machine.empty() ? model::hardware_preset(args.preset) : model::load_hardware(args.machine);
   std::error_code ec;
   fs::create_directories(args.out, ec);
   PX_USER_CHECK(!ec && fs::is_directory(args.out),
@@ -219,7 +234,7 @@ int run_demo(const DemoArgs& args) {
                  r.run->losses.back());
     else
       fmt::print("      skipped: {}\n", r.unavailable);
-    r.predicted_ms = predicted_step_ms(r.layout.cfg);
+    r.predicted_ms = predicted_step_ms(r.layout.cfg, hw);
   }
 
   const double one_device_ms = rows[0].run->median_step_ms();
@@ -250,9 +265,11 @@ int run_demo(const DemoArgs& args) {
       "verdict: the last step's trace).\nFinal losses equal across layouts: max difference {:.2e} "
       "(fp32 summation order).\n",
       base.steps, hi - lo);
-  bool any_predicted = false;
-  for (const DemoRow& r : rows) any_predicted |= r.predicted_ms.has_value();
-  if (!any_predicted) fmt::print("predicted: the cost model is not in this build yet.\n");
+  fmt::print(
+      "predicted: the cost model's step time (`paraxis predict`) with hardware profile {}; not measured.\n",
+      args.machine.empty()
+          ? "preset " + args.preset + " (run `paraxis calibrate -o m.json`, then --machine m.json)"
+          : args.machine);
   print_explanation(rows, args.microbatches, base.batch);
   fmt::print("\nwrote {} and the traces beside it:", report);
   for (const DemoRow& r : rows)
@@ -276,6 +293,10 @@ const bool registered = register_command(
        sub.add_option("--data", args->data, "auto (Fashion-MNIST if installed) | fashion-mnist | synthetic")
            ->capture_default_str();
        sub.add_option("--progress", args->progress, "auto | bar | none")->capture_default_str();
+       sub.add_option("--machine", args->machine,
+                      "Hardware profile for the predicted column (paraxis calibrate)");
+       sub.add_option("--preset", args->preset, "Built-in hardware profile when no --machine is given")
+           ->capture_default_str();
        return [args] { return run_demo(*args); };
      }});
 
