@@ -6,6 +6,8 @@
 //   std::optional<double> ms = bench::torch_peer_ms("torch_step.py --model mlp --batch 256 --threads 2");
 #pragma once
 
+#include "torch_peer.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -45,14 +47,16 @@ inline std::shared_ptr<const Dataset> synthetic_data(const ModelSpec& spec) {
       make_synthetic_classification(4096, {spec.mlp_sizes.front()}, spec.mlp_sizes.back(), 1, 1.0f));
 }
 
-// Runs bench/peers/<args> with Debian's python3-torch and returns its median_ms. OPENBLAS_CORETYPE and
-// OPENBLAS_L2_SIZE are removed from the peer's environment only (they halve OpenBLAS's speed, guide §7), so
-// the peer runs at its best. Empty when the peer is not installed or fails (its output is printed).
+// Runs bench/peers/<args> with Debian's python3-torch and returns its median_ms, in the peer environment of
+// torch_peer.h (the peer at its best: OpenBLAS's AVX-512 kernels, one OpenBLAS thread per torch thread).
+// Empty when the peer is not installed or fails (its output is printed).
 inline std::optional<double> torch_peer_ms(const std::string& args) {
   std::string dir = __FILE__;  // .../bench/bench_util.h: the peers live beside it
   dir             = dir.substr(0, dir.find_last_of('/') + 1) + "peers";
-  std::string cmd =
-      fmt::format("env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 {}/{} 2>&1", dir, args);
+  int threads     = 1;  // per peer process: "--threads N" in the arguments, else 1 (the DDP peer's processes)
+  if (size_t at = args.find("--threads "); at != std::string::npos)
+    threads = std::atoi(args.c_str() + at + 10);
+  std::string cmd = fmt::format("{} /usr/bin/python3 {}/{} 2>&1", peer_env(threads), dir, args);
   std::string out;
   if (FILE* p = popen(cmd.c_str(), "r")) {
     char buf[4096];

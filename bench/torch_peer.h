@@ -31,14 +31,17 @@ inline std::string peer_coretype() {
   return v ? v : "SkylakeX";
 }
 
-inline double torch_peer_ms(const std::string& args, int threads) {
+// The environment every PyTorch peer runs in (see above); threads = OpenBLAS threads per peer process.
+inline std::string peer_env(int threads) {
   std::string core = peer_coretype();
-  std::string cmd  = fmt::format(
-       "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS={} {} /usr/bin/python3 {} {} "
-        "--threads {} "
-        "2>&1",
-       threads, core.empty() ? "" : "OPENBLAS_CORETYPE=" + core, torch_step_script(), args, threads);
-  FILE* p = popen(cmd.c_str(), "r");
+  return fmt::format("env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS={} {}", threads,
+                     core.empty() ? "" : "OPENBLAS_CORETYPE=" + core);
+}
+
+inline double torch_peer_ms(const std::string& args, int threads) {
+  std::string cmd = fmt::format("{} /usr/bin/python3 {} {} --threads {} 2>&1", peer_env(threads),
+                                torch_step_script(), args, threads);
+  FILE* p         = popen(cmd.c_str(), "r");
   if (!p) return -1;
   std::string out;
   char buf[4096];
