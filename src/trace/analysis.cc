@@ -205,13 +205,14 @@ Analysis analyze(const TraceSet& set, const AnalysisOptions& options) {
   a.unmatched_recvs     = flows.unmatched_recvs;
   a.critical_path       = critical_path(set, lo, hi, flows);
 
-  a.verdict        = a.parallel
-                         ? fmt::format("parallel: two or more devices computed at the same time for {} of the step",
-                                       pct(a.parallel_fraction))
-                         : fmt::format(
-                               "workload partitioning: at most one device computed at a time for {} of the "
-                                      "step",
-                               pct(a.single_fraction + a.none_fraction));
+  a.verdict = a.num_devices == 1 ? std::string("one device: the baseline every layout is compared against")
+              : a.parallel
+                  ? fmt::format("parallel: two or more devices computed at the same time for {} of the step",
+                                pct(a.parallel_fraction))
+                  : fmt::format(
+                        "workload partitioning: at most one device computed at a time for {} of the "
+                        "step",
+                        pct(a.single_fraction + a.none_fraction));
   a.recommendation = recommend(a);
   return a;
 }

@@ -12,6 +12,16 @@
 
 namespace paraxis::trace {
 namespace {
+// One device has nothing to run beside it: neither parallel nor partitioned.
+const char* verdict_class(const Analysis& a) {
+  return a.num_devices == 1 ? "single" : a.parallel ? "parallel" : "partitioning";
+}
+const char* verdict_word(const Analysis& a) {
+  return a.num_devices == 1 ? "one device" : a.parallel ? "parallel" : "workload partitioning";
+}
+}  // namespace
+
+namespace {
 
 constexpr double kLabelWidth = 190;                            // px, device labels left of the timeline
 constexpr double kPlotWidth  = 860;                            // px, the shared time axis
@@ -81,6 +91,7 @@ table.summary th:last-child { text-align: left; }
 table.summary td.v { text-align: left; }
 .badge { display: inline-block; padding: 1px 7px; border-radius: 9px; font-size: 12px; color: #fff; }
 .badge.parallel { background: #2e7d32; } .badge.partitioning { background: #c62828; }
+.badge.single { background: #616161; } p.verdict.single { color: #424242; }
 .legend { display: flex; flex-wrap: wrap; gap: 14px; margin: 6px 0 12px; font-size: 13px; }
 .legend span.sw { display: inline-block; width: 14px; height: 12px; vertical-align: -2px; margin-right: 4px;
   border: 1px solid #999; }
@@ -231,16 +242,14 @@ std::string render_html_report(std::span<const ReportEntry> entries, const std::
         "<td>{}</td><td>{}</td><td>{}</td><td class=\"v\"><span class=\"badge {}\">{}</span></td></tr>\n",
         i, escape(entries[i].name), escape(a.layout), a.num_devices, a.step_ns / 1e6, pct(a.utilization),
         pct(a.bubble), a.overlap ? pct(*a.overlap) : "–", pct(a.parallel_fraction),
-        a.speedup ? fmt::format("{:.2f}×", *a.speedup) : "–", a.parallel ? "parallel" : "partitioning",
-        a.parallel ? "parallel" : "workload partitioning");
+        a.speedup ? fmt::format("{:.2f}×", *a.speedup) : "–", verdict_class(a), verdict_word(a));
   }
   h += "</table>\n" + legend();
   for (size_t i = 0; i < entries.size(); ++i) {
     const Analysis& a = analyses[i];
     h += fmt::format("<section class=\"trace\" id=\"trace-{}\">\n<h2>{} — {}</h2>\n", i, escape(a.layout),
                      escape(entries[i].name));
-    h += fmt::format("<p class=\"verdict {}\">{}</p>\n", a.parallel ? "parallel" : "partitioning",
-                     escape(a.verdict));
+    h += fmt::format("<p class=\"verdict {}\">{}</p>\n", verdict_class(a), escape(a.verdict));
     h += fmt::format("<p class=\"recommendation\">Recommendation: {}</p>\n", escape(a.recommendation));
     h += fmt::format(
         "<p class=\"figures\">step {:.3f} ms · utilization {} · bubble {} · overlap {} · critical path "
