@@ -1,5 +1,7 @@
 #include "paraxis/model/simulator.h"
 
+#include "paraxis/pipeline/trace_kind.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -35,19 +37,6 @@ struct Grid2 {
   Grid2(int stages, int mbs) : m(mbs), v(static_cast<size_t>(stages) * mbs, kUnknown) {}
   double& at(int s, int k) { return v[static_cast<size_t>(s) * m + k]; }
 };
-
-trace::Kind trace_kind(ActionKind k) {
-  switch (k) {
-    case ActionKind::kForward:
-      return trace::Kind::kForward;
-    case ActionKind::kBackwardInput:
-      return trace::Kind::kBackwardInput;
-    case ActionKind::kBackwardWeight:
-      return trace::Kind::kBackwardWeight;
-    default:
-      return trace::Kind::kBackward;
-  }
-}
 
 }  // namespace
 
@@ -124,7 +113,7 @@ SimResult simulate(const Schedule& sched, const SimInput& in, bool record_trace)
           dur   = a.kind == ActionKind::kFullBackward ? sd.backward : sd.backward_input;
         }
         const double end = ready + dur;
-        emit(d, trace_kind(a.kind), trace::Track::kCompute, ready, end, s, k);
+        emit(d, pipeline::trace_kind(a.kind), trace::Track::kCompute, ready, end, s, k);
         r.busy[d] += dur;
         t = end;
         if (a.kind == ActionKind::kForward) {

@@ -11,6 +11,7 @@
 #include "paraxis/parallel/tensor_parallel.h"
 #include "paraxis/pipeline/lower.h"
 #include "paraxis/pipeline/partition.h"
+#include "paraxis/pipeline/trace_kind.h"
 #include "paraxis/pipeline/validate.h"
 #include "paraxis/trace/recorder.h"
 
@@ -40,30 +41,6 @@ std::string valid_divisors(int64_t n, int64_t limit) {
 // Tag of a pipeline transfer: direction (0 activations, 1 gradients), the sending stage, the micro-batch.
 int transfer_tag(int direction, int stage, int microbatch) {
   return (direction * 4096 + stage) * 65536 + microbatch;
-}
-
-trace::Kind trace_kind(ActionKind k) {
-  switch (k) {
-    case ActionKind::kForward:
-      return trace::Kind::kForward;
-    case ActionKind::kBackwardInput:
-      return trace::Kind::kBackwardInput;
-    case ActionKind::kBackwardWeight:
-      return trace::Kind::kBackwardWeight;
-    case ActionKind::kFullBackward:
-      return trace::Kind::kBackward;
-    case ActionKind::kSendForward:
-    case ActionKind::kSendBackward:
-      return trace::Kind::kSend;
-    case ActionKind::kRecvForward:
-    case ActionKind::kRecvBackward:
-      return trace::Kind::kRecv;
-    case ActionKind::kReduceGrad:
-      return trace::Kind::kAllReduce;
-    case ActionKind::kOptStep:
-      return trace::Kind::kOptStep;
-  }
-  return trace::Kind::kOther;
 }
 
 }  // namespace
@@ -467,7 +444,7 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
     Impl::Key key{st, j};
     std::optional<trace::Scope> scope;
     if (I.rec && a.kind != ActionKind::kReduceGrad && a.kind != ActionKind::kOptStep)
-      scope.emplace(I.rec, trace_kind(a.kind), st, j);
+      scope.emplace(I.rec, pipeline::trace_kind(a.kind), st, j);
     const bool compute = a.kind == ActionKind::kForward || a.kind == ActionKind::kFullBackward ||
                          a.kind == ActionKind::kBackwardInput || a.kind == ActionKind::kBackwardWeight;
     const auto t_action = std::chrono::steady_clock::now();
