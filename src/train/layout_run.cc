@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <set>
 
 #include "paraxis/comm/launch.h"
 #include "paraxis/core/error.h"
@@ -26,9 +27,17 @@ trace::TraceSet crop_steps(const trace::TraceSet& set, size_t first, size_t coun
   trace::TraceSet out = set;
   out.steps.assign(set.steps.begin() + first, set.steps.begin() + first + count);
   const int64_t lo = out.steps.front().t_begin_ns, hi = out.steps.back().t_end_ns;
+  auto inside = [&](const trace::Event& e) { return e.t_end_ns > lo && e.t_begin_ns < hi; };
+  // A collective (or transfer) that straddles the window's edge is kept on every device that took part, so
+  // no member of a call is cut away from the others (devices reach a step boundary at different times).
+  std::set<int64_t> kept_flows;
+  for (const auto& device_events : out.events)
+    for (const trace::Event& e : device_events)
+      if (e.flow_id >= 0 && inside(e)) kept_flows.insert(e.flow_id);
   for (auto& device_events : out.events)
-    std::erase_if(device_events,
-                  [&](const trace::Event& e) { return e.t_end_ns <= lo || e.t_begin_ns >= hi; });
+    std::erase_if(device_events, [&](const trace::Event& e) {
+      return !inside(e) && !(e.flow_id >= 0 && kept_flows.count(e.flow_id));
+    });
   return out;
 }
 
