@@ -182,17 +182,23 @@ std::string format_schedule_csv(const Schedule& s) {
   return out;
 }
 
-Schedule parse_schedule_text(std::string_view text) {
-  Schedule s;
+// Calls f(line, line_no) for each line of text, trimmed, numbered from 1.
+template <class F>
+void for_each_line(std::string_view text, F&& f) {
   int line_no = 0;
   size_t pos  = 0;
   while (pos < text.size()) {
     size_t end = text.find('\n', pos);
     if (end == std::string_view::npos) end = text.size();
-    std::string_view line = trim(text.substr(pos, end - pos));
-    pos                   = end + 1;
-    ++line_no;
-    if (line.empty() || line.front() == '#') continue;
+    f(trim(text.substr(pos, end - pos)), ++line_no);
+    pos = end + 1;
+  }
+}
+
+Schedule parse_schedule_text(std::string_view text) {
+  Schedule s;
+  for_each_line(text, [&](std::string_view line, int line_no) {
+    if (line.empty() || line.front() == '#') return;
     size_t colon = line.find(':');
     PX_USER_CHECK(colon != std::string_view::npos,
                   "schedule line {}: '{}' lacks the device prefix; write e.g. '0: 0F0 0B0'", line_no, line);
@@ -202,24 +208,17 @@ Schedule parse_schedule_text(std::string_view text) {
                   "schedule line {}: device '{}' out of order; devices are listed 0, 1, 2, ... (expected {})",
                   line_no, dev, s.actions.size());
     s.actions.push_back(parse_list(line.substr(colon + 1), ' ', line_no));
-  }
+  });
   finish_inference(s);
   return s;
 }
 
 Schedule parse_schedule_csv(std::string_view text) {
   Schedule s;
-  int line_no = 0;
-  size_t pos  = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = trim(text.substr(pos, end - pos));
-    pos                   = end + 1;
-    ++line_no;
-    if (!line.empty() && line.front() == '#') continue;
+  for_each_line(text, [&](std::string_view line, int line_no) {
+    if (!line.empty() && line.front() == '#') return;
     s.actions.push_back(parse_list(line, ',', line_no));  // an empty row is a device without work
-  }
+  });
   // A trailing newline does not make an extra device.
   finish_inference(s);
   return s;
