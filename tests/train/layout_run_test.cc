@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 
 #include "paraxis/core/error.h"
 #include "paraxis/data/sources.h"
@@ -84,10 +85,30 @@ TEST(LayoutRun, CropKeepsTheChosenSteps) {
   trace::TraceSet last = crop_steps(r.trace, 2, 1);
   ASSERT_EQ(last.steps.size(), 1u);
   EXPECT_EQ(last.steps[0].t_begin_ns, r.trace.steps[2].t_begin_ns);
+  const int64_t lo = last.steps[0].t_begin_ns, hi = last.steps[0].t_end_ns;
+  auto inside = [&](const trace::Event& e) { return e.t_end_ns > lo && e.t_begin_ns < hi; };
+  std::set<int64_t> inside_flows;  // calls with at least one member inside the window
+  for (const auto& events : last.events)
+    for (const trace::Event& e : events)
+      if (e.flow_id >= 0 && inside(e)) inside_flows.insert(e.flow_id);
+  size_t before = 0, after = 0;
+  for (const auto& events : r.trace.events) before += events.size();
   for (const auto& events : last.events) {
     EXPECT_FALSE(events.empty());
-    for (const trace::Event& e : events) EXPECT_GT(e.t_end_ns, last.steps[0].t_begin_ns);
+    after += events.size();
+    // Every kept event lies in the window, or is a member of a call that another device made inside it.
+    for (const trace::Event& e : events)
+      EXPECT_TRUE(inside(e) || (e.flow_id >= 0 && inside_flows.count(e.flow_id)))
+          << "event [" << e.t_begin_ns << ", " << e.t_end_ns << ") outside [" << lo << ", " << hi << ")";
   }
+  EXPECT_LT(after, before);  // the first two steps were cut away
+  // Nothing that lies in the window was dropped.
+  size_t in_window = 0, in_window_kept = 0;
+  for (const auto& events : r.trace.events)
+    for (const trace::Event& e : events) in_window += inside(e);
+  for (const auto& events : last.events)
+    for (const trace::Event& e : events) in_window_kept += inside(e);
+  EXPECT_EQ(in_window_kept, in_window);
   EXPECT_THROW(crop_steps(r.trace, 2, 2), Error);
 }
 
