@@ -15,6 +15,7 @@
 #include "cli/command.h"
 #include "paraxis/comm/launch.h"
 #include "paraxis/core/error.h"
+#include "paraxis/kernels/linear.h"
 #include "paraxis/kernels/matmul.h"
 #include "paraxis/model/hardware.h"
 
@@ -48,6 +49,39 @@ double matmul_seconds(int64_t n, double budget_s) {
   std::vector<float> a(n * n, 1.0f), b(n * n, 0.5f), c(n * n);
   return best_time([&] { matmul(c.data(), a.data(), b.data(), n, n, n); }, budget_s);
 }
+
+// The three passes of a Linear layer (the kernels the layers call) on `rows` rows against a weight of
+// kWeightSide² floats, far larger than the caches: FLOP/s of each. `sync` runs before every timed call (a
+// barrier when several devices measure at once, so that they really run together).
+constexpr int64_t kWeightSide = 4096;
+template <class Sync>
+RowRatePoint row_rate(int64_t rows, int reps, Sync&& sync) {
+  const int64_t in = kWeightSide, out = kWeightSide;
+  std::vector<float> x(rows * in, 0.5f), w(in * out, 0.01f), bias(out, 0.0f), y(rows * out),
+      dy(rows * out, 0.5f), dx(rows * in), dw(in * out, 0.0f), db(out, 0.0f);
+  auto best = [&](auto&& f) {
+    f();  // warm-up: primitive creation, page faults
+    double t = 1e30;
+    for (int i = 0; i < reps; ++i) {
+      sync();
+      auto t0 = Clock::now();
+      f();
+      t = std::min(t, seconds_since(t0));
+    }
+    return t;
+  };
+  const double flops = 2.0 * rows * in * out;
+  RowRatePoint p;
+  p.rows    = static_cast<double>(rows);
+  p.forward = flops / best([&] { linear_forward(y.data(), x.data(), w.data(), bias.data(), rows, in, out); });
+  p.backward_input =
+      flops / best([&] { linear_backward_input(dx.data(), dy.data(), w.data(), rows, in, out); });
+  p.backward_weight =
+      flops / best([&] { linear_backward_weight(dw.data(), db.data(), dy.data(), x.data(), rows, in, out); });
+  return p;
+}
+
+const std::vector<int64_t> kRows = {16, 32, 64, 128, 256, 512};
 
 std::string host_name() {
   char buf[256] = {0};
@@ -107,6 +141,34 @@ const bool registered = cli::register_command(
                       hw.concurrent_efficiency * 100);
          }
 
+         fmt::print("layer passes on R rows x {0}x{0} weight (GFLOP/s: forward, input grad, weight grad):\n",
+                    kWeightSide);
+         for (int64_t rows : kRows) {
+           hw.row_rates.push_back(row_rate(rows, rows <= 64 ? 5 : 3, [] {}));
+           const RowRatePoint& p = hw.row_rates.back();
+           fmt::print("  {:>4} rows  alone   {:>7.4g} {:>7.4g} {:>7.4g}\n", rows, p.forward / 1e9,
+                      p.backward_input / 1e9, p.backward_weight / 1e9);
+         }
+         if (cores >= 2) {
+           // Every core a device running the same pass at once: they share the memory system.
+           std::vector<std::vector<RowRatePoint>> each(cores);
+           run_devices(cores, {}, [&](Communicator& comm) {
+             for (int64_t rows : kRows)
+               each[comm.rank()].push_back(row_rate(rows, rows <= 64 ? 5 : 3, [&] { comm.barrier(); }));
+           });
+           for (size_t i = 0; i < kRows.size(); ++i) {
+             RowRatePoint mean{static_cast<double>(kRows[i])};
+             for (int c = 0; c < cores; ++c) {
+               mean.forward += each[c][i].forward / cores;
+               mean.backward_input += each[c][i].backward_input / cores;
+               mean.backward_weight += each[c][i].backward_weight / cores;
+             }
+             hw.row_rates_concurrent.push_back(mean);
+             fmt::print("  {:>4} rows  {} at once {:>7.4g} {:>7.4g} {:>7.4g} (each)\n", kRows[i], cores,
+                        mean.forward / 1e9, mean.backward_input / 1e9, mean.backward_weight / 1e9);
+           }
+         }
+
          {
            const size_t bytes = size_t{64} << 20;
            std::vector<char> src(bytes, 1), dst(bytes, 0);
@@ -114,6 +176,24 @@ const bool registered = cli::register_command(
            hw.memory_bandwidth = 2.0 * bytes / s;  // read + write
            fmt::print("memory: memcpy of 64 MiB, one thread: {:.4g} GB/s (read + write)\n",
                       hw.memory_bandwidth / 1e9);
+           if (cores >= 2) {
+             std::vector<double> bw(cores);
+             run_devices(cores, {}, [&](Communicator& comm) {
+               std::vector<char> a(bytes, 1), b(bytes, 0);
+               std::memcpy(b.data(), a.data(), bytes);  // page faults
+               double t = 1e30;
+               for (int i = 0; i < 8; ++i) {
+                 comm.barrier();
+                 auto t0 = Clock::now();
+                 std::memcpy(b.data(), a.data(), bytes);
+                 t = std::min(t, seconds_since(t0));
+               }
+               bw[comm.rank()] = 2.0 * bytes / t;
+             });
+             for (double b : bw) hw.memory_bandwidth_concurrent += b / cores;
+             fmt::print("        {} devices copying at once: {:.4g} GB/s each\n", cores,
+                        hw.memory_bandwidth_concurrent / 1e9);
+           }
          }
          hw.memory_bytes     = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
          hw.devices_per_node = std::max(1, cores);
@@ -122,8 +202,8 @@ const bool registered = cli::register_command(
          link.name         = "threads";
          link.rendezvous   = true;
          fmt::print("threads backend, 2 devices (time per call):\n");
-         for (int64_t count :
-              {int64_t{16}, int64_t{1} << 10, int64_t{1} << 14, int64_t{1} << 18, int64_t{1} << 22}) {
+         for (int64_t count : {int64_t{16}, int64_t{1} << 10, int64_t{1} << 14, int64_t{1} << 18,
+                               int64_t{1} << 22, int64_t{1} << 24}) {
            double p2p = 0, ar = 0;
            run_devices(2, {}, [&](Communicator& comm) {
              std::vector<float> buf(count, 1.0f);
@@ -135,7 +215,7 @@ const bool registered = cli::register_command(
              };
              auto once_ar = [&] { comm.all_reduce(buf.data(), count, ReduceOp::kAverage); };
              // Both devices must make the same calls: a fixed count, not a time budget.
-             const int reps = count <= (int64_t{1} << 14) ? 200 : 20;
+             const int reps = count <= (int64_t{1} << 14) ? 200 : count <= (int64_t{1} << 22) ? 20 : 6;
              auto best      = [&](auto&& f) {
                double t = 1e30;
                for (int i = 0; i < reps; ++i) {
@@ -165,11 +245,14 @@ const bool registered = cli::register_command(
              link.p2p_measured.back().bytes / (link.p2p_measured.back().seconds - link.latency_s);
          link.source =
              fmt::format("measured by paraxis calibrate on {} (threads backend, 2 devices)", host_name());
-         hw.inter_node = link;
-         hw.source     = fmt::format(
-                 "measured by paraxis calibrate on {}: oneDNN f32 matmul one thread, memcpy, "
-                     "threads backend",
-                 host_name());
+         // The threads backend runs asynchronous collectives on a helper thread of each device, created by
+         // the device thread after it is pinned to its core: it competes with the device's compute.
+         link.shares_compute_core = true;
+         hw.inter_node            = link;
+         hw.source                = fmt::format(
+                            "measured by paraxis calibrate on {}: oneDNN f32 matmul one thread, memcpy, "
+                                           "threads backend",
+                            host_name());
          save_hardware(hw, f->out);
          fmt::print("wrote {} ({:.1f} s)\n", f->out, seconds_since(t_all));
          return 0;

@@ -126,6 +126,8 @@ const bool predict_registered = cli::register_command(
            ->capture_default_str();
        sub.add_flag("--zero1", f->layout.zero1, "shard optimizer state over dp");
        sub.add_flag("--recompute", f->layout.recompute, "recompute activations in backward");
+       sub.add_flag("--clip", f->layout.clip,
+                    "the step clips the gradient norm (one more read of the gradients)");
        sub.add_option("--trace-out", f->trace_out, "write the predicted Chrome trace here");
        return [f] {
          ModelDesc model      = describe(f->common);

@@ -46,6 +46,9 @@ double allreduce_time(double bytes, int n, const LinkProfile& link, CollectiveAl
   if (n <= 1 || bytes <= 0) return 0;
   if (algo == CollectiveAlgo::kTree)  // binomial reduce then broadcast, whole message per level
     return 2.0 * ceil_log2(n) * (link.latency_s + bytes / link.bandwidth);
+  // Two devices on a calibrated link: the measured all-reduce (it includes the reduction's memory traffic,
+  // which the α–β line of the point-to-point copies leaves out).
+  if (n == 2 && !link.allreduce_measured.empty()) return link.measured_allreduce_time(bytes);
   return 2.0 * (n - 1) / n * bytes / link.bandwidth + 2.0 * (n - 1) * link.latency_s;
 }
 
@@ -127,7 +130,12 @@ ModelDesc describe_model(const ModelSpec& spec) {
     b.per_sample = difference(c2, c1);
     b.fixed      = difference(c1, b.per_sample);
     b.matmuls    = matmul_calls(b.kind);
-    for (Param* p : blk->params()) b.params += shape_numel(p->full_shape);
+    if (b.kind == "linear" || b.kind == "transformer_block")  // (…, rows, features): rows per sample
+      b.rows_per_sample = static_cast<double>(shape_numel(s1)) / static_cast<double>(s1.back());
+    for (Param* p : blk->params()) {
+      b.params += shape_numel(p->full_shape);
+      b.param_sizes.push_back(shape_numel(p->full_shape));
+    }
     Shape o1               = blk->output_shape(s1);
     b.out_bytes_per_sample = 4.0 * static_cast<double>(shape_numel(o1));
     if (spec.kind == "gpt") {
@@ -194,9 +202,10 @@ ModelDesc gpt_symbolic(const GptSize& g) {
   d.blocks.push_back(embed);
 
   BlockDesc layer;
-  layer.kind    = "transformer_block";
-  layer.matmuls = 6;
-  layer.params  = static_cast<int64_t>(12 * h * h + 13 * h);
+  layer.kind            = "transformer_block";
+  layer.matmuls         = 6;
+  layer.rows_per_sample = s;
+  layer.params          = static_cast<int64_t>(12 * h * h + 13 * h);
   // Megatron (Narayanan et al. 2021): 24·s·h² matmul flops in the four linears, 4·s²·h in q·kᵀ and p·v; plus
   // the small terms: biases 9sh, two LayerNorms 16sh, GELU ~4·4sh, residual adds 2sh, softmax 5·a·s².
   const double mm_lin = 24 * sh * h, mm_att = 4 * s * s * h, scores = a * s * s;
@@ -241,6 +250,7 @@ ModelDesc gpt_symbolic(const GptSize& g) {
   BlockDesc head;
   head.name = "lm_head", head.kind = "linear";
   head.matmuls                     = 1;
+  head.rows_per_sample             = s;
   head.params                      = static_cast<int64_t>(V * h);
   head.fixed.param_bytes           = 4 * head.params;
   head.fixed.fwd_bytes             = 4 * V * h;
@@ -290,15 +300,20 @@ GptSize parse_gpt_size(const std::string& text) {
 }
 
 double pass_time(double flops, double bytes, int matmuls, const HardwareProfile& hw, int threads_per_device,
-                 int concurrent_devices) {
+                 int concurrent_devices, PassKind kind, double rows_per_call) {
   if (flops <= 0 && bytes <= 0) return 0;
-  const double conc      = concurrent_devices > 1 ? hw.concurrent_efficiency : 1.0;
-  const double byte_time = bytes * (hw.bytes_per_element / 4.0) / hw.memory_bandwidth;
+  const bool together    = concurrent_devices > 1;
+  const double conc      = together ? hw.concurrent_efficiency : 1.0;
+  const double byte_time = bytes * (hw.bytes_per_element / 4.0) / hw.bandwidth(together);
   double compute;
-  if (matmuls > 0)
-    compute = flops / (hw.matmul_rate(flops / matmuls) * threads_per_device * conc);
-  else  // elementwise: vector units at an eighth of the matmul peak; memory usually decides
+  if (matmuls > 0) {
+    double rate          = hw.matmul_rate(flops / matmuls) * conc;
+    const double by_rows = hw.row_rate(kind, rows_per_call, together);
+    if (by_rows > 0) rate = std::min(rate, by_rows);
+    compute = flops / (rate * threads_per_device);
+  } else {  // elementwise: vector units at an eighth of the matmul peak; memory usually decides
     compute = flops / (hw.peak_flops / 8.0 * threads_per_device * conc);
+  }
   return std::max(compute, byte_time) + hw.kernel_overhead_s * std::max(1, matmuls);
 }
 

@@ -22,6 +22,36 @@ double HardwareProfile::matmul_rate(double flops_per_call) const {
   return lo->flops_per_s + w * (hi->flops_per_s - lo->flops_per_s);
 }
 
+double HardwareProfile::row_rate(PassKind kind, double rows, bool concurrent) const {
+  const std::vector<RowRatePoint>& t =
+      concurrent && !row_rates_concurrent.empty() ? row_rates_concurrent : row_rates;
+  if (t.empty() || rows <= 0) return 0;
+  auto rate = [kind](const RowRatePoint& p) {
+    return kind == PassKind::kForward         ? p.forward
+           : kind == PassKind::kBackwardInput ? p.backward_input
+                                              : p.backward_weight;
+  };
+  if (rows <= t.front().rows) return rate(t.front());
+  if (rows >= t.back().rows) return rate(t.back());
+  auto hi =
+      std::upper_bound(t.begin(), t.end(), rows, [](double r, const RowRatePoint& p) { return r < p.rows; });
+  auto lo  = hi - 1;
+  double w = std::log(rows / lo->rows) / std::log(hi->rows / lo->rows);
+  return rate(*lo) + w * (rate(*hi) - rate(*lo));
+}
+
+double LinkProfile::measured_allreduce_time(double bytes) const {
+  const auto& t = allreduce_measured;
+  if (t.empty()) return -1;
+  if (bytes <= t.front().bytes) return t.front().seconds;
+  if (bytes >= t.back().bytes) return t.back().seconds * bytes / t.back().bytes;  // its bandwidth beyond
+  auto hi  = std::upper_bound(t.begin(), t.end(), bytes,
+                              [](double b, const MessagePoint& p) { return b < p.bytes; });
+  auto lo  = hi - 1;
+  double w = std::log(bytes / lo->bytes) / std::log(hi->bytes / lo->bytes);
+  return std::exp(std::log(lo->seconds) + w * (std::log(hi->seconds) - std::log(lo->seconds)));
+}
+
 std::string HardwareProfile::summary() const {
   return fmt::format(
       "{}: {} peak {:.4g} TFLOP/s, memory {:.4g} GB/s, {:.4g} GB per device, {} per node; "
@@ -32,6 +62,29 @@ std::string HardwareProfile::summary() const {
 }
 
 namespace {
+
+nlohmann::json row_rates_json(const std::vector<RowRatePoint>& v) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& p : v) a.push_back({p.rows, p.forward, p.backward_input, p.backward_weight});
+  return a;
+}
+
+std::vector<RowRatePoint> row_rates_from(const nlohmann::json& j, const char* key, const std::string& what) {
+  std::vector<RowRatePoint> out;
+  if (!j.contains(key)) return out;
+  for (const auto& p : j[key]) {
+    RowRatePoint r{p.at(0).get<double>(), p.at(1).get<double>(), p.at(2).get<double>(),
+                   p.at(3).get<double>()};
+    PX_USER_CHECK(r.rows > 0 && r.forward > 0 && r.backward_input > 0 && r.backward_weight > 0,
+                  "{}: {} entry [{}, {}, {}, {}] must be positive ([rows, forward, backward_input, "
+                  "backward_weight] FLOP/s)",
+                  what, key, r.rows, r.forward, r.backward_input, r.backward_weight);
+    out.push_back(r);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const RowRatePoint& a, const RowRatePoint& b) { return a.rows < b.rows; });
+  return out;
+}
 
 double positive(const nlohmann::json& j, const char* key, const std::string& what) {
   PX_USER_CHECK(j.contains(key) && j[key].is_number(), "{}: missing number '{}'; see docs/cost-model.md",
@@ -53,6 +106,7 @@ nlohmann::json link_json(const LinkProfile& l) {
                       {"latency_s", l.latency_s},
                       {"bandwidth", l.bandwidth},
                       {"rendezvous", l.rendezvous},
+                      {"shares_compute_core", l.shares_compute_core},
                       {"source", l.source}};
   auto pts         = [](const std::vector<MessagePoint>& v) {
     nlohmann::json a = nlohmann::json::array();
@@ -77,25 +131,32 @@ LinkProfile link_from_json(const nlohmann::json& j, const std::string& what) {
   l.source             = j.value("source", std::string());
   l.p2p_measured       = points(j, "p2p_measured");
   l.allreduce_measured = points(j, "allreduce_measured");
+  std::sort(l.allreduce_measured.begin(), l.allreduce_measured.end(),
+            [](const MessagePoint& a, const MessagePoint& b) { return a.bytes < b.bytes; });
+  l.shares_compute_core = j.value("shares_compute_core", false);
   return l;
 }
 
 nlohmann::json to_json(const HardwareProfile& hw) {
   nlohmann::json rates = nlohmann::json::array();
   for (const auto& r : hw.matmul_rates) rates.push_back({r.flops, r.flops_per_s});
-  return {{"name", hw.name},
-          {"source", hw.source},
-          {"dtype", hw.dtype},
-          {"bytes_per_element", hw.bytes_per_element},
-          {"peak_flops", hw.peak_flops},
-          {"matmul_rates", rates},
-          {"memory_bandwidth", hw.memory_bandwidth},
-          {"memory_bytes", hw.memory_bytes},
-          {"kernel_overhead_s", hw.kernel_overhead_s},
-          {"concurrent_efficiency", hw.concurrent_efficiency},
-          {"devices_per_node", hw.devices_per_node},
-          {"intra_node", link_json(hw.intra_node)},
-          {"inter_node", link_json(hw.inter_node)}};
+  nlohmann::json j = {{"name", hw.name},
+                      {"source", hw.source},
+                      {"dtype", hw.dtype},
+                      {"bytes_per_element", hw.bytes_per_element},
+                      {"peak_flops", hw.peak_flops},
+                      {"matmul_rates", rates},
+                      {"memory_bandwidth", hw.memory_bandwidth},
+                      {"memory_bytes", hw.memory_bytes},
+                      {"kernel_overhead_s", hw.kernel_overhead_s},
+                      {"concurrent_efficiency", hw.concurrent_efficiency},
+                      {"devices_per_node", hw.devices_per_node},
+                      {"intra_node", link_json(hw.intra_node)},
+                      {"inter_node", link_json(hw.inter_node)}};
+  if (!hw.row_rates.empty()) j["row_rates"] = row_rates_json(hw.row_rates);
+  if (!hw.row_rates_concurrent.empty()) j["row_rates_concurrent"] = row_rates_json(hw.row_rates_concurrent);
+  if (hw.memory_bandwidth_concurrent > 0) j["memory_bandwidth_concurrent"] = hw.memory_bandwidth_concurrent;
+  return j;
 }
 
 HardwareProfile hardware_from_json(const nlohmann::json& j, const std::string& what) {
@@ -125,6 +186,11 @@ HardwareProfile hardware_from_json(const nlohmann::json& j, const std::string& w
                       what, r.flops, r.flops_per_s);
         hw.matmul_rates.push_back(r);
       }
+    hw.row_rates                   = row_rates_from(j, "row_rates", what);
+    hw.row_rates_concurrent        = row_rates_from(j, "row_rates_concurrent", what);
+    hw.memory_bandwidth_concurrent = j.value("memory_bandwidth_concurrent", 0.0);
+    PX_USER_CHECK(hw.memory_bandwidth_concurrent >= 0, "{}: memory_bandwidth_concurrent = {} must be >= 0",
+                  what, hw.memory_bandwidth_concurrent);
     std::sort(hw.matmul_rates.begin(), hw.matmul_rates.end(),
               [](const RatePoint& a, const RatePoint& b) { return a.flops < b.flops; });
     PX_USER_CHECK(j.contains("intra_node"), "{}: missing 'intra_node' link", what);

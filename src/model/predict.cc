@@ -63,24 +63,29 @@ namespace {
 
 struct StageCost {
   double F = 0, I = 0, W = 0;
+  std::vector<double> block_W;  // each block's weight pass, in block order (when its gradients are final)
 };
 
-// Compute time of every block pass of one stage at micro-batch b.
+// Compute time of every block pass of one stage at micro-batch b; `together`: every device of the node
+// computes at the same time (the concurrent rates and bandwidth of the profile).
 StageCost stage_cost(const ModelDesc& model, int first, int last, double b, const Layout& l,
-                     const HardwareProfile& hw) {
+                     const HardwareProfile& hw, bool together) {
   StageCost c;
-  const int concurrent       = std::min(l.devices(), hw.devices_per_node);
+  const int concurrent       = together ? std::min(l.devices(), hw.devices_per_node) : 1;
   const LinkProfile& tp_link = hw.link_for(l.tp);
   for (int i = first; i < last; ++i) {
     const BlockDesc& blk = model.blocks[i];
     Cost x               = blk.at_batch(b);
     const double split   = blk.tp_split ? static_cast<double>(l.tp) : 1.0;
-    auto t               = [&](double flops, double bytes) {
-      return pass_time(flops / split, bytes / split, blk.matmuls, hw, l.threads_per_device, concurrent);
+    const double rows    = blk.rows_per_sample * b;
+    auto t               = [&](double flops, double bytes, PassKind kind) {
+      return pass_time(flops / split, bytes / split, blk.matmuls, hw, l.threads_per_device, concurrent, kind,
+                                     rows);
     };
-    c.F += t(x.fwd_flops, x.fwd_bytes);
-    c.I += t(x.bwd_input_flops, x.bwd_input_bytes);
-    c.W += t(x.bwd_weight_flops, x.bwd_weight_bytes);
+    c.F += t(x.fwd_flops, x.fwd_bytes, PassKind::kForward);
+    c.I += t(x.bwd_input_flops, x.bwd_input_bytes, PassKind::kBackwardInput);
+    c.block_W.push_back(t(x.bwd_weight_flops, x.bwd_weight_bytes, PassKind::kBackwardWeight));
+    c.W += c.block_W.back();
     if (l.tp > 1 && blk.tp_split) {  // Megatron's blocking all-reduces inside the layer
       const double bytes = blk.tp_allreduce_bytes_per_sample * b * hw.bytes_per_element / 4.0;
       c.F += blk.tp_allreduce_fwd * allreduce_time(bytes, l.tp, tp_link);
@@ -88,6 +93,12 @@ StageCost stage_cost(const ModelDesc& model, int first, int last, double b, cons
     }
   }
   return c;
+}
+
+// Does computing at the same time as the node's other devices change this profile's figures?
+bool concurrency_matters(const HardwareProfile& hw) {
+  return hw.concurrent_efficiency < 1 || !hw.row_rates_concurrent.empty() ||
+         (hw.memory_bandwidth_concurrent > 0 && hw.memory_bandwidth_concurrent != hw.memory_bandwidth);
 }
 
 }  // namespace
@@ -122,29 +133,22 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
   p.stage_cuts = pipeline::partition_stages(block_flops, stages).cuts;
 
   const CachedSchedule& sched = cache.get(l.schedule, l.pp, l.microbatches, l.virtual_stages);
-  SimInput in;
-  in.layout                  = fmt::format("{} (predicted)", l.describe());
-  in.rendezvous              = hw.intra_node.rendezvous && l.devices() <= hw.devices_per_node;
-  const LinkProfile& pp_link = hw.link_for(l.tp * l.pp);
-  const LinkProfile& dp_link = hw.link_for(l.devices());
-  const int concurrent       = std::min(l.devices(), hw.devices_per_node);
+  const LinkProfile& pp_link  = hw.link_for(l.tp * l.pp);
+  const LinkProfile& dp_link  = hw.link_for(l.devices());
+  // Devices of one node computing at the same time share its memory system (CPU cores): the profile's
+  // concurrent rates apply to the share of a device's compute during which another one computes. dp × tp
+  // replicas of a pipeline rank always compute together; between pipeline ranks the share comes from a
+  // first simulation at the rates alone.
+  const int node_devices = std::min(l.devices(), hw.devices_per_node);
+  const bool contended   = node_devices > 1 && concurrency_matters(hw);
+  const bool replicas    = contended && l.dp * l.tp > 1;
+
+  std::vector<StageCost> alone(stages), together(stages);
   std::vector<double> stage_params(stages, 0.0);
   for (int s = 0; s < stages; ++s) {
     const int first = p.stage_cuts[s], last = p.stage_cuts[s + 1];
-    StageCost c = stage_cost(model, first, last, b, l, hw);
-    StageDurations d;
-    d.forward         = c.F;
-    d.backward_input  = c.I + (l.recompute ? c.F : 0.0);
-    d.backward_weight = c.W;
-    d.backward        = d.backward_input + d.backward_weight;
-    in.stages.push_back(d);
-    const double fwd_bytes = model.blocks[last - 1].out_bytes_per_sample * b * e;
-    const double bwd_bytes =
-        (first == 0 ? 0.0 : model.blocks[first - 1].out_bytes_per_sample) * b * e;  // grad of the stage input
-    in.send_forward.push_back(p2p_time(fwd_bytes, pp_link));
-    in.send_backward.push_back(first == 0 ? 0.0 : p2p_time(bwd_bytes, pp_link));
-    in.forward_bytes.push_back(static_cast<int64_t>(fwd_bytes));
-    in.backward_bytes.push_back(static_cast<int64_t>(bwd_bytes));
+    alone[s]    = stage_cost(model, first, last, b, l, hw, false);
+    together[s] = contended ? stage_cost(model, first, last, b, l, hw, true) : alone[s];
     for (int i = first; i < last; ++i)
       stage_params[s] += model.blocks[i].tp_split ? static_cast<double>(model.blocks[i].params) / l.tp
                                                   : static_cast<double>(model.blocks[i].params);
@@ -152,47 +156,119 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
   // The loss (softmax cross-entropy over the last stage's logits) is memory-bound work in the last forward.
   {
     const double logits = model.blocks.back().out_bytes_per_sample * b;
-    in.stages.back().forward +=
-        pass_time(5.0 * logits / 4.0, 3.0 * logits, 0, hw, l.threads_per_device, concurrent);
+    alone.back().F += pass_time(5.0 * logits / 4.0, 3.0 * logits, 0, hw, l.threads_per_device, 1);
+    together.back().F += pass_time(5.0 * logits / 4.0, 3.0 * logits, 0, hw, l.threads_per_device,
+                                   contended ? node_devices : 1);
   }
 
-  // Data-parallel gradient buckets per stage: the last layers' gradients are final first.
-  double dp_bytes_sent = 0;
-  if (l.dp > 1) {
-    in.grad_bucket_time.resize(stages);
-    in.grad_bucket_ready.resize(stages);
-    in.grad_bucket_bytes.resize(stages);
+  // Data-parallel gradient buckets per stage, as the engine makes them: the stage's parameters in backward
+  // order (last block first), a new bucket once the current one holds bucket_bytes; a bucket is launched when
+  // the last of its blocks has run its final weight pass. Within a full backward the engine runs every input
+  // pass (last block first), then the weight passes first block to last.
+  struct Bucket {
+    double bytes   = 0;
+    int last_block = -1;  // the block (index within the stage) whose weight pass completes the bucket
+  };
+  std::vector<std::vector<Bucket>> buckets(stages);
+  if (l.dp > 1)
     for (int s = 0; s < stages; ++s) {
-      const double total = stage_params[s] * hw.bytes_per_element;
-      const int buckets  = std::max(1, static_cast<int>(std::ceil(total / l.bucket_bytes)));
-      for (int k = 0; k < buckets; ++k) {
-        const double bytes = total / buckets;
-        const double t =
-            l.zero1 ? reduce_scatter_time(bytes, l.dp, dp_link) : allreduce_time(bytes, l.dp, dp_link);
-        in.grad_bucket_time[s].push_back(t);
-        in.grad_bucket_ready[s].push_back(static_cast<double>(k + 1) / buckets);
-        in.grad_bucket_bytes[s].push_back(static_cast<int64_t>(bytes));
+      const int first = p.stage_cuts[s], last = p.stage_cuts[s + 1];
+      for (int i = last; i-- > first;) {
+        const BlockDesc& blk       = model.blocks[i];
+        std::vector<int64_t> sizes = blk.param_sizes;
+        if (sizes.empty() && blk.params > 0) sizes = {blk.params};
+        for (int64_t n : sizes) {
+          const double elems = blk.tp_split ? static_cast<double>(n) / l.tp : static_cast<double>(n);
+          if (buckets[s].empty() || buckets[s].back().bytes >= l.bucket_bytes) buckets[s].push_back({});
+          buckets[s].back().bytes += 4.0 * elems;
+          buckets[s].back().last_block = std::max(buckets[s].back().last_block, i - first);
+        }
       }
+      std::stable_sort(buckets[s].begin(), buckets[s].end(),
+                       [](const Bucket& x, const Bucket& y) { return x.last_block < y.last_block; });
     }
-  }
-  // Optimizer step (memory-bound): AdamW reads p, g, m, v and writes p, m, v; SGD with momentum reads p, g,
-  // buf and writes p, buf. Plus zeroing the gradients for the next step. ZeRO-1 updates 1/dp of the
-  // parameters, then all-gathers them.
-  in.opt_step.assign(l.pp, 0.0);
+
   std::vector<double> device_params(l.pp, 0.0);
-  for (int s = 0; s < stages; ++s) device_params[s % l.pp] += stage_params[s];
-  const double passes = l.optimizer == "sgd" ? 5.0 : 7.0;
-  for (int r = 0; r < l.pp; ++r) {
-    const double shard = l.zero1 ? device_params[r] / l.dp : device_params[r];
-    in.opt_step[r]     = shard * 4.0 * passes / hw.memory_bandwidth +
-                     device_params[r] * hw.bytes_per_element / hw.memory_bandwidth + hw.kernel_overhead_s;
-    if (l.zero1 && l.dp > 1)
-      in.opt_step[r] += all_gather_time(device_params[r] * hw.bytes_per_element, l.dp, dp_link);
+  for (int s = 0; s < stages; ++s) device_params[sched.lowered.stage_device[s]] += stage_params[s];
+  double dp_bytes_sent = 0;
+  for (int r = 0; r < l.pp; ++r)
     dp_bytes_sent =
         std::max(dp_bytes_sent, allreduce_bytes_sent(device_params[r] * hw.bytes_per_element, l.dp));
-  }
-  for (int r = 0; r < l.pp; ++r) in.devices.push_back({r, 0, 0, r});
 
+  // One simulation input; `shared[d]`: the share of device d's compute that runs together with another
+  // device of its node.
+  auto make_input = [&](const std::vector<double>& shared) {
+    SimInput in;
+    in.layout             = fmt::format("{} (predicted)", l.describe());
+    in.rendezvous         = hw.intra_node.rendezvous && l.devices() <= hw.devices_per_node;
+    in.buckets_share_core = dp_link.shares_compute_core && l.devices() <= hw.devices_per_node && l.dp > 1;
+    if (l.dp > 1) {
+      in.grad_bucket_time.resize(stages);
+      in.grad_bucket_ready.resize(stages);
+      in.grad_bucket_ready_w.resize(stages);
+      in.grad_bucket_bytes.resize(stages);
+    }
+    for (int s = 0; s < stages; ++s) {
+      const int first = p.stage_cuts[s], last = p.stage_cuts[s + 1];
+      const double f = shared[sched.lowered.stage_device[s]];
+      auto mix       = [f](double a, double t) { return a + f * (t - a); };
+      StageDurations d;
+      d.forward         = mix(alone[s].F, together[s].F);
+      const double I    = mix(alone[s].I, together[s].I);
+      d.backward_weight = mix(alone[s].W, together[s].W);
+      d.backward_input  = I + (l.recompute ? d.forward : 0.0);
+      d.backward        = d.backward_input + d.backward_weight;
+      in.stages.push_back(d);
+      const double fwd_bytes = model.blocks[last - 1].out_bytes_per_sample * b * e;
+      const double bwd_bytes =
+          (first == 0 ? 0.0 : model.blocks[first - 1].out_bytes_per_sample) * b * e;  // grad of the input
+      in.send_forward.push_back(p2p_time(fwd_bytes, pp_link));
+      in.send_backward.push_back(first == 0 ? 0.0 : p2p_time(bwd_bytes, pp_link));
+      in.forward_bytes.push_back(static_cast<int64_t>(fwd_bytes));
+      in.backward_bytes.push_back(static_cast<int64_t>(bwd_bytes));
+      if (l.dp > 1) {
+        // When each block's weight pass ends, as a fraction of the full backward and of the W pass alone.
+        std::vector<double> w_done;
+        double w = 0;
+        for (size_t j = 0; j < alone[s].block_W.size(); ++j)
+          w_done.push_back(w += mix(alone[s].block_W[j], together[s].block_W[j]));
+        for (const Bucket& bk : buckets[s]) {
+          const double bytes = bk.bytes * e;
+          const double done  = w_done[bk.last_block];
+          in.grad_bucket_time[s].push_back(l.zero1 ? reduce_scatter_time(bytes, l.dp, dp_link)
+                                                   : allreduce_time(bytes, l.dp, dp_link));
+          in.grad_bucket_ready[s].push_back(
+              d.backward > 0 ? std::min(1.0, (d.backward_input + done) / d.backward) : 1.0);
+          in.grad_bucket_ready_w[s].push_back(w > 0 ? std::min(1.0, done / w) : 1.0);
+          in.grad_bucket_bytes[s].push_back(static_cast<int64_t>(bytes));
+        }
+      }
+    }
+    // Optimizer step, one fused memory-bound pass over the parameters: SGD with momentum reads p, g, buf and
+    // writes p, buf and the zeroed g (6 passes); AdamW reads p, g, m, v and writes p, m, v, g (8); clipping
+    // first reads the gradients once for their norm. ZeRO-1 steps 1/dp of the parameters, zeroes the full
+    // gradient and all-gathers the parameters.
+    const double passes = (l.optimizer == "sgd" ? 6.0 : 8.0) + (l.clip ? 1.0 : 0.0);
+    in.opt_step.assign(l.pp, 0.0);
+    for (int r = 0; r < l.pp; ++r) {
+      const double bw    = hw.bandwidth(false) + shared[r] * (hw.bandwidth(true) - hw.bandwidth(false));
+      const double shard = l.zero1 ? device_params[r] / l.dp : device_params[r];
+      in.opt_step[r]     = shard * 4.0 * passes / bw + hw.kernel_overhead_s;
+      if (l.zero1 && l.dp > 1)
+        in.opt_step[r] += device_params[r] * hw.bytes_per_element / bw +
+                          all_gather_time(device_params[r] * hw.bytes_per_element, l.dp, dp_link);
+    }
+    for (int r = 0; r < l.pp; ++r) in.devices.push_back({r, 0, 0, r});
+    return in;
+  };
+
+  std::vector<double> shared(l.pp, replicas ? 1.0 : 0.0);
+  if (contended && !replicas && l.pp > 1) {
+    SimInput first        = make_input(shared);
+    first.measure_overlap = true;
+    shared                = simulate(sched.lowered, first, false).overlap;
+  }
+  SimInput in      = make_input(shared);
   SimResult sim    = simulate(sched.lowered, in, record_trace);
   p.step_s         = sim.step_time;
   p.bubble         = sim.bubble;

@@ -38,6 +38,41 @@ struct Grid2 {
   double& at(int s, int k) { return v[static_cast<size_t>(s) * m + k]; }
 };
 
+// Per device: the share of its busy time during which another device is busy too (a sweep over all
+// intervals' ends; the group is small: only CPU profiles, a node's devices, ask for it).
+std::vector<double> overlap_fractions(const std::vector<std::vector<std::pair<double, double>>>& iv) {
+  const int P = static_cast<int>(iv.size());
+  struct Edge {
+    double t;
+    int device, delta;
+  };
+  std::vector<Edge> edges;
+  std::vector<double> busy(P, 0.0), shared(P, 0.0);
+  for (int d = 0; d < P; ++d)
+    for (auto [a, b] : iv[d])
+      if (b > a) {
+        edges.push_back({a, d, +1});
+        edges.push_back({b, d, -1});
+        busy[d] += b - a;
+      }
+  std::sort(edges.begin(), edges.end(), [](const Edge& x, const Edge& y) {
+    return x.t != y.t ? x.t < y.t : x.delta < y.delta;  // ends before starts at the same time
+  });
+  std::vector<int> active(P, 0);
+  int count = 0;
+  for (size_t i = 0; i + 1 < edges.size(); ++i) {
+    active[edges[i].device] += edges[i].delta;
+    count += edges[i].delta;
+    const double len = edges[i + 1].t - edges[i].t;
+    if (count >= 2 && len > 0)
+      for (int d = 0; d < P; ++d)
+        if (active[d] > 0) shared[d] += len;
+  }
+  std::vector<double> out(P, 0.0);
+  for (int d = 0; d < P; ++d) out[d] = busy[d] > 0 ? std::min(1.0, shared[d] / busy[d]) : 0.0;
+  return out;
+}
+
 }  // namespace
 
 SimResult simulate(const Schedule& sched, const SimInput& in, bool record_trace) {
@@ -85,6 +120,7 @@ SimResult simulate(const Schedule& sched, const SimInput& in, bool record_trace)
     e.flow_id    = flow;
     events[d].push_back(e);
   };
+  std::vector<std::vector<std::pair<double, double>>> intervals(in.measure_overlap ? P : 0);
   std::vector<Grid2> flow_ids;
   flow_ids.emplace_back(S, M);
   flow_ids.emplace_back(S, M);
@@ -112,8 +148,31 @@ SimResult simulate(const Schedule& sched, const SimInput& in, bool record_trace)
           ready = std::max(t, grad_avail.at(s, k));
           dur   = a.kind == ActionKind::kFullBackward ? sd.backward : sd.backward_input;
         }
-        const double end = ready + dur;
+        double end = ready + dur;
+        if (static_cast<int>(pc[d]) == last_backward[s] && !in.grad_bucket_time.empty()) {
+          const auto& times = in.grad_bucket_time[s];
+          const bool w_pass = a.kind == ActionKind::kBackwardWeight && !in.grad_bucket_ready_w.empty();
+          const auto& frac  = w_pass ? in.grad_bucket_ready_w[s] : in.grad_bucket_ready[s];
+          double stretch    = 0;  // compute delayed so far by buckets sharing its core
+          for (size_t b = 0; b < times.size(); ++b) {
+            const double ready_at = ready + dur * frac[b] + stretch;
+            const double t0       = std::max(ready_at, dp_free[d]);
+            double t1             = t0 + times[b];
+            if (in.buckets_share_core) {
+              // Fair sharing of one core: until the shorter of the two finishes both run at half speed.
+              const double overlap = std::min(times[b], std::max(0.0, end - t0));
+              end += overlap;
+              stretch += overlap;
+              t1 += overlap;
+            }
+            dp_free[d] = t1;
+            r.comm[d] += times[b];
+            int64_t by = in.grad_bucket_bytes.empty() ? 0 : in.grad_bucket_bytes[s][b];
+            emit(d, trace::Kind::kAllReduce, trace::Track::kComm, t0, t1, s, -1, by);
+          }
+        }
         emit(d, pipeline::trace_kind(a.kind), trace::Track::kCompute, ready, end, s, k);
+        if (in.measure_overlap) intervals[d].push_back({ready, end});
         r.busy[d] += dur;
         t = end;
         if (a.kind == ActionKind::kForward) {
@@ -121,17 +180,6 @@ SimResult simulate(const Schedule& sched, const SimInput& in, bool record_trace)
           if (s == S - 1) grad_avail.at(s, k) = end;  // the loss gradient
         } else if (a.kind != ActionKind::kBackwardWeight) {
           if (s > 0 && sched.stage_device[s - 1] == d) grad_avail.at(s - 1, k) = end;
-        }
-        if (static_cast<int>(pc[d]) == last_backward[s] && !in.grad_bucket_time.empty()) {
-          const auto& times = in.grad_bucket_time[s];
-          for (size_t b = 0; b < times.size(); ++b) {
-            const double ready_at = ready + dur * in.grad_bucket_ready[s][b];
-            const double t0 = std::max(ready_at, dp_free[d]), t1 = t0 + times[b];
-            dp_free[d] = t1;
-            r.comm[d] += times[b];
-            int64_t by = in.grad_bucket_bytes.empty() ? 0 : in.grad_bucket_bytes[s][b];
-            emit(d, trace::Kind::kAllReduce, trace::Track::kComm, t0, t1, s, -1, by);
-          }
         }
         return true;
       }
@@ -211,11 +259,13 @@ SimResult simulate(const Schedule& sched, const SimInput& in, bool record_trace)
     if (!in.opt_step.empty() && in.opt_step[d] > 0) {
       const double t0 = std::max(compute_free[d], dp_free[d]);
       emit(d, trace::Kind::kOptStep, trace::Track::kCompute, t0, t0 + in.opt_step[d], -1, -1);
+      if (in.measure_overlap) intervals[d].push_back({t0, t0 + in.opt_step[d]});
       r.busy[d] += in.opt_step[d];
       end = std::max(end, t0 + in.opt_step[d]);
     }
     r.step_time = std::max(r.step_time, end);
   }
+  if (in.measure_overlap) r.overlap = overlap_fractions(intervals);
   r.utilization.resize(P);
   double mean = 0;
   for (int d = 0; d < P; ++d) {

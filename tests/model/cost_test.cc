@@ -116,6 +116,59 @@ TEST(PassTime, RooflineAndOverhead) {
   EXPECT_DOUBLE_EQ(pass_time(0, 0, 1, hw), 0.0);
 }
 
+TEST(PassTime, SkinnyCallsRunAtTheirRowRate) {
+  HardwareProfile hw;
+  hw.peak_flops       = 1e12;
+  hw.memory_bandwidth = 1e11;
+  // [rows, forward, input grad, weight grad] FLOP/s
+  hw.row_rates            = {{16, 1e11, 5e10, 2.5e10}, {64, 4e11, 2e11, 1e11}};
+  hw.row_rates_concurrent = {{16, 5e10, 2.5e10, 1.25e10}, {64, 2e11, 1e11, 5e10}};
+  // 32 rows: halfway in log(rows) between 16 and 64; 1e9 flops at 2.5e11 = 4 ms.
+  EXPECT_DOUBLE_EQ(pass_time(1e9, 0, 1, hw, 1, 1, PassKind::kForward, 32), 4e-3);
+  EXPECT_DOUBLE_EQ(pass_time(1e9, 0, 1, hw, 1, 1, PassKind::kBackwardInput, 32), 8e-3);
+  EXPECT_DOUBLE_EQ(pass_time(1e9, 0, 1, hw, 1, 1, PassKind::kBackwardWeight, 16), 40e-3);
+  EXPECT_DOUBLE_EQ(pass_time(1e9, 0, 1, hw, 1, 2, PassKind::kBackwardWeight, 16), 80e-3);  // concurrent
+  // Many rows: clamped to the last point; the peak (square calls) still bounds it: 1e9 / min(1e12, 4e11).
+  EXPECT_DOUBLE_EQ(pass_time(1e9, 0, 1, hw, 1, 1, PassKind::kForward, 4096), 2.5e-3);
+  EXPECT_DOUBLE_EQ(pass_time(1e9, 0, 1, hw, 1, 1, PassKind::kForward, 0), 1e-3);  // rows unknown: peak
+  // Memory: the concurrent bandwidth when every device streams at once.
+  hw.memory_bandwidth_concurrent = 5e10;
+  EXPECT_DOUBLE_EQ(pass_time(1e6, 1e8, 0, hw, 1, 1), 1e-3);
+  EXPECT_DOUBLE_EQ(pass_time(1e6, 1e8, 0, hw, 1, 2), 2e-3);
+}
+
+TEST(Collectives, TwoDevicesUseTheMeasuredAllReduce) {
+  LinkProfile link  = link_preset("threads");
+  const double ring = allreduce_time(1e7, 2, link);
+  EXPECT_DOUBLE_EQ(ring, 1e7 / link.bandwidth + 2 * link.latency_s);
+  link.allreduce_measured = {{1e6, 1e-4}, {1e8, 1e-2}};
+  EXPECT_NEAR(allreduce_time(1e7, 2, link), 1e-3, 1e-15);  // log-log halfway
+  EXPECT_DOUBLE_EQ(allreduce_time(2e8, 2, link), 2e-2);    // the last point's bandwidth beyond the table
+  EXPECT_DOUBLE_EQ(allreduce_time(1e3, 2, link), 1e-4);    // clamped below
+  EXPECT_DOUBLE_EQ(allreduce_time(1e7, 4, link), 1.5 * 1e7 / link.bandwidth + 6 * link.latency_s);  // ring
+}
+
+TEST(Hardware, CalibratedContentionFiguresRoundTrip) {
+  HardwareProfile hw                = hardware_preset("cpu-this-machine");
+  hw.row_rates                      = {{16, 1e10, 2e10, 3e10}, {32, 4e10, 5e10, 6e10}};
+  hw.row_rates_concurrent           = {{16, 1e9, 2e9, 3e9}};
+  hw.memory_bandwidth_concurrent    = 7e9;
+  hw.intra_node.shares_compute_core = true;
+  hw.intra_node.allreduce_measured  = {{1e6, 2e-4}, {1e3, 1e-5}};  // sorted on reading
+  HardwareProfile back              = hardware_from_json(to_json(hw));
+  ASSERT_EQ(back.row_rates.size(), 2u);
+  EXPECT_DOUBLE_EQ(back.row_rates[1].backward_weight, 6e10);
+  EXPECT_DOUBLE_EQ(back.row_rate(PassKind::kBackwardInput, 16, true), 2e9);
+  EXPECT_DOUBLE_EQ(back.row_rate(PassKind::kBackwardInput, 16, false), 2e10);
+  EXPECT_DOUBLE_EQ(back.bandwidth(true), 7e9);
+  EXPECT_DOUBLE_EQ(back.bandwidth(false), hw.memory_bandwidth);
+  EXPECT_TRUE(back.intra_node.shares_compute_core);
+  EXPECT_DOUBLE_EQ(back.intra_node.allreduce_measured.front().bytes, 1e3);
+  nlohmann::json bad = to_json(hw);
+  bad["row_rates"]   = {{16, 0, 1, 1}};
+  EXPECT_THROW(hardware_from_json(bad), Error);
+}
+
 TEST(Hardware, RateTableInterpolatesInLogSize) {
   HardwareProfile hw;
   hw.peak_flops   = 100;

@@ -34,7 +34,13 @@ struct LinkProfile {
   std::string source;                      // where α and β come from
   std::vector<MessagePoint> p2p_measured;  // calibrate: send/recv time by size (2 devices)
   std::vector<MessagePoint> allreduce_measured;  // calibrate: all-reduce time by size (2 devices)
+  // The collectives run on a helper thread that shares the device's core (threads backend on a machine with
+  // a core per device): while a collective runs, the device's compute gets the core half the time.
+  bool shares_compute_core = false;
   double time(double bytes) const { return latency_s + bytes / bandwidth; }
+  // All-reduce of `bytes` over 2 devices from allreduce_measured (log-log interpolation, the table's last
+  // bandwidth beyond its end); a negative value when nothing is measured.
+  double measured_allreduce_time(double bytes) const;
 };
 
 // Achieved matmul rate for calls of a given size (flops of one call).
@@ -42,6 +48,16 @@ struct RatePoint {
   double flops       = 0;
   double flops_per_s = 0;
 };
+
+// Achieved rate of one layer pass on `rows` rows (the batch side of the call) against a weight far larger
+// than the caches (calibrate: 4096 × 4096), FLOP/s per pass kind. Few rows mean few flops per weight byte:
+// the call streams the weight and runs below the rate a square call of the same flops reaches.
+struct RowRatePoint {
+  double rows    = 0;
+  double forward = 0, backward_input = 0, backward_weight = 0;
+};
+
+enum class PassKind { kForward, kBackwardInput, kBackwardWeight };
 
 struct HardwareProfile {
   std::string name;
@@ -56,12 +72,22 @@ struct HardwareProfile {
   double kernel_overhead_s = 0;  // fixed cost per kernel call (launch, dispatch)
   // Rate when every core of the machine computes at once, relative to one alone (1 for accelerators).
   double concurrent_efficiency = 1;
-  int devices_per_node         = 1;
+  // Skinny-call rates by rows (empty: none), one device alone and every device of the node at once.
+  std::vector<RowRatePoint> row_rates, row_rates_concurrent;
+  // Per device when every device of the node streams memory at once (0: memory_bandwidth).
+  double memory_bandwidth_concurrent = 0;
+  int devices_per_node               = 1;
   LinkProfile intra_node;  // between devices of one node (NVLink, shared memory)
   LinkProfile inter_node;  // between nodes (InfiniBand, Ethernet)
 
   // Interpolated in log(flops) between measured points; clamped at the ends.
   double matmul_rate(double flops_per_call) const;
+  // Rate of a layer pass on `rows` rows per call from row_rates (row_rates_concurrent when `concurrent`);
+  // interpolated in log(rows), clamped at the ends; 0 when there is no table or rows <= 0.
+  double row_rate(PassKind kind, double rows, bool concurrent) const;
+  double bandwidth(bool concurrent) const {
+    return concurrent && memory_bandwidth_concurrent > 0 ? memory_bandwidth_concurrent : memory_bandwidth;
+  }
   // The link a group of `group_size` devices, packed on nodes, is limited by.
   const LinkProfile& link_for(int group_size) const {
     return group_size <= devices_per_node ? intra_node : inter_node;

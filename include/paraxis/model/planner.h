@@ -41,6 +41,7 @@ struct Layout {  // NOTE: memory.h and the CLI read it too
   bool recompute                  = false;  // keep only stage inputs; recompute the forward during backward
   int threads_per_device          = 1;
   std::string optimizer           = "adamw";  // adamw | sgd (momentum)
+  bool clip                       = false;    // gradient clipping by global norm (one more gradient read)
   double bucket_bytes = 25.0 * 1024 * 1024;   // data-parallel gradient bucket (PyTorch DDP's default)
   int devices() const { return dp * tp * pp; }
   std::string describe() const;  // "dp2 tp1 pp4 1f1b m8", "pp2 interleaved-1f1b v2 m8 zero1 recompute"

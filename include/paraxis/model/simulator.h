@@ -42,6 +42,14 @@ struct SimInput {
   // Per stage: data-parallel all-reduce time of each gradient bucket, in the order they become ready, and
   // the fraction of the last backward after which each is ready (ascending, in (0, 1]).
   std::vector<std::vector<double>> grad_bucket_time, grad_bucket_ready;
+  // The same fractions when the stage's last backward is a weight pass W (split backward schedules); empty:
+  // grad_bucket_ready.
+  std::vector<std::vector<double>> grad_bucket_ready_w;
+  // The buckets' collectives run on a helper thread sharing the device's core: while one overlaps the
+  // device's compute, both progress at half speed (the work of each is kept; the compute ends later by the
+  // overlap).
+  bool buckets_share_core = false;
+  bool measure_overlap    = false;                      // fill SimResult::overlap
   std::vector<std::vector<int64_t>> grad_bucket_bytes;  // for the trace (optional)
   std::vector<double> opt_step;                         // per device; 0: none
   double time_unit_ns = 1e9;               // trace timestamps: seconds → ns (1 for unit-time mode)
@@ -59,7 +67,10 @@ struct SimResult {
   std::vector<double> utilization;  // busy / step_time
   double bubble      = 0;           // 1 − mean utilization
   double compute_end = 0;           // when the last compute action finished (before the optimizer step)
-  trace::TraceSet trace;            // source "simulated"
+  // Per device (with SimInput::measure_overlap): the fraction of its compute time (passes and optimizer
+  // step) during which at least one other device of the group computes too.
+  std::vector<double> overlap;
+  trace::TraceSet trace;  // source "simulated"
 };
 
 // Needs a lowered schedule (pipeline::lower_send_recv) when it has more than one device. Throws a runtime
