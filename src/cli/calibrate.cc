@@ -9,10 +9,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <sstream>
 #include <thread>
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/model_flags.h"
 #include "paraxis/comm/launch.h"
 #include "paraxis/core/error.h"
 #include "paraxis/kernels/linear.h"
@@ -54,31 +56,76 @@ double matmul_seconds(int64_t n, double budget_s) {
 // kWeightSide² floats, far larger than the caches: FLOP/s of each. `sync` runs before every timed call (a
 // barrier when several devices measure at once, so that they really run together).
 constexpr int64_t kWeightSide = 4096;
+
+// Bytes that must be touched between two uses of a buffer for it to come from memory, not the last-level
+// cache: a training step's weights, gradients and optimizer state exceed it, so a layer reads its weight
+// cold.
+double cache_flush_bytes() {
+  const long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  return 1.5 * static_cast<double>(llc > 0 ? llc : 64L << 20);
+}
+
+// One set of a Linear pass's buffers. (rows, in) x, (in → out) w, …
+struct LayerBuffers {
+  std::vector<float> x, w, bias, y, dy, dx, dw, db;
+  LayerBuffers(int64_t rows, int64_t in, int64_t out)
+      : x(rows * in, 0.5f),
+        w(in * out, 0.01f),
+        bias(out, 0.0f),
+        y(rows * out),
+        dy(rows * out, 0.5f),
+        dx(rows * in),
+        dw(in * out, 0.0f),
+        db(out, 0.0f) {}
+};
+
+// The three passes of a Linear layer (the kernels the layers call) on `rows` rows, in → out features: FLOP/s
+// of each, the median of `reps` calls. Each call uses the next of several buffer sets that together exceed
+// the last-level cache, so the weight and its gradient come from memory as in training. `sync` runs before
+// every timed call (a barrier when several devices measure at once, so that they really run together).
 template <class Sync>
-RowRatePoint row_rate(int64_t rows, int reps, Sync&& sync) {
-  const int64_t in = kWeightSide, out = kWeightSide;
-  std::vector<float> x(rows * in, 0.5f), w(in * out, 0.01f), bias(out, 0.0f), y(rows * out),
-      dy(rows * out, 0.5f), dx(rows * in), dw(in * out, 0.0f), db(out, 0.0f);
-  auto best = [&](auto&& f) {
-    f();  // warm-up: primitive creation, page faults
-    double t = 1e30;
+RowRatePoint layer_rate(int64_t rows, int64_t in, int64_t out, int reps, Sync&& sync) {
+  const double set_bytes = 4.0 * (2.0 * rows * in + 2.0 * in * out + 2.0 * rows * out);
+  const int sets = static_cast<int>(std::clamp(std::ceil(cache_flush_bytes() / set_bytes), 2.0, 32.0));
+  std::vector<LayerBuffers> buf;
+  for (int i = 0; i < sets; ++i) buf.emplace_back(rows, in, out);
+  int next    = 0;
+  auto median = [&](auto&& f) {
+    f(buf[0]);  // warm-up: primitive creation
+    std::vector<double> t;
     for (int i = 0; i < reps; ++i) {
+      LayerBuffers& b = buf[++next % sets];
       sync();
       auto t0 = Clock::now();
-      f();
-      t = std::min(t, seconds_since(t0));
+      f(b);
+      t.push_back(seconds_since(t0));
     }
-    return t;
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
   };
   const double flops = 2.0 * rows * in * out;
   RowRatePoint p;
-  p.rows    = static_cast<double>(rows);
-  p.forward = flops / best([&] { linear_forward(y.data(), x.data(), w.data(), bias.data(), rows, in, out); });
-  p.backward_input =
-      flops / best([&] { linear_backward_input(dx.data(), dy.data(), w.data(), rows, in, out); });
+  p.rows           = static_cast<double>(rows);
+  p.forward        = flops / median([&](LayerBuffers& b) {
+                linear_forward(b.y.data(), b.x.data(), b.w.data(), b.bias.data(), rows, in, out);
+              });
+  p.backward_input = flops / median([&](LayerBuffers& b) {
+                       linear_backward_input(b.dx.data(), b.dy.data(), b.w.data(), rows, in, out);
+                     });
   p.backward_weight =
-      flops / best([&] { linear_backward_weight(dw.data(), db.data(), dy.data(), x.data(), rows, in, out); });
+      flops / median([&](LayerBuffers& b) {
+        linear_backward_weight(b.dw.data(), b.db.data(), b.dy.data(), b.x.data(), rows, in, out);
+      });
   return p;
+}
+
+// f() run as one device of the threads backend (pinned to a core, as `paraxis train` runs a device), so
+// that the rates alone and together are measured alike.
+template <class F>
+auto pinned(F&& f) {
+  decltype(f()) out{};
+  run_devices(1, {}, [&](Communicator&) { out = f(); });
+  return out;
 }
 
 const std::vector<int64_t> kRows = {16, 32, 64, 128, 256, 512};
@@ -91,7 +138,42 @@ std::string host_name() {
 
 struct Flags {
   std::string out = "machine.json", preset;
+  // The Linear shapes to measure: a model's layers (default: paraxis demo's MLP), their tensor-parallel
+  // halves and micro-batch rows.
+  std::string mlp_sizes = "784,3584,4096,4096,10", rows = "32,64,128,256", tp = "1,2";
 };
+
+std::vector<int64_t> positive_list(const std::string& text, const char* flag) {
+  std::vector<int64_t> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    char* end   = nullptr;
+    long long v = std::strtoll(item.c_str(), &end, 10);
+    PX_USER_CHECK(!item.empty() && *end == '\0' && v > 0,
+                  "{} {}: '{}' is not a positive integer; e.g. {} 32,128", flag, text, item, flag);
+    out.push_back(v);
+  }
+  PX_USER_CHECK(!out.empty(), "{} is empty; e.g. {} 32,128", flag, flag);
+  return out;
+}
+
+// (in, out) of each Linear of the MLP and, for each tp, of its Megatron shards: Linears pair up
+// column-parallel (outputs split) then row-parallel (inputs split); an odd last one stays whole (as
+// describe_model splits them).
+std::vector<std::pair<int64_t, int64_t>> linear_shapes(const std::vector<int64_t>& sizes,
+                                                       const std::vector<int64_t>& tps) {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  const size_t layers = sizes.size() - 1;
+  for (int64_t tp : tps)
+    for (size_t i = 0; i < layers; ++i) {
+      int64_t in = sizes[i], o = sizes[i + 1];
+      const bool paired = (i % 2 == 0) ? i + 1 < layers : true;
+      if (tp > 1 && paired) (i % 2 == 0 ? o : in) /= tp;
+      if (std::find(out.begin(), out.end(), std::make_pair(in, o)) == out.end()) out.push_back({in, o});
+    }
+  return out;
+}
 
 const bool registered = cli::register_command(
     {"calibrate", "Measure this machine (matmul rates, memory and backend bandwidth) for the cost model",
@@ -99,13 +181,21 @@ const bool registered = cli::register_command(
        auto f = std::make_shared<Flags>();
        sub.add_option("-o,--output", f->out, "where to write the JSON profile")->capture_default_str();
        sub.add_option("--preset", f->preset, "write this built-in preset instead of measuring");
+       sub.add_option("--mlp-sizes", f->mlp_sizes, "measure the Linear passes of this MLP's layers")
+           ->capture_default_str();
+       sub.add_option("--rows", f->rows, "... on these micro-batch rows")->capture_default_str();
+       sub.add_option("--tp", f->tp, "... and their shards at these tensor-parallel sizes")
+           ->capture_default_str();
        return [f] {
          if (!f->preset.empty()) {
            save_hardware(hardware_preset(f->preset), f->out);
            fmt::print("wrote preset {} to {}\n", f->preset, f->out);
            return 0;
          }
-         const auto t_all = Clock::now();
+         const std::vector<int64_t> sizes     = cli::parse_mlp_sizes(f->mlp_sizes);
+         const std::vector<int64_t> rows_list = positive_list(f->rows, "--rows"),
+                                    tps       = positive_list(f->tp, "--tp");
+         const auto t_all                     = Clock::now();
          HardwareProfile hw;
          hw.name              = "calibrated " + host_name();
          hw.dtype             = "fp32";
@@ -144,7 +234,8 @@ const bool registered = cli::register_command(
          fmt::print("layer passes on R rows x {0}x{0} weight (GFLOP/s: forward, input grad, weight grad):\n",
                     kWeightSide);
          for (int64_t rows : kRows) {
-           hw.row_rates.push_back(row_rate(rows, rows <= 64 ? 5 : 3, [] {}));
+           hw.row_rates.push_back(
+               pinned([&] { return layer_rate(rows, kWeightSide, kWeightSide, rows <= 64 ? 5 : 3, [] {}); }));
            const RowRatePoint& p = hw.row_rates.back();
            fmt::print("  {:>4} rows  alone   {:>7.4g} {:>7.4g} {:>7.4g}\n", rows, p.forward / 1e9,
                       p.backward_input / 1e9, p.backward_weight / 1e9);
@@ -154,7 +245,8 @@ const bool registered = cli::register_command(
            std::vector<std::vector<RowRatePoint>> each(cores);
            run_devices(cores, {}, [&](Communicator& comm) {
              for (int64_t rows : kRows)
-               each[comm.rank()].push_back(row_rate(rows, rows <= 64 ? 5 : 3, [&] { comm.barrier(); }));
+               each[comm.rank()].push_back(
+                   layer_rate(rows, kWeightSide, kWeightSide, rows <= 64 ? 5 : 3, [&] { comm.barrier(); }));
            });
            for (size_t i = 0; i < kRows.size(); ++i) {
              RowRatePoint mean{static_cast<double>(kRows[i])};
@@ -170,26 +262,69 @@ const bool registered = cli::register_command(
          }
 
          {
+           // The model's own Linear shapes (the rate depends on the shape, not only on the rows).
+           const auto shapes = linear_shapes(sizes, tps);
+           fmt::print(
+               "layer passes of --mlp-sizes {} (GFLOP/s: forward, input grad, weight grad; alone | {} at "
+               "once):\n",
+               f->mlp_sizes, cores);
+           std::vector<std::vector<RowRatePoint>> each(std::max(cores, 1));
+           if (cores >= 2)
+             run_devices(cores, {}, [&](Communicator& comm) {
+               for (auto [in, out] : shapes)
+                 for (int64_t rows : rows_list)
+                   each[comm.rank()].push_back(layer_rate(rows, in, out, 3, [&] { comm.barrier(); }));
+             });
+           size_t k = 0;
+           for (auto [in, out] : shapes)
+             for (int64_t rows : rows_list) {
+               ShapeRatePoint p;
+               p.rows = static_cast<double>(rows), p.in = static_cast<double>(in),
+               p.out   = static_cast<double>(out);
+               p.alone = pinned([&, in = in, out = out] { return layer_rate(rows, in, out, 3, [] {}); });
+               if (cores >= 2) {
+                 for (int c = 0; c < cores; ++c) {
+                   p.together.forward += each[c][k].forward / cores;
+                   p.together.backward_input += each[c][k].backward_input / cores;
+                   p.together.backward_weight += each[c][k].backward_weight / cores;
+                 }
+               }
+               ++k;
+               hw.shape_rates.push_back(p);
+               fmt::print(
+                   "  {:>4} x {:>5} -> {:>5}  {:>6.4g} {:>6.4g} {:>6.4g} | {:>6.4g} {:>6.4g} {:>6.4g}\n",
+                   rows, in, out, p.alone.forward / 1e9, p.alone.backward_input / 1e9,
+                   p.alone.backward_weight / 1e9, p.together.forward / 1e9, p.together.backward_input / 1e9,
+                   p.together.backward_weight / 1e9);
+             }
+         }
+
+         {
+           // Copies of 64 MiB between buffer pairs that together exceed the last-level cache (the optimizer
+           // step streams more than it holds); the median of the copies.
            const size_t bytes = size_t{64} << 20;
-           std::vector<char> src(bytes, 1), dst(bytes, 0);
-           const double s      = best_time([&] { std::memcpy(dst.data(), src.data(), bytes); }, 0.5);
-           hw.memory_bandwidth = 2.0 * bytes / s;  // read + write
-           fmt::print("memory: memcpy of 64 MiB, one thread: {:.4g} GB/s (read + write)\n",
+           const int pairs =
+               static_cast<int>(std::clamp(std::ceil(cache_flush_bytes() / (2.0 * bytes)), 1.0, 8.0));
+           auto copy_rate = [&](auto&& sync) {
+             std::vector<std::vector<char>> src(pairs, std::vector<char>(bytes, 1)),
+                 dst(pairs, std::vector<char>(bytes, 0));
+             std::vector<double> t;
+             for (int i = 0; i < 3 * pairs; ++i) {
+               sync();
+               auto t0 = Clock::now();
+               std::memcpy(dst[i % pairs].data(), src[i % pairs].data(), bytes);
+               t.push_back(seconds_since(t0));
+             }
+             std::sort(t.begin(), t.end());
+             return 2.0 * bytes / t[t.size() / 2];  // read + write
+           };
+           hw.memory_bandwidth = copy_rate([] {});
+           fmt::print("memory: memcpy of 64 MiB from memory, one thread: {:.4g} GB/s (read + write)\n",
                       hw.memory_bandwidth / 1e9);
            if (cores >= 2) {
              std::vector<double> bw(cores);
-             run_devices(cores, {}, [&](Communicator& comm) {
-               std::vector<char> a(bytes, 1), b(bytes, 0);
-               std::memcpy(b.data(), a.data(), bytes);  // page faults
-               double t = 1e30;
-               for (int i = 0; i < 8; ++i) {
-                 comm.barrier();
-                 auto t0 = Clock::now();
-                 std::memcpy(b.data(), a.data(), bytes);
-                 t = std::min(t, seconds_since(t0));
-               }
-               bw[comm.rank()] = 2.0 * bytes / t;
-             });
+             run_devices(cores, {},
+                         [&](Communicator& comm) { bw[comm.rank()] = copy_rate([&] { comm.barrier(); }); });
              for (double b : bw) hw.memory_bandwidth_concurrent += b / cores;
              fmt::print("        {} devices copying at once: {:.4g} GB/s each\n", cores,
                         hw.memory_bandwidth_concurrent / 1e9);

@@ -132,6 +132,7 @@ ModelDesc describe_model(const ModelSpec& spec) {
     b.matmuls    = matmul_calls(b.kind);
     if (b.kind == "linear" || b.kind == "transformer_block")  // (…, rows, features): rows per sample
       b.rows_per_sample = static_cast<double>(shape_numel(s1)) / static_cast<double>(s1.back());
+    if (b.kind == "linear") b.gemm_in = s1.back(), b.gemm_out = blk->output_shape(s1).back();
     for (Param* p : blk->params()) {
       b.params += shape_numel(p->full_shape);
       b.param_sizes.push_back(shape_numel(p->full_shape));
@@ -300,16 +301,19 @@ GptSize parse_gpt_size(const std::string& text) {
 }
 
 double pass_time(double flops, double bytes, int matmuls, const HardwareProfile& hw, int threads_per_device,
-                 int concurrent_devices, PassKind kind, double rows_per_call) {
+                 int concurrent_devices, PassKind kind, double rows_per_call, double gemm_in,
+                 double gemm_out) {
   if (flops <= 0 && bytes <= 0) return 0;
   const bool together    = concurrent_devices > 1;
   const double conc      = together ? hw.concurrent_efficiency : 1.0;
   const double byte_time = bytes * (hw.bytes_per_element / 4.0) / hw.bandwidth(together);
   double compute;
   if (matmuls > 0) {
-    double rate          = hw.matmul_rate(flops / matmuls) * conc;
-    const double by_rows = hw.row_rate(kind, rows_per_call, together);
-    if (by_rows > 0) rate = std::min(rate, by_rows);
+    // The layer kernels' own rate at this many rows where measured (the real shape of the call); else by
+    // size.
+    double rate = hw.shape_rate(kind, rows_per_call, gemm_in, gemm_out, together);
+    if (rate <= 0) rate = hw.row_rate(kind, rows_per_call, together);
+    if (rate <= 0) rate = hw.matmul_rate(flops / matmuls) * conc;
     compute = flops / (rate * threads_per_device);
   } else {  // elementwise: vector units at an eighth of the matmul peak; memory usually decides
     compute = flops / (hw.peak_flops / 8.0 * threads_per_device * conc);

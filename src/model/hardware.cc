@@ -40,6 +40,27 @@ double HardwareProfile::row_rate(PassKind kind, double rows, bool concurrent) co
   return rate(*lo) + w * (rate(*hi) - rate(*lo));
 }
 
+double HardwareProfile::shape_rate(PassKind kind, double rows, double in, double out, bool concurrent) const {
+  if (rows <= 0 || in <= 0 || out <= 0) return 0;
+  auto rate = [&](const ShapeRatePoint& p) {
+    const RowRatePoint& r = concurrent && p.together.forward > 0 ? p.together : p.alone;
+    return kind == PassKind::kForward         ? r.forward
+           : kind == PassKind::kBackwardInput ? r.backward_input
+                                              : r.backward_weight;
+  };
+  const ShapeRatePoint *lo = nullptr, *hi = nullptr;  // the nearest measured rows below and above
+  for (const ShapeRatePoint& p : shape_rates) {
+    if (p.in != in || p.out != out) continue;
+    if (p.rows <= rows && (!lo || p.rows > lo->rows)) lo = &p;
+    if (p.rows >= rows && (!hi || p.rows < hi->rows)) hi = &p;
+  }
+  if (!lo && !hi) return 0;
+  if (!lo) return rate(*hi);
+  if (!hi || hi->rows == lo->rows) return rate(*lo);
+  const double w = std::log(rows / lo->rows) / std::log(hi->rows / lo->rows);
+  return rate(*lo) + w * (rate(*hi) - rate(*lo));
+}
+
 double LinkProfile::measured_allreduce_time(double bytes) const {
   const auto& t = allreduce_measured;
   if (t.empty()) return -1;
@@ -83,6 +104,32 @@ std::vector<RowRatePoint> row_rates_from(const nlohmann::json& j, const char* ke
   }
   std::sort(out.begin(), out.end(),
             [](const RowRatePoint& a, const RowRatePoint& b) { return a.rows < b.rows; });
+  return out;
+}
+
+nlohmann::json shape_rates_json(const std::vector<ShapeRatePoint>& v) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& p : v)
+    a.push_back({p.rows, p.in, p.out, p.alone.forward, p.alone.backward_input, p.alone.backward_weight,
+                 p.together.forward, p.together.backward_input, p.together.backward_weight});
+  return a;
+}
+
+std::vector<ShapeRatePoint> shape_rates_from(const nlohmann::json& j, const std::string& what) {
+  std::vector<ShapeRatePoint> out;
+  if (!j.contains("shape_rates")) return out;
+  for (const auto& p : j["shape_rates"]) {
+    ShapeRatePoint r;
+    r.rows = p.at(0).get<double>(), r.in = p.at(1).get<double>(), r.out = p.at(2).get<double>();
+    r.alone    = {r.rows, p.at(3).get<double>(), p.at(4).get<double>(), p.at(5).get<double>()};
+    r.together = {r.rows, p.at(6).get<double>(), p.at(7).get<double>(), p.at(8).get<double>()};
+    PX_USER_CHECK(r.rows > 0 && r.in > 0 && r.out > 0 && r.alone.forward > 0 && r.alone.backward_input > 0 &&
+                      r.alone.backward_weight > 0 && r.together.forward >= 0,
+                  "{}: shape_rates entry for rows {} in {} out {} must be positive ([rows, in, out, forward, "
+                  "input grad, weight grad, the same together] FLOP/s; together 0: not measured)",
+                  what, r.rows, r.in, r.out);
+    out.push_back(r);
+  }
   return out;
 }
 
@@ -155,6 +202,7 @@ nlohmann::json to_json(const HardwareProfile& hw) {
                       {"inter_node", link_json(hw.inter_node)}};
   if (!hw.row_rates.empty()) j["row_rates"] = row_rates_json(hw.row_rates);
   if (!hw.row_rates_concurrent.empty()) j["row_rates_concurrent"] = row_rates_json(hw.row_rates_concurrent);
+  if (!hw.shape_rates.empty()) j["shape_rates"] = shape_rates_json(hw.shape_rates);
   if (hw.memory_bandwidth_concurrent > 0) j["memory_bandwidth_concurrent"] = hw.memory_bandwidth_concurrent;
   return j;
 }
@@ -188,6 +236,7 @@ HardwareProfile hardware_from_json(const nlohmann::json& j, const std::string& w
       }
     hw.row_rates                   = row_rates_from(j, "row_rates", what);
     hw.row_rates_concurrent        = row_rates_from(j, "row_rates_concurrent", what);
+    hw.shape_rates                 = shape_rates_from(j, what);
     hw.memory_bandwidth_concurrent = j.value("memory_bandwidth_concurrent", 0.0);
     PX_USER_CHECK(hw.memory_bandwidth_concurrent >= 0, "{}: memory_bandwidth_concurrent = {} must be >= 0",
                   what, hw.memory_bandwidth_concurrent);

@@ -78,9 +78,13 @@ StageCost stage_cost(const ModelDesc& model, int first, int last, double b, cons
     Cost x               = blk.at_batch(b);
     const double split   = blk.tp_split ? static_cast<double>(l.tp) : 1.0;
     const double rows    = blk.rows_per_sample * b;
-    auto t               = [&](double flops, double bytes, PassKind kind) {
+    // Megatron halves: a column-parallel Linear splits its outputs, a row-parallel one its inputs.
+    const bool split_out = blk.tp_split && blk.tp_allreduce_bwd > 0, split_in = blk.tp_split && !split_out;
+    const double in  = static_cast<double>(blk.gemm_in) / (split_in ? l.tp : 1);
+    const double out = static_cast<double>(blk.gemm_out) / (split_out ? l.tp : 1);
+    auto t           = [&](double flops, double bytes, PassKind kind) {
       return pass_time(flops / split, bytes / split, blk.matmuls, hw, l.threads_per_device, concurrent, kind,
-                                     rows);
+                                 rows, in, out);
     };
     c.F += t(x.fwd_flops, x.fwd_bytes, PassKind::kForward);
     c.I += t(x.bwd_input_flops, x.bwd_input_bytes, PassKind::kBackwardInput);

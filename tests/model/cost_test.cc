@@ -128,7 +128,7 @@ TEST(PassTime, SkinnyCallsRunAtTheirRowRate) {
   EXPECT_DOUBLE_EQ(pass_time(1e9, 0, 1, hw, 1, 1, PassKind::kBackwardInput, 32), 8e-3);
   EXPECT_DOUBLE_EQ(pass_time(1e9, 0, 1, hw, 1, 1, PassKind::kBackwardWeight, 16), 40e-3);
   EXPECT_DOUBLE_EQ(pass_time(1e9, 0, 1, hw, 1, 2, PassKind::kBackwardWeight, 16), 80e-3);  // concurrent
-  // Many rows: clamped to the last point; the peak (square calls) still bounds it: 1e9 / min(1e12, 4e11).
+  // Many rows: clamped to the last point (4e11); rows unknown: the rate by size (here the peak).
   EXPECT_DOUBLE_EQ(pass_time(1e9, 0, 1, hw, 1, 1, PassKind::kForward, 4096), 2.5e-3);
   EXPECT_DOUBLE_EQ(pass_time(1e9, 0, 1, hw, 1, 1, PassKind::kForward, 0), 1e-3);  // rows unknown: peak
   // Memory: the concurrent bandwidth when every device streams at once.

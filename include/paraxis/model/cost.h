@@ -62,6 +62,7 @@ struct BlockDesc {
   int matmuls            = 0;           // matmul calls per pass (0: elementwise, memory-bound)
   double rows_per_sample = 0;           // rows of each matmul call per sample (0: unknown; mlp 1, gpt seq)
   std::vector<int64_t> param_sizes;     // each parameter's elements, in Layer::params order (dp buckets)
+  int64_t gemm_in = 0, gemm_out = 0;    // a Linear's in and out features (0: not a Linear)
   double out_bytes_per_sample = 0;      // the activation handed to the next block (a pipeline send)
   int64_t params              = 0;      // parameter count (unsharded)
   bool tp_split               = false;  // flops, bytes and parameters divide by tp
@@ -96,12 +97,14 @@ GptSize parse_gpt_size(const std::string& text);
 
 // Time of one pass of one block: the larger of compute (flops at the matmul rate of this call size, or at
 // peak/8 for elementwise work) and memory traffic (bytes / bandwidth), plus a fixed overhead per kernel call.
-// The matmul rate is the lower of the rate by call size (matmul_rates, square calls) and, when the profile
-// measured them and rows_per_call > 0, the rate of this pass kind on that many rows (row_rates: a skinny call
-// streams its weight). concurrent_devices > 1: every device of the node computes at once (the concurrent
-// rates and bandwidth). bytes are in the layer's own fp32 units and scaled to the profile's element size.
+// The matmul rate is the measured rate of this very Linear shape (shape_rates: gemm_in × gemm_out on
+// rows_per_call rows) where the profile has it; else the rate of this pass kind on rows_per_call rows where
+// the profile measured it (row_rates: the layer kernels on a large weight; a skinny call streams its weight),
+// else the rate by call size (matmul_rates, square calls). concurrent_devices > 1: every device of the node
+// computes at once (the concurrent rates and bandwidth). bytes are in the layer's own fp32 units and scaled
+// to the profile's element size.
 double pass_time(double flops, double bytes, int matmuls, const HardwareProfile& hw,
                  int threads_per_device = 1, int concurrent_devices = 1, PassKind kind = PassKind::kForward,
-                 double rows_per_call = 0);
+                 double rows_per_call = 0, double gemm_in = 0, double gemm_out = 0);
 
 }  // namespace paraxis::model

@@ -59,6 +59,14 @@ struct RowRatePoint {
 
 enum class PassKind { kForward, kBackwardInput, kBackwardWeight };
 
+// The same for one Linear shape (in → out features) on `rows` rows: calibrate --mlp-sizes measures a model's
+// own layer shapes (and their tensor-parallel halves), because the rate depends on more than the rows (on
+// this machine's CPU an input-gradient call with 3584 outputs runs at a third of the 4096 one's rate).
+struct ShapeRatePoint {
+  double rows = 0, in = 0, out = 0;
+  RowRatePoint alone, together;  // together: every device of the node running it at once (0: not measured)
+};
+
 struct HardwareProfile {
   std::string name;
   std::string source;  // datasheet URL(s) or the calibration that measured it
@@ -74,6 +82,7 @@ struct HardwareProfile {
   double concurrent_efficiency = 1;
   // Skinny-call rates by rows (empty: none), one device alone and every device of the node at once.
   std::vector<RowRatePoint> row_rates, row_rates_concurrent;
+  std::vector<ShapeRatePoint> shape_rates;  // by (in, out), then rows
   // Per device when every device of the node streams memory at once (0: memory_bandwidth).
   double memory_bandwidth_concurrent = 0;
   int devices_per_node               = 1;
@@ -85,6 +94,8 @@ struct HardwareProfile {
   // Rate of a layer pass on `rows` rows per call from row_rates (row_rates_concurrent when `concurrent`);
   // interpolated in log(rows), clamped at the ends; 0 when there is no table or rows <= 0.
   double row_rate(PassKind kind, double rows, bool concurrent) const;
+  // From shape_rates for exactly this in × out (interpolated in log(rows), clamped); 0 when not measured.
+  double shape_rate(PassKind kind, double rows, double in, double out, bool concurrent) const;
   double bandwidth(bool concurrent) const {
     return concurrent && memory_bandwidth_concurrent > 0 ? memory_bandwidth_concurrent : memory_bandwidth;
   }
