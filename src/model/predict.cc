@@ -190,6 +190,11 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
       }
       std::stable_sort(buckets[s].begin(), buckets[s].end(),
                        [](const Bucket& x, const Bucket& y) { return x.last_block < y.last_block; });
+      if (l.zero1) {  // the engine reduce-scatters the whole gradient once, after the last backward
+        Bucket all{0, last - first - 1};
+        for (const Bucket& bk : buckets[s]) all.bytes += bk.bytes;
+        buckets[s] = {all};
+      }
     }
 
   std::vector<double> device_params(l.pp, 0.0);

@@ -137,6 +137,39 @@ TEST(PassTime, SkinnyCallsRunAtTheirRowRate) {
   EXPECT_DOUBLE_EQ(pass_time(1e6, 1e8, 0, hw, 1, 2), 2e-3);
 }
 
+TEST(PassTime, AMeasuredLayerShapeComesFirst) {
+  HardwareProfile hw;
+  hw.peak_flops       = 1e12;
+  hw.memory_bandwidth = 1e11;
+  hw.row_rates        = {{32, 4e11, 4e11, 4e11}};
+  ShapeRatePoint a{32, 3584, 4096, {32, 1e11, 2e10, 5e10}, {32, 5e10, 1e10, 2.5e10}};
+  ShapeRatePoint b{128, 3584, 4096, {128, 4e11, 8e10, 2e11}, {}};  // together not measured
+  hw.shape_rates = {a, b};
+  hw.intra_node = hw.inter_node = link_preset("threads");  // for the JSON round trip
+  // This shape at 32 rows: its own rates (input grad 2e10: 1e9 flops take 50 ms), together the concurrent.
+  EXPECT_DOUBLE_EQ(pass_time(1e9, 0, 1, hw, 1, 1, PassKind::kBackwardInput, 32, 3584, 4096), 50e-3);
+  EXPECT_DOUBLE_EQ(pass_time(1e9, 0, 1, hw, 1, 2, PassKind::kBackwardInput, 32, 3584, 4096), 100e-3);
+  // 64 rows: halfway in log(rows) between 32 and 128: forward (1e11 + 4e11) / 2.
+  EXPECT_DOUBLE_EQ(pass_time(1e9, 0, 1, hw, 1, 1, PassKind::kForward, 64, 3584, 4096), 1e9 / 2.5e11);
+  // 128 rows together: not measured there, so the rate alone.
+  EXPECT_DOUBLE_EQ(pass_time(1e9, 0, 1, hw, 1, 2, PassKind::kBackwardWeight, 128, 3584, 4096), 5e-3);
+  // Another shape: the row table (4e11), then (rows unknown) the peak.
+  EXPECT_DOUBLE_EQ(pass_time(1e9, 0, 1, hw, 1, 1, PassKind::kForward, 32, 4096, 4096), 2.5e-3);
+  EXPECT_DOUBLE_EQ(pass_time(1e9, 0, 1, hw, 1, 1, PassKind::kForward, 0, 3584, 4096), 1e-3);
+  EXPECT_DOUBLE_EQ(hardware_from_json(to_json(hw)).shape_rate(PassKind::kBackwardInput, 32, 3584, 4096, true),
+                   1e10);
+}
+
+TEST(BlockCosts, LinearsKnowTheirShapeAndRows) {
+  ModelDesc d = describe_model(ModelSpec::mlp({784, 3584, 4096, 10}));
+  EXPECT_EQ(d.blocks[0].gemm_in, 784);
+  EXPECT_EQ(d.blocks[0].gemm_out, 3584);
+  EXPECT_DOUBLE_EQ(d.blocks[0].rows_per_sample, 1.0);
+  EXPECT_EQ(d.blocks[0].param_sizes, (std::vector<int64_t>{3584 * 784, 3584}));
+  EXPECT_EQ(d.blocks[1].gemm_in, 0);  // relu
+  EXPECT_DOUBLE_EQ(gpt_symbolic(parse_gpt_size("gpt-1.3b")).blocks[1].rows_per_sample, 2048.0);
+}
+
 TEST(Collectives, TwoDevicesUseTheMeasuredAllReduce) {
   LinkProfile link  = link_preset("threads");
   const double ring = allreduce_time(1e7, 2, link);

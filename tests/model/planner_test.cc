@@ -71,6 +71,13 @@ TEST(Predict, GradientBucketsAreTheEnginesAndLaunchWhenTheirBlocksAreFinal) {
   // then the two completed by fc3, in layout order.
   const std::vector<int64_t> want = {4 * (1024 + 256 * 512 + 512), 4 * (1024 * 512), 4 * (512 + 512 * 1024)};
   EXPECT_EQ(bytes, want);
+  // ZeRO-1: the engine reduce-scatters the whole gradient once, after the backward.
+  l.zero1 = true;
+  p       = predict_step(d, l, 64, hw);
+  bytes.clear();
+  for (const trace::Event& e : p.trace.events[0])
+    if (e.kind == trace::Kind::kAllReduce) bytes.push_back(e.bytes);
+  EXPECT_EQ(bytes, (std::vector<int64_t>{4 * d.num_params()}));
 }
 
 TEST(Predict, LayoutsThatDoNotDivideAreUserErrors) {
