@@ -273,7 +273,7 @@ const bool registered = cli::register_command(
              run_devices(cores, {}, [&](Communicator& comm) {
                for (auto [in, out] : shapes)
                  for (int64_t rows : rows_list)
-                   each[comm.rank()].push_back(layer_rate(rows, in, out, 3, [&] { comm.barrier(); }));
+                   each[comm.rank()].push_back(layer_rate(rows, in, out, 5, [&] { comm.barrier(); }));
              });
            size_t k = 0;
            for (auto [in, out] : shapes)
@@ -281,7 +281,7 @@ const bool registered = cli::register_command(
                ShapeRatePoint p;
                p.rows = static_cast<double>(rows), p.in = static_cast<double>(in),
                p.out   = static_cast<double>(out);
-               p.alone = pinned([&, in = in, out = out] { return layer_rate(rows, in, out, 3, [] {}); });
+               p.alone = pinned([&, in = in, out = out] { return layer_rate(rows, in, out, 5, [] {}); });
                if (cores >= 2) {
                  for (int c = 0; c < cores; ++c) {
                    p.together.forward += each[c][k].forward / cores;
