@@ -61,6 +61,14 @@ std::string layout_problem(const ModelDesc& model, const Layout& l, int64_t glob
 
 namespace {
 
+// The engine runs no input pass for a first Linear or convolution: the data needs no gradient (nor, under
+// tp, its all-reduce).
+bool skips_input_pass(const ModelDesc& model, int block) {
+  if (block != 0) return false;
+  const std::string& k = model.blocks[0].kind;
+  return k == "linear" || k == "conv2d" || k == "column_parallel";
+}
+
 struct StageCost {
   double F = 0, I = 0, W = 0;
   std::vector<double> block_W;  // each block's weight pass, in block order (when its gradients are final)
@@ -87,13 +95,14 @@ StageCost stage_cost(const ModelDesc& model, int first, int last, double b, cons
                                  rows, in, out);
     };
     c.F += t(x.fwd_flops, x.fwd_bytes, PassKind::kForward);
-    c.I += t(x.bwd_input_flops, x.bwd_input_bytes, PassKind::kBackwardInput);
+    const bool input_pass = !skips_input_pass(model, i);
+    if (input_pass) c.I += t(x.bwd_input_flops, x.bwd_input_bytes, PassKind::kBackwardInput);
     c.block_W.push_back(t(x.bwd_weight_flops, x.bwd_weight_bytes, PassKind::kBackwardWeight));
     c.W += c.block_W.back();
     if (l.tp > 1 && blk.tp_split) {  // Megatron's blocking all-reduces inside the layer
       const double bytes = blk.tp_allreduce_bytes_per_sample * b * hw.bytes_per_element / 4.0;
       c.F += blk.tp_allreduce_fwd * allreduce_time(bytes, l.tp, tp_link);
-      c.I += blk.tp_allreduce_bwd * allreduce_time(bytes, l.tp, tp_link);
+      if (input_pass) c.I += blk.tp_allreduce_bwd * allreduce_time(bytes, l.tp, tp_link);
     }
   }
   return c;
@@ -128,11 +137,14 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
   const double b = static_cast<double>(p.micro_batch), e = hw.bytes_per_element / 4.0;
   const int stages = l.pp * l.virtual_stages;
 
-  // Stage cuts as the runtime makes them: balanced fwd+bwd flops.
+  // Stage cuts as the engine makes them: balanced flops of the passes each block runs (per sample, + 1 so
+  // that blocks without flops still weigh), the first block's skipped input pass not counted.
   std::vector<double> block_flops;
-  for (const BlockDesc& blk : model.blocks) {
-    Cost c = blk.at_batch(b);
-    block_flops.push_back(c.fwd_flops + c.bwd_input_flops + c.bwd_weight_flops);
+  for (size_t i = 0; i < model.blocks.size(); ++i) {
+    Cost c = model.blocks[i].at_batch(1);
+    block_flops.push_back(c.fwd_flops +
+                          (skips_input_pass(model, static_cast<int>(i)) ? 0.0 : c.bwd_input_flops) +
+                          c.bwd_weight_flops + 1.0);
   }
   p.stage_cuts = pipeline::partition_stages(block_flops, stages).cuts;
 
@@ -168,10 +180,11 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
   // Data-parallel gradient buckets per stage, as the engine makes them: the stage's parameters in backward
   // order (last block first), a new bucket once the current one holds bucket_bytes; a bucket is launched when
   // the last of its blocks has run its final weight pass. Within a full backward the engine runs every input
-  // pass (last block first), then the weight passes first block to last.
+  // pass, then every weight pass, each last block first: the buckets complete in layout order, each when its
+  // earliest block's weight pass is done.
   struct Bucket {
     double bytes   = 0;
-    int last_block = -1;  // the block (index within the stage) whose weight pass completes the bucket
+    int last_block = 1 << 30;  // the block (index within the stage) whose weight pass completes the bucket
   };
   std::vector<std::vector<Bucket>> buckets(stages);
   if (l.dp > 1)
@@ -185,13 +198,13 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
           const double elems = blk.tp_split ? static_cast<double>(n) / l.tp : static_cast<double>(n);
           if (buckets[s].empty() || buckets[s].back().bytes >= l.bucket_bytes) buckets[s].push_back({});
           buckets[s].back().bytes += 4.0 * elems;
-          buckets[s].back().last_block = std::max(buckets[s].back().last_block, i - first);
+          buckets[s].back().last_block = std::min(buckets[s].back().last_block, i - first);
         }
       }
       std::stable_sort(buckets[s].begin(), buckets[s].end(),
-                       [](const Bucket& x, const Bucket& y) { return x.last_block < y.last_block; });
+                       [](const Bucket& x, const Bucket& y) { return x.last_block > y.last_block; });
       if (l.zero1) {  // the engine reduce-scatters the whole gradient once, after the last backward
-        Bucket all{0, last - first - 1};
+        Bucket all{0, 0};
         for (const Bucket& bk : buckets[s]) all.bytes += bk.bytes;
         buckets[s] = {all};
       }
@@ -236,11 +249,12 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
       in.forward_bytes.push_back(static_cast<int64_t>(fwd_bytes));
       in.backward_bytes.push_back(static_cast<int64_t>(bwd_bytes));
       if (l.dp > 1) {
-        // When each block's weight pass ends, as a fraction of the full backward and of the W pass alone.
-        std::vector<double> w_done;
+        // When each block's weight pass ends (last block first), as a fraction of the full backward and of
+        // the W pass alone.
+        const size_t nb = alone[s].block_W.size();
+        std::vector<double> w_done(nb);
         double w = 0;
-        for (size_t j = 0; j < alone[s].block_W.size(); ++j)
-          w_done.push_back(w += mix(alone[s].block_W[j], together[s].block_W[j]));
+        for (size_t j = nb; j-- > 0;) w_done[j] = w += mix(alone[s].block_W[j], together[s].block_W[j]);
         for (const Bucket& bk : buckets[s]) {
           const double bytes = bk.bytes * e;
           const double done  = w_done[bk.last_block];
