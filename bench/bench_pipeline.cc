@@ -77,7 +77,7 @@ BubbleFigures measure_bubble(const LayoutRunConfig& cfg, int runs) {
 void bubbles(int steps, int runs, int m) {
   const int p = 2;
   LayoutRunConfig cfg;
-  cfg.model        = ModelSpec::mlp({2048, 2048, 2048, 2048, 2048, 10});
+  cfg.model        = ModelSpec::mlp({16, 2048, 2048, 2048, 2048, 2048, 10});
   cfg.data         = bench::synthetic_data(cfg.model);
   cfg.batch        = 256;
   cfg.steps        = steps;
