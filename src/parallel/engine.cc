@@ -322,7 +322,6 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
   };
   auto stage_output_shape = [&](int st) { return with_batch(I.block_out[cuts_[st + 1] - 1], mb); };
 
-  // A block finished its last backward of the step: its gradients are final, launch full buckets.
   // Stash accounting of the deferred weight-gradient inputs (kept by the layers between W and the flush).
   auto track_deferred = [&] {
     int64_t bytes = 0;
@@ -332,12 +331,7 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
     I.deferred_now = bytes;
     I.stash_peak   = std::max(I.stash_peak, I.stash_now);
   };
-  auto block_done = [&](int b) {
-    if (--I.block_remaining[b] > 0) return;
-    if (!I.deferring[b].empty()) {
-      for (Layer* l : I.deferring[b]) l->flush_weight_grads();
-      track_deferred();
-    }
+  auto launch_buckets = [&](int b) {
     for (int pi : I.block_params[b]) {
       Impl::Bucket& bk = I.buckets[I.param_bucket[pi]];
       if (--bk.pending == 0 && g.dp > 1 && cfg_.zero == 0) {
@@ -346,6 +340,33 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
             I.dp_comm->all_reduce_async(I.flat_grad.data() + bk.begin, bk.end - bk.begin, ReduceOp::kAverage);
         bk.launched = true;
       }
+    }
+  };
+  // A block finished its last backward of the step: its gradients are final, launch full buckets. A block
+  // with deferred weight gradients is final only after its flush.
+  auto block_done = [&](int b) {
+    if (--I.block_remaining[b] > 0) return;
+    if (I.deferring[b].empty()) launch_buckets(b);
+  };
+  // The deferred weight gradients of the step, last block first (the bucket order), each block's buckets
+  // launched as it completes. Run when the step's backward actions are over — after the last SEND of an
+  // input gradient, so the previous stage is not kept waiting for this stage's big GEMMs — and shown in the
+  // trace as one W action per block (micro-batch -1: all of them).
+  auto flush_deferred = [&] {
+    for (size_t b = I.deferring.size(); b-- > 0;) {
+      if (I.deferring[b].empty()) continue;
+      PX_CHECK(I.block_remaining[b] == 0,
+               "block {}: deferred weight gradients flushed before its last W pass", b);
+      const int64_t tb = trace::now_ns();
+      for (Layer* l : I.deferring[b]) l->flush_weight_grads();
+      if (I.rec) {
+        const int st = static_cast<int>(std::upper_bound(cuts_.begin(), cuts_.end(), static_cast<int>(b)) -
+                                        cuts_.begin()) -
+                       1;  // the stage holding block b
+        I.rec->record(trace::Kind::kBackwardWeight, st, -1, tb, trace::now_ns());
+      }
+      track_deferred();
+      launch_buckets(static_cast<int>(b));
     }
   };
 
@@ -409,7 +430,8 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
 
   auto reduce_grads = [&] {
     if (reduced) return;
-    reduced    = true;
+    reduced = true;
+    flush_deferred();
     int64_t tb = trace::now_ns();
     if (g.dp > 1 && cfg_.zero == 0) {
       for (auto& bk : I.buckets) {
