@@ -56,13 +56,19 @@ void Optimizer::update_param(size_t i, double lr, bool zero_grads, double* grad_
   // and the zeroing, so memory sees each byte once.
   constexpr int64_t kChunk = int64_t{1} << 14;
   const int64_t n          = p.value.numel();
+  const int64_t chunks     = (n + kChunk - 1) / kChunk;
   float* g                 = p.grad.data();
-  for (int64_t b = 0; b < n; b += kChunk) {
-    const int64_t e = std::min(n, b + kChunk);
-    if (grad_sq) *grad_sq += sum_of_squares(g + b, e - b);
+  std::vector<double> partial(grad_sq ? chunks : 0);
+  // Chunks are independent: a device with several kernel threads (--threads-per-device) splits them. The
+  // norm's partial sums are added in chunk order afterwards, so it does not depend on the thread count.
+#pragma omp parallel for schedule(static) if (chunks > 8)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t b = c * kChunk, e = std::min(n, b + kChunk);
+    if (grad_sq) partial[c] = sum_of_squares(g + b, e - b);
     update(p, slots_[i], plan, b, e);
     if (zero_grads) std::fill(g + b, g + e, 0.0f);
   }
+  for (double v : partial) *grad_sq += v;
 }
 
 std::vector<NamedTensor> Optimizer::state() {
