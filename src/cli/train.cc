@@ -80,6 +80,10 @@ void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
       ->capture_default_str();
   sub.add_option("--zero", cfg.zero, "1: ZeRO-1, optimizer state sharded across data-parallel ranks")
       ->capture_default_str();
+  sub.add_flag(
+      "--defer-wgrad", cfg.defer_wgrad,
+      "Pipelines: compute Linear weight gradients once per step from all micro-batches (one large GEMM "
+      "instead of m small memory-bound ones; keeps the layers' inputs until then)");
   sub.add_option("--progress", cfg.progress, "auto | bar | lines | none")->capture_default_str();
   sub.add_flag("--quiet", cfg.quiet, "Print only the summary");
   sub.add_flag("--predict", cfg.predict,

@@ -1,5 +1,6 @@
 #include "paraxis/nn/linear.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "paraxis/core/error.h"
@@ -56,9 +57,44 @@ void Linear::backward_weight(Ctx& ctx, const Tensor& dy) {
   PX_CHECK(!ctx.saved.empty(), "linear {}: backward_weight without forward", name_);
   check_shape(dy, output_shape(ctx.in_shape), "linear backward dy");
   const Tensor& x = ctx.saved[0];
-  linear_backward_weight(weight_.grad.data(), has_bias_ ? bias_.grad.data() : nullptr, dy.data(), x.data(),
-                         dy.numel() / out_, in_, out_);
+  if (defer_) {
+    pending_.emplace_back(x, dy);  // views of the stashed input and the engine's gradient: no copy
+  } else {
+    linear_backward_weight(weight_.grad.data(), has_bias_ ? bias_.grad.data() : nullptr, dy.data(), x.data(),
+                           dy.numel() / out_, in_, out_);
+  }
   ctx.saved.clear();
+}
+
+bool Linear::defer_weight_grads(bool on) {
+  if (!on) flush_weight_grads();
+  defer_ = on;
+  return true;
+}
+
+void Linear::flush_weight_grads() {
+  if (pending_.empty()) return;
+  int64_t rows = 0;
+  for (const auto& [x, dy] : pending_) rows += dy.numel() / out_;
+  // One GEMM over every kept micro-batch: dW += [dy_1; …; dy_m]^T [x_1; …; x_m]. Concatenating the rows costs
+  // rows·(in + out) floats of copying; the m separate calls each read and wrote the whole (out, in) gradient.
+  Tensor xs = Tensor::empty({rows, in_}), dys = Tensor::empty({rows, out_});  // (rows, in), (rows, out)
+  int64_t r = 0;
+  for (const auto& [x, dy] : pending_) {
+    const int64_t n = dy.numel() / out_;
+    std::copy(x.data(), x.data() + n * in_, xs.data() + r * in_);
+    std::copy(dy.data(), dy.data() + n * out_, dys.data() + r * out_);
+    r += n;
+  }
+  pending_.clear();
+  linear_backward_weight(weight_.grad.data(), has_bias_ ? bias_.grad.data() : nullptr, dys.data(), xs.data(),
+                         rows, in_, out_);
+}
+
+int64_t Linear::deferred_bytes() const {
+  int64_t bytes = 0;
+  for (const auto& [x, dy] : pending_) bytes += static_cast<int64_t>(x.nbytes() + dy.nbytes());
+  return bytes;
 }
 
 Cost Linear::cost(const Shape& in) const {

@@ -64,6 +64,10 @@ void Sequential::collect_params(std::vector<Param*>& out) {
   for (auto& l : layers_) l->collect_params(out);
 }
 
+void Sequential::collect_layers(std::vector<Layer*>& out) {
+  for (auto& l : layers_) l->collect_layers(out);
+}
+
 void Sequential::init(uint64_t seed) {
   for (auto& l : layers_) l->init(seed);
 }

@@ -116,6 +116,8 @@ struct Engine::Impl {
   std::map<Key, Tensor> act_out, act_in, grad_in, grad_out;
   std::map<Key, int64_t> stash;
   int64_t stash_now = 0, stash_peak = 0;
+  std::vector<std::vector<Layer*>> deferring;  // per block: its layers whose weight gradients are deferred
+  int64_t deferred_now = 0;                    // bytes they keep (part of stash_now)
   std::vector<std::pair<Work, Tensor>> sends;
   double loss_sum    = 0;
   int64_t step_count = 0;  // optimizer steps taken: keys the dropout masks, restored on resume
@@ -148,12 +150,19 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& wor
   const size_t nblocks = model_->blocks.size();
   I.model_in           = model_->input_shape(1);
   I.model_in_dtype     = model_->input_dtype();
+  I.first_backward_only.assign(nblocks, 0);
+  std::string k0 = model_->blocks[0]->kind();
+  if (k0 == "linear" || k0 == "conv2d" || k0 == "column_parallel")
+    I.first_backward_only[0] = 1;  // the data needs no gradient (nor, under tp, its all-reduce)
+  // Stage costs: the flops each block's passes run here; the first block's skipped input pass is not work
+  // (counting it would give the first stage a third less backward than the others).
   std::vector<double> costs;
   Shape s = I.model_in;
-  for (auto& b : model_->blocks) {
-    Cost bc = b->cost(s);
-    costs.push_back(bc.fwd_flops + bc.bwd_input_flops + bc.bwd_weight_flops + 1.0);
-    s = b->output_shape(s);
+  for (size_t b = 0; b < nblocks; ++b) {
+    Cost bc = model_->blocks[b]->cost(s);
+    costs.push_back(bc.fwd_flops + (I.first_backward_only[b] ? 0.0 : bc.bwd_input_flops) +
+                    bc.bwd_weight_flops + 1.0);
+    s = model_->blocks[b]->output_shape(s);
     I.block_out.push_back(s);
   }
   if (!cfg_.block_costs.empty()) {
@@ -161,11 +170,6 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& wor
              nblocks);
     costs = cfg_.block_costs;
   }
-  I.first_backward_only.assign(nblocks, 0);
-  std::string k0 = model_->blocks[0]->kind();
-  if (k0 == "linear" || k0 == "conv2d" || k0 == "column_parallel")
-    I.first_backward_only[0] = 1;  // the data needs no gradient (nor, under tp, its all-reduce)
-
   // Stages and the schedule.
   const int num_stages       = cfg_.schedule.pp * cfg_.schedule.virtual_stages;
   cuts_                      = pipeline::partition_stages(costs, num_stages).cuts;
@@ -247,6 +251,16 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& wor
     for (Param& q : I.shard_params) opt_params.push_back(&q);
   }
   I.opt = make_optimizer(cfg_.optim.kind, opt_params, cfg_.optim.sgd, cfg_.optim.adamw);
+
+  I.deferring.assign(nblocks, {});
+  if (cfg_.defer_wgrad)
+    for (size_t b = 0; b < nblocks; ++b) {
+      if (!mine[b]) continue;
+      std::vector<Layer*> leaves;
+      model_->blocks[b]->collect_layers(leaves);
+      for (Layer* l : leaves)
+        if (l->defer_weight_grads(true)) I.deferring[b].push_back(l);
+    }
 }
 
 Engine::~Engine() = default;
@@ -292,6 +306,7 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
 
   I.loss_sum  = 0;
   I.stash_now = I.stash_peak = 0;
+  I.deferred_now             = 0;
   I.block_remaining.assign(model_->blocks.size(), 0);
   for (int b : local_blocks()) I.block_remaining[b] = m;
   for (auto& bk : I.buckets) bk.pending = bk.total, bk.launched = false;
@@ -307,9 +322,16 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
   };
   auto stage_output_shape = [&](int st) { return with_batch(I.block_out[cuts_[st + 1] - 1], mb); };
 
-  // A block finished its last backward of the step: its gradients are final, launch full buckets.
-  auto block_done = [&](int b) {
-    if (--I.block_remaining[b] > 0) return;
+  // Stash accounting of the deferred weight-gradient inputs (kept by the layers between W and the flush).
+  auto track_deferred = [&] {
+    int64_t bytes = 0;
+    for (const auto& layers : I.deferring)
+      for (const Layer* l : layers) bytes += l->deferred_bytes();
+    I.stash_now += bytes - I.deferred_now;
+    I.deferred_now = bytes;
+    I.stash_peak   = std::max(I.stash_peak, I.stash_now);
+  };
+  auto launch_buckets = [&](int b) {
     for (int pi : I.block_params[b]) {
       Impl::Bucket& bk = I.buckets[I.param_bucket[pi]];
       if (--bk.pending == 0 && g.dp > 1 && cfg_.zero == 0) {
@@ -318,6 +340,33 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
             I.dp_comm->all_reduce_async(I.flat_grad.data() + bk.begin, bk.end - bk.begin, ReduceOp::kAverage);
         bk.launched = true;
       }
+    }
+  };
+  // A block finished its last backward of the step: its gradients are final, launch full buckets. A block
+  // with deferred weight gradients is final only after its flush.
+  auto block_done = [&](int b) {
+    if (--I.block_remaining[b] > 0) return;
+    if (I.deferring[b].empty()) launch_buckets(b);
+  };
+  // The deferred weight gradients of the step, last block first (the bucket order), each block's buckets
+  // launched as it completes. Run when the step's backward actions are over — after the last SEND of an
+  // input gradient, so the previous stage is not kept waiting for this stage's big GEMMs — and shown in the
+  // trace as one W action per block (micro-batch -1: all of them).
+  auto flush_deferred = [&] {
+    for (size_t b = I.deferring.size(); b-- > 0;) {
+      if (I.deferring[b].empty()) continue;
+      PX_CHECK(I.block_remaining[b] == 0,
+               "block {}: deferred weight gradients flushed before its last W pass", b);
+      const int64_t tb = trace::now_ns();
+      for (Layer* l : I.deferring[b]) l->flush_weight_grads();
+      if (I.rec) {
+        const int st = static_cast<int>(std::upper_bound(cuts_.begin(), cuts_.end(), static_cast<int>(b)) -
+                                        cuts_.begin()) -
+                       1;  // the stage holding block b
+        I.rec->record(trace::Kind::kBackwardWeight, st, -1, tb, trace::now_ns());
+      }
+      track_deferred();
+      launch_buckets(static_cast<int>(b));
     }
   };
 
@@ -339,11 +388,14 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
       if (st > 0) I.act_out[{-st - 1, j}] = gr;  // gradient for the previous stage (negative key: backward)
     }
     if (weight_pass) {
-      for (int b = first; b < last; ++b) {
+      // Last block first, like the input pass: the buckets fill from the back of the model (flat storage is
+      // in backward order), so the first-filled bucket's all-reduce overlaps the earlier blocks' W passes.
+      for (int b = last; b-- > first;) {
         model_->blocks[b]->backward_weight(cx[b - first], dy[b - first]);
         block_done(b);
       }
       I.stash_now -= I.stash[key];
+      track_deferred();  // what the deferring layers kept of this micro-batch stays stashed
       I.stash.erase(key);
       I.ctx.erase(key);
       I.dys.erase(key);
@@ -378,7 +430,8 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
 
   auto reduce_grads = [&] {
     if (reduced) return;
-    reduced    = true;
+    reduced = true;
+    flush_deferred();
     int64_t tb = trace::now_ns();
     if (g.dp > 1 && cfg_.zero == 0) {
       for (auto& bk : I.buckets) {
@@ -399,22 +452,38 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
     int64_t tb = trace::now_ns();
     auto t_opt = std::chrono::steady_clock::now();
     // Global gradient norm: tp-replicated parameters count once, pipeline stages and ZeRO shards add up.
-    double sq       = 0;
-    const bool zero = cfg_.zero == 1 && g.dp > 1;
-    for (Param* p : zero ? I.opt->params() : I.params)
-      if (!p->tp_replicated || I.coord.tp == 0) sq += sum_of_squares(p->grad.data(), p->grad.numel());
-    float sqf = static_cast<float>(sq);
-    if (I.rec) I.rec->record(trace::Kind::kOptStep, -1, -1, tb, trace::now_ns());
-    if (g.tp > 1) norm_all_reduce(*I.tp_comm, kTpGroup, &sqf);
-    if (g.pp > 1) norm_all_reduce(*I.pp_comm, kPpGroup, &sqf);
-    if (zero) norm_all_reduce(*I.dp_comm, kDpGroup, &sqf);
-    tb        = trace::now_ns();
-    grad_norm = std::sqrt(static_cast<double>(sqf));
-    if (cfg_.optim.clip_norm > 0) {
+    const bool zero  = cfg_.zero == 1 && g.dp > 1;
+    auto counted     = [&](const Param* p) { return !p->tp_replicated || I.coord.tp == 0; };
+    auto reduce_norm = [&](double sq) {
+      float sqf = static_cast<float>(sq);
+      if (g.tp > 1) norm_all_reduce(*I.tp_comm, kTpGroup, &sqf);
+      if (g.pp > 1) norm_all_reduce(*I.pp_comm, kPpGroup, &sqf);
+      if (zero) norm_all_reduce(*I.dp_comm, kDpGroup, &sqf);
+      return std::sqrt(static_cast<double>(sqf));
+    };
+    // Without clipping the norm is only reported, so it is taken inside the update (one pass over memory
+    // for norm, update and zeroing; Optimizer::step_fused) and reduced across devices afterwards.
+    const bool fused = cfg_.optim.clip_norm <= 0;
+    if (fused) {
+      std::vector<double> sq_each(I.opt->params().size(), 0.0);
+      I.opt->step_fused(lr, /*zero_grads=*/true, &sq_each);
+      double sq = 0;
+      for (size_t i = 0; i < sq_each.size(); ++i)
+        if (counted(I.opt->params()[i])) sq += sq_each[i];
+      if (I.rec) I.rec->record(trace::Kind::kOptStep, -1, -1, tb, trace::now_ns());
+      grad_norm = reduce_norm(sq);
+      tb        = trace::now_ns();
+    } else {
+      double sq = 0;
+      for (Param* p : zero ? I.opt->params() : I.params)
+        if (counted(p)) sq += sum_of_squares(p->grad.data(), p->grad.numel());
+      if (I.rec) I.rec->record(trace::Kind::kOptStep, -1, -1, tb, trace::now_ns());
+      grad_norm  = reduce_norm(sq);
+      tb         = trace::now_ns();
       float coef = clip_coefficient(grad_norm, cfg_.optim.clip_norm);
       if (coef < 1.0f) scale_grads(I.opt->params(), coef);
+      I.opt->step(lr);
     }
-    I.opt->step(lr);
     if (zero) {
       I.value_shard.copy_from(I.flat_value.slice(I.shard_begin, I.shard_begin + I.shard_len));
       if (I.rec) I.rec->record(trace::Kind::kOptStep, -1, -1, tb, trace::now_ns());
@@ -422,9 +491,11 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
       I.dp_comm->all_gather(I.flat_value.data(), I.value_shard.data(), I.shard_len);
       if (I.rec) record_collective(trace::Kind::kAllGather, kDpGroup, tb, I.flat_numel * 4);
       tb = trace::now_ns();
-      I.grad_shard.zero_();
+      if (!fused) I.grad_shard.zero_();
     }
-    I.flat_grad.zero_();
+    // The fused update zeroed the optimizer's own gradients; with ZeRO-1 those are the shard, and the full
+    // accumulation buffer remains.
+    if (!fused || zero) I.flat_grad.zero_();
     optim_ms += ms_since(t_opt);
     if (I.rec) I.rec->record(trace::Kind::kOptStep, -1, -1, tb, trace::now_ns());
   };

@@ -50,11 +50,12 @@ LayoutRunResult run_layout(const LayoutRunConfig& cfg_in) {
   if (cfg.placement) cfg.pp = cfg.devices, cfg.schedule = "gpipe", cfg.microbatches = 1;
 
   EngineConfig ecfg;
-  ecfg.grid       = make_grid(cfg.devices, cfg.dp, cfg.tp, cfg.pp);
-  ecfg.schedule   = {pipeline::parse_schedule_kind(cfg.schedule), cfg.pp, cfg.microbatches};
-  ecfg.seed       = cfg.seed;
-  ecfg.optim.kind = "sgd";
-  ecfg.optim.sgd  = {cfg.momentum, 0.0};
+  ecfg.grid        = make_grid(cfg.devices, cfg.dp, cfg.tp, cfg.pp);
+  ecfg.schedule    = {pipeline::parse_schedule_kind(cfg.schedule), cfg.pp, cfg.microbatches};
+  ecfg.seed        = cfg.seed;
+  ecfg.optim.kind  = "sgd";
+  ecfg.optim.sgd   = {cfg.momentum, 0.0};
+  ecfg.defer_wgrad = cfg.defer_wgrad;
   validate_layout(cfg.model, ecfg, cfg.batch);
   DeviceOptions dev;
   dev.threads_per_device = cfg.threads_per_device;

@@ -1,5 +1,6 @@
 #include "paraxis/train/optim.h"
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_map>
 #include <unordered_set>
@@ -35,7 +36,39 @@ void Optimizer::step_range(double lr, size_t first, size_t last) {
   PX_USER_CHECK(std::isfinite(lr) && lr >= 0, "{}: learning rate {} must be finite and >= 0", kind(), lr);
   PX_CHECK(first <= last && last <= params_.size(), "{}: step range [{}, {}) of {} params", kind(), first,
            last, params_.size());
-  for (size_t i = first; i < last; ++i) update(*params_[i], slots_[i], lr);
+  for (size_t i = first; i < last; ++i) update_param(i, lr, false, nullptr);
+}
+
+void Optimizer::step_fused(double lr, bool zero_grads, std::vector<double>* grad_sq) {
+  PX_USER_CHECK(std::isfinite(lr) && lr >= 0, "{}: learning rate {} must be finite and >= 0", kind(), lr);
+  PX_CHECK(grad_sq == nullptr || grad_sq->size() == params_.size(), "{}: {} norm slots for {} params", kind(),
+           grad_sq ? grad_sq->size() : 0, params_.size());
+  for (size_t i = 0; i < params_.size(); ++i)
+    update_param(i, lr, zero_grads, grad_sq ? &(*grad_sq)[i] : nullptr);
+}
+
+void Optimizer::update_param(size_t i, double lr, bool zero_grads, double* grad_sq) {
+  Param& p         = *params_[i];
+  int32_t& counter = slots_[i][0].tensor.data_i32()[0];
+  const UpdatePlan plan{lr, counter};
+  ++counter;
+  // 16 Ki floats (64 KiB): the chunk's gradient, parameter and state stay in L2 between the norm, the update
+  // and the zeroing, so memory sees each byte once.
+  constexpr int64_t kChunk = int64_t{1} << 14;
+  const int64_t n          = p.value.numel();
+  const int64_t chunks     = (n + kChunk - 1) / kChunk;
+  float* g                 = p.grad.data();
+  std::vector<double> partial(grad_sq ? chunks : 0);
+  // Chunks are independent: a device with several kernel threads (--threads-per-device) splits them. The
+  // norm's partial sums are added in chunk order afterwards, so it does not depend on the thread count.
+#pragma omp parallel for schedule(static) if (chunks > 8)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t b = c * kChunk, e = std::min(n, b + kChunk);
+    if (grad_sq) partial[c] = sum_of_squares(g + b, e - b);
+    update(p, slots_[i], plan, b, e);
+    if (zero_grads) std::fill(g + b, g + e, 0.0f);
+  }
+  for (double v : partial) *grad_sq += v;
 }
 
 std::vector<NamedTensor> Optimizer::state() {
@@ -80,17 +113,15 @@ Sgd::Sgd(std::vector<Param*> params, SgdOptions opt) : Optimizer(std::move(param
   if (opt_.momentum != 0) add_slot("momentum_buffer", DType::kF32);
 }
 
-void Sgd::update(Param& p, std::vector<Slot>& slots, double lr) {
-  int32_t& step      = slots[0].tensor.data_i32()[0];
+void Sgd::update(Param& p, std::vector<Slot>& slots, const UpdatePlan& plan, int64_t begin, int64_t end) {
   float* w           = p.value.data();
   const float* g     = p.grad.data();
-  const int64_t n    = p.value.numel();
   const float wd     = static_cast<float>(opt_.weight_decay);
   const float mom    = static_cast<float>(opt_.momentum);
-  const float neg_lr = static_cast<float>(-lr);
+  const float neg_lr = static_cast<float>(-plan.lr);
   float* buf         = opt_.momentum != 0 ? slots[1].tensor.data() : nullptr;
-  const bool first   = step == 0;
-  for (int64_t i = 0; i < n; ++i) {
+  const bool first   = plan.step == 0;
+  for (int64_t i = begin; i < end; ++i) {
     float d = wd != 0 ? g[i] + wd * w[i] : g[i];  // d_p = grad.add(param, alpha=wd)
     if (buf) {
       buf[i] = first ? d : buf[i] * mom + d;  // first step: buf = clone(d_p); dampening = 0
@@ -98,7 +129,6 @@ void Sgd::update(Param& p, std::vector<Slot>& slots, double lr) {
     }
     w[i] = w[i] + neg_lr * d;
   }
-  ++step;
 }
 
 // --- AdamW
@@ -114,16 +144,15 @@ AdamW::AdamW(std::vector<Param*> params, AdamWOptions opt) : Optimizer(std::move
   add_slot("exp_avg_sq", DType::kF32);
 }
 
-void AdamW::update(Param& p, std::vector<Slot>& slots, double lr) {
-  int32_t& step   = slots[0].tensor.data_i32()[0];
+void AdamW::update(Param& p, std::vector<Slot>& slots, const UpdatePlan& plan, int64_t begin, int64_t end) {
   float* m        = slots[1].tensor.data();
   float* v        = slots[2].tensor.data();
   float* w        = p.value.data();
   const float* g  = p.grad.data();
-  const int64_t n = p.value.numel();
-  ++step;
-  // Scalars as torch 1.13's _single_tensor_adamw computes them in Python (double), rounded when applied.
-  const double t    = step;
+  const double lr = plan.lr;
+  // Scalars as torch 1.13's _single_tensor_adamw computes them in Python (double), rounded when applied;
+  // t is the step count after its increment.
+  const double t    = plan.step + 1;
   const float decay = static_cast<float>(1.0 - lr * opt_.weight_decay);
   const float b1 = static_cast<float>(opt_.beta1), one_minus_b1 = static_cast<float>(1.0 - opt_.beta1);
   const float b2 = static_cast<float>(opt_.beta2), one_minus_b2 = static_cast<float>(1.0 - opt_.beta2);
@@ -132,7 +161,7 @@ void AdamW::update(Param& p, std::vector<Slot>& slots, double lr) {
   const float neg_step = static_cast<float>(-(lr / bc1));
   const float bc2_sqrt = static_cast<float>(std::sqrt(bc2));
   const float eps      = static_cast<float>(opt_.eps);
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = begin; i < end; ++i) {
     w[i]        = w[i] * decay;                     // decoupled weight decay
     m[i]        = m[i] * b1 + one_minus_b1 * g[i];  // exp_avg.mul_(b1).add_(g, alpha=1-b1)
     v[i]        = v[i] * b2 + one_minus_b2 * (g[i] * g[i]);

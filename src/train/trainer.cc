@@ -176,6 +176,7 @@ EngineConfig engine_config(const TrainConfig& cfg) {
   e.schedule    = {pipeline::parse_schedule_kind(cfg.schedule), cfg.pp, cfg.microbatches, cfg.virtual_stages};
   e.bucket_mb   = cfg.bucket_mb;
   e.zero        = cfg.zero;
+  e.defer_wgrad = cfg.defer_wgrad;
   e.seed        = cfg.seed;
   e.optim.kind  = cfg.optimizer;
   e.optim.sgd   = {cfg.momentum, cfg.weight_decay};

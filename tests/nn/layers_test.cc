@@ -4,6 +4,7 @@
 
 #include "nn/grad_check.h"
 #include "paraxis/core/error.h"
+#include "paraxis/core/rng.h"
 #include "paraxis/kernels/attention.h"
 #include "paraxis/kernels/layernorm.h"
 #include "paraxis/nn/activation.h"
@@ -263,4 +264,29 @@ TEST(LayerContract, InputValidation) {
   expect_user_error([&] { emb.forward(c, random_ids({1, 5}, 5, g)); }, "context 4");
   expect_user_error([&] { emb.forward(c, rand_tensor({1, 2}, g)); }, "int32 token ids");
   expect_user_error([] { Dropout d(1.0f, "drop"); }, "must be in [0, 1)");
+}
+
+// Deferred weight gradients: four micro-batches kept and flushed as one GEMM give the gradient that four
+// immediate backward_weight calls accumulate (to fp32 rounding), and nothing reaches grad before the flush.
+TEST(LinearDeferredWeightGrads, FlushEqualsImmediateAccumulation) {
+  Linear now(6, 5, "fc"), later(6, 5, "fc");
+  now.init(3), later.init(3);
+  ASSERT_TRUE(later.defer_weight_grads(true));
+  Philox r(9, 1);
+  for (int j = 0; j < 4; ++j) {
+    Tensor x = Tensor::empty({3, 6}), dy = Tensor::empty({3, 5});
+    rng_fill_uniform(x, -1, 1, r);
+    rng_fill_uniform(dy, -1, 1, r);
+    Ctx a, b;
+    now.forward(a, x), later.forward(b, x);
+    now.backward_weight(a, dy), later.backward_weight(b, dy);
+  }
+  EXPECT_EQ(later.deferred_bytes(), 4 * (3 * 6 + 3 * 5) * 4);
+  for (int64_t i = 0; i < later.weight().grad.numel(); ++i) EXPECT_EQ(later.weight().grad.data()[i], 0.0f);
+  later.flush_weight_grads();
+  EXPECT_EQ(later.deferred_bytes(), 0);
+  for (int64_t i = 0; i < now.weight().grad.numel(); ++i)
+    EXPECT_NEAR(later.weight().grad.data()[i], now.weight().grad.data()[i], 1e-5f) << i;
+  for (int64_t i = 0; i < now.bias().grad.numel(); ++i)
+    EXPECT_NEAR(later.bias().grad.data()[i], now.bias().grad.data()[i], 1e-5f) << i;
 }

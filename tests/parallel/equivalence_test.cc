@@ -22,6 +22,8 @@ struct Case {
   int m, v;
   int zero          = 0;
   std::string optim = "sgd";
+  double clip       = 1.0;    // 0: no clipping, the optimizer's fused norm+update+zero pass
+  bool defer_wgrad  = false;  // Linear weight gradients once per step from all micro-batches
 };
 
 void check_case(const Case& c, int steps = 20, int64_t batch = 16) {
@@ -31,13 +33,14 @@ void check_case(const Case& c, int steps = 20, int64_t batch = 16) {
   one.schedule           = {pipeline::ScheduleKind::k1F1B, 1, 1, 1};
   one.optim.kind         = c.optim;
   one.optim.sgd.momentum = 0.9;
-  one.optim.clip_norm    = 1.0;
+  one.optim.clip_norm    = c.clip;
   RunResult ref          = train_layout(c.spec, one, steps, batch);
 
   EngineConfig cfg = one;
   cfg.grid         = Grid{c.dp, c.tp, c.pp};
   cfg.schedule     = {c.kind, c.pp, c.m, c.v};
   cfg.zero         = c.zero;
+  cfg.defer_wgrad  = c.defer_wgrad;
   cfg.bucket_mb    = 0.01;  // several buckets even for small models
   RunResult got    = train_layout(c.spec, cfg, steps, batch);
   expect_same_run(ref, got);
@@ -96,4 +99,29 @@ TEST(Equivalence, CnnDataParallelAndPlacement) {
 
 TEST(Equivalence, GradientAccumulationOnOneDevice) {
   check_case({"mlp one device m4", small_mlp(), 1, 1, 1, K::k1F1B, 4, 1});
+}
+
+// Without clipping the optimizer fuses the norm, the update and the zeroing into one pass (and ZeRO-1 zeroes
+// only its shard that way); with --defer-wgrad the Linear weight gradients of all micro-batches are one GEMM.
+TEST(Equivalence, FusedOptimizerStepAndDeferredWeightGradients) {
+  Case c{"mlp dp2 no clip", small_mlp(), 2, 1, 1, K::k1F1B, 1, 1};
+  c.clip = 0;
+  check_case(c);
+  c      = {"mlp dp2 zero1 adamw no clip", small_mlp(), 2, 1, 1, K::k1F1B, 1, 1, 1, "adamw"};
+  c.clip = 0;
+  check_case(c);
+  for (K k : {K::kGPipe, K::k1F1B, K::kZBH1})
+    for (int pp : {1, 2, 4}) {
+      std::string name = std::string("mlp deferred W ") + pipeline::schedule_kind_name(k) + " pp" +
+                         std::to_string(pp) + " m4";
+      c             = {name.c_str(), small_mlp(), 1, 1, pp, k, 4, 1};
+      c.defer_wgrad = true;
+      check_case(c, 6);
+    }
+  c             = {"mlp deferred W pp2 x dp2 1f1b m4 no clip", small_mlp(), 2, 1, 2, K::k1F1B, 4, 1};
+  c.defer_wgrad = true, c.clip = 0;
+  check_case(c, 6);
+  c             = {"gpt deferred W 1f1b pp2 m4", small_gpt(), 1, 1, 2, K::k1F1B, 4, 1};
+  c.defer_wgrad = true;
+  check_case(c, 4, 8);
 }

@@ -122,3 +122,31 @@ TEST(LayoutRun, CropKeepsTheChosenSteps) {
 
 }  // namespace
 }  // namespace paraxis
+
+namespace paraxis {
+namespace {
+
+// --defer-wgrad keeps every micro-batch's Linear inputs and output gradients until the step's flush: the
+// measured stash grows beyond 1F1B's (p − r micro-batches), the losses stay those of the plain run, and
+// the flush appears in the trace as W actions over all micro-batches (micro-batch -1).
+TEST(LayoutRun, DeferredWeightGradientsAreStashedAndTraced) {
+  LayoutRunConfig plain = tiny(2, 1, 2, 4), deferred = tiny(2, 1, 2, 4);
+  deferred.defer_wgrad = true;
+  LayoutRunResult a = run_layout(plain), b = run_layout(deferred);
+  ASSERT_EQ(a.losses.size(), b.losses.size());
+  for (size_t k = 0; k < a.losses.size(); ++k) EXPECT_NEAR(a.losses[k], b.losses[k], 1e-5);
+  ASSERT_EQ(b.peak_stash_bytes.size(), 2u);
+  for (int st = 0; st < 2; ++st) EXPECT_GT(b.peak_stash_bytes[st], a.peak_stash_bytes[st]) << "stage " << st;
+  for (int d = 0; d < 2; ++d) {
+    int flushes = 0;
+    for (const trace::Event& e : b.trace.events[d])
+      if (e.kind == trace::Kind::kBackwardWeight && e.microbatch == -1) {
+        ++flushes;
+        EXPECT_EQ(e.stage, d);
+      }
+    EXPECT_GT(flushes, 0) << "device " << d;
+  }
+}
+
+}  // namespace
+}  // namespace paraxis

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
 
 #include "paraxis/core/error.h"
 #include "paraxis/train/optim.h"
@@ -133,4 +136,51 @@ TEST(LrSchedule, ConstantAndWarmupCosineHandComputed) {
   EXPECT_THROW(LrSchedule::warmup_cosine(1.0, 5, 5, 0.1), Error);
   EXPECT_THROW(LrSchedule::warmup_cosine(1.0, 0, 5, 2.0), Error);
   EXPECT_EQ(s.describe(), "warmup_cosine lr 1 warmup 3 decay 7 min 0.1");
+}
+
+// step_fused must be step() plus sum_of_squares and zeroing, bit for bit, over several steps (the step
+// counter, momentum and AdamW's bias corrections advance once per step, not once per chunk). Lengths cross
+// the 16 Ki-element chunk boundary.
+TEST(Optimizer, FusedStepEqualsStepNormAndZeroBitForBit) {
+  for (const std::string kind : {"sgd", "adamw"}) {
+    std::vector<int64_t> sizes = {1, 16384, 40000, 7};
+    std::vector<Param> plain, fused;
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      const std::string name = "p" + std::to_string(k);
+      plain.push_back(make_param(name, {sizes[k]}));
+      fused.push_back(make_param(name, {sizes[k]}));
+      for (int64_t i = 0; i < sizes[k]; ++i)
+        plain[k].value.data()[i] = fused[k].value.data()[i] = std::sin(0.37f * static_cast<float>(i + k));
+    }
+    std::vector<Param*> pp, fp;
+    for (size_t k = 0; k < sizes.size(); ++k) pp.push_back(&plain[k]), fp.push_back(&fused[k]);
+    auto a = make_optimizer(kind, pp, {.momentum = 0.9, .weight_decay = 0.01}, {.weight_decay = 0.1});
+    auto b = make_optimizer(kind, fp, {.momentum = 0.9, .weight_decay = 0.01}, {.weight_decay = 0.1});
+    for (int step = 0; step < 3; ++step) {
+      for (size_t k = 0; k < sizes.size(); ++k)
+        for (int64_t i = 0; i < sizes[k]; ++i)
+          plain[k].grad.data()[i] = fused[k].grad.data()[i] =
+              std::cos(0.11f * static_cast<float>(i * (step + 1) + k)) * 0.5f;
+      std::vector<double> expected_sq;
+      for (Param* p : pp) expected_sq.push_back(sum_of_squares(p->grad.data(), p->grad.numel()));
+      a->step(0.05);
+      std::vector<double> sq(fp.size(), 0.0);
+      b->step_fused(0.05, /*zero_grads=*/true, &sq);
+      for (size_t k = 0; k < sizes.size(); ++k) {
+        EXPECT_NEAR(sq[k], expected_sq[k], 1e-9 * (1 + expected_sq[k])) << kind << " param " << k;
+        for (int64_t i = 0; i < sizes[k]; ++i) {
+          ASSERT_EQ(plain[k].value.data()[i], fused[k].value.data()[i])
+              << kind << " step " << step << " " << i;
+          ASSERT_EQ(fused[k].grad.data()[i], 0.0f);
+        }
+      }
+    }
+    std::vector<NamedTensor> sa = a->state(), sb = b->state();
+    ASSERT_EQ(sa.size(), sb.size());
+    for (size_t t = 0; t < sa.size(); ++t) {
+      ASSERT_EQ(sa[t].name, sb[t].name);
+      ASSERT_EQ(sa[t].tensor.nbytes(), sb[t].tensor.nbytes());
+      EXPECT_EQ(std::memcmp(sa[t].tensor.raw(), sb[t].tensor.raw(), sa[t].tensor.nbytes()), 0) << sa[t].name;
+    }
+  }
 }

@@ -25,6 +25,7 @@ class CausalSelfAttention : public Layer {
   Shape output_shape(const Shape& in) const override { return in; }
   Cost cost(const Shape& in) const override;
   void collect_params(std::vector<Param*>& out) override;
+  void collect_layers(std::vector<Layer*>& out) override { out.push_back(&qkv_), out.push_back(&proj_); }
   void init(uint64_t seed) override;
 
   Linear& qkv() { return qkv_; }

@@ -92,6 +92,17 @@ class Layer {
 
   // Parameters of this layer and its children, in a stable order.
   virtual void collect_params(std::vector<Param*>& /*out*/) {}
+  // The leaf layers (composites recurse into their children; a leaf adds itself).
+  virtual void collect_layers(std::vector<Layer*>& out) { out.push_back(this); }
+
+  // Deferred weight gradients (pipelines with many micro-batches): while on, backward_weight only keeps
+  // what it needs and flush_weight_grads() later computes the gradient of every kept micro-batch at once —
+  // one large GEMM instead of m small memory-bound ones, each re-reading and re-writing the whole weight
+  // gradient. The sum is the same up to fp32 rounding order. Returns false when the layer cannot defer (it
+  // then computes in backward_weight as usual); deferred_bytes() is what the kept tensors hold.
+  virtual bool defer_weight_grads(bool /*on*/) { return false; }
+  virtual void flush_weight_grads() {}
+  virtual int64_t deferred_bytes() const { return 0; }
   // Deterministic initialisation: each parameter draws from Philox(seed, stream_id(param.name)).
   virtual void init(uint64_t /*seed*/) {}
 

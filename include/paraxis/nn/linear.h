@@ -6,6 +6,9 @@
 // Input (N, in) or (B, T, in): all leading dimensions are flattened into N.
 #pragma once
 
+#include <utility>
+#include <vector>
+
 #include "paraxis/nn/layer.h"
 
 namespace paraxis {
@@ -22,6 +25,10 @@ class Linear : public Layer {
   void collect_params(std::vector<Param*>& out) override;
   void init(uint64_t seed) override;
 
+  bool defer_weight_grads(bool on) override;
+  void flush_weight_grads() override;
+  int64_t deferred_bytes() const override;
+
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
   Param& weight() { return weight_; }
@@ -31,6 +38,8 @@ class Linear : public Layer {
   int64_t in_, out_;
   bool has_bias_;
   Param weight_, bias_;
+  bool defer_ = false;
+  std::vector<std::pair<Tensor, Tensor>> pending_;  // (x (n, in), dy (n, out)) per deferred backward_weight
 };
 
 }  // namespace paraxis

@@ -29,6 +29,7 @@ class Sequential : public Layer {
   Shape output_shape(const Shape& in) const override;
   Cost cost(const Shape& in) const override;
   void collect_params(std::vector<Param*>& out) override;
+  void collect_layers(std::vector<Layer*>& out) override;
   void init(uint64_t seed) override;
 
   size_t size() const { return layers_.size(); }
@@ -49,6 +50,7 @@ class Residual : public Layer {
   Shape output_shape(const Shape& in) const override { return in; }
   Cost cost(const Shape& in) const override;
   void collect_params(std::vector<Param*>& out) override { f_->collect_params(out); }
+  void collect_layers(std::vector<Layer*>& out) override { f_->collect_layers(out); }
   void init(uint64_t seed) override { f_->init(seed); }
 
   Sequential& branch() { return *f_; }

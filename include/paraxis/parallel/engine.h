@@ -53,7 +53,11 @@ struct EngineConfig {
   pipeline::ScheduleSpec schedule;  // pp must equal grid.pp; m micro-batches per dp rank
   double bucket_mb = 25;            // data-parallel gradient buckets (MiB)
   int zero         = 0;             // 1: ZeRO-1, optimizer state sharded across dp
-  uint64_t seed    = 1;             // parameter initialisation
+  // Weight gradients of Linear layers computed once per step from every micro-batch (one GEMM of all the
+  // step's rows) when the block's last micro-batch reaches its W pass, instead of once per micro-batch. Keeps
+  // each micro-batch's layer inputs and output gradients until then (counted in the stash).
+  bool defer_wgrad = false;
+  uint64_t seed    = 1;  // parameter initialisation
   OptimConfig optim;
   // Optional per-block costs for the stage partitioner (default: each block's forward+backward flops).
   std::vector<double> block_costs;

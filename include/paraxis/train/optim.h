@@ -46,6 +46,13 @@ class Optimizer {
   void step(double lr) { step_range(lr, 0, params_.size()); }
   // One update of params()[first, last) only.
   void step_range(double lr, size_t first, size_t last);
+  // The same update as step(lr), fused with what a training step does around it, in one pass over memory:
+  // walking each parameter in cache-sized chunks, it adds the chunk's Σ grad² (in double, as sum_of_squares)
+  // to grad_sq[i] of its parameter (when grad_sq is given; sized params().size()), updates the chunk, then
+  // zeroes the chunk's gradient (when zero_grads). Bit-identical parameters and state to step(lr); the norm
+  // is of the gradients the update used (without clipping the norm is only reported, so it need not come
+  // first). Saves the separate norm and zeroing passes: 640 -> 480 bytes of traffic per SGD-momentum param.
+  void step_fused(double lr, bool zero_grads, std::vector<double>* grad_sq);
 
   const std::vector<Param*>& params() const { return params_; }
   // Every state buffer as a view named "<param>.<buffer>", parameter by parameter.
@@ -61,7 +68,16 @@ class Optimizer {
     std::string buffer;
     Tensor tensor;
   };
-  virtual void update(Param& p, std::vector<Slot>& slots, double lr) = 0;
+  // Per-parameter scalars of one update (the step counter advances here, once per step).
+  struct UpdatePlan {
+    double lr    = 0;
+    int32_t step = 0;  // the counter before this update
+  };
+  // Updates elements [begin, end) of p; called once per chunk between begin_update and the next step.
+  virtual void update(Param& p, std::vector<Slot>& slots, const UpdatePlan& plan, int64_t begin,
+                      int64_t end) = 0;
+  // Walks one parameter in chunks: plan, update each chunk, optionally with norm and zeroing.
+  void update_param(size_t i, double lr, bool zero_grads, double* grad_sq);
   void add_slot(const std::string& buffer, DType dtype);  // adds a zero buffer to every parameter
 
   std::vector<Param*> params_;
@@ -81,7 +97,8 @@ class Sgd : public Optimizer {
   const SgdOptions& options() const { return opt_; }
 
  private:
-  void update(Param& p, std::vector<Slot>& slots, double lr) override;
+  void update(Param& p, std::vector<Slot>& slots, const UpdatePlan& plan, int64_t begin,
+              int64_t end) override;
   SgdOptions opt_;
 };
 
@@ -101,7 +118,8 @@ class AdamW : public Optimizer {
   const AdamWOptions& options() const { return opt_; }
 
  private:
-  void update(Param& p, std::vector<Slot>& slots, double lr) override;
+  void update(Param& p, std::vector<Slot>& slots, const UpdatePlan& plan, int64_t begin,
+              int64_t end) override;
   AdamWOptions opt_;
 };
 

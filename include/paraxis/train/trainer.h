@@ -59,6 +59,7 @@ struct TrainConfig {
   double comm_timeout    = 300;
   double bucket_mb       = 25;
   int zero               = 0;
+  bool defer_wgrad       = false;  // Linear weight gradients once per step from all micro-batches
   // output
   std::string progress = "auto";  // auto | bar | lines | none
   bool quiet           = false;
