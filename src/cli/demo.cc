@@ -37,7 +37,8 @@ struct DemoArgs {
   std::string data     = "auto";  // auto | fashion-mnist | synthetic
   std::string progress = "auto";
   int microbatches     = 8;
-  std::string machine;                      // hardware profile for the predicted column
+  bool defer_wgrad     = true;  // the 1F1B row's Linear weight gradients once per step (--no-defer-wgrad)
+  std::string machine;          // hardware profile for the predicted column
   std::string preset = "cpu-this-machine";  // used when no --machine is given
 };
 
@@ -92,7 +93,7 @@ std::shared_ptr<const Dataset> demo_data(const std::string& choice, std::string&
   return std::make_shared<ClassificationDataset>(make_synthetic_classification(16384, {784}, 10, 1, 1.0f));
 }
 
-std::vector<DemoLayout> demo_layouts(const LayoutRunConfig& base, int m) {
+std::vector<DemoLayout> demo_layouts(const LayoutRunConfig& base, int m, bool defer_wgrad) {
   std::vector<DemoLayout> out;
   auto add = [&](std::string label, std::string file, auto configure) {
     DemoLayout l{std::move(label), std::move(file), base};
@@ -103,8 +104,10 @@ std::vector<DemoLayout> demo_layouts(const LayoutRunConfig& base, int m) {
   add("1 device", "1-device.json", [](LayoutRunConfig&) {});
   add("placement, 2 devices", "placement.json",
       [](LayoutRunConfig& c) { c.devices = 2, c.placement = true; });
-  add(fmt::format("1F1B, 2 devices, m={}", m), "1f1b.json",
-      [m](LayoutRunConfig& c) { c.devices = 2, c.pp = 2, c.microbatches = m, c.schedule = "1f1b"; });
+  add(fmt::format("1F1B, 2 devices, m={}{}", m, defer_wgrad ? ", defer-W" : ""), "1f1b.json",
+      [m, defer_wgrad](LayoutRunConfig& c) {
+        c.devices = 2, c.pp = 2, c.microbatches = m, c.schedule = "1f1b", c.defer_wgrad = defer_wgrad;
+      });
   add("tp2, 2 devices", "tp2.json", [](LayoutRunConfig& c) { c.devices = 2, c.tp = 2; });
   add("dp2, 2 devices", "dp2.json", [](LayoutRunConfig& c) { c.devices = 2, c.dp = 2; });
   return out;
@@ -117,25 +120,25 @@ std::string verdict_word(const DemoRow& r) {
 }
 
 void print_table(const std::vector<DemoRow>& rows, double one_device_ms) {
-  fmt::print("\n{:<24} {:>10} {:>10} {:>8} {:>8} {:>7}  {:<22} {:>11}\n", "layout", "step ms", "predicted",
+  fmt::print("\n{:<30} {:>10} {:>10} {:>8} {:>8} {:>7}  {:<22} {:>11}\n", "layout", "step ms", "predicted",
              "speedup", "util.", "bubble", "verdict", "final loss");
-  fmt::print("{:-<24} {:->10} {:->10} {:->8} {:->8} {:->7}  {:-<22} {:->11}\n", "", "", "", "", "", "", "",
+  fmt::print("{:-<30} {:->10} {:->10} {:->8} {:->8} {:->7}  {:-<22} {:->11}\n", "", "", "", "", "", "", "",
              "");
   for (const DemoRow& r : rows) {
     if (!r.run) {
-      fmt::print("{:<24} not run: {}\n", r.layout.label, r.unavailable);
+      fmt::print("{:<30} not run: {}\n", r.layout.label, r.unavailable);
       continue;
     }
     const double ms       = r.run->median_step_ms();
     std::string predicted = r.predicted_ms ? fmt::format("{:.1f}", *r.predicted_ms) : "-";
     std::string util      = r.analysis ? fmt::format("{:.1f}%", 100 * r.analysis->utilization) : "-";
     std::string bubble    = r.analysis ? fmt::format("{:.1f}%", 100 * r.analysis->bubble) : "-";
-    fmt::print("{:<24} {:>10.1f} {:>10} {:>7.2f}x {:>8} {:>7}  {:<22} {:>11.7f}\n", r.layout.label, ms,
+    fmt::print("{:<30} {:>10.1f} {:>10} {:>7.2f}x {:>8} {:>7}  {:<22} {:>11.7f}\n", r.layout.label, ms,
                predicted, one_device_ms / ms, util, bubble, verdict_word(r), r.run->losses.back());
   }
 }
 
-void print_explanation(const std::vector<DemoRow>& rows, int m, int64_t batch) {
+void print_explanation(const std::vector<DemoRow>& rows, int m, bool defer_wgrad, int64_t batch) {
   const int p = 2;
   fmt::print(
       "\nWhat the verdicts mean (utilization = the share of the step a device computed; bubble = 1 - it):\n"
@@ -148,15 +151,21 @@ void print_explanation(const std::vector<DemoRow>& rows, int m, int64_t batch) {
       "computes\n"
       "              j. Only filling and draining the pipe idles a device: bubble (p-1)/(m+p-1) = {:.1f}% "
       "for\n"
-      "              p = {}, plus whatever the two stages' unequal work adds.\n"
+      "              p = {}, plus whatever the two stages' unequal work adds.{}\n"
       "  tp2         splits every layer: each device holds half of each weight matrix and computes every\n"
       "              layer at once on its half; the pieces are joined by all-reduces (comm track).\n"
       "  dp2         splits the batch: each device runs the whole model on {} of the {} rows; the gradients\n"
       "              are averaged by an all-reduce that overlaps the backward.\n",
-      m, 100.0 * (p - 1) / (m + p - 1), p, batch / 2, batch);
+      m, 100.0 * (p - 1) / (m + p - 1), p,
+      defer_wgrad
+          ? "\n              defer-W: each Linear's weight gradient is one GEMM of all m micro-batches at "
+            "the\n              step's end (32-row passes are memory-bound here); --no-defer-wgrad: "
+            "one per micro-batch."
+          : "",
+      batch / 2, batch);
   for (const DemoRow& r : rows)
     if (r.analysis && r.layout.cfg.devices > 1)
-      fmt::print("  {:<22} {}\n", r.layout.label + ":", r.analysis->verdict);
+      fmt::print("  {:<31} {}\n", r.layout.label + ":", r.analysis->verdict);
 }
 
 int run_demo(const DemoArgs& args) {
@@ -209,7 +218,8 @@ int run_demo(const DemoArgs& args) {
   fmt::print("data: {}\n", data_name);
 
   std::vector<DemoRow> rows;
-  for (DemoLayout& l : demo_layouts(base, args.microbatches)) rows.push_back({std::move(l)});
+  for (DemoLayout& l : demo_layouts(base, args.microbatches, args.defer_wgrad))
+    rows.push_back({std::move(l)});
   const int total = static_cast<int>(rows.size());
   for (int i = 0; i < total; ++i) {
     DemoRow& r = rows[i];
@@ -270,7 +280,7 @@ int run_demo(const DemoArgs& args) {
       args.machine.empty()
           ? "preset " + args.preset + " (run `paraxis calibrate -o m.json`, then --machine m.json)"
           : args.machine);
-  print_explanation(rows, args.microbatches, base.batch);
+  print_explanation(rows, args.microbatches, args.defer_wgrad, base.batch);
   fmt::print("\nwrote {} and the traces beside it:", report);
   for (const DemoRow& r : rows)
     if (r.run) fmt::print(" {}", r.layout.file);
@@ -290,6 +300,8 @@ const bool registered = register_command(
                       "MLP widths (default 784,3584,4096,4096,10; 784,1664,2048,2048,10 with --quick)");
        sub.add_option("--microbatches", args->microbatches, "Micro-batches of the 1F1B layout")
            ->capture_default_str();
+       sub.add_flag("--defer-wgrad,!--no-defer-wgrad", args->defer_wgrad,
+                    "1F1B row: Linear weight gradients once per step from all micro-batches (default on)");
        sub.add_option("--data", args->data, "auto (Fashion-MNIST if installed) | fashion-mnist | synthetic")
            ->capture_default_str();
        sub.add_option("--progress", args->progress, "auto | bar | none")->capture_default_str();

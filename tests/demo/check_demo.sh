@@ -12,12 +12,12 @@ fail() { echo "FAIL: $*"; exit 1; }
 [ "$code" -eq 0 ] || fail "paraxis demo exited with $code"
 
 row() { printf '%s\n' "$log" | grep -E "^$1 " | head -n 1; }
-for layout in "1 device" "placement, 2 devices" "1F1B, 2 devices, m=8" "tp2, 2 devices" "dp2, 2 devices"; do
+for layout in "1 device" "placement, 2 devices" "1F1B, 2 devices, m=8, defer-W" "tp2, 2 devices" "dp2, 2 devices"; do
   [ -n "$(row "$layout")" ] || fail "no table row for '$layout'"
 done
 row "1 device" | grep -q "one device" || fail "the 1-device row has no 'one device' verdict"
 row "placement, 2 devices" | grep -q "workload partitioning" || fail "placement is not judged workload partitioning"
-row "1F1B, 2 devices, m=8" | grep -q " parallel " || fail "1F1B is not judged parallel"
+row "1F1B, 2 devices, m=8, defer-W" | grep -q " parallel " || fail "1F1B is not judged parallel"
 row "dp2, 2 devices" | grep -q " parallel " || fail "dp2 is not judged parallel"
 row "tp2, 2 devices" | grep -q " parallel " || fail "tp2 is not measured or not judged parallel"
 
