@@ -67,6 +67,7 @@ std::optional<double> predicted_step_ms(const LayoutRunConfig& c, const model::H
   layout.microbatches       = c.placement ? 1 : c.microbatches;
   layout.threads_per_device = c.threads_per_device;
   layout.optimizer          = "sgd";
+  layout.defer_wgrad        = c.defer_wgrad;
   return model::predict_step(c.model, layout, c.batch, hw).step_s * 1e3;
 }
 

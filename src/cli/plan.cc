@@ -128,6 +128,8 @@ const bool predict_registered = cli::register_command(
        sub.add_flag("--recompute", f->layout.recompute, "recompute activations in backward");
        sub.add_flag("--clip", f->layout.clip,
                     "the step clips the gradient norm (one more read of the gradients)");
+       sub.add_flag("--defer-wgrad", f->layout.defer_wgrad,
+                    "Linear weight gradients once per step from all micro-batches (train --defer-wgrad)");
        sub.add_option("--trace-out", f->trace_out, "write the predicted Chrome trace here");
        return [f] {
          ModelDesc model      = describe(f->common);

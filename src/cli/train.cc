@@ -109,6 +109,7 @@ void print_prediction(const TrainConfig& cfg, const model::HardwareProfile& hw, 
   layout.threads_per_device = cfg.threads_per_device;
   layout.optimizer          = cfg.optimizer;
   layout.bucket_bytes       = cfg.bucket_mb * 1024 * 1024;
+  layout.defer_wgrad        = cfg.defer_wgrad;
   model::PredictedStep p    = model::predict_step(cfg.model, layout, cfg.batch, hw);
   fmt::print("step time: measured {:.2f} ms (median), predicted {:.2f} ms (cost model, {}; {:+.0f}%)\n",
              measured_ms, p.step_s * 1e3, cfg.machine.empty() ? "preset " + cfg.preset : cfg.machine,

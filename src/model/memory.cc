@@ -32,8 +32,12 @@ MemoryEstimate estimate_memory(const ModelDesc& model, const Layout& layout, int
     MemoryEstimate m;
     m.device              = rank;
     double params         = 0;
-    double recompute_peak = 0;  // largest single-micro-batch activation set of a stage (recompute)
+    double recompute_peak = 0;
+    double deferred       = 0;  // deferred weight gradients: what the Linear layers keep until the flush  //
+                                // largest single-micro-batch activation set of a stage (recompute)
     double largest_output = 0;
+    double largest_flush =
+        0;  // deferred weight gradients: the biggest layer's concatenated rows at the flush
     for (int s = rank; s < stages; s += layout.pp) {
       double stage_act = 0;
       for (int i = cuts[s]; i < cuts[s + 1]; ++i) {
@@ -42,6 +46,17 @@ MemoryEstimate estimate_memory(const ModelDesc& model, const Layout& layout, int
             blk.tp_split ? static_cast<double>(blk.params) / layout.tp : static_cast<double>(blk.params);
         stage_act += stored_activation_bytes(blk, b, layout.tp, hw);
         largest_output = std::max(largest_output, blk.out_bytes_per_sample * b * e / 4.0);
+        if (layout.defer_wgrad && blk.kind == "linear" && blk.gemm_in > 0) {
+          // Every micro-batch's input (rows, in) and output gradient (rows, out) stay until the step's flush,
+          // which copies them into one (m·rows, in) and one (m·rows, out) buffer.
+          const bool split_out = blk.tp_split && blk.tp_allreduce_bwd > 0;
+          const bool split_in  = blk.tp_split && !split_out;
+          const double in      = static_cast<double>(blk.gemm_in) / (split_in ? layout.tp : 1);
+          const double out     = static_cast<double>(blk.gemm_out) / (split_out ? layout.tp : 1);
+          const double kept    = layout.microbatches * blk.rows_per_sample * b * (in + out) * e;
+          deferred += kept;
+          largest_flush = std::max(largest_flush, kept);
+        }
       }
       const double held = s < static_cast<int>(peak_stash.size()) ? peak_stash[s] : 1;
       if (layout.recompute) {
@@ -54,11 +69,11 @@ MemoryEstimate estimate_memory(const ModelDesc& model, const Layout& layout, int
         m.activations += held * stage_act;
       }
     }
-    m.activations += recompute_peak;
+    m.activations += recompute_peak + deferred;
     m.params    = params * e;
     m.grads     = params * e;
     m.optimizer = params * state_per_param / (layout.zero1 ? layout.dp : 1);
-    m.workspace = 2 * largest_output;
+    m.workspace = std::max(2 * largest_output, largest_flush);
     if (rank == 0 || m.total() > worst.total()) worst = m;
   }
   return worst;

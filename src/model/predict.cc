@@ -25,6 +25,7 @@ std::string Layout::describe() const {
   }
   if (zero1) s += " zero1";
   if (recompute) s += " recompute";
+  if (defer_wgrad) s += " defer-wgrad";
   return s;
 }
 
@@ -69,9 +70,17 @@ bool skips_input_pass(const ModelDesc& model, int block) {
   return k == "linear" || k == "conv2d" || k == "column_parallel";
 }
 
+// Does the engine defer this block's weight gradient under Layout::defer_wgrad? Only Linear layers keep
+// their micro-batches (Layer::defer_weight_grads); a block is one Linear here (mlp, cnn head, lm_head).
+bool defers_weight_pass(const Layout& l, const BlockDesc& blk) {
+  return l.defer_wgrad && blk.kind == "linear" && blk.gemm_in > 0;
+}
+
 struct StageCost {
   double F = 0, I = 0, W = 0;
-  std::vector<double> block_W;  // each block's weight pass, in block order (when its gradients are final)
+  std::vector<double> block_W;      // each block's weight pass, in block order (when its gradients are final)
+  std::vector<double> block_flush;  // each block's share of the deferred flush (0: not deferred)
+  double flush = 0;                 // the stage's deferred weight gradients: once per step
 };
 
 // Compute time of every block pass of one stage at micro-batch b; `together`: every device of the node
@@ -97,8 +106,24 @@ StageCost stage_cost(const ModelDesc& model, int first, int last, double b, cons
     c.F += t(x.fwd_flops, x.fwd_bytes, PassKind::kForward);
     const bool input_pass = !skips_input_pass(model, i);
     if (input_pass) c.I += t(x.bwd_input_flops, x.bwd_input_bytes, PassKind::kBackwardInput);
-    c.block_W.push_back(t(x.bwd_weight_flops, x.bwd_weight_bytes, PassKind::kBackwardWeight));
-    c.W += c.block_W.back();
+    if (defers_weight_pass(l, blk)) {
+      // One GEMM with K = m·b rows over the kept micro-batches, after copying their inputs (rows, in) and
+      // output gradients (rows, out) together (read + write).
+      const double m    = l.microbatches;
+      const Cost all    = blk.at_batch(m * b);
+      const double copy = 2.0 * rows * m * (in + out) * 4.0 * (hw.bytes_per_element / 4.0);
+      const double gemm =
+          pass_time(all.bwd_weight_flops / split, all.bwd_weight_bytes / split, blk.matmuls, hw,
+                    l.threads_per_device, concurrent, PassKind::kBackwardWeight, rows * m, in, out);
+      const double flush = gemm + copy / hw.bandwidth(concurrent > 1);
+      c.block_W.push_back(0.0);
+      c.block_flush.push_back(flush);
+      c.flush += flush;
+    } else {
+      c.block_W.push_back(t(x.bwd_weight_flops, x.bwd_weight_bytes, PassKind::kBackwardWeight));
+      c.block_flush.push_back(0.0);
+      c.W += c.block_W.back();
+    }
     if (l.tp > 1 && blk.tp_split) {  // Megatron's blocking all-reduces inside the layer
       const double bytes = blk.tp_allreduce_bytes_per_sample * b * hw.bytes_per_element / 4.0;
       c.F += blk.tp_allreduce_fwd * allreduce_time(bytes, l.tp, tp_link);
@@ -183,8 +208,9 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
   // pass, then every weight pass, each last block first: the buckets complete in layout order, each when its
   // earliest block's weight pass is done.
   struct Bucket {
-    double bytes   = 0;
-    int last_block = 1 << 30;  // the block (index within the stage) whose weight pass completes the bucket
+    double bytes     = 0;
+    int last_block   = 1 << 30;  // the block (index within the stage) whose weight pass completes the bucket
+    int last_flushed = -1;  // deferred weight gradients: its earliest deferred block (ready at its flush)
   };
   std::vector<std::vector<Bucket>> buckets(stages);
   if (l.dp > 1)
@@ -199,13 +225,17 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
           if (buckets[s].empty() || buckets[s].back().bytes >= l.bucket_bytes) buckets[s].push_back({});
           buckets[s].back().bytes += 4.0 * elems;
           buckets[s].back().last_block = std::min(buckets[s].back().last_block, i - first);
+          if (defers_weight_pass(l, blk)) buckets[s].back().last_flushed = i - first;
         }
       }
       std::stable_sort(buckets[s].begin(), buckets[s].end(),
                        [](const Bucket& x, const Bucket& y) { return x.last_block > y.last_block; });
       if (l.zero1) {  // the engine reduce-scatters the whole gradient once, after the last backward
-        Bucket all{0, 0};
+        Bucket all{0, 0, -1};
         for (const Bucket& bk : buckets[s]) all.bytes += bk.bytes;
+        for (const Bucket& bk : buckets[s])  // after the whole flush, which ends with the earliest block
+          if (bk.last_flushed >= 0 && (all.last_flushed < 0 || bk.last_flushed < all.last_flushed))
+            all.last_flushed = bk.last_flushed;
         buckets[s] = {all};
       }
     }
@@ -224,6 +254,10 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
     in.layout             = fmt::format("{} (predicted)", l.describe());
     in.rendezvous         = hw.intra_node.rendezvous && l.devices() <= hw.devices_per_node;
     in.buckets_share_core = dp_link.shares_compute_core && l.devices() <= hw.devices_per_node && l.dp > 1;
+    if (l.defer_wgrad) {
+      in.flush.resize(stages);
+      if (l.dp > 1) in.grad_bucket_ready_flush.resize(stages);
+    }
     if (l.dp > 1) {
       in.grad_bucket_time.resize(stages);
       in.grad_bucket_ready.resize(stages);
@@ -241,6 +275,7 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
       d.backward_input  = I + (l.recompute ? d.forward : 0.0);
       d.backward        = d.backward_input + d.backward_weight;
       in.stages.push_back(d);
+      if (l.defer_wgrad) in.flush[s] = mix(alone[s].flush, together[s].flush);
       const double fwd_bytes = model.blocks[last - 1].out_bytes_per_sample * b * e;
       const double bwd_bytes =
           (first == 0 ? 0.0 : model.blocks[first - 1].out_bytes_per_sample) * b * e;  // grad of the input
@@ -255,6 +290,10 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
         std::vector<double> w_done(nb);
         double w = 0;
         for (size_t j = nb; j-- > 0;) w_done[j] = w += mix(alone[s].block_W[j], together[s].block_W[j]);
+        std::vector<double> flush_done(nb);  // the flush runs last block first too
+        double fl = 0;
+        for (size_t j = nb; j-- > 0;)
+          flush_done[j] = fl += mix(alone[s].block_flush[j], together[s].block_flush[j]);
         for (const Bucket& bk : buckets[s]) {
           const double bytes = bk.bytes * e;
           const double done  = w_done[bk.last_block];
@@ -264,6 +303,10 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
               d.backward > 0 ? std::min(1.0, (d.backward_input + done) / d.backward) : 1.0);
           in.grad_bucket_ready_w[s].push_back(w > 0 ? std::min(1.0, done / w) : 1.0);
           in.grad_bucket_bytes[s].push_back(static_cast<int64_t>(bytes));
+          if (l.defer_wgrad)
+            in.grad_bucket_ready_flush[s].push_back(
+                bk.last_flushed < 0 ? -1.0
+                                    : (fl > 0 ? std::min(1.0, flush_done[bk.last_flushed] / fl) : 1.0));
         }
       }
     }

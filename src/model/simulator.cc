@@ -125,6 +125,52 @@ SimResult simulate(const Schedule& sched, const SimInput& in, bool record_trace)
   flow_ids.emplace_back(S, M);
   flow_ids.emplace_back(S, M);
 
+  // The data-parallel buckets of stage s that become ready during a compute action of device d running from
+  // `ready` for `dur` (ready at the fractions `frac` of it); `at_flush`: the buckets of deferred blocks, else
+  // the others. `end`: the action's end, later when buckets share its core.
+  auto launch_buckets = [&](int d, int s, double ready, double dur, const std::vector<double>& frac,
+                            bool at_flush, double& end) {
+    const auto& times = in.grad_bucket_time[s];
+    double stretch    = 0;  // compute delayed so far by buckets sharing its core
+    for (size_t b = 0; b < times.size(); ++b) {
+      const bool deferred = !in.grad_bucket_ready_flush.empty() && in.grad_bucket_ready_flush[s][b] >= 0;
+      if (deferred != at_flush) continue;
+      const double ready_at = ready + dur * frac[b] + stretch;
+      const double t0       = std::max(ready_at, dp_free[d]);
+      double t1             = t0 + times[b];
+      if (in.buckets_share_core) {
+        // Fair sharing of one core: until the shorter of the two finishes both run at half speed.
+        const double overlap = std::min(times[b], std::max(0.0, end - t0));
+        end += overlap;
+        stretch += overlap;
+        t1 += overlap;
+      }
+      dp_free[d] = t1;
+      r.comm[d] += times[b];
+      int64_t by = in.grad_bucket_bytes.empty() ? 0 : in.grad_bucket_bytes[s][b];
+      emit(d, trace::Kind::kAllReduce, trace::Track::kComm, t0, t1, s, -1, by);
+    }
+  };
+  // The deferred weight gradients of device d's stages, last stage first (the engine flushes last block
+  // first), each launching its deferred blocks' buckets.
+  std::vector<bool> flushed(P, in.flush.empty());
+  auto flush = [&](int d) {
+    if (flushed[d]) return;
+    flushed[d] = true;
+    for (int s = S; s-- > 0;) {
+      if (sched.stage_device[s] != d) continue;
+      double& t        = compute_free[d];
+      const double dur = in.flush[s];
+      double end       = t + dur;
+      if (!in.grad_bucket_time.empty() && !in.grad_bucket_ready_flush.empty())
+        launch_buckets(d, s, t, dur, in.grad_bucket_ready_flush[s], true, end);
+      if (dur > 0) emit(d, trace::Kind::kBackwardWeight, trace::Track::kCompute, t, end, s, -1);
+      if (in.measure_overlap && dur > 0) intervals[d].push_back({t, end});
+      r.busy[d] += dur;
+      t = end;
+    }
+  };
+
   // Tries to run the next action of device d; false when it must wait for another device.
   auto step = [&](int d) -> bool {
     const Action& a = sched.actions[d][pc[d]];
@@ -150,26 +196,9 @@ SimResult simulate(const Schedule& sched, const SimInput& in, bool record_trace)
         }
         double end = ready + dur;
         if (static_cast<int>(pc[d]) == last_backward[s] && !in.grad_bucket_time.empty()) {
-          const auto& times = in.grad_bucket_time[s];
           const bool w_pass = a.kind == ActionKind::kBackwardWeight && !in.grad_bucket_ready_w.empty();
-          const auto& frac  = w_pass ? in.grad_bucket_ready_w[s] : in.grad_bucket_ready[s];
-          double stretch    = 0;  // compute delayed so far by buckets sharing its core
-          for (size_t b = 0; b < times.size(); ++b) {
-            const double ready_at = ready + dur * frac[b] + stretch;
-            const double t0       = std::max(ready_at, dp_free[d]);
-            double t1             = t0 + times[b];
-            if (in.buckets_share_core) {
-              // Fair sharing of one core: until the shorter of the two finishes both run at half speed.
-              const double overlap = std::min(times[b], std::max(0.0, end - t0));
-              end += overlap;
-              stretch += overlap;
-              t1 += overlap;
-            }
-            dp_free[d] = t1;
-            r.comm[d] += times[b];
-            int64_t by = in.grad_bucket_bytes.empty() ? 0 : in.grad_bucket_bytes[s][b];
-            emit(d, trace::Kind::kAllReduce, trace::Track::kComm, t0, t1, s, -1, by);
-          }
+          launch_buckets(d, s, ready, dur, w_pass ? in.grad_bucket_ready_w[s] : in.grad_bucket_ready[s],
+                         false, end);
         }
         emit(d, pipeline::trace_kind(a.kind), trace::Track::kCompute, ready, end, s, k);
         if (in.measure_overlap) intervals[d].push_back({ready, end});
@@ -227,8 +256,10 @@ SimResult simulate(const Schedule& sched, const SimInput& in, bool record_trace)
         return true;
       }
       case ActionKind::kReduceGrad:
+        flush(d);
+        return true;  // the buckets: launched as they become ready
       case ActionKind::kOptStep:
-        return true;  // modelled below from SimInput (buckets, opt_step)
+        return true;  // modelled below from SimInput (opt_step)
     }
     return true;
   };
@@ -253,6 +284,7 @@ SimResult simulate(const Schedule& sched, const SimInput& in, bool record_trace)
     }
   }
 
+  for (int d = 0; d < P; ++d) flush(d);  // the engine flushes in its step's reduction after the last action
   r.compute_end = *std::max_element(compute_free.begin(), compute_free.end());
   for (int d = 0; d < P; ++d) {
     double end = std::max({compute_free[d], dp_free[d], p2p_free[d]});

@@ -15,7 +15,11 @@
 //                        for backward (Layer::cost activation_bytes). With recompute: only each stashed
 //                        micro-batch's stage input, plus one micro-batch's full activations while it is
 //                        recomputed.
-//   workspace            two of the largest activation a block outputs (the live output and its gradient).
+//                        With deferred weight gradients (Layout::defer_wgrad) plus m micro-batches ×
+//                        Σ Linear rows·(in + out) per stage: the inputs and output gradients kept to the
+//                        flush.
+//   workspace            two of the largest activation a block outputs (the live output and its gradient), or
+//                        with defer_wgrad the largest Linear's concatenated rows at the flush if larger.
 #pragma once
 
 #include <string>

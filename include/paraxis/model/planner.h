@@ -42,9 +42,13 @@ struct Layout {  // NOTE: memory.h and the CLI read it too
   int threads_per_device          = 1;
   std::string optimizer           = "adamw";  // adamw | sgd (momentum)
   bool clip                       = false;    // gradient clipping by global norm (one more gradient read)
-  double bucket_bytes = 25.0 * 1024 * 1024;   // data-parallel gradient bucket (PyTorch DDP's default)
+  // Linear layers' weight gradients once per step over all micro-batches (EngineConfig::defer_wgrad): their
+  // per-micro-batch W passes become one flush per stage before the gradient reduction.
+  bool defer_wgrad    = false;
+  double bucket_bytes = 25.0 * 1024 * 1024;  // data-parallel gradient bucket (PyTorch DDP's default)
   int devices() const { return dp * tp * pp; }
-  std::string describe() const;  // "dp2 tp1 pp4 1f1b m8", "pp2 interleaved-1f1b v2 m8 zero1 recompute"
+  std::string describe()
+      const;  // "dp2 tp1 pp4 1f1b m8", "pp2 interleaved-1f1b v2 m8 zero1 recompute defer-wgrad"
 };
 
 struct CommVolume {  // bytes one device sends per step, per axis (the busiest device of each)

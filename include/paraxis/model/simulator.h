@@ -16,7 +16,9 @@
 // are buckets on the communication stream: a stage's buckets become ready one by one while its last backward
 // (B or W) runs (the last layers' gradients first) and run in order, overlapping the remaining backward; the
 // optimizer step starts when compute is done and every bucket has been reduced. Tensor-parallel collectives
-// are blocking and folded into the compute durations by the caller.
+// are blocking and folded into the compute durations by the caller. With deferred weight gradients a stage's
+// flush (one W per stage, micro-batch −1 in the trace) runs once all of the device's actions are done and
+// launches the buckets of its blocks.
 // Only one pipeline group is simulated: data- and tensor-parallel replicas run the same actions at the same
 // times, so the group's timeline is every replica's.
 #pragma once
@@ -45,6 +47,12 @@ struct SimInput {
   // The same fractions when the stage's last backward is a weight pass W (split backward schedules); empty:
   // grad_bucket_ready.
   std::vector<std::vector<double>> grad_bucket_ready_w;
+  // Deferred weight gradients (Layout::defer_wgrad): per stage, the time of its flush (0: none), run on the
+  // device at its REDUCE_GRAD action, or after its last action when the list has none, stages last first.
+  // Per stage and bucket: the fraction of that flush after which the bucket is ready (buckets holding a
+  // deferred block), or −1: ready during the last backward as above. Empty: no deferral.
+  std::vector<double> flush;
+  std::vector<std::vector<double>> grad_bucket_ready_flush;
   // The buckets' collectives run on a helper thread sharing the device's core: while one overlaps the
   // device's compute, both progress at half speed (the work of each is kept; the compute ends later by the
   // overlap).
