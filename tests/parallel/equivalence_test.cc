@@ -124,4 +124,20 @@ TEST(Equivalence, FusedOptimizerStepAndDeferredWeightGradients) {
   c             = {"gpt deferred W 1f1b pp2 m4", small_gpt(), 1, 1, 2, K::k1F1B, 4, 1};
   c.defer_wgrad = true;
   check_case(c, 4, 8);
+  c             = {"mlp deferred W interleaved pp2 v2 m4",
+                   ModelSpec::mlp({12, 32, 24, 16, 16, 5}),
+                   1,
+                   1,
+                   2,
+                   K::kInterleaved1F1B,
+                   4,
+                   2};
+  c.defer_wgrad = true;
+  check_case(c, 6);
+  c = {"mlp deferred W dp2 x pp2 zero1 adamw m4", small_mlp(), 2, 1, 2, K::k1F1B, 4, 1, 1, "adamw"};
+  c.defer_wgrad = true, c.clip = 0;
+  check_case(c, 6);
+  c             = {"mlp deferred W dp2 x tp2 m2", small_mlp(), 2, 2, 1, K::k1F1B, 2, 1};
+  c.defer_wgrad = true;
+  check_case(c, 6);
 }
