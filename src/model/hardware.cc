@@ -23,8 +23,13 @@ double HardwareProfile::matmul_rate(double flops_per_call) const {
 }
 
 double HardwareProfile::row_rate(PassKind kind, double rows, bool concurrent) const {
-  const std::vector<RowRatePoint>& t =
-      concurrent && !row_rates_concurrent.empty() ? row_rates_concurrent : row_rates;
+  // Concurrent: never above the rate alone at the same rows (see shape_rate).
+  if (concurrent && !row_rates_concurrent.empty() && !row_rates.empty())
+    return std::min(row_rate(kind, rows, false), row_rate_in(row_rates_concurrent, kind, rows));
+  return row_rate_in(row_rates, kind, rows);
+}
+
+double HardwareProfile::row_rate_in(const std::vector<RowRatePoint>& t, PassKind kind, double rows) {
   if (t.empty() || rows <= 0) return 0;
   auto rate = [kind](const RowRatePoint& p) {
     return kind == PassKind::kForward         ? p.forward
@@ -42,11 +47,15 @@ double HardwareProfile::row_rate(PassKind kind, double rows, bool concurrent) co
 
 double HardwareProfile::shape_rate(PassKind kind, double rows, double in, double out, bool concurrent) const {
   if (rows <= 0 || in <= 0 || out <= 0) return 0;
-  auto rate = [&](const ShapeRatePoint& p) {
-    const RowRatePoint& r = concurrent && p.together.forward > 0 ? p.together : p.alone;
+  auto pick = [kind](const RowRatePoint& r) {
     return kind == PassKind::kForward         ? r.forward
            : kind == PassKind::kBackwardInput ? r.backward_input
                                               : r.backward_weight;
+  };
+  // A core that shares the memory system with a busy neighbour is never faster than alone: a "together"
+  // figure above the one alone is timing noise of the calibration, so the smaller one is used.
+  auto rate = [&](const ShapeRatePoint& p) {
+    return concurrent && p.together.forward > 0 ? std::min(pick(p.together), pick(p.alone)) : pick(p.alone);
   };
   const ShapeRatePoint *lo = nullptr, *hi = nullptr;  // the nearest measured rows below and above
   for (const ShapeRatePoint& p : shape_rates) {

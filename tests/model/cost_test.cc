@@ -160,6 +160,26 @@ TEST(PassTime, AMeasuredLayerShapeComesFirst) {
                    1e10);
 }
 
+// Sharing the memory system never speeds a core up: a calibrated "together" rate or bandwidth above the one
+// alone (timing noise) is replaced by the one alone.
+TEST(PassTime, TogetherIsNeverFasterThanAlone) {
+  HardwareProfile hw;
+  hw.peak_flops           = 1e12;
+  hw.memory_bandwidth     = 1e11;
+  hw.row_rates            = {{32, 1e11, 1e11, 1e11}};
+  hw.row_rates_concurrent = {{32, 2e11, 5e10, 1e11}};  // forward "faster" together: noise
+  ShapeRatePoint a{32, 784, 3584, {32, 1e11, 1e11, 1e11}, {32, 1.4e11, 5e10, 1e11}};
+  hw.shape_rates = {a};
+  EXPECT_DOUBLE_EQ(hw.shape_rate(PassKind::kForward, 32, 784, 3584, true), 1e11);        // min(1.4e11, 1e11)
+  EXPECT_DOUBLE_EQ(hw.shape_rate(PassKind::kBackwardInput, 32, 784, 3584, true), 5e10);  // together slower
+  EXPECT_DOUBLE_EQ(hw.row_rate(PassKind::kForward, 32, true), 1e11);                     // min(2e11, 1e11)
+  EXPECT_DOUBLE_EQ(hw.row_rate(PassKind::kBackwardInput, 32, true), 5e10);
+  hw.memory_bandwidth_concurrent = 2e11;
+  EXPECT_DOUBLE_EQ(hw.bandwidth(true), 1e11);
+  hw.memory_bandwidth_concurrent = 4e10;
+  EXPECT_DOUBLE_EQ(hw.bandwidth(true), 4e10);
+}
+
 TEST(BlockCosts, LinearsKnowTheirShapeAndRows) {
   ModelDesc d = describe_model(ModelSpec::mlp({784, 3584, 4096, 10}));
   EXPECT_EQ(d.blocks[0].gemm_in, 784);

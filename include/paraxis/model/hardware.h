@@ -14,6 +14,7 @@
 // moves), so a ring all-reduce of S bytes on n devices costs 2(n−1)/n · S/β + 2(n−1)α (cost.h).
 #pragma once
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -94,10 +95,14 @@ struct HardwareProfile {
   // Rate of a layer pass on `rows` rows per call from row_rates (row_rates_concurrent when `concurrent`);
   // interpolated in log(rows), clamped at the ends; 0 when there is no table or rows <= 0.
   double row_rate(PassKind kind, double rows, bool concurrent) const;
+  static double row_rate_in(const std::vector<RowRatePoint>& table, PassKind kind, double rows);
   // From shape_rates for exactly this in × out (interpolated in log(rows), clamped); 0 when not measured.
   double shape_rate(PassKind kind, double rows, double in, double out, bool concurrent) const;
+  // Concurrent: never above the bandwidth alone (a higher calibrated figure is timing noise).
   double bandwidth(bool concurrent) const {
-    return concurrent && memory_bandwidth_concurrent > 0 ? memory_bandwidth_concurrent : memory_bandwidth;
+    return concurrent && memory_bandwidth_concurrent > 0
+               ? std::min(memory_bandwidth_concurrent, memory_bandwidth)
+               : memory_bandwidth;
   }
   // The link a group of `group_size` devices, packed on nodes, is limited by.
   const LinkProfile& link_for(int group_size) const {
