@@ -184,18 +184,10 @@ void bubbles(int steps, int runs, int m) {
 
 // total work / the largest stage's work: the most any 2-stage pipeline of this cut can gain.
 double stage_bound(const ModelSpec& spec, int64_t batch, int stages) {
-  auto model = build_model(spec);
-  std::vector<double> costs;
-  Shape s      = model->input_shape(batch);
-  double total = 0;
-  for (auto& b : model->blocks) {
-    Cost c = b->cost(s);
-    // The first block's input gradient is never computed (the Engine's partitioner counts it the same way).
-    const double input_pass = costs.empty() ? 0.0 : c.bwd_input_flops;
-    costs.push_back(c.fwd_flops + input_pass + c.bwd_weight_flops + 1.0);
-    total += costs.back();
-    s = b->output_shape(s);
-  }
+  // The costs the Engine's partitioner balances.
+  const std::vector<double> costs = build_model(spec)->partition_costs(batch);
+  double total                    = 0;
+  for (double c : costs) total += c;
   return total / pipeline::partition_stages(costs, stages).max_cost;
 }
 

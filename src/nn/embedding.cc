@@ -64,16 +64,20 @@ void Embedding::backward_weight(Ctx& ctx, const Tensor& dy) {
   ctx.saved.clear();
 }
 
-Cost Embedding::cost(const Shape& in) const {
-  double bt = static_cast<double>(shape_numel(in)), btc = bt * width_;
+Cost embedding_cost(const Shape& in, int64_t table_rows, int64_t context, int64_t width) {
+  double bt = static_cast<double>(shape_numel(in)), btc = bt * width;
   Cost c;
   c.fwd_flops        = btc;
   c.bwd_weight_flops = 2.0 * btc;
   c.fwd_bytes        = 4.0 * (bt + 3.0 * btc);
   c.bwd_weight_bytes = 4.0 * (bt + 5.0 * btc);
-  c.param_bytes      = 4 * (vocab_ + context_) * width_;
+  c.param_bytes      = 4 * (table_rows + context) * width;
   c.activation_bytes = static_cast<int64_t>(4.0 * bt);  // the token ids
   return c;
+}
+
+Cost Embedding::cost(const Shape& in) const {
+  return embedding_cost(in, vocab_, context_, width_);
 }
 
 }  // namespace paraxis

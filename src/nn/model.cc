@@ -113,6 +113,24 @@ Shape Model::input_shape(int64_t batch) const {
   return {batch, spec.context};
 }
 
+bool Model::first_block_skips_input_pass() const {
+  if (blocks.empty()) return false;
+  const std::string k0 = blocks[0]->kind();
+  return k0 == "linear" || k0 == "conv2d" || k0 == "column_parallel";
+}
+
+std::vector<double> Model::partition_costs(int64_t batch) const {
+  std::vector<double> costs;
+  Shape s = input_shape(batch);
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    Cost c                 = blocks[b]->cost(s);
+    const bool skips_input = b == 0 && first_block_skips_input_pass();
+    costs.push_back(c.fwd_flops + (skips_input ? 0.0 : c.bwd_input_flops) + c.bwd_weight_flops + 1.0);
+    s = blocks[b]->output_shape(s);
+  }
+  return costs;
+}
+
 DType Model::input_dtype() const {
   return spec.kind == "gpt" ? DType::kI32 : DType::kF32;
 }

@@ -118,6 +118,7 @@ struct Engine::Impl {
   int64_t stash_now = 0, stash_peak = 0;
   std::vector<std::vector<Layer*>> deferring;  // per block: its layers whose weight gradients are deferred
   int64_t deferred_now = 0;                    // bytes they keep (part of stash_now)
+  bool any_deferring   = false;
   std::vector<std::pair<Work, Tensor>> sends;
   double loss_sum    = 0;
   int64_t step_count = 0;  // optimizer steps taken: keys the dropout masks, restored on resume
@@ -151,17 +152,13 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& wor
   I.model_in           = model_->input_shape(1);
   I.model_in_dtype     = model_->input_dtype();
   I.first_backward_only.assign(nblocks, 0);
-  std::string k0 = model_->blocks[0]->kind();
-  if (k0 == "linear" || k0 == "conv2d" || k0 == "column_parallel")
-    I.first_backward_only[0] = 1;  // the data needs no gradient (nor, under tp, its all-reduce)
-  // Stage costs: the flops each block's passes run here; the first block's skipped input pass is not work
-  // (counting it would give the first stage a third less backward than the others).
-  std::vector<double> costs;
-  Shape s = I.model_in;
+  // The data needs no gradient (nor, under tp, its all-reduce).
+  I.first_backward_only[0] = model_->first_block_skips_input_pass();
+  // Stage costs: the flops each block's passes run here (counting the skipped input pass would give the first
+  // stage a third less backward than the others).
+  std::vector<double> costs = model_->partition_costs(1);
+  Shape s                   = I.model_in;
   for (size_t b = 0; b < nblocks; ++b) {
-    Cost bc = model_->blocks[b]->cost(s);
-    costs.push_back(bc.fwd_flops + (I.first_backward_only[b] ? 0.0 : bc.bwd_input_flops) +
-                    bc.bwd_weight_flops + 1.0);
     s = model_->blocks[b]->output_shape(s);
     I.block_out.push_back(s);
   }
@@ -259,7 +256,7 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& wor
       std::vector<Layer*> leaves;
       model_->blocks[b]->collect_layers(leaves);
       for (Layer* l : leaves)
-        if (l->defer_weight_grads(true)) I.deferring[b].push_back(l);
+        if (l->defer_weight_grads(true)) I.deferring[b].push_back(l), I.any_deferring = true;
     }
 }
 
@@ -395,7 +392,7 @@ StepStats Engine::step(const Tensor& x, const Tensor& y, double lr) {
         block_done(b);
       }
       I.stash_now -= I.stash[key];
-      track_deferred();  // what the deferring layers kept of this micro-batch stays stashed
+      if (I.any_deferring) track_deferred();  // what the deferring layers kept stays stashed
       I.stash.erase(key);
       I.ctx.erase(key);
       I.dys.erase(key);

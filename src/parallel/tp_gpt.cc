@@ -8,6 +8,7 @@
 #include "paraxis/nn/activation.h"
 #include "paraxis/nn/attention.h"
 #include "paraxis/nn/dropout.h"
+#include "paraxis/nn/embedding.h"
 #include "paraxis/nn/layernorm.h"
 #include "paraxis/nn/sequential.h"
 #include "paraxis/parallel/tensor_parallel.h"
@@ -99,17 +100,7 @@ class VocabParallelEmbedding : public Layer {
     s.push_back(width_);
     return s;
   }
-  Cost cost(const Shape& in) const override {
-    double bt = static_cast<double>(shape_numel(in)), btc = bt * width_;
-    Cost c;
-    c.fwd_flops        = btc;
-    c.bwd_weight_flops = 2.0 * btc;
-    c.fwd_bytes        = 4.0 * (bt + 3.0 * btc);
-    c.bwd_weight_bytes = 4.0 * (bt + 5.0 * btc);
-    c.param_bytes      = 4 * (local_ + context_) * width_;
-    c.activation_bytes = static_cast<int64_t>(4.0 * bt);
-    return c;
-  }
+  Cost cost(const Shape& in) const override { return embedding_cost(in, local_, context_, width_); }
   void collect_params(std::vector<Param*>& out) override {
     out.push_back(&wte_);
     out.push_back(&wpe_);

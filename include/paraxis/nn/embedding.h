@@ -13,6 +13,10 @@
 
 namespace paraxis {
 
+// Cost of a token + position embedding over ids `in` (B, T): `table_rows` rows of the token table held here
+// (the whole vocabulary, or a vocab-parallel shard's), `context` position rows, `width` columns.
+Cost embedding_cost(const Shape& in, int64_t table_rows, int64_t context, int64_t width);
+
 class Embedding : public Layer {
  public:
   Embedding(int64_t vocab, int64_t context, int64_t width, std::string name = "embed");

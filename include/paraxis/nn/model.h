@@ -69,6 +69,12 @@ class Model {
   void zero_grad();
   int64_t num_params();
   Shape input_shape(int64_t batch) const;  // the shape forward expects for a batch of `batch` samples
+  // True when the first block computes no input gradient (the data needs none): a Linear, Conv2d or
+  // column-parallel first layer; the Engine skips that pass.
+  bool first_block_skips_input_pass() const;
+  // Per block, the flops of the passes the Engine runs at `batch` samples (the skipped input pass is not
+  // work), + 1 so that empty blocks still weigh: what the stage partitioner balances.
+  std::vector<double> partition_costs(int64_t batch) const;
   DType input_dtype() const;
 };
 
