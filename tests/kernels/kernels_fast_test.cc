@@ -1,4 +1,5 @@
 // Fast kernels against the reference kernels (float) on random shapes: 1, odd sizes, non-multiples of 16.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <random>
@@ -164,5 +165,22 @@ TEST(KernelFast, LinearWithFusedBias) {
         set_kernel_path(KernelPath::kFast);
         linear_forward(y1.data(), x.data(), w.data(), b.data(), n, in, out);
         expect_close(y1, y0, 1e-5f, 1e-5f, "linear");
+      }
+}
+
+// Linear's input gradient: non-power-of-two widths take the transposed product + reorder, powers of two the
+// direct product; both against the reference, bit-level close, on rows 1 … 70 and widths either side.
+TEST(KernelFast, LinearBackwardInputBothForms) {
+  std::mt19937 g(8);
+  for (int64_t n : {1, 5, 32, 70})
+    for (int64_t in : {1, 3, 17, 64, 96, 130})
+      for (int64_t out : {1, 10, 48}) {
+        auto dy = randf(n * out, g), w = randf(out * in, g);
+        std::vector<float> d0(n * in), d1(n * in, 123.0f);
+        set_kernel_path(KernelPath::kRef);
+        linear_backward_input(d0.data(), dy.data(), w.data(), n, in, out);
+        set_kernel_path(KernelPath::kFast);
+        linear_backward_input(d1.data(), dy.data(), w.data(), n, in, out);
+        expect_close(d1, d0, 1e-5f, 1e-5f, fmt::format("backward input n {} in {} out {}", n, in, out));
       }
 }
