@@ -128,6 +128,33 @@ auto pinned(F&& f) {
   return out;
 }
 
+// Component-wise median of a pass's rates over rounds.
+RowRatePoint median_of(std::vector<RowRatePoint> v) {
+  auto med = [&](double RowRatePoint::*m) {
+    std::vector<double> x;
+    for (const auto& p : v) x.push_back(p.*m);
+    std::sort(x.begin(), x.end());
+    return x.size() % 2 ? x[x.size() / 2] : 0.5 * (x[x.size() / 2 - 1] + x[x.size() / 2]);
+  };
+  RowRatePoint out{v.front().rows};
+  out.forward         = med(&RowRatePoint::forward);
+  out.backward_input  = med(&RowRatePoint::backward_input);
+  out.backward_weight = med(&RowRatePoint::backward_weight);
+  return out;
+}
+
+// The mean over devices of each device's rates (every core a device, measured at once).
+RowRatePoint mean_over_devices(const std::vector<std::vector<RowRatePoint>>& each, size_t k) {
+  RowRatePoint mean{each[0][k].rows};
+  const double n = static_cast<double>(each.size());
+  for (const auto& dev : each) {
+    mean.forward += dev[k].forward / n;
+    mean.backward_input += dev[k].backward_input / n;
+    mean.backward_weight += dev[k].backward_weight / n;
+  }
+  return mean;
+}
+
 const std::vector<int64_t> kRows = {16, 32, 64, 128, 256, 512};
 
 std::string host_name() {
@@ -141,6 +168,7 @@ struct Flags {
   // The Linear shapes to measure: a model's layers (default: paraxis demo's MLP), their tensor-parallel
   // halves and micro-batch rows.
   std::string mlp_sizes = "784,3584,4096,4096,10", rows = "32,64,128,256", tp = "1,2";
+  int rounds = 3;  // rounds of the "every core at once" measurements (median over them)
 };
 
 std::vector<int64_t> positive_list(const std::string& text, const char* flag) {
@@ -186,6 +214,10 @@ const bool registered = cli::register_command(
        sub.add_option("--rows", f->rows, "... on these micro-batch rows")->capture_default_str();
        sub.add_option("--tp", f->tp, "... and their shards at these tensor-parallel sizes")
            ->capture_default_str();
+       sub.add_option("--rounds", f->rounds,
+                      "rounds of the every-core-at-once measurements, spread over the run; each rate is the "
+                      "median over them")
+           ->capture_default_str();
        return [f] {
          if (!f->preset.empty()) {
            save_hardware(hardware_preset(f->preset), f->out);
@@ -195,7 +227,10 @@ const bool registered = cli::register_command(
          const std::vector<int64_t> sizes     = cli::parse_mlp_sizes(f->mlp_sizes);
          const std::vector<int64_t> rows_list = positive_list(f->rows, "--rows"),
                                     tps       = positive_list(f->tp, "--tp");
-         const auto t_all                     = Clock::now();
+         PX_USER_CHECK(f->rounds >= 1 && f->rounds <= 99,
+                       "--rounds {}: must be between 1 and 99 (3 takes ~20 s more than 1); e.g. --rounds 3",
+                       f->rounds);
+         const auto t_all = Clock::now();
          HardwareProfile hw;
          hw.name              = "calibrated " + host_name();
          hw.dtype             = "fp32";
@@ -242,19 +277,20 @@ const bool registered = cli::register_command(
          }
          if (cores >= 2) {
            // Every core a device running the same pass at once: they share the memory system.
+           // In rounds (the median of each rate over them): on a shared host the speed of two busy cores
+           // swings by ±30% over seconds, so one pass of the sweep would give each size a random phase.
            std::vector<std::vector<RowRatePoint>> each(cores);
            run_devices(cores, {}, [&](Communicator& comm) {
-             for (int64_t rows : kRows)
-               each[comm.rank()].push_back(
-                   layer_rate(rows, kWeightSide, kWeightSide, rows <= 64 ? 5 : 3, [&] { comm.barrier(); }));
+             for (int r = 0; r < f->rounds; ++r)
+               for (int64_t rows : kRows)
+                 each[comm.rank()].push_back(
+                     layer_rate(rows, kWeightSide, kWeightSide, 3, [&] { comm.barrier(); }));
            });
            for (size_t i = 0; i < kRows.size(); ++i) {
-             RowRatePoint mean{static_cast<double>(kRows[i])};
-             for (int c = 0; c < cores; ++c) {
-               mean.forward += each[c][i].forward / cores;
-               mean.backward_input += each[c][i].backward_input / cores;
-               mean.backward_weight += each[c][i].backward_weight / cores;
-             }
+             std::vector<RowRatePoint> rounds;
+             for (int r = 0; r < f->rounds; ++r)
+               rounds.push_back(mean_over_devices(each, r * kRows.size() + i));
+             const RowRatePoint mean = median_of(rounds);
              hw.row_rates_concurrent.push_back(mean);
              fmt::print("  {:>4} rows  {} at once {:>7.4g} {:>7.4g} {:>7.4g} (each)\n", kRows[i], cores,
                         mean.forward / 1e9, mean.backward_input / 1e9, mean.backward_weight / 1e9);
@@ -269,13 +305,15 @@ const bool registered = cli::register_command(
                "once):\n",
                f->mlp_sizes, cores);
            std::vector<std::vector<RowRatePoint>> each(std::max(cores, 1));
-           if (cores >= 2)
+           if (cores >= 2)  // in rounds, as above
              run_devices(cores, {}, [&](Communicator& comm) {
-               for (auto [in, out] : shapes)
-                 for (int64_t rows : rows_list)
-                   each[comm.rank()].push_back(layer_rate(rows, in, out, 5, [&] { comm.barrier(); }));
+               for (int r = 0; r < f->rounds; ++r)
+                 for (auto [in, out] : shapes)
+                   for (int64_t rows : rows_list)
+                     each[comm.rank()].push_back(layer_rate(rows, in, out, 3, [&] { comm.barrier(); }));
              });
-           size_t k = 0;
+           const size_t per_round = shapes.size() * rows_list.size();
+           size_t k               = 0;
            for (auto [in, out] : shapes)
              for (int64_t rows : rows_list) {
                ShapeRatePoint p;
@@ -283,11 +321,10 @@ const bool registered = cli::register_command(
                p.out   = static_cast<double>(out);
                p.alone = pinned([&, in = in, out = out] { return layer_rate(rows, in, out, 5, [] {}); });
                if (cores >= 2) {
-                 for (int c = 0; c < cores; ++c) {
-                   p.together.forward += each[c][k].forward / cores;
-                   p.together.backward_input += each[c][k].backward_input / cores;
-                   p.together.backward_weight += each[c][k].backward_weight / cores;
-                 }
+                 std::vector<RowRatePoint> rounds;
+                 for (int r = 0; r < f->rounds; ++r)
+                   rounds.push_back(mean_over_devices(each, r * per_round + k));
+                 p.together = median_of(rounds);
                }
                ++k;
                hw.shape_rates.push_back(p);
@@ -335,10 +372,18 @@ const bool registered = cli::register_command(
                "writes)\n",
                hw.memory_bandwidth / 1e9);
            if (cores >= 2) {
-             std::vector<double> bw(cores);
-             run_devices(cores, {},
-                         [&](Communicator& comm) { bw[comm.rank()] = stream_rate([&] { comm.barrier(); }); });
-             for (double b : bw) hw.memory_bandwidth_concurrent += b / cores;
+             std::vector<double> rounds;  // the median over rounds of the mean over devices, as above
+             for (int r = 0; r < f->rounds; ++r) {
+               std::vector<double> bw(cores);
+               run_devices(cores, {}, [&](Communicator& comm) {
+                 bw[comm.rank()] = stream_rate([&] { comm.barrier(); });
+               });
+               double mean = 0;
+               for (double b : bw) mean += b / cores;
+               rounds.push_back(mean);
+             }
+             std::sort(rounds.begin(), rounds.end());
+             hw.memory_bandwidth_concurrent = rounds[rounds.size() / 2];
              fmt::print("        {} devices at once: {:.4g} GB/s each\n", cores,
                         hw.memory_bandwidth_concurrent / 1e9);
            }

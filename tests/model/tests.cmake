@@ -31,3 +31,7 @@ add_test(NAME cli.calibrate.preset_file_round_trips
          COMMAND sh -c "$0 calibrate --preset h100-sxm -o ${PX_MODEL_DIR}/h100.json && $0 predict --model gpt-1.3b --machine ${PX_MODEL_DIR}/h100.json --dp 8 --global-batch 64"
                  $<TARGET_FILE:paraxis>)
 set_tests_properties(cli.calibrate.preset_file_round_trips PROPERTIES PASS_REGULAR_EXPRESSION "on h100-sxm: dp8 tp1 pp1")
+
+add_test(NAME cli.calibrate.bad_rounds
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 2 "--rounds 0: must be between 1 and 99"
+                 $<TARGET_FILE:paraxis> calibrate --rounds 0 -o ${PX_MODEL_DIR}/never.json)
