@@ -40,6 +40,7 @@ struct DemoArgs {
   bool defer_wgrad     = true;  // the 1F1B row's Linear weight gradients once per step (--no-defer-wgrad)
   std::string machine;          // hardware profile for the predicted column
   std::string preset = "cpu-this-machine";  // used when no --machine is given
+  int rounds         = 1;  // every layout this many times, round-robin; the table shows the median round
 };
 
 struct DemoLayout {
@@ -50,8 +51,9 @@ struct DemoLayout {
 
 struct DemoRow {
   DemoLayout layout;
-  std::optional<LayoutRunResult> run;  // empty: the build cannot run this layout (why in `unavailable`)
-  std::string unavailable;
+  std::optional<LayoutRunResult> run;  // the median round's run; empty: the build cannot run this layout
+  std::vector<LayoutRunResult> runs;   // every round's, in order
+  std::string unavailable;             // why a layout was not run
   std::optional<trace::Analysis> analysis;
   std::optional<double> predicted_ms;
 };
@@ -114,29 +116,75 @@ std::vector<DemoLayout> demo_layouts(const LayoutRunConfig& base, int m, bool de
   return out;
 }
 
+// The median over values (the mean of the middle two for an even count).
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// A layout's measured step: its run's median step, or with rounds the median over the rounds' medians.
+double measured_ms(const DemoRow& r) {
+  std::vector<double> ms;
+  for (const LayoutRunResult& run : r.runs) ms.push_back(run.median_step_ms());
+  return median_of(ms);
+}
+
 std::string verdict_word(const DemoRow& r) {
   if (!r.analysis) return "-";
   if (r.layout.cfg.devices == 1) return "one device";
   return r.analysis->parallel ? "parallel" : "workload partitioning";
 }
 
-void print_table(const std::vector<DemoRow>& rows, double one_device_ms) {
-  fmt::print("\n{:<30} {:>10} {:>10} {:>8} {:>8} {:>7}  {:<22} {:>11}\n", "layout", "step ms", "predicted",
-             "speedup", "util.", "bubble", "verdict", "final loss");
-  fmt::print("{:-<30} {:->10} {:->10} {:->8} {:->8} {:->7}  {:-<22} {:->11}\n", "", "", "", "", "", "", "",
-             "");
+void print_table(const std::vector<DemoRow>& rows, double one_device_ms, int rounds) {
+  const bool ranged = rounds > 1;
+  fmt::print("\n{:<30} {:>10}{} {:>10} {:>6} {:>8} {:>8} {:>7}  {:<22} {:>11}\n", "layout", "step ms",
+             ranged ? fmt::format(" {:>15}", "rounds min-max") : "", "predicted", "error", "speedup", "util.",
+             "bubble", "verdict", "final loss");
+  fmt::print("{:-<30} {:->10}{} {:->10} {:->6} {:->8} {:->8} {:->7}  {:-<22} {:->11}\n", "", "",
+             ranged ? fmt::format(" {:->15}", "") : "", "", "", "", "", "", "", "");
   for (const DemoRow& r : rows) {
     if (!r.run) {
       fmt::print("{:<30} not run: {}\n", r.layout.label, r.unavailable);
       continue;
     }
-    const double ms       = r.run->median_step_ms();
+    const double ms       = measured_ms(r);
     std::string predicted = r.predicted_ms ? fmt::format("{:.1f}", *r.predicted_ms) : "-";
+    std::string error     = r.predicted_ms ? fmt::format("{:+.0f}%", 100 * (*r.predicted_ms / ms - 1)) : "-";
     std::string util      = r.analysis ? fmt::format("{:.1f}%", 100 * r.analysis->utilization) : "-";
     std::string bubble    = r.analysis ? fmt::format("{:.1f}%", 100 * r.analysis->bubble) : "-";
-    fmt::print("{:<30} {:>10.1f} {:>10} {:>7.2f}x {:>8} {:>7}  {:<22} {:>11.7f}\n", r.layout.label, ms,
-               predicted, one_device_ms / ms, util, bubble, verdict_word(r), r.run->losses.back());
+    std::string range;
+    if (ranged) {
+      double lo = INFINITY, hi = 0;
+      for (const LayoutRunResult& run : r.runs)
+        lo = std::min(lo, run.median_step_ms()), hi = std::max(hi, run.median_step_ms());
+      range = fmt::format(" {:>15}", fmt::format("{:.1f}-{:.1f}", lo, hi));
+    }
+    fmt::print("{:<30} {:>10.1f}{} {:>10} {:>6} {:>7.2f}x {:>8} {:>7}  {:<22} {:>11.7f}\n", r.layout.label,
+               ms, range, predicted, error, one_device_ms / ms, util, bubble, verdict_word(r),
+               r.run->losses.back());
   }
+}
+
+// The layouts ordered by measured step and by predicted step, and whether the orders agree.
+void print_ranking(const std::vector<DemoRow>& rows) {
+  std::vector<const DemoRow*> ran;
+  for (const DemoRow& r : rows)
+    if (r.run && r.predicted_ms) ran.push_back(&r);
+  if (ran.size() < 2) return;
+  auto order = [&](auto key) {
+    std::vector<const DemoRow*> v = ran;
+    std::stable_sort(v.begin(), v.end(),
+                     [&](const DemoRow* a, const DemoRow* b) { return key(*a) < key(*b); });
+    std::string text;
+    for (const DemoRow* r : v)
+      text += (text.empty() ? "" : " < ") + r->layout.cfg.name.substr(0, r->layout.cfg.name.find(','));
+    return text;
+  };
+  const std::string measured  = order([](const DemoRow& r) { return measured_ms(r); });
+  const std::string predicted = order([](const DemoRow& r) { return *r.predicted_ms; });
+  fmt::print("Ranking, fastest first: measured {}; predicted {}{}.\n", measured,
+             measured == predicted ? "the same" : predicted, measured == predicted ? "" : " (differs)");
 }
 
 void print_explanation(const std::vector<DemoRow>& rows, int m, bool defer_wgrad, int64_t batch) {
@@ -181,6 +229,9 @@ int run_demo(const DemoArgs& args) {
                 args.microbatches);
   PX_USER_CHECK(args.progress == "auto" || args.progress == "bar" || args.progress == "none",
                 "--progress {} is unknown; use auto, bar or none", args.progress);
+  PX_USER_CHECK(args.rounds >= 1 && args.rounds <= 20,
+                "--rounds {}: must be between 1 and 20 (each round runs every layout once); e.g. --rounds 3",
+                args.rounds);
   // The hardware profile is input too: a bad --machine or --preset stops the demo before anything trains.
   const model::HardwareProfile hw =
       args.machine.empty() ? model::hardware_preset(args.preset) : model::load_hardware(args.machine);
@@ -222,33 +273,50 @@ int run_demo(const DemoArgs& args) {
   for (DemoLayout& l : demo_layouts(base, args.microbatches, args.defer_wgrad))
     rows.push_back({std::move(l)});
   const int total = static_cast<int>(rows.size());
-  for (int i = 0; i < total; ++i) {
-    DemoRow& r = rows[i];
-    fmt::print("[{}/{}] {}\n", i + 1, total, r.layout.label);
-    std::fflush(stdout);
-    // A bar on a terminal; otherwise the one summary line per layout below is the progress display.
-    Progress progress(args.progress == "auto" ? (isatty(fileno(stderr)) ? "bar" : "none") : args.progress,
-                      base.steps);
-    r.layout.cfg.on_step = [&](int64_t step, double loss, double ms) {
-      progress.update(step, loss, base.batch / (ms / 1e3));
-    };
-    try {
-      r.run = run_layout(r.layout.cfg);
-    } catch (const Error& e) {
-      // Only a layout this build does not support yet (tensor parallelism before it lands) is skipped.
-      if (r.layout.cfg.tp == 1 || e.exit_code() != 2) throw;
-      r.unavailable = e.what();
+  // Round-robin: on a shared machine the speed drifts over seconds to minutes; rounds spread every layout
+  // over the same stretch of time, and the table shows each layout's median round.
+  for (int round = 1; round <= args.rounds; ++round)
+    for (int i = 0; i < total; ++i) {
+      DemoRow& r = rows[i];
+      if (!r.unavailable.empty()) continue;
+      if (args.rounds > 1)
+        fmt::print("[round {}/{}, {}/{}] {}\n", round, args.rounds, i + 1, total, r.layout.label);
+      else
+        fmt::print("[{}/{}] {}\n", i + 1, total, r.layout.label);
+      std::fflush(stdout);
+      // A bar on a terminal; otherwise the one summary line per layout below is the progress display.
+      Progress progress(args.progress == "auto" ? (isatty(fileno(stderr)) ? "bar" : "none") : args.progress,
+                        base.steps);
+      r.layout.cfg.on_step = [&](int64_t step, double loss, double ms) {
+        progress.update(step, loss, base.batch / (ms / 1e3));
+      };
+      try {
+        r.runs.push_back(run_layout(r.layout.cfg));
+      } catch (const Error& e) {
+        // Only a layout this build does not support yet (tensor parallelism before it lands) is skipped.
+        if (r.layout.cfg.tp == 1 || e.exit_code() != 2) throw;
+        r.unavailable = e.what();
+      }
+      progress.finish();
+      if (r.unavailable.empty())
+        fmt::print("      median step {:.1f} ms, final loss {:.7f}\n", r.runs.back().median_step_ms(),
+                   r.runs.back().losses.back());
+      else
+        fmt::print("      skipped: {}\n", r.unavailable);
+      r.predicted_ms = predicted_step_ms(r.layout.cfg, hw);
     }
-    progress.finish();
-    if (r.run)
-      fmt::print("      median step {:.1f} ms, final loss {:.7f}\n", r.run->median_step_ms(),
-                 r.run->losses.back());
-    else
-      fmt::print("      skipped: {}\n", r.unavailable);
-    r.predicted_ms = predicted_step_ms(r.layout.cfg, hw);
+  // Each layout's trace, utilization and verdict come from its median round (the round whose step is the
+  // table's; the lower middle one for an even count).
+  for (DemoRow& r : rows) {
+    if (r.runs.empty()) continue;
+    std::vector<size_t> order(r.runs.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return r.runs[a].median_step_ms() < r.runs[b].median_step_ms(); });
+    r.run = r.runs[order[(order.size() - 1) / 2]];
   }
 
-  const double one_device_ms = rows[0].run->median_step_ms();
+  const double one_device_ms = measured_ms(rows[0]);
   std::vector<trace::ReportEntry> entries;
   for (DemoRow& r : rows) {
     if (!r.run) continue;
@@ -267,15 +335,18 @@ int run_demo(const DemoArgs& args) {
         entries, fmt::format("paraxis demo: {}, batch {}", base.model.describe(), base.batch));
   }
 
-  print_table(rows, one_device_ms);
+  print_table(rows, one_device_ms, args.rounds);
   double lo = INFINITY, hi = -INFINITY;
   for (const DemoRow& r : rows)
     if (r.run) lo = std::min(lo, r.run->losses.back()), hi = std::max(hi, r.run->losses.back());
   fmt::print(
-      "\nAll figures measured in this run (step ms: median over steps 2..{}; utilization, bubble and "
-      "verdict: the last step's trace).\nFinal losses equal across layouts: max difference {:.2e} "
+      "\nAll figures measured in this run (step ms: median over steps 2..{}{}; utilization, bubble and "
+      "verdict: the last step's trace{}).\nFinal losses equal across layouts: max difference {:.2e} "
       "(fp32 summation order).\n",
-      base.steps, hi - lo);
+      base.steps,
+      args.rounds > 1 ? fmt::format(", then the median over {} rounds run round-robin", args.rounds) : "",
+      args.rounds > 1 ? " of the median round" : "", hi - lo);
+  print_ranking(rows);
   fmt::print(
       "predicted: the cost model's step time (`paraxis predict`) with hardware profile {}; not measured.\n",
       args.machine.empty()
@@ -306,6 +377,10 @@ const bool registered = register_command(
        sub.add_option("--data", args->data, "auto (Fashion-MNIST if installed) | fashion-mnist | synthetic")
            ->capture_default_str();
        sub.add_option("--progress", args->progress, "auto | bar | none")->capture_default_str();
+       sub.add_option("--rounds", args->rounds,
+                      "Run every layout this many times, round-robin, and show each one's median round (a "
+                      "shared machine's speed drifts)")
+           ->capture_default_str();
        sub.add_option("--machine", args->machine,
                       "Hardware profile for the predicted column (paraxis calibrate)");
        sub.add_option("--preset", args->preset, "Built-in hardware profile when no --machine is given")
