@@ -19,6 +19,7 @@
 #include "paraxis/core/error.h"
 #include "paraxis/kernels/linear.h"
 #include "paraxis/kernels/matmul.h"
+#include "paraxis/model/calibration.h"
 #include "paraxis/model/hardware.h"
 
 namespace {
@@ -84,13 +85,21 @@ struct LayerBuffers {
 // the last-level cache, so the weight and its gradient come from memory as in training. `sync` runs before
 // every timed call (a barrier when several devices measure at once, so that they really run together).
 template <class Sync>
+PassTimes layer_times(int64_t rows, int64_t in, int64_t out, int reps, Sync&& sync);
+
+template <class Sync>
 RowRatePoint layer_rate(int64_t rows, int64_t in, int64_t out, int reps, Sync&& sync) {
+  return rates_of(layer_times(rows, in, out, reps, sync));
+}
+
+template <class Sync>
+PassTimes layer_times(int64_t rows, int64_t in, int64_t out, int reps, Sync&& sync) {
   const double set_bytes = 4.0 * (2.0 * rows * in + 2.0 * in * out + 2.0 * rows * out);
   const int sets = static_cast<int>(std::clamp(std::ceil(cache_flush_bytes() / set_bytes), 2.0, 32.0));
   std::vector<LayerBuffers> buf;
   for (int i = 0; i < sets; ++i) buf.emplace_back(rows, in, out);
-  int next    = 0;
-  auto median = [&](auto&& f) {
+  int next  = 0;
+  auto time = [&](auto&& f) {
     f(buf[0]);  // warm-up: primitive creation
     std::vector<double> t;
     for (int i = 0; i < reps; ++i) {
@@ -100,22 +109,19 @@ RowRatePoint layer_rate(int64_t rows, int64_t in, int64_t out, int reps, Sync&& 
       f(b);
       t.push_back(seconds_since(t0));
     }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
+    return t;
   };
-  const double flops = 2.0 * rows * in * out;
-  RowRatePoint p;
-  p.rows           = static_cast<double>(rows);
-  p.forward        = flops / median([&](LayerBuffers& b) {
-                linear_forward(b.y.data(), b.x.data(), b.w.data(), b.bias.data(), rows, in, out);
-              });
-  p.backward_input = flops / median([&](LayerBuffers& b) {
-                       linear_backward_input(b.dx.data(), b.dy.data(), b.w.data(), rows, in, out);
-                     });
-  p.backward_weight =
-      flops / median([&](LayerBuffers& b) {
-        linear_backward_weight(b.dw.data(), b.db.data(), b.dy.data(), b.x.data(), rows, in, out);
-      });
+  PassTimes p;
+  p.rows    = static_cast<double>(rows);
+  p.flops   = 2.0 * rows * in * out;
+  p.pass[0] = time([&](LayerBuffers& b) {
+    linear_forward(b.y.data(), b.x.data(), b.w.data(), b.bias.data(), rows, in, out);
+  });
+  p.pass[1] = time(
+      [&](LayerBuffers& b) { linear_backward_input(b.dx.data(), b.dy.data(), b.w.data(), rows, in, out); });
+  p.pass[2] = time([&](LayerBuffers& b) {
+    linear_backward_weight(b.dw.data(), b.db.data(), b.dy.data(), b.x.data(), rows, in, out);
+  });
   return p;
 }
 
@@ -128,31 +134,11 @@ auto pinned(F&& f) {
   return out;
 }
 
-// Component-wise median of a pass's rates over rounds.
-RowRatePoint median_of(std::vector<RowRatePoint> v) {
-  auto med = [&](double RowRatePoint::*m) {
-    std::vector<double> x;
-    for (const auto& p : v) x.push_back(p.*m);
-    std::sort(x.begin(), x.end());
-    return x.size() % 2 ? x[x.size() / 2] : 0.5 * (x[x.size() / 2 - 1] + x[x.size() / 2]);
-  };
-  RowRatePoint out{v.front().rows};
-  out.forward         = med(&RowRatePoint::forward);
-  out.backward_input  = med(&RowRatePoint::backward_input);
-  out.backward_weight = med(&RowRatePoint::backward_weight);
-  return out;
-}
-
-// The mean over devices of each device's rates (every core a device, measured at once).
-RowRatePoint mean_over_devices(const std::vector<std::vector<RowRatePoint>>& each, size_t k) {
-  RowRatePoint mean{each[0][k].rows};
-  const double n = static_cast<double>(each.size());
-  for (const auto& dev : each) {
-    mean.forward += dev[k].forward / n;
-    mean.backward_input += dev[k].backward_input / n;
-    mean.backward_weight += dev[k].backward_weight / n;
-  }
-  return mean;
+// The lockstep rates of measurement k, taken on every device at once (each[device][k]).
+RowRatePoint lockstep_of(const std::vector<std::vector<PassTimes>>& each, size_t k) {
+  std::vector<PassTimes> devices;
+  for (const auto& dev : each) devices.push_back(dev[k]);
+  return lockstep_rates(devices);
 }
 
 const std::vector<int64_t> kRows = {16, 32, 64, 128, 256, 512};
@@ -279,20 +265,19 @@ const bool registered = cli::register_command(
            // Every core a device running the same pass at once: they share the memory system.
            // In rounds (the median of each rate over them): on a shared host the speed of two busy cores
            // swings by ±30% over seconds, so one pass of the sweep would give each size a random phase.
-           std::vector<std::vector<RowRatePoint>> each(cores);
+           std::vector<std::vector<PassTimes>> each(cores);
            run_devices(cores, {}, [&](Communicator& comm) {
              for (int r = 0; r < f->rounds; ++r)
                for (int64_t rows : kRows)
                  each[comm.rank()].push_back(
-                     layer_rate(rows, kWeightSide, kWeightSide, 3, [&] { comm.barrier(); }));
+                     layer_times(rows, kWeightSide, kWeightSide, 3, [&] { comm.barrier(); }));
            });
            for (size_t i = 0; i < kRows.size(); ++i) {
              std::vector<RowRatePoint> rounds;
-             for (int r = 0; r < f->rounds; ++r)
-               rounds.push_back(mean_over_devices(each, r * kRows.size() + i));
-             const RowRatePoint mean = median_of(rounds);
+             for (int r = 0; r < f->rounds; ++r) rounds.push_back(lockstep_of(each, r * kRows.size() + i));
+             const RowRatePoint mean = median_rates(rounds);
              hw.row_rates_concurrent.push_back(mean);
-             fmt::print("  {:>4} rows  {} at once {:>7.4g} {:>7.4g} {:>7.4g} (each)\n", kRows[i], cores,
+             fmt::print("  {:>4} rows  {} at once {:>7.4g} {:>7.4g} {:>7.4g} (lockstep)\n", kRows[i], cores,
                         mean.forward / 1e9, mean.backward_input / 1e9, mean.backward_weight / 1e9);
            }
          }
@@ -302,15 +287,16 @@ const bool registered = cli::register_command(
            const auto shapes = linear_shapes(sizes, tps);
            fmt::print(
                "layer passes of --mlp-sizes {} (GFLOP/s: forward, input grad, weight grad; alone | {} at "
-               "once):\n",
+               "once, "
+               "lockstep):\n",
                f->mlp_sizes, cores);
-           std::vector<std::vector<RowRatePoint>> each(std::max(cores, 1));
+           std::vector<std::vector<PassTimes>> each(std::max(cores, 1));
            if (cores >= 2)  // in rounds, as above
              run_devices(cores, {}, [&](Communicator& comm) {
                for (int r = 0; r < f->rounds; ++r)
                  for (auto [in, out] : shapes)
                    for (int64_t rows : rows_list)
-                     each[comm.rank()].push_back(layer_rate(rows, in, out, 3, [&] { comm.barrier(); }));
+                     each[comm.rank()].push_back(layer_times(rows, in, out, 3, [&] { comm.barrier(); }));
              });
            const size_t per_round = shapes.size() * rows_list.size();
            size_t k               = 0;
@@ -322,9 +308,8 @@ const bool registered = cli::register_command(
                p.alone = pinned([&, in = in, out = out] { return layer_rate(rows, in, out, 5, [] {}); });
                if (cores >= 2) {
                  std::vector<RowRatePoint> rounds;
-                 for (int r = 0; r < f->rounds; ++r)
-                   rounds.push_back(mean_over_devices(each, r * per_round + k));
-                 p.together = median_of(rounds);
+                 for (int r = 0; r < f->rounds; ++r) rounds.push_back(lockstep_of(each, r * per_round + k));
+                 p.together = median_rates(rounds);
                }
                ++k;
                hw.shape_rates.push_back(p);
@@ -345,7 +330,7 @@ const bool registered = cli::register_command(
            const int64_t n = int64_t{16} << 20;
            const int sets =
                static_cast<int>(std::clamp(std::ceil(cache_flush_bytes() / (12.0 * n)), 1.0, 8.0));
-           auto stream_rate = [&](auto&& sync) {
+           auto stream_times = [&](auto&& sync) {
              std::vector<std::vector<float>> p(sets, std::vector<float>(n, 1.0f)),
                  m(sets, std::vector<float>(n, 0.0f)), g(sets, std::vector<float>(n, 0.5f));
              std::vector<double> t;
@@ -363,28 +348,27 @@ const bool registered = cli::register_command(
                t.push_back(seconds_since(t0));
                gg[i % n] = 0.5f;  // keep the loop from being folded away across repetitions
              }
-             std::sort(t.begin(), t.end());
-             return 6.0 * 4.0 * static_cast<double>(n) / t[t.size() / 2];
+             return t;
            };
-           hw.memory_bandwidth = stream_rate([] {});
+           const double bytes  = 6.0 * 4.0 * static_cast<double>(n);
+           hw.memory_bandwidth = bytes / median_seconds(stream_times([] {}));
            fmt::print(
                "memory: in-place update of 3 x 64 MiB from memory, one thread: {:.4g} GB/s (reads + "
                "writes)\n",
                hw.memory_bandwidth / 1e9);
            if (cores >= 2) {
-             std::vector<double> rounds;  // the median over rounds of the mean over devices, as above
+             // The median over rounds of the lockstep bandwidth (per copy the slowest device), as above.
+             std::vector<double> rounds;
              for (int r = 0; r < f->rounds; ++r) {
-               std::vector<double> bw(cores);
+               std::vector<std::vector<double>> t(cores);
                run_devices(cores, {}, [&](Communicator& comm) {
-                 bw[comm.rank()] = stream_rate([&] { comm.barrier(); });
+                 t[comm.rank()] = stream_times([&] { comm.barrier(); });
                });
-               double mean = 0;
-               for (double b : bw) mean += b / cores;
-               rounds.push_back(mean);
+               rounds.push_back(bytes / median_seconds(lockstep_seconds(t)));
              }
              std::sort(rounds.begin(), rounds.end());
              hw.memory_bandwidth_concurrent = rounds[rounds.size() / 2];
-             fmt::print("        {} devices at once: {:.4g} GB/s each\n", cores,
+             fmt::print("        {} devices at once: {:.4g} GB/s each (lockstep)\n", cores,
                         hw.memory_bandwidth_concurrent / 1e9);
            }
          }

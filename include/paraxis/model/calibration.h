@@ -1,0 +1,36 @@
+// The arithmetic of `paraxis calibrate`: from timed calls to the rates a HardwareProfile stores.
+#pragma once
+
+#include <vector>
+
+#include "paraxis/model/hardware.h"
+
+namespace paraxis::model {
+
+// Each timed call's seconds of a Linear layer's three passes (forward, input grad, weight grad) on `rows`
+// rows, and the flops of one call.
+struct PassTimes {
+  double rows = 0, flops = 0;
+  std::vector<double> pass[3];
+};
+
+// The median of the calls' seconds (the upper middle one for an even count).
+double median_seconds(std::vector<double> seconds);
+
+// Each pass's rate: flops ÷ the median call.
+RowRatePoint rates_of(const PassTimes& t);
+
+// Devices that ran the same calls at once (a barrier before each call): the rate at which they proceed
+// together when each call waits for the slowest of them — per call the longest device's seconds, then the
+// median over calls. A layout whose devices synchronise (tp at every layer, dp at the gradient all-reduce,
+// pipeline stages at their transfers) runs at this pace, not at the devices' mean. Every device must have
+// made the same number of calls.
+RowRatePoint lockstep_rates(const std::vector<PassTimes>& devices);
+
+// The same for a plain list of per-device call seconds: per call the slowest device.
+std::vector<double> lockstep_seconds(const std::vector<std::vector<double>>& devices);
+
+// Component-wise median of rates measured in several rounds (the mean of the middle two for an even count).
+RowRatePoint median_rates(const std::vector<RowRatePoint>& rounds);
+
+}  // namespace paraxis::model

@@ -1,0 +1,62 @@
+#include "paraxis/model/calibration.h"
+
+#include <algorithm>
+
+#include "paraxis/core/error.h"
+
+namespace paraxis::model {
+
+double median_seconds(std::vector<double> t) {
+  PX_CHECK(!t.empty(), "median of no calls");
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+RowRatePoint rates_of(const PassTimes& t) {
+  RowRatePoint p;
+  p.rows            = t.rows;
+  p.forward         = t.flops / median_seconds(t.pass[0]);
+  p.backward_input  = t.flops / median_seconds(t.pass[1]);
+  p.backward_weight = t.flops / median_seconds(t.pass[2]);
+  return p;
+}
+
+std::vector<double> lockstep_seconds(const std::vector<std::vector<double>>& devices) {
+  PX_CHECK(!devices.empty(), "lockstep over no devices");
+  std::vector<double> slowest = devices.front();
+  for (const auto& d : devices) {
+    PX_CHECK(d.size() == slowest.size(), "lockstep: devices made {} and {} calls", d.size(), slowest.size());
+    for (size_t i = 0; i < d.size(); ++i) slowest[i] = std::max(slowest[i], d[i]);
+  }
+  return slowest;
+}
+
+RowRatePoint lockstep_rates(const std::vector<PassTimes>& devices) {
+  PX_CHECK(!devices.empty(), "lockstep over no devices");
+  PassTimes slowest = devices.front();
+  for (int k = 0; k < 3; ++k) {
+    std::vector<std::vector<double>> pass;
+    for (const PassTimes& d : devices) pass.push_back(d.pass[k]);
+    slowest.pass[k] = lockstep_seconds(pass);
+  }
+  return rates_of(slowest);
+}
+
+RowRatePoint median_rates(const std::vector<RowRatePoint>& v) {
+  PX_CHECK(!v.empty(), "median of no rounds");
+  auto med = [&](double RowRatePoint::*m) {
+    std::vector<double> x;
+    for (const auto& p : v) x.push_back(p.*m);
+    std::sort(x.begin(), x.end());
+    const size_t n = x.size();
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+  };
+  RowRatePoint out;
+  out.rows            = v.front().rows;
+  out.forward         = med(&RowRatePoint::forward);
+  out.backward_input  = med(&RowRatePoint::backward_input);
+  out.backward_weight = med(&RowRatePoint::backward_weight);
+  return out;
+}
+
+}  // namespace paraxis::model
