@@ -299,7 +299,8 @@ const bool registered = cli::register_command(
                      each[comm.rank()].push_back(layer_times(rows, in, out, 3, [&] { comm.barrier(); }));
              });
            const size_t per_round = shapes.size() * rows_list.size();
-           size_t k               = 0;
+           std::vector<std::string> unsteady;  // shapes whose rounds disagree by more than 25%
+           size_t k = 0;
            for (auto [in, out] : shapes)
              for (int64_t rows : rows_list) {
                ShapeRatePoint p;
@@ -309,7 +310,10 @@ const bool registered = cli::register_command(
                if (cores >= 2) {
                  std::vector<RowRatePoint> rounds;
                  for (int r = 0; r < f->rounds; ++r) rounds.push_back(lockstep_of(each, r * per_round + k));
-                 p.together = median_rates(rounds);
+                 p.together          = median_rates(rounds);
+                 const double spread = round_spread(rounds);
+                 if (spread > 0.25)
+                   unsteady.push_back(fmt::format("{}x{}->{} {:.0f}%", rows, in, out, 100 * spread));
                }
                ++k;
                hw.shape_rates.push_back(p);
@@ -319,6 +323,12 @@ const bool registered = cli::register_command(
                    p.alone.backward_weight / 1e9, p.together.forward / 1e9, p.together.backward_input / 1e9,
                    p.together.backward_weight / 1e9);
              }
+           if (!unsteady.empty())
+             fmt::print(
+                 "notice: the every-core-at-once rounds disagreed by more than 25% for {} of {} shapes ({}): "
+                 "the machine's speed changed during the calibration (another job, or a shared host); the "
+                 "median round is kept. For steadier figures re-run on a quiet machine or with --rounds 5.\n",
+                 unsteady.size(), per_round, fmt::join(unsteady, ", "));
          }
 
          {

@@ -1,6 +1,7 @@
 #include "paraxis/model/calibration.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "paraxis/core/error.h"
 
@@ -57,6 +58,17 @@ RowRatePoint median_rates(const std::vector<RowRatePoint>& v) {
   out.backward_input  = med(&RowRatePoint::backward_input);
   out.backward_weight = med(&RowRatePoint::backward_weight);
   return out;
+}
+
+double round_spread(const std::vector<RowRatePoint>& rounds) {
+  double spread = 0;
+  for (double RowRatePoint::*m :
+       {&RowRatePoint::forward, &RowRatePoint::backward_input, &RowRatePoint::backward_weight}) {
+    double lo = INFINITY, hi = 0;
+    for (const auto& r : rounds) lo = std::min(lo, r.*m), hi = std::max(hi, r.*m);
+    if (lo > 0) spread = std::max(spread, hi / lo - 1);
+  }
+  return spread;
 }
 
 }  // namespace paraxis::model

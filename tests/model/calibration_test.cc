@@ -54,3 +54,10 @@ TEST(Calibration, MedianOverRoundsPerPass) {
   EXPECT_DOUBLE_EQ(e.forward, 2);
   EXPECT_DOUBLE_EQ(e.backward_weight, 200);
 }
+
+TEST(Calibration, RoundSpreadIsTheWorstPassRatio) {
+  RowRatePoint a{32, 100, 50, 40}, b{32, 110, 25, 40}, c{32, 90, 50, 44};
+  EXPECT_DOUBLE_EQ(round_spread({a}), 0);
+  EXPECT_DOUBLE_EQ(round_spread({a, b, c}), 1.0);  // input grad 50 vs 25
+  EXPECT_NEAR(round_spread({a, c}), 100.0 / 90 - 1, 1e-12);
+}

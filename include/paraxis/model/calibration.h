@@ -33,4 +33,8 @@ std::vector<double> lockstep_seconds(const std::vector<std::vector<double>>& dev
 // Component-wise median of rates measured in several rounds (the mean of the middle two for an even count).
 RowRatePoint median_rates(const std::vector<RowRatePoint>& rounds);
 
+// How far rounds disagree: the largest, over the three passes, of fastest ÷ slowest round − 1 (0 when they
+// agree; 0.5 when one round ran 1.5× another).
+double round_spread(const std::vector<RowRatePoint>& rounds);
+
 }  // namespace paraxis::model
