@@ -8,9 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -19,6 +17,7 @@
 #include "cli/model_flags.h"
 #include "paraxis/comm/launch.h"
 #include "paraxis/core/error.h"
+#include "paraxis/core/tensor.h"
 #include "paraxis/kernels/linear.h"
 #include "paraxis/kernels/matmul.h"
 #include "paraxis/model/calibration.h"
@@ -68,40 +67,21 @@ double cache_flush_bytes() {
   return 1.5 * static_cast<double>(llc > 0 ? llc : 64L << 20);
 }
 
-// Buffers aligned as the engine's tensors are (64 bytes, core/tensor.cc): a std::vector's data sits 16 bytes
+// Buffers are the engine's own tensors (64-byte aligned, core/tensor.cc): a std::vector's data sits 16 bytes
 // off a cache line, and oneDNN's weight gradient writing rows that straddle lines ran 15–30% slower at 256
 // rows (3584 → 4096: 84–106 against 112–121 GFLOP/s aligned), which made the model's weight passes too slow.
-template <class T>
-struct Aligned64 {
-  using value_type = T;
-  Aligned64()      = default;
-  template <class U>
-  Aligned64(const Aligned64<U>&) {}
-  T* allocate(size_t n) {
-    void* p = std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64);
-    if (!p) throw std::bad_alloc();
-    return static_cast<T*>(p);
-  }
-  void deallocate(T* p, size_t) { std::free(p); }
-  template <class U>
-  bool operator==(const Aligned64<U>&) const {
-    return true;
-  }
-};
-using AlignedFloats = std::vector<float, Aligned64<float>>;
-
 // One set of a Linear pass's buffers. (rows, in) x, (in → out) w, …
 struct LayerBuffers {
-  AlignedFloats x, w, bias, y, dy, dx, dw, db;
+  Tensor x, w, bias, y, dy, dx, dw, db;
   LayerBuffers(int64_t rows, int64_t in, int64_t out)
-      : x(rows * in, 0.5f),
-        w(in * out, 0.01f),
-        bias(out, 0.0f),
-        y(rows * out),
-        dy(rows * out, 0.5f),
-        dx(rows * in),
-        dw(in * out, 0.0f),
-        db(out, 0.0f) {}
+      : x(Tensor::full({rows, in}, 0.5f)),
+        w(Tensor::full({out, in}, 0.01f)),
+        bias(Tensor::zeros({out})),
+        y(Tensor::empty({rows, out})),
+        dy(Tensor::full({rows, out}, 0.5f)),
+        dx(Tensor::empty({rows, in})),
+        dw(Tensor::zeros({out, in})),
+        db(Tensor::zeros({out})) {}
 };
 
 // The three passes of a Linear layer (the kernels the layers call) on `rows` rows, in → out features: FLOP/s
@@ -383,8 +363,12 @@ const bool registered = cli::register_command(
            const int sets =
                static_cast<int>(std::clamp(std::ceil(cache_flush_bytes() / (12.0 * n)), 1.0, 8.0));
            auto stream_times = [&](auto&& sync) {
-             std::vector<AlignedFloats> p(sets, AlignedFloats(n, 1.0f)), m(sets, AlignedFloats(n, 0.0f)),
-                 g(sets, AlignedFloats(n, 0.5f));
+             std::vector<Tensor> p, m, g;
+             for (int i = 0; i < sets; ++i) {
+               p.push_back(Tensor::full({n}, 1.0f));
+               m.push_back(Tensor::zeros({n}));
+               g.push_back(Tensor::full({n}, 0.5f));
+             }
              std::vector<double> t;
              for (int i = 0; i < 3 * sets; ++i) {
                float *pp = p[i % sets].data(), *mm = m[i % sets].data(), *gg = g[i % sets].data();
@@ -403,7 +387,7 @@ const bool registered = cli::register_command(
              return t;
            };
            const double bytes  = 6.0 * 4.0 * static_cast<double>(n);
-           hw.memory_bandwidth = bytes / median_seconds(stream_times([] {}));
+           hw.memory_bandwidth = bytes / median_value(stream_times([] {}));
            fmt::print(
                "memory: in-place update of 3 x 64 MiB from memory, one thread: {:.4g} GB/s (reads + "
                "writes)\n",
@@ -416,10 +400,9 @@ const bool registered = cli::register_command(
                run_devices(cores, {}, [&](Communicator& comm) {
                  t[comm.rank()] = stream_times([&] { comm.barrier(); });
                });
-               rounds.push_back(bytes / median_seconds(lockstep_seconds(t)));
+               rounds.push_back(bytes / median_value(lockstep_seconds(t)));
              }
-             std::sort(rounds.begin(), rounds.end());
-             hw.memory_bandwidth_concurrent = rounds[rounds.size() / 2];
+             hw.memory_bandwidth_concurrent = median_value(rounds);  // the median of the rounds' figures
              fmt::print("        {} devices at once: {:.4g} GB/s each (lockstep)\n", cores,
                         hw.memory_bandwidth_concurrent / 1e9);
            }

@@ -303,12 +303,12 @@ int run_demo(const DemoArgs& args) {
                    r.runs.back().losses.back());
       else
         fmt::print("      skipped: {}\n", r.unavailable);
-      r.predicted_ms = predicted_step_ms(r.layout.cfg, hw);
     }
   // Each layout's trace, utilization and verdict come from its median round (the round whose step is the
   // table's; the lower middle one for an even count).
   for (DemoRow& r : rows) {
     if (r.runs.empty()) continue;
+    r.predicted_ms = predicted_step_ms(r.layout.cfg, hw);
     std::vector<size_t> order(r.runs.size());
     for (size_t k = 0; k < order.size(); ++k) order[k] = k;
     std::sort(order.begin(), order.end(),

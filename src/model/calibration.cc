@@ -7,7 +7,7 @@
 
 namespace paraxis::model {
 
-double median_seconds(std::vector<double> t) {
+double median_value(std::vector<double> t) {
   PX_CHECK(!t.empty(), "median of no calls");
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
@@ -16,9 +16,9 @@ double median_seconds(std::vector<double> t) {
 RowRatePoint rates_of(const PassTimes& t) {
   RowRatePoint p;
   p.rows            = t.rows;
-  p.forward         = t.flops / median_seconds(t.pass[0]);
-  p.backward_input  = t.flops / median_seconds(t.pass[1]);
-  p.backward_weight = t.flops / median_seconds(t.pass[2]);
+  p.forward         = t.flops / median_value(t.pass[0]);
+  p.backward_input  = t.flops / median_value(t.pass[1]);
+  p.backward_weight = t.flops / median_value(t.pass[2]);
   return p;
 }
 

@@ -14,8 +14,8 @@ struct PassTimes {
   std::vector<double> pass[3];
 };
 
-// The median of the calls' seconds (the upper middle one for an even count).
-double median_seconds(std::vector<double> seconds);
+// The median of values — calls' seconds, rounds' rates (the upper middle one for an even count).
+double median_value(std::vector<double> values);
 
 // Each pass's rate: flops ÷ the median call.
 RowRatePoint rates_of(const PassTimes& t);
