@@ -204,9 +204,10 @@ const bool registered = cli::register_command(
        sub.add_option("--rows", f->rows, "... on these micro-batch rows")->capture_default_str();
        sub.add_option("--tp", f->tp, "... and their shards at these tensor-parallel sizes")
            ->capture_default_str();
-       sub.add_option("--rounds", f->rounds,
-                      "rounds of the every-core-at-once measurements, spread over the run; each rate is the "
-                      "median over them")
+       sub.add_option(
+              "--rounds", f->rounds,
+              "rounds of the measurements (the shapes alone and every core at once, alternating), spread "
+              "over the run; each rate is the median over them")
            ->capture_default_str();
        return [f] {
          if (!f->preset.empty()) {
