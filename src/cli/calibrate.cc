@@ -22,6 +22,7 @@
 #include "paraxis/kernels/matmul.h"
 #include "paraxis/model/calibration.h"
 #include "paraxis/model/hardware.h"
+#include "paraxis/model/measure.h"
 
 namespace {
 
@@ -54,80 +55,9 @@ double matmul_seconds(int64_t n, double budget_s) {
   return best_time([&] { matmul(c.data(), a.data(), b.data(), n, n, n); }, budget_s);
 }
 
-// The three passes of a Linear layer (the kernels the layers call) on `rows` rows against a weight of
-// kWeightSide² floats, far larger than the caches: FLOP/s of each. `sync` runs before every timed call (a
-// barrier when several devices measure at once, so that they really run together).
+// The row-rate table's Linear: `rows` rows against a weight of kWeightSide² floats, far larger than the
+// caches.
 constexpr int64_t kWeightSide = 4096;
-
-// Bytes that must be touched between two uses of a buffer for it to come from memory, not the last-level
-// cache: a training step's weights, gradients and optimizer state exceed it, so a layer reads its weight
-// cold.
-double cache_flush_bytes() {
-  const long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
-  return 1.5 * static_cast<double>(llc > 0 ? llc : 64L << 20);
-}
-
-// Buffers are the engine's own tensors (64-byte aligned, core/tensor.cc): a std::vector's data sits 16 bytes
-// off a cache line, and oneDNN's weight gradient writing rows that straddle lines ran 15–30% slower at 256
-// rows (3584 → 4096: 84–106 against 112–121 GFLOP/s aligned), which made the model's weight passes too slow.
-// One set of a Linear pass's buffers. (rows, in) x, (in → out) w, …
-struct LayerBuffers {
-  Tensor x, w, bias, y, dy, dx, dw, db;
-  LayerBuffers(int64_t rows, int64_t in, int64_t out)
-      : x(Tensor::full({rows, in}, 0.5f)),
-        w(Tensor::full({out, in}, 0.01f)),
-        bias(Tensor::zeros({out})),
-        y(Tensor::empty({rows, out})),
-        dy(Tensor::full({rows, out}, 0.5f)),
-        dx(Tensor::empty({rows, in})),
-        dw(Tensor::zeros({out, in})),
-        db(Tensor::zeros({out})) {}
-};
-
-// The three passes of a Linear layer (the kernels the layers call) on `rows` rows, in → out features: FLOP/s
-// of each, the median of `reps` calls. Each call uses the next of several buffer sets that together exceed
-// the last-level cache, so the weight and its gradient come from memory as in training. `sync` runs before
-// every timed call (a barrier when several devices measure at once, so that they really run together).
-template <class Sync>
-PassTimes layer_times(int64_t rows, int64_t in, int64_t out, int reps, Sync&& sync);
-
-template <class Sync>
-RowRatePoint layer_rate(int64_t rows, int64_t in, int64_t out, int reps, Sync&& sync) {
-  return rates_of(layer_times(rows, in, out, reps, sync));
-}
-
-template <class Sync>
-PassTimes layer_times(int64_t rows, int64_t in, int64_t out, int reps, Sync&& sync) {
-  const double set_bytes = 4.0 * (2.0 * rows * in + 2.0 * in * out + 2.0 * rows * out);
-  const int sets = static_cast<int>(std::clamp(std::ceil(cache_flush_bytes() / set_bytes), 2.0, 32.0));
-  std::vector<LayerBuffers> buf;
-  for (int i = 0; i < sets; ++i) buf.emplace_back(rows, in, out);
-  int next  = 0;
-  auto time = [&](auto&& f) {
-    f(buf[0]);  // warm-up: primitive creation
-    std::vector<double> t;
-    for (int i = 0; i < reps; ++i) {
-      LayerBuffers& b = buf[++next % sets];
-      sync();
-      auto t0 = Clock::now();
-      f(b);
-      t.push_back(seconds_since(t0));
-    }
-    return t;
-  };
-  PassTimes p;
-  p.rows    = static_cast<double>(rows);
-  p.flops   = 2.0 * rows * in * out;
-  p.pass[0] = time([&](LayerBuffers& b) {
-    linear_forward(b.y.data(), b.x.data(), b.w.data(), b.bias.data(), rows, in, out);
-  });
-  p.pass[1] = time(
-      [&](LayerBuffers& b) { linear_backward_input(b.dx.data(), b.dy.data(), b.w.data(), rows, in, out); });
-  p.pass[2] = time([&](LayerBuffers& b) {
-    linear_backward_weight(b.dw.data(), b.db.data(), b.dy.data(), b.x.data(), rows, in, out);
-  });
-  return p;
-}
 
 // f() run as one device of the threads backend (pinned to a core, as `paraxis train` runs a device), so
 // that the rates alone and together are measured alike.
@@ -136,13 +66,6 @@ auto pinned(F&& f) {
   decltype(f()) out{};
   run_devices(1, {}, [&](Communicator&) { out = f(); });
   return out;
-}
-
-// The lockstep rates of measurement k, taken on every device at once (each[device][k]).
-RowRatePoint lockstep_of(const std::vector<std::vector<PassTimes>>& each, size_t k) {
-  std::vector<PassTimes> devices;
-  for (const auto& dev : each) devices.push_back(dev[k]);
-  return lockstep_rates(devices);
 }
 
 const std::vector<int64_t> kRows = {16, 32, 64, 128, 256, 512};
@@ -173,23 +96,6 @@ std::vector<int64_t> positive_list(const std::string& text, const char* flag) {
     out.push_back(v);
   }
   PX_USER_CHECK(!out.empty(), "{} is empty; e.g. {} 32,128", flag, flag);
-  return out;
-}
-
-// (in, out) of each Linear of the MLP and, for each tp, of its Megatron shards: Linears pair up
-// column-parallel (outputs split) then row-parallel (inputs split); an odd last one stays whole (as
-// describe_model splits them).
-std::vector<std::pair<int64_t, int64_t>> linear_shapes(const std::vector<int64_t>& sizes,
-                                                       const std::vector<int64_t>& tps) {
-  std::vector<std::pair<int64_t, int64_t>> out;
-  const size_t layers = sizes.size() - 1;
-  for (int64_t tp : tps)
-    for (size_t i = 0; i < layers; ++i) {
-      int64_t in = sizes[i], o = sizes[i + 1];
-      const bool paired = (i % 2 == 0) ? i + 1 < layers : true;
-      if (tp > 1 && paired) (i % 2 == 0 ? o : in) /= tp;
-      if (std::find(out.begin(), out.end(), std::make_pair(in, o)) == out.end()) out.push_back({in, o});
-    }
   return out;
 }
 
@@ -260,8 +166,9 @@ const bool registered = cli::register_command(
          fmt::print("layer passes on R rows x {0}x{0} weight (GFLOP/s: forward, input grad, weight grad):\n",
                     kWeightSide);
          for (int64_t rows : kRows) {
-           hw.row_rates.push_back(
-               pinned([&] { return layer_rate(rows, kWeightSide, kWeightSide, rows <= 64 ? 5 : 3, [] {}); }));
+           hw.row_rates.push_back(pinned([&] {
+             return rates_of(measure_layer_times(rows, kWeightSide, kWeightSide, rows <= 64 ? 5 : 3));
+           }));
            const RowRatePoint& p = hw.row_rates.back();
            fmt::print("  {:>4} rows  alone   {:>7.4g} {:>7.4g} {:>7.4g}\n", rows, p.forward / 1e9,
                       p.backward_input / 1e9, p.backward_weight / 1e9);
@@ -275,7 +182,7 @@ const bool registered = cli::register_command(
              for (int r = 0; r < f->rounds; ++r)
                for (int64_t rows : kRows)
                  each[comm.rank()].push_back(
-                     layer_times(rows, kWeightSide, kWeightSide, 3, [&] { comm.barrier(); }));
+                     measure_layer_times(rows, kWeightSide, kWeightSide, 3, [&] { comm.barrier(); }));
            });
            for (size_t i = 0; i < kRows.size(); ++i) {
              std::vector<RowRatePoint> rounds;
@@ -289,123 +196,39 @@ const bool registered = cli::register_command(
 
          {
            // The model's own Linear shapes (the rate depends on the shape, not only on the rows).
-           const auto shapes = linear_shapes(sizes, tps);
+           const auto shapes = mlp_linear_shapes(sizes, tps);
            fmt::print(
                "layer passes of --mlp-sizes {} (GFLOP/s: forward, input grad, weight grad; alone | {} at "
                "once, lockstep; each the median over {} rounds):\n",
                f->mlp_sizes, cores, f->rounds);
-           // Rounds alternate alone and at once, so both sample the same stretch of the machine's drift (a
-           // whole calibration once ran at 70% of the usual single-core speed; within another, one shape
-           // measured at 73 and the next at 141 GFLOP/s alone).
-           std::vector<PassTimes> alone;
-           std::vector<std::vector<PassTimes>> each(std::max(cores, 1));
-           for (int r = 0; r < f->rounds; ++r) {
-             run_devices(1, {}, [&](Communicator&) {
-               for (auto [in, out] : shapes)
-                 for (int64_t rows : rows_list) alone.push_back(layer_times(rows, in, out, 3, [] {}));
-             });
-             if (cores >= 2)
-               run_devices(cores, {}, [&](Communicator& comm) {
-                 for (auto [in, out] : shapes)
-                   for (int64_t rows : rows_list)
-                     each[comm.rank()].push_back(layer_times(rows, in, out, 3, [&] { comm.barrier(); }));
-               });
+           const ShapeRates measured = measure_shape_rates(shapes, rows_list, f->rounds, cores);
+           for (const ShapeRatePoint& p : measured.points) {
+             hw.shape_rates.push_back(p);
+             fmt::print("  {:>4} x {:>5} -> {:>5}  {:>6.4g} {:>6.4g} {:>6.4g} | {:>6.4g} {:>6.4g} {:>6.4g}\n",
+                        p.rows, p.in, p.out, p.alone.forward / 1e9, p.alone.backward_input / 1e9,
+                        p.alone.backward_weight / 1e9, p.together.forward / 1e9,
+                        p.together.backward_input / 1e9, p.together.backward_weight / 1e9);
            }
-           const size_t per_round = shapes.size() * rows_list.size();
-           std::vector<std::string> unsteady;  // shapes whose rounds disagree by more than 25%
-           size_t k = 0;
-           for (auto [in, out] : shapes)
-             for (int64_t rows : rows_list) {
-               ShapeRatePoint p;
-               p.rows = static_cast<double>(rows), p.in = static_cast<double>(in),
-               p.out = static_cast<double>(out);
-               // The last layer's 10 outputs make calls of a few Mflop whose rate swings widely and costs
-               // nothing; the notice is about the calls that make up the step.
-               const bool matters = 2.0 * rows * in * out >= 5e7;
-               {
-                 std::vector<RowRatePoint> rounds;
-                 for (int r = 0; r < f->rounds; ++r) rounds.push_back(rates_of(alone[r * per_round + k]));
-                 p.alone             = median_rates(rounds);
-                 const double spread = round_spread(rounds);
-                 if (spread > 0.25 && matters)
-                   unsteady.push_back(fmt::format("{}x{}->{} alone {:.0f}%", rows, in, out, 100 * spread));
-               }
-               if (cores >= 2) {
-                 std::vector<RowRatePoint> rounds;
-                 for (int r = 0; r < f->rounds; ++r) rounds.push_back(lockstep_of(each, r * per_round + k));
-                 p.together          = median_rates(rounds);
-                 const double spread = round_spread(rounds);
-                 if (spread > 0.25 && matters)
-                   unsteady.push_back(fmt::format("{}x{}->{} at once {:.0f}%", rows, in, out, 100 * spread));
-               }
-               ++k;
-               hw.shape_rates.push_back(p);
-               fmt::print(
-                   "  {:>4} x {:>5} -> {:>5}  {:>6.4g} {:>6.4g} {:>6.4g} | {:>6.4g} {:>6.4g} {:>6.4g}\n",
-                   rows, in, out, p.alone.forward / 1e9, p.alone.backward_input / 1e9,
-                   p.alone.backward_weight / 1e9, p.together.forward / 1e9, p.together.backward_input / 1e9,
-                   p.together.backward_weight / 1e9);
-             }
-           if (!unsteady.empty())
+           if (!measured.unsteady.empty())
              fmt::print(
                  "notice: the rounds disagreed by more than 25% for {} of {} measurements ({}): "
                  "the machine's speed changed during the calibration (another job, or a shared host); the "
                  "median round is kept. For steadier figures re-run on a quiet machine or with --rounds 5.\n",
-                 unsteady.size(), (cores >= 2 ? 2 : 1) * per_round, fmt::join(unsteady, ", "));
+                 measured.unsteady.size(), measured.measurements, fmt::join(measured.unsteady, ", "));
          }
 
          {
-           // The optimizer's access pattern: an in-place update streaming three arrays of 16 Mi floats
-           // (param, momentum, gradient: 3 reads and 3 writes of the same lines, so no write-allocate traffic
-           // that a memcpy to another buffer adds), over sets that together exceed the last-level cache (a
-           // training step's state does not fit it either); the median over the sets, counted as reads +
-           // writes.
-           const int64_t n = int64_t{16} << 20;
-           const int sets =
-               static_cast<int>(std::clamp(std::ceil(cache_flush_bytes() / (12.0 * n)), 1.0, 8.0));
-           auto stream_times = [&](auto&& sync) {
-             std::vector<Tensor> p, m, g;
-             for (int i = 0; i < sets; ++i) {
-               p.push_back(Tensor::full({n}, 1.0f));
-               m.push_back(Tensor::zeros({n}));
-               g.push_back(Tensor::full({n}, 0.5f));
-             }
-             std::vector<double> t;
-             for (int i = 0; i < 3 * sets; ++i) {
-               float *pp = p[i % sets].data(), *mm = m[i % sets].data(), *gg = g[i % sets].data();
-               sync();
-               auto t0 = Clock::now();
-#pragma omp simd
-               for (int64_t k = 0; k < n; ++k) {
-                 const float v = 0.9f * mm[k] + gg[k];
-                 mm[k]         = v;
-                 pp[k] -= 1e-3f * v;
-                 gg[k] = 0.0f;
-               }
-               t.push_back(seconds_since(t0));
-               gg[i % n] = 0.5f;  // keep the loop from being folded away across repetitions
-             }
-             return t;
-           };
-           const double bytes  = 6.0 * 4.0 * static_cast<double>(n);
-           hw.memory_bandwidth = bytes / median_value(stream_times([] {}));
+           const Bandwidth bw  = measure_memory_bandwidth(f->rounds, cores);
+           hw.memory_bandwidth = bw.alone;
            fmt::print(
                "memory: in-place update of 3 x 64 MiB from memory, one thread: {:.4g} GB/s (reads + "
                "writes)\n",
                hw.memory_bandwidth / 1e9);
            if (cores >= 2) {
-             // The median over rounds of the lockstep bandwidth (per copy the slowest device), as above.
-             std::vector<double> rounds;
-             for (int r = 0; r < f->rounds; ++r) {
-               std::vector<std::vector<double>> t(cores);
-               run_devices(cores, {}, [&](Communicator& comm) {
-                 t[comm.rank()] = stream_times([&] { comm.barrier(); });
-               });
-               rounds.push_back(bytes / median_value(lockstep_seconds(t)));
-             }
-             hw.memory_bandwidth_concurrent = median_value(rounds);  // the median of the rounds' figures
-             fmt::print("        {} devices at once: {:.4g} GB/s each (lockstep)\n", cores,
-                        hw.memory_bandwidth_concurrent / 1e9);
+             hw.memory_bandwidth_concurrent = bw.together;
+             fmt::print(
+                 "        {} devices at once: {:.4g} GB/s each (lockstep, the median over {} rounds)\n",
+                 cores, hw.memory_bandwidth_concurrent / 1e9, f->rounds);
            }
          }
          hw.memory_bytes     = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);

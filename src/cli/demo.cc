@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "cli/model_flags.h"
 #include "paraxis/core/error.h"
 #include "paraxis/data/sources.h"
+#include "paraxis/model/calibration.h"
 #include "paraxis/model/hardware.h"
 #include "paraxis/model/planner.h"
 #include "paraxis/trace/analysis.h"
@@ -187,6 +189,31 @@ void print_ranking(const std::vector<DemoRow>& rows) {
              measured == predicted ? "the same" : predicted, measured == predicted ? "" : " (differs)");
 }
 
+// A notice when a layout's rounds disagree by more than 25%: the machine's speed changed under the run, and
+// no prediction (made from a calibration at another moment) can agree with the measured step closer than the
+// measurement agrees with itself. Seen on this shared VM: 1F1B at 371-872 ms within one demo run.
+void print_unsteady_rounds(const std::vector<DemoRow>& rows) {
+  std::vector<std::string> unsteady;
+  for (const DemoRow& r : rows) {
+    if (r.runs.size() < 2) continue;
+    std::vector<double> ms;
+    for (const LayoutRunResult& run : r.runs) ms.push_back(run.median_step_ms());
+    const double spread = model::spread_of(ms);
+    if (spread > 0.25)
+      unsteady.push_back(
+          fmt::format("{} {:.0f}-{:.0f} ms", r.layout.cfg.name.substr(0, r.layout.cfg.name.find(',')),
+                      *std::min_element(ms.begin(), ms.end()), *std::max_element(ms.begin(), ms.end())));
+  }
+  if (unsteady.empty()) return;
+  fmt::print(
+      "notice: the rounds of {} differ by more than 25%: this machine's speed changed during the run "
+      "(another "
+      "job, or a\n        shared host). Measured steps, errors and ranking are only as steady as that; "
+      "re-run "
+      "on a quiet machine or with more --rounds.\n",
+      fmt::join(unsteady, ", "));
+}
+
 void print_explanation(const std::vector<DemoRow>& rows, int m, bool defer_wgrad, int64_t batch) {
   const int p = 2;
   fmt::print(
@@ -347,6 +374,7 @@ int run_demo(const DemoArgs& args) {
       args.rounds > 1 ? fmt::format(", then the median over {} rounds run round-robin", args.rounds) : "",
       args.rounds > 1 ? " of the median round" : "", hi - lo);
   print_ranking(rows);
+  print_unsteady_rounds(rows);
   fmt::print(
       "predicted: the cost model's step time (`paraxis predict`) with hardware profile {}; not measured.\n",
       args.machine.empty()

@@ -22,6 +22,15 @@ RowRatePoint rates_of(const PassTimes& t) {
   return p;
 }
 
+RowRatePoint lockstep_of(const std::vector<std::vector<PassTimes>>& each, size_t k) {
+  std::vector<PassTimes> devices;
+  for (const auto& dev : each) {
+    PX_CHECK(k < dev.size(), "lockstep_of: measurement {} of {}", k, dev.size());
+    devices.push_back(dev[k]);
+  }
+  return lockstep_rates(devices);
+}
+
 std::vector<double> lockstep_seconds(const std::vector<std::vector<double>>& devices) {
   PX_CHECK(!devices.empty(), "lockstep over no devices");
   std::vector<double> slowest = devices.front();
@@ -60,13 +69,19 @@ RowRatePoint median_rates(const std::vector<RowRatePoint>& v) {
   return out;
 }
 
+double spread_of(const std::vector<double>& values) {
+  double lo = INFINITY, hi = 0;
+  for (double v : values) lo = std::min(lo, v), hi = std::max(hi, v);
+  return lo > 0 && hi > lo ? hi / lo - 1 : 0;
+}
+
 double round_spread(const std::vector<RowRatePoint>& rounds) {
   double spread = 0;
   for (double RowRatePoint::*m :
        {&RowRatePoint::forward, &RowRatePoint::backward_input, &RowRatePoint::backward_weight}) {
-    double lo = INFINITY, hi = 0;
-    for (const auto& r : rounds) lo = std::min(lo, r.*m), hi = std::max(hi, r.*m);
-    if (lo > 0) spread = std::max(spread, hi / lo - 1);
+    std::vector<double> v;
+    for (const auto& r : rounds) v.push_back(r.*m);
+    spread = std::max(spread, spread_of(v));
   }
   return spread;
 }

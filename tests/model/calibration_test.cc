@@ -61,3 +61,10 @@ TEST(Calibration, RoundSpreadIsTheWorstPassRatio) {
   EXPECT_DOUBLE_EQ(round_spread({a, b, c}), 1.0);  // input grad 50 vs 25
   EXPECT_NEAR(round_spread({a, c}), 100.0 / 90 - 1, 1e-12);
 }
+
+TEST(Calibration, SpreadIsLargestOverSmallest) {
+  EXPECT_DOUBLE_EQ(spread_of({}), 0);
+  EXPECT_DOUBLE_EQ(spread_of({371.3}), 0);
+  EXPECT_NEAR(spread_of({489.3, 872.3, 371.3}), 872.3 / 371.3 - 1, 1e-12);
+  EXPECT_DOUBLE_EQ(spread_of({2, 2}), 0);
+}

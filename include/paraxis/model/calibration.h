@@ -27,11 +27,18 @@ RowRatePoint rates_of(const PassTimes& t);
 // made the same number of calls.
 RowRatePoint lockstep_rates(const std::vector<PassTimes>& devices);
 
+// The lockstep rates of the k-th measurement of devices that made the same measurements at once
+// (each[device][k]).
+RowRatePoint lockstep_of(const std::vector<std::vector<PassTimes>>& each, size_t k);
+
 // The same for a plain list of per-device call seconds: per call the slowest device.
 std::vector<double> lockstep_seconds(const std::vector<std::vector<double>>& devices);
 
 // Component-wise median of rates measured in several rounds (the mean of the middle two for an even count).
 RowRatePoint median_rates(const std::vector<RowRatePoint>& rounds);
+
+// How far positive values (rates or times of rounds) disagree: largest ÷ smallest − 1 (0 for one value).
+double spread_of(const std::vector<double>& values);
 
 // How far rounds disagree: the largest, over the three passes, of fastest ÷ slowest round − 1 (0 when they
 // agree; 0.5 when one round ran 1.5× another).

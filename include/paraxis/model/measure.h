@@ -1,0 +1,63 @@
+// The measurements behind a hardware profile's Linear-shape rates and memory bandwidth (`paraxis calibrate`
+// writes them into machine.json): the kernels the layers call, timed as the engine runs them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "paraxis/model/calibration.h"
+#include "paraxis/model/hardware.h"
+
+namespace paraxis::model {
+
+// Bytes that must be touched between two uses of a buffer for it to come from memory, not the last-level
+// cache (1.5 × its size): a training step's weights, gradients and optimizer state exceed it, so a layer
+// reads its weight cold.
+double cache_flush_bytes();
+
+// How many timed calls a measurement of `flops` per call makes: 3 for the large calls (their median is
+// steady), up to 15 for calls of a few Mflop, whose single times swing (at 32 rows, two devices in lockstep
+// once measured 23 and 50 GFLOP/s for the same pass in neighbouring calls). A function of the shape alone, so
+// devices measuring at once make the same calls.
+int calls_for(double flops);
+
+// The three passes of a Linear layer (the kernels the layers call) on `rows` rows, in → out features: the
+// seconds of each of `reps` calls (0: calls_for the call's flops) after a warm-up. Each call uses the next of
+// several 64-byte aligned buffer sets that together exceed the last-level cache, so the weight and its
+// gradient come from memory as in training. `sync` runs before every timed call (a barrier when several
+// devices measure at once, so that they really run together).
+PassTimes measure_layer_times(
+    int64_t rows, int64_t in, int64_t out, int reps = 0, const std::function<void()>& sync = [] {});
+
+// (in, out) of each Linear of the MLP `sizes` and, for each tp, of its Megatron shards: Linears pair up
+// column-parallel (outputs split) then row-parallel (inputs split); an odd last one stays whole (as
+// describe_model splits them). Each shape once.
+std::vector<std::pair<int64_t, int64_t>> mlp_linear_shapes(const std::vector<int64_t>& sizes,
+                                                           const std::vector<int64_t>& tps);
+
+struct ShapeRates {
+  std::vector<ShapeRatePoint> points;  // shape-major, rows-minor
+  // "ROWSxIN->OUT alone|at once NN%" for each measurement whose rounds disagreed by more than 25% (calls of
+  // at least 50 Mflop only: smaller ones swing widely and cost nothing).
+  std::vector<std::string> unsteady;
+  size_t measurements = 0;  // how many (shape, rows, alone | at once) figures were taken
+};
+
+// Every shape on every rows: alone (one device pinned to its core, as `paraxis train` runs one) and, when
+// devices ≥ 2, on `devices` devices at once in lockstep (per call the slowest device). `rounds` rounds that
+// alternate alone and at once; each rate is the median over them.
+ShapeRates measure_shape_rates(const std::vector<std::pair<int64_t, int64_t>>& shapes,
+                               const std::vector<int64_t>& rows, int rounds, int devices);
+
+// Memory bandwidth of the optimizer's access pattern (an in-place momentum update streaming 3 × 64 MiB, from
+// memory), counted as reads + writes: alone, and (devices ≥ 2) the median over `rounds` of the lockstep
+// figure with `devices` devices at once (0 when not measured).
+struct Bandwidth {
+  double alone = 0, together = 0;
+};
+Bandwidth measure_memory_bandwidth(int rounds, int devices);
+
+}  // namespace paraxis::model

@@ -1,0 +1,196 @@
+#include "paraxis/model/measure.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "paraxis/comm/launch.h"
+#include "paraxis/core/error.h"
+#include "paraxis/core/tensor.h"
+#include "paraxis/kernels/linear.h"
+
+namespace paraxis::model {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Buffers are the engine's own tensors (64-byte aligned, core/tensor.cc): a std::vector's data sits 16 bytes
+// off a cache line, and oneDNN's weight gradient writing rows that straddle lines ran 15–30% slower at 256
+// rows (3584 → 4096: 84–106 against 112–121 GFLOP/s aligned), which made the model's weight passes too slow.
+// One set of a Linear pass's buffers. (rows, in) x, (in → out) w, …
+struct LayerBuffers {
+  Tensor x, w, bias, y, dy, dx, dw, db;
+  LayerBuffers(int64_t rows, int64_t in, int64_t out)
+      : x(Tensor::full({rows, in}, 0.5f)),
+        w(Tensor::full({out, in}, 0.01f)),
+        bias(Tensor::zeros({out})),
+        y(Tensor::empty({rows, out})),
+        dy(Tensor::full({rows, out}, 0.5f)),
+        dx(Tensor::empty({rows, in})),
+        dw(Tensor::zeros({out, in})),
+        db(Tensor::zeros({out})) {}
+};
+
+}  // namespace
+
+double cache_flush_bytes() {
+  const long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  return 1.5 * static_cast<double>(llc > 0 ? llc : 64L << 20);
+}
+
+int calls_for(double flops) {
+  return static_cast<int>(std::clamp(std::ceil(4e9 / std::max(flops, 1.0)), 3.0, 15.0));
+}
+
+PassTimes measure_layer_times(int64_t rows, int64_t in, int64_t out, int reps,
+                              const std::function<void()>& sync) {
+  if (reps <= 0) reps = calls_for(2.0 * rows * in * out);
+  const double set_bytes = 4.0 * (2.0 * rows * in + 2.0 * in * out + 2.0 * rows * out);
+  const int sets = static_cast<int>(std::clamp(std::ceil(cache_flush_bytes() / set_bytes), 2.0, 32.0));
+  std::vector<LayerBuffers> buf;
+  for (int i = 0; i < sets; ++i) buf.emplace_back(rows, in, out);
+  int next  = 0;
+  auto time = [&](auto&& f) {
+    f(buf[0]);  // warm-up: primitive creation
+    std::vector<double> t;
+    for (int i = 0; i < reps; ++i) {
+      LayerBuffers& b = buf[++next % sets];
+      sync();
+      auto t0 = Clock::now();
+      f(b);
+      t.push_back(seconds_since(t0));
+    }
+    return t;
+  };
+  PassTimes p;
+  p.rows    = static_cast<double>(rows);
+  p.flops   = 2.0 * rows * in * out;
+  p.pass[0] = time([&](LayerBuffers& b) {
+    linear_forward(b.y.data(), b.x.data(), b.w.data(), b.bias.data(), rows, in, out);
+  });
+  p.pass[1] = time(
+      [&](LayerBuffers& b) { linear_backward_input(b.dx.data(), b.dy.data(), b.w.data(), rows, in, out); });
+  p.pass[2] = time([&](LayerBuffers& b) {
+    linear_backward_weight(b.dw.data(), b.db.data(), b.dy.data(), b.x.data(), rows, in, out);
+  });
+  return p;
+}
+
+std::vector<std::pair<int64_t, int64_t>> mlp_linear_shapes(const std::vector<int64_t>& sizes,
+                                                           const std::vector<int64_t>& tps) {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  PX_CHECK(sizes.size() >= 2, "an MLP needs at least two widths");
+  const size_t layers = sizes.size() - 1;
+  for (int64_t tp : tps)
+    for (size_t i = 0; i < layers; ++i) {
+      int64_t in = sizes[i], o = sizes[i + 1];
+      const bool paired = (i % 2 == 0) ? i + 1 < layers : true;
+      if (tp > 1 && paired) (i % 2 == 0 ? o : in) /= tp;
+      if (std::find(out.begin(), out.end(), std::make_pair(in, o)) == out.end()) out.push_back({in, o});
+    }
+  return out;
+}
+
+ShapeRates measure_shape_rates(const std::vector<std::pair<int64_t, int64_t>>& shapes,
+                               const std::vector<int64_t>& rows_list, int rounds, int devices) {
+  PX_CHECK(rounds >= 1, "measure_shape_rates: {} rounds", rounds);
+  // Rounds alternate alone and at once, so both sample the same stretch of the machine's drift (a whole
+  // calibration once ran at 70% of the usual single-core speed; within another, one shape measured at 73 and
+  // the next at 141 GFLOP/s alone). On a shared host the speed of two busy cores swings by ±30% over
+  // seconds, so one pass of the sweep would give each shape a random phase: each rate is the median round.
+  const bool together = devices >= 2;
+  std::vector<PassTimes> alone;
+  std::vector<std::vector<PassTimes>> each(std::max(devices, 1));
+  for (int r = 0; r < rounds; ++r) {
+    run_devices(1, {}, [&](Communicator&) {
+      for (auto [in, out] : shapes)
+        for (int64_t rows : rows_list) alone.push_back(measure_layer_times(rows, in, out));
+    });
+    if (together)
+      run_devices(devices, {}, [&](Communicator& comm) {
+        for (auto [in, out] : shapes)
+          for (int64_t rows : rows_list)
+            each[comm.rank()].push_back(measure_layer_times(rows, in, out, 0, [&] { comm.barrier(); }));
+      });
+  }
+  ShapeRates result;
+  const size_t per_round = shapes.size() * rows_list.size();
+  result.measurements    = (together ? 2 : 1) * per_round;
+  size_t k               = 0;
+  for (auto [in, out] : shapes)
+    for (int64_t rows : rows_list) {
+      ShapeRatePoint p;
+      p.rows = static_cast<double>(rows), p.in = static_cast<double>(in), p.out = static_cast<double>(out);
+      const bool matters    = 2.0 * rows * in * out >= 5e7;
+      auto median_of_rounds = [&](auto&& round_rates, const char* how) {
+        std::vector<RowRatePoint> v;
+        for (int r = 0; r < rounds; ++r) v.push_back(round_rates(r * per_round + k));
+        const double spread = round_spread(v);
+        if (spread > 0.25 && matters)
+          result.unsteady.push_back(fmt::format("{}x{}->{} {} {:.0f}%", rows, in, out, how, 100 * spread));
+        return median_rates(v);
+      };
+      p.alone = median_of_rounds([&](size_t i) { return rates_of(alone[i]); }, "alone");
+      if (together) p.together = median_of_rounds([&](size_t i) { return lockstep_of(each, i); }, "at once");
+      ++k;
+      result.points.push_back(p);
+    }
+  return result;
+}
+
+Bandwidth measure_memory_bandwidth(int rounds, int devices) {
+  // The optimizer's access pattern: an in-place update streaming three arrays of 16 Mi floats (param,
+  // momentum, gradient: 3 reads and 3 writes of the same lines, so no write-allocate traffic that a memcpy to
+  // another buffer adds), over sets that together exceed the last-level cache (a training step's state does
+  // not fit it either); the median over the sets, counted as reads + writes.
+  const int64_t n   = int64_t{16} << 20;
+  const int sets    = static_cast<int>(std::clamp(std::ceil(cache_flush_bytes() / (12.0 * n)), 1.0, 8.0));
+  auto stream_times = [&](const std::function<void()>& sync) {
+    std::vector<Tensor> p, m, g;
+    for (int i = 0; i < sets; ++i) {
+      p.push_back(Tensor::full({n}, 1.0f));
+      m.push_back(Tensor::zeros({n}));
+      g.push_back(Tensor::full({n}, 0.5f));
+    }
+    std::vector<double> t;
+    for (int i = 0; i < 3 * sets; ++i) {
+      float *pp = p[i % sets].data(), *mm = m[i % sets].data(), *gg = g[i % sets].data();
+      sync();
+      auto t0 = Clock::now();
+#pragma omp simd
+      for (int64_t k = 0; k < n; ++k) {
+        const float v = 0.9f * mm[k] + gg[k];
+        mm[k]         = v;
+        pp[k] -= 1e-3f * v;
+        gg[k] = 0.0f;
+      }
+      t.push_back(seconds_since(t0));
+      gg[i % n] = 0.5f;  // keep the loop from being folded away across repetitions
+    }
+    return t;
+  };
+  const double bytes = 6.0 * 4.0 * static_cast<double>(n);
+  Bandwidth out;
+  run_devices(1, {}, [&](Communicator&) { out.alone = bytes / median_value(stream_times([] {})); });
+  if (devices >= 2) {
+    // The median over rounds of the lockstep bandwidth (per update the slowest device).
+    std::vector<double> per_round;
+    for (int r = 0; r < rounds; ++r) {
+      std::vector<std::vector<double>> t(devices);
+      run_devices(devices, {},
+                  [&](Communicator& comm) { t[comm.rank()] = stream_times([&] { comm.barrier(); }); });
+      per_round.push_back(bytes / median_value(lockstep_seconds(t)));
+    }
+    out.together = median_value(per_round);
+  }
+  return out;
+}
+
+}  // namespace paraxis::model
