@@ -234,61 +234,22 @@ const bool registered = cli::register_command(
          hw.memory_bytes     = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
          hw.devices_per_node = std::max(1, cores);
 
-         LinkProfile& link = hw.intra_node;
-         link.name         = "threads";
-         link.rendezvous   = true;
          fmt::print("threads backend, 2 devices (time per call):\n");
-         for (int64_t count : {int64_t{16}, int64_t{1} << 10, int64_t{1} << 14, int64_t{1} << 18,
-                               int64_t{1} << 22, int64_t{1} << 24}) {
-           double p2p = 0, ar = 0;
-           run_devices(2, {}, [&](Communicator& comm) {
-             std::vector<float> buf(count, 1.0f);
-             auto once_p2p = [&] {
-               if (comm.rank() == 0)
-                 comm.send(buf.data(), count, 1);
-               else
-                 comm.recv(buf.data(), count, 0);
-             };
-             auto once_ar = [&] { comm.all_reduce(buf.data(), count, ReduceOp::kAverage); };
-             // Both devices must make the same calls: a fixed count, not a time budget.
-             const int reps = count <= (int64_t{1} << 14) ? 200 : count <= (int64_t{1} << 22) ? 20 : 6;
-             auto best      = [&](auto&& f) {
-               double t = 1e30;
-               for (int i = 0; i < reps; ++i) {
-                 auto t0 = Clock::now();
-                 f();
-                 t = std::min(t, seconds_since(t0));
-               }
-               return t;
-             };
-             comm.barrier();
-             double a = best(once_p2p);
-             comm.barrier();
-             double b = best(once_ar);
-             if (comm.rank() == 0) p2p = a, ar = b;
-           });
-           const double bytes = 4.0 * count;
-           link.p2p_measured.push_back({bytes, p2p});
-           link.allreduce_measured.push_back({bytes, ar});
+         LinkProfile& link = hw.intra_node;
+         link              = measure_threads_link([](const MessagePoint& p2p, const MessagePoint& ar) {
            fmt::print(
-               "  {:>10} B   p2p {:>9.3g} us ({:>6.3g} GB/s)   all-reduce {:>9.3g} us (busbw {:>6.3g} "
-               "GB/s)\n",
-               bytes, p2p * 1e6, bytes / p2p / 1e9, ar * 1e6, bytes / ar / 1e9);
-         }
-         // α from the smallest message, β from the largest (the two ends of the α–β line).
-         link.latency_s = link.p2p_measured.front().seconds;
-         link.bandwidth =
-             link.p2p_measured.back().bytes / (link.p2p_measured.back().seconds - link.latency_s);
+                            "  {:>10} B   p2p {:>9.3g} us ({:>6.3g} GB/s)   all-reduce {:>9.3g} us (busbw {:>6.3g} "
+                                         "GB/s)\n",
+                            p2p.bytes, p2p.seconds * 1e6, p2p.bytes / p2p.seconds / 1e9, ar.seconds * 1e6,
+                            ar.bytes / ar.seconds / 1e9);
+         });
          link.source =
              fmt::format("measured by paraxis calibrate on {} (threads backend, 2 devices)", host_name());
-         // The threads backend runs asynchronous collectives on a helper thread of each device, created by
-         // the device thread after it is pinned to its core: it competes with the device's compute.
-         link.shares_compute_core = true;
-         hw.inter_node            = link;
-         hw.source                = fmt::format(
-                            "measured by paraxis calibrate on {}: oneDNN f32 matmul one thread, memcpy, "
-                                           "threads backend",
-                            host_name());
+         hw.inter_node = link;
+         hw.source     = fmt::format(
+                 "measured by paraxis calibrate on {}: oneDNN f32 matmul one thread, memcpy, "
+                     "threads backend",
+                 host_name());
          save_hardware(hw, f->out);
          fmt::print("wrote {} ({:.1f} s)\n", f->out, seconds_since(t_all));
          return 0;

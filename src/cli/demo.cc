@@ -19,6 +19,7 @@
 #include "paraxis/data/sources.h"
 #include "paraxis/model/calibration.h"
 #include "paraxis/model/hardware.h"
+#include "paraxis/model/measure.h"
 #include "paraxis/model/planner.h"
 #include "paraxis/trace/analysis.h"
 #include "paraxis/trace/chrome_trace.h"
@@ -42,7 +43,8 @@ struct DemoArgs {
   bool defer_wgrad     = true;  // the 1F1B row's Linear weight gradients once per step (--no-defer-wgrad)
   std::string machine;          // hardware profile for the predicted column
   std::string preset = "cpu-this-machine";  // used when no --machine is given
-  int rounds         = 1;  // every layout this many times, round-robin; the table shows the median round
+  int rounds         = 1;      // every layout this many times, round-robin; the table shows the median round
+  bool calibrate     = false;  // measure the profile's Linear rates in this run, one round before each round
 };
 
 struct DemoLayout {
@@ -74,6 +76,83 @@ std::optional<double> predicted_step_ms(const LayoutRunConfig& c, const model::H
   layout.defer_wgrad        = c.defer_wgrad;
   return model::predict_step(c.model, layout, c.batch, hw).step_s * 1e3;
 }
+
+// --calibrate: the rates the predictions use, measured in the run itself — before each round of layouts one
+// round of `paraxis calibrate`'s Linear-shape rates (the layouts' shapes and rows, alone and with every
+// device at once) and memory bandwidth; the profile takes the median over the rounds. The calibration and the
+// training steps then sample the same stretch of time: a calibration taken minutes before once ran entirely
+// in a fast phase of this shared host and put every layout 10–28% fast.
+class InRunCalibration {
+ public:
+  InRunCalibration(const std::vector<DemoLayout>& layouts, const std::vector<int64_t>& sizes)
+      : shapes_(shapes_of(layouts, sizes), rows_of(layouts), max_devices(layouts)),
+        devices_(max_devices(layouts)) {}
+
+  // One round; returns its seconds.
+  double measure_round() {
+    const auto t0 = std::chrono::steady_clock::now();
+    shapes_.measure_round();
+    const model::Bandwidth bw = model::measure_memory_bandwidth(1, devices_);
+    bandwidth_alone_.push_back(bw.alone);
+    if (bw.together > 0) bandwidth_together_.push_back(bw.together);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+
+  // `hw` with the measured Linear rates and bandwidths (and, when `link`, the threads backend's link measured
+  // now); the notice of unsteady rounds in `unsteady`.
+  model::HardwareProfile profile(model::HardwareProfile hw, bool link, std::string& unsteady) const {
+    const model::ShapeRates rates = shapes_.result();
+    hw.shape_rates                = rates.points;
+    hw.memory_bandwidth           = model::median_value(bandwidth_alone_);
+    if (!bandwidth_together_.empty())
+      hw.memory_bandwidth_concurrent = model::median_value(bandwidth_together_);
+    hw.devices_per_node = std::max(hw.devices_per_node, devices_);
+    if (link) {
+      hw.intra_node        = model::measure_threads_link();
+      hw.intra_node.source = "measured by paraxis demo --calibrate (threads backend, 2 devices)";
+      hw.inter_node        = hw.intra_node;
+    }
+    hw.name += " + rates measured in this run";
+    if (!rates.unsteady.empty())
+      unsteady = fmt::format("{} of {} rate measurements differed by more than 25% between rounds",
+                             rates.unsteady.size(), rates.measurements);
+    return hw;
+  }
+
+ private:
+  static int max_devices(const std::vector<DemoLayout>& layouts) {
+    int d = 1;
+    for (const DemoLayout& l : layouts) d = std::max(d, l.cfg.devices);
+    return d;
+  }
+  // Every layout's Linear shapes (its tp shards) …
+  static std::vector<std::pair<int64_t, int64_t>> shapes_of(const std::vector<DemoLayout>& layouts,
+                                                            const std::vector<int64_t>& sizes) {
+    std::vector<int64_t> tps;
+    for (const DemoLayout& l : layouts)
+      if (std::find(tps.begin(), tps.end(), l.cfg.tp) == tps.end()) tps.push_back(l.cfg.tp);
+    return model::mlp_linear_shapes(sizes, tps);
+  }
+  // … on its micro-batch rows, and with deferred weight gradients the rows of all its micro-batches.
+  static std::vector<int64_t> rows_of(const std::vector<DemoLayout>& layouts) {
+    std::vector<int64_t> rows;
+    for (const DemoLayout& l : layouts) {
+      const LayoutRunConfig& c = l.cfg;
+      const int pp = c.placement ? c.devices : c.pp, m = c.placement ? 1 : c.microbatches;
+      const int dp        = c.dp > 0 ? c.dp : c.devices / (c.tp * pp);
+      const int64_t micro = c.batch / dp / m;
+      rows.push_back(micro);
+      if (c.defer_wgrad && m > 1) rows.push_back(micro * m);
+    }
+    std::sort(rows.begin(), rows.end());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    return rows;
+  }
+
+  model::ShapeRateRounds shapes_;
+  int devices_ = 1;
+  std::vector<double> bandwidth_alone_, bandwidth_together_;
+};
 
 std::string load_average() {
   std::ifstream f("/proc/loadavg");
@@ -260,8 +339,12 @@ int run_demo(const DemoArgs& args) {
                 "--rounds {}: must be between 1 and 20 (each round runs every layout once); e.g. --rounds 3",
                 args.rounds);
   // The hardware profile is input too: a bad --machine or --preset stops the demo before anything trains.
-  const model::HardwareProfile hw =
+  model::HardwareProfile hw =
       args.machine.empty() ? model::hardware_preset(args.preset) : model::load_hardware(args.machine);
+  PX_USER_CHECK(!args.calibrate || !args.machine.empty() || args.preset == "cpu-this-machine",
+                "--calibrate measures this machine's rates, which do not belong in --preset {}; use it alone "
+                "(or with --preset cpu-this-machine, or --machine m.json)",
+                args.preset);
   std::error_code ec;
   fs::create_directories(args.out, ec);
   PX_USER_CHECK(!ec && fs::is_directory(args.out),
@@ -300,9 +383,22 @@ int run_demo(const DemoArgs& args) {
   for (DemoLayout& l : demo_layouts(base, args.microbatches, args.defer_wgrad))
     rows.push_back({std::move(l)});
   const int total = static_cast<int>(rows.size());
+  std::optional<InRunCalibration> calibration;
+  if (args.calibrate) {
+    std::vector<DemoLayout> layouts;
+    for (const DemoRow& r : rows) layouts.push_back(r.layout);
+    calibration.emplace(layouts, sizes);
+  }
   // Round-robin: on a shared machine the speed drifts over seconds to minutes; rounds spread every layout
   // over the same stretch of time, and the table shows each layout's median round.
-  for (int round = 1; round <= args.rounds; ++round)
+  for (int round = 1; round <= args.rounds; ++round) {
+    if (calibration) {
+      fmt::print(
+          "[round {}/{}] calibrating: the layouts' Linear rates, alone and at once; memory bandwidth\n",
+          round, args.rounds);
+      std::fflush(stdout);
+      fmt::print("      done in {:.1f} s\n", calibration->measure_round());
+    }
     for (int i = 0; i < total; ++i) {
       DemoRow& r = rows[i];
       if (!r.unavailable.empty()) continue;
@@ -331,6 +427,9 @@ int run_demo(const DemoArgs& args) {
       else
         fmt::print("      skipped: {}\n", r.unavailable);
     }
+  }
+  std::string unsteady_calibration;
+  if (calibration) hw = calibration->profile(hw, args.machine.empty(), unsteady_calibration);
   // Each layout's trace, utilization and verdict come from its median round (the round whose step is the
   // table's; the lower middle one for an even count).
   for (DemoRow& r : rows) {
@@ -375,11 +474,27 @@ int run_demo(const DemoArgs& args) {
       args.rounds > 1 ? " of the median round" : "", hi - lo);
   print_ranking(rows);
   print_unsteady_rounds(rows);
-  fmt::print(
-      "predicted: the cost model's step time (`paraxis predict`) with hardware profile {}; not measured.\n",
-      args.machine.empty()
-          ? "preset " + args.preset + " (run `paraxis calibrate -o m.json`, then --machine m.json)"
-          : args.machine);
+  if (calibration)
+    fmt::print(
+        "predicted: the cost model's step time (`paraxis predict`), not measured, from rates measured in "
+        "this "
+        "run (--calibrate):\n  the Linear passes of the layouts' shapes alone and at once, and the memory "
+        "bandwidth, in {} round(s), one before\n  each round of layouts, the median over them{}; the rest "
+        "from "
+        "{}.\n",
+        args.rounds, args.machine.empty() ? "; the threads backend's latency and bandwidth" : "",
+        args.machine.empty() ? "preset " + args.preset : args.machine);
+  else
+    fmt::print(
+        "predicted: the cost model's step time (`paraxis predict`) with hardware profile {}; not measured.\n",
+        args.machine.empty()
+            ? "preset " + args.preset +
+                  " (for this machine's rates: --calibrate, or `paraxis calibrate -o m.json`, "
+                  "then --machine m.json)"
+            : args.machine);
+  if (!unsteady_calibration.empty())
+    fmt::print("notice: {}: the machine's speed changed during the run; the median round is kept.\n",
+               unsteady_calibration);
   print_explanation(rows, args.microbatches, args.defer_wgrad, base.batch);
   fmt::print("\nwrote {} and the traces beside it:", report);
   for (const DemoRow& r : rows)
@@ -409,6 +524,9 @@ const bool registered = register_command(
                       "Run every layout this many times, round-robin, and show each one's median round (a "
                       "shared machine's speed drifts)")
            ->capture_default_str();
+       sub.add_flag("--calibrate", args->calibrate,
+                    "Measure the rates for the predicted column in this run: before each round, one round of "
+                    "the layouts' Linear rates and memory bandwidth (medians over the rounds)");
        sub.add_option("--machine", args->machine,
                       "Hardware profile for the predicted column (paraxis calibrate)");
        sub.add_option("--preset", args->preset, "Built-in hardware profile when no --machine is given")

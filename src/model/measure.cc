@@ -98,51 +98,61 @@ std::vector<std::pair<int64_t, int64_t>> mlp_linear_shapes(const std::vector<int
   return out;
 }
 
-ShapeRates measure_shape_rates(const std::vector<std::pair<int64_t, int64_t>>& shapes,
-                               const std::vector<int64_t>& rows_list, int rounds, int devices) {
-  PX_CHECK(rounds >= 1, "measure_shape_rates: {} rounds", rounds);
-  // Rounds alternate alone and at once, so both sample the same stretch of the machine's drift (a whole
-  // calibration once ran at 70% of the usual single-core speed; within another, one shape measured at 73 and
-  // the next at 141 GFLOP/s alone). On a shared host the speed of two busy cores swings by ±30% over
-  // seconds, so one pass of the sweep would give each shape a random phase: each rate is the median round.
-  const bool together = devices >= 2;
-  std::vector<PassTimes> alone;
-  std::vector<std::vector<PassTimes>> each(std::max(devices, 1));
-  for (int r = 0; r < rounds; ++r) {
-    run_devices(1, {}, [&](Communicator&) {
-      for (auto [in, out] : shapes)
-        for (int64_t rows : rows_list) alone.push_back(measure_layer_times(rows, in, out));
+ShapeRateRounds::ShapeRateRounds(std::vector<std::pair<int64_t, int64_t>> shapes, std::vector<int64_t> rows,
+                                 int devices)
+    : shapes_(std::move(shapes)), rows_(std::move(rows)), devices_(devices), each_(std::max(devices, 1)) {}
+
+void ShapeRateRounds::measure_round() {
+  // Alone then at once, so both sample the same stretch of the machine's drift (a whole calibration once ran
+  // at 70% of the usual single-core speed; within another, one shape measured at 73 and the next at 141
+  // GFLOP/s alone).
+  run_devices(1, {}, [&](Communicator&) {
+    for (auto [in, out] : shapes_)
+      for (int64_t rows : rows_) alone_.push_back(measure_layer_times(rows, in, out));
+  });
+  if (devices_ >= 2)
+    run_devices(devices_, {}, [&](Communicator& comm) {
+      for (auto [in, out] : shapes_)
+        for (int64_t rows : rows_)
+          each_[comm.rank()].push_back(measure_layer_times(rows, in, out, 0, [&] { comm.barrier(); }));
     });
-    if (together)
-      run_devices(devices, {}, [&](Communicator& comm) {
-        for (auto [in, out] : shapes)
-          for (int64_t rows : rows_list)
-            each[comm.rank()].push_back(measure_layer_times(rows, in, out, 0, [&] { comm.barrier(); }));
-      });
-  }
+  ++rounds_;
+}
+
+ShapeRates ShapeRateRounds::result() const {
+  PX_CHECK(rounds_ >= 1, "shape rates of no rounds");
+  const bool together = devices_ >= 2;
   ShapeRates result;
-  const size_t per_round = shapes.size() * rows_list.size();
+  const size_t per_round = shapes_.size() * rows_.size();
   result.measurements    = (together ? 2 : 1) * per_round;
   size_t k               = 0;
-  for (auto [in, out] : shapes)
-    for (int64_t rows : rows_list) {
+  for (auto [in, out] : shapes_)
+    for (int64_t rows : rows_) {
       ShapeRatePoint p;
       p.rows = static_cast<double>(rows), p.in = static_cast<double>(in), p.out = static_cast<double>(out);
       const bool matters    = 2.0 * rows * in * out >= 5e7;
       auto median_of_rounds = [&](auto&& round_rates, const char* how) {
         std::vector<RowRatePoint> v;
-        for (int r = 0; r < rounds; ++r) v.push_back(round_rates(r * per_round + k));
+        for (int r = 0; r < rounds_; ++r) v.push_back(round_rates(r * per_round + k));
         const double spread = round_spread(v);
         if (spread > 0.25 && matters)
           result.unsteady.push_back(fmt::format("{}x{}->{} {} {:.0f}%", rows, in, out, how, 100 * spread));
         return median_rates(v);
       };
-      p.alone = median_of_rounds([&](size_t i) { return rates_of(alone[i]); }, "alone");
-      if (together) p.together = median_of_rounds([&](size_t i) { return lockstep_of(each, i); }, "at once");
+      p.alone = median_of_rounds([&](size_t i) { return rates_of(alone_[i]); }, "alone");
+      if (together) p.together = median_of_rounds([&](size_t i) { return lockstep_of(each_, i); }, "at once");
       ++k;
       result.points.push_back(p);
     }
   return result;
+}
+
+ShapeRates measure_shape_rates(const std::vector<std::pair<int64_t, int64_t>>& shapes,
+                               const std::vector<int64_t>& rows, int rounds, int devices) {
+  PX_CHECK(rounds >= 1, "measure_shape_rates: {} rounds", rounds);
+  ShapeRateRounds m(shapes, rows, devices);
+  for (int r = 0; r < rounds; ++r) m.measure_round();
+  return m.result();
 }
 
 Bandwidth measure_memory_bandwidth(int rounds, int devices) {
@@ -191,6 +201,54 @@ Bandwidth measure_memory_bandwidth(int rounds, int devices) {
     out.together = median_value(per_round);
   }
   return out;
+}
+
+LinkProfile measure_threads_link(
+    const std::function<void(const MessagePoint&, const MessagePoint&)>& on_size) {
+  LinkProfile link;
+  link.name       = "threads";
+  link.rendezvous = true;
+  for (int64_t count : {int64_t{16}, int64_t{1} << 10, int64_t{1} << 14, int64_t{1} << 18, int64_t{1} << 22,
+                        int64_t{1} << 24}) {
+    double p2p = 0, ar = 0;
+    run_devices(2, {}, [&](Communicator& comm) {
+      std::vector<float> buf(count, 1.0f);
+      auto once_p2p = [&] {
+        if (comm.rank() == 0)
+          comm.send(buf.data(), count, 1);
+        else
+          comm.recv(buf.data(), count, 0);
+      };
+      auto once_ar = [&] { comm.all_reduce(buf.data(), count, ReduceOp::kAverage); };
+      // Both devices must make the same calls: a fixed count, not a time budget.
+      const int reps = count <= (int64_t{1} << 14) ? 200 : count <= (int64_t{1} << 22) ? 20 : 6;
+      auto best      = [&](auto&& f) {
+        double t = 1e30;
+        for (int i = 0; i < reps; ++i) {
+          auto t0 = Clock::now();
+          f();
+          t = std::min(t, seconds_since(t0));
+        }
+        return t;
+      };
+      comm.barrier();
+      double a = best(once_p2p);
+      comm.barrier();
+      double b = best(once_ar);
+      if (comm.rank() == 0) p2p = a, ar = b;
+    });
+    const double bytes = 4.0 * static_cast<double>(count);
+    link.p2p_measured.push_back({bytes, p2p});
+    link.allreduce_measured.push_back({bytes, ar});
+    if (on_size) on_size(link.p2p_measured.back(), link.allreduce_measured.back());
+  }
+  // α from the smallest message, β from the largest (the two ends of the α–β line).
+  link.latency_s = link.p2p_measured.front().seconds;
+  link.bandwidth = link.p2p_measured.back().bytes / (link.p2p_measured.back().seconds - link.latency_s);
+  // The threads backend runs asynchronous collectives on a helper thread of each device, created by the
+  // device thread after it is pinned to its core: it competes with the device's compute.
+  link.shares_compute_core = true;
+  return link;
 }
 
 }  // namespace paraxis::model

@@ -12,3 +12,6 @@ set_tests_properties(cli_demo_rounds PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE)
 add_test(NAME cli_demo_bad_rounds
          COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 2 "--rounds 0: must be between 1 and 20"
                  $<TARGET_FILE:paraxis> demo --rounds 0 --out ${CMAKE_BINARY_DIR}/demo-never)
+add_test(NAME cli_demo_calibrate_not_with_accelerator
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 2 "--calibrate measures this machine's rates"
+                 $<TARGET_FILE:paraxis> demo --calibrate --preset h100-sxm --out ${CMAKE_BINARY_DIR}/demo-never)

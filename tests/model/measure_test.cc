@@ -70,3 +70,33 @@ TEST(Measure, ShapeRatesForEveryShapeAndRowsAloneAndAtOnce) {
   EXPECT_GT(one.points[0].alone.forward, 0);
   EXPECT_EQ(one.points[0].together.forward, 0);
 }
+
+TEST(Measure, RoundsSpacedByTheCaller) {
+  ShapeRateRounds m({{16, 32}}, {4}, 2);
+  EXPECT_ANY_THROW(m.result());  // no round yet
+  m.measure_round();
+  m.measure_round();
+  EXPECT_EQ(m.rounds(), 2);
+  const ShapeRates r = m.result();
+  ASSERT_EQ(r.points.size(), 1u);
+  EXPECT_GT(r.points[0].alone.backward_weight, 0);
+  EXPECT_GT(r.points[0].together.backward_weight, 0);
+}
+
+TEST(Measure, ThreadsLinkFromSmallestAndLargestMessage) {
+  int sizes              = 0;
+  const LinkProfile link = measure_threads_link([&](const MessagePoint& p2p, const MessagePoint& ar) {
+    ++sizes;
+    EXPECT_EQ(p2p.bytes, ar.bytes);
+    EXPECT_GT(p2p.seconds, 0);
+    EXPECT_GT(ar.seconds, 0);
+  });
+  EXPECT_EQ(sizes, 6);
+  ASSERT_EQ(link.p2p_measured.size(), 6u);
+  EXPECT_EQ(link.p2p_measured.front().bytes, 64);
+  EXPECT_EQ(link.p2p_measured.back().bytes, 64.0 * (1 << 20));
+  EXPECT_DOUBLE_EQ(link.latency_s, link.p2p_measured.front().seconds);
+  EXPECT_GT(link.bandwidth, 0);
+  EXPECT_TRUE(link.rendezvous);
+  EXPECT_TRUE(link.shares_compute_core);
+}

@@ -46,6 +46,23 @@ struct ShapeRates {
   size_t measurements = 0;  // how many (shape, rows, alone | at once) figures were taken
 };
 
+// The same in rounds that the caller spaces out (`paraxis demo --calibrate` measures one before each round of
+// its layouts, so that the rates and the training steps sample the same stretch of the machine's drift).
+class ShapeRateRounds {
+ public:
+  ShapeRateRounds(std::vector<std::pair<int64_t, int64_t>> shapes, std::vector<int64_t> rows, int devices);
+  void measure_round();       // every shape on every rows, alone, then (devices ≥ 2) at once in lockstep
+  ShapeRates result() const;  // each rate the median over the rounds so far (at least one)
+  int rounds() const { return rounds_; }
+
+ private:
+  std::vector<std::pair<int64_t, int64_t>> shapes_;
+  std::vector<int64_t> rows_;
+  int devices_ = 1, rounds_ = 0;
+  std::vector<PassTimes> alone_;              // round-major, then shapes, then rows
+  std::vector<std::vector<PassTimes>> each_;  // [device][the same order]
+};
+
 // Every shape on every rows: alone (one device pinned to its core, as `paraxis train` runs one) and, when
 // devices ≥ 2, on `devices` devices at once in lockstep (per call the slowest device). `rounds` rounds that
 // alternate alone and at once; each rate is the median over them.
@@ -59,5 +76,11 @@ struct Bandwidth {
   double alone = 0, together = 0;
 };
 Bandwidth measure_memory_bandwidth(int rounds, int devices);
+
+// The threads backend between 2 devices: p2p and all-reduce time per call for 64 B … 64 MiB (the best of
+// repeated calls), α from the smallest message, β from the largest. `on_size(p2p, all_reduce)` after each
+// size.
+LinkProfile measure_threads_link(
+    const std::function<void(const MessagePoint&, const MessagePoint&)>& on_size = nullptr);
 
 }  // namespace paraxis::model
