@@ -43,8 +43,12 @@ struct DemoArgs {
   bool defer_wgrad     = true;  // the 1F1B row's Linear weight gradients once per step (--no-defer-wgrad)
   std::string machine;          // hardware profile for the predicted column
   std::string preset = "cpu-this-machine";  // used when no --machine is given
-  int rounds         = 1;      // every layout this many times, round-robin; the table shows the median round
-  bool calibrate     = false;  // measure the profile's Linear rates in this run, one round before each round
+  int rounds         = 1;  // every layout this many times, round-robin; the table shows the median round
+  // Measure the profile's Linear rates in this run, one round before each round of layouts: 1 yes
+  // (--calibrate), 0 no (--no-calibrate), -1 when neither --machine nor --preset is given (the default, since
+  // a preset's rates are another machine's).
+  int calibrate     = -1;
+  bool preset_given = false;
 };
 
 struct DemoLayout {
@@ -341,7 +345,9 @@ int run_demo(const DemoArgs& args) {
   // The hardware profile is input too: a bad --machine or --preset stops the demo before anything trains.
   model::HardwareProfile hw =
       args.machine.empty() ? model::hardware_preset(args.preset) : model::load_hardware(args.machine);
-  PX_USER_CHECK(!args.calibrate || !args.machine.empty() || args.preset == "cpu-this-machine",
+  const bool calibrate =
+      args.calibrate < 0 ? args.machine.empty() && !args.preset_given : args.calibrate == 1;
+  PX_USER_CHECK(!calibrate || !args.machine.empty() || args.preset == "cpu-this-machine",
                 "--calibrate measures this machine's rates, which do not belong in --preset {}; use it alone "
                 "(or with --preset cpu-this-machine, or --machine m.json)",
                 args.preset);
@@ -384,7 +390,7 @@ int run_demo(const DemoArgs& args) {
     rows.push_back({std::move(l)});
   const int total = static_cast<int>(rows.size());
   std::optional<InRunCalibration> calibration;
-  if (args.calibrate) {
+  if (calibrate) {
     std::vector<DemoLayout> layouts;
     for (const DemoRow& r : rows) layouts.push_back(r.layout);
     calibration.emplace(layouts, sizes);
@@ -394,8 +400,8 @@ int run_demo(const DemoArgs& args) {
   for (int round = 1; round <= args.rounds; ++round) {
     if (calibration) {
       fmt::print(
-          "[round {}/{}] calibrating: the layouts' Linear rates, alone and at once; memory bandwidth\n",
-          round, args.rounds);
+          "[{}] calibrating: the layouts' Linear rates, alone and at once; memory bandwidth\n",
+          args.rounds > 1 ? fmt::format("round {}/{}", round, args.rounds) : "0/" + std::to_string(total));
       std::fflush(stdout);
       fmt::print("      done in {:.1f} s\n", calibration->measure_round());
     }
@@ -524,12 +530,21 @@ const bool registered = register_command(
                       "Run every layout this many times, round-robin, and show each one's median round (a "
                       "shared machine's speed drifts)")
            ->capture_default_str();
-       sub.add_flag("--calibrate", args->calibrate,
-                    "Measure the rates for the predicted column in this run: before each round, one round of "
-                    "the layouts' Linear rates and memory bandwidth (medians over the rounds)");
+       sub.add_flag_function(
+           "--calibrate,!--no-calibrate", [args](int64_t n) { args->calibrate = n > 0 ? 1 : 0; },
+           "Measure the rates for the predicted column in this run: before each round, one round of the "
+           "layouts' Linear rates and memory bandwidth (medians over the rounds). Default: on unless "
+           "--machine "
+           "or --preset is given");
        sub.add_option("--machine", args->machine,
                       "Hardware profile for the predicted column (paraxis calibrate)");
-       sub.add_option("--preset", args->preset, "Built-in hardware profile when no --machine is given")
+       sub.add_option_function<std::string>(
+              "--preset",
+              [args](const std::string& name) {
+                args->preset       = name;
+                args->preset_given = true;
+              },
+              "Built-in hardware profile when no --machine is given (default cpu-this-machine)")
            ->capture_default_str();
        return [args] { return run_demo(*args); };
      }});

@@ -1,5 +1,5 @@
 #!/bin/sh
-# `paraxis demo --quick` end to end: the table, the verdicts, equal final losses, the report and the traces.
+# `paraxis demo --quick` end to end: the in-run calibration, the table, the verdicts, equal final losses, the report and the traces.
 #   check_demo.sh PARAXIS OUT_DIR
 set -u
 paraxis=$1
@@ -10,6 +10,10 @@ code=$?
 printf '%s\n' "$log"
 fail() { echo "FAIL: $*"; exit 1; }
 [ "$code" -eq 0 ] || fail "paraxis demo exited with $code"
+# By default (no --machine, no --preset) the predictions' rates are measured in the run, before the layouts.
+printf '%s\n' "$log" | grep '^\[' | head -n 1 | grep -q "^\[0/5\] calibrating: " ||
+  fail "the default demo did not calibrate before the first layout"
+printf '%s\n' "$log" | grep -q "not measured, from rates measured in this run" || fail "no footer on the predictions"
 
 row() { printf '%s\n' "$log" | grep -E "^$1 " | head -n 1; }
 for layout in "1 device" "placement, 2 devices" "1F1B, 2 devices, m=8, defer-W" "tp2, 2 devices" "dp2, 2 devices"; do
