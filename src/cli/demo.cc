@@ -66,9 +66,8 @@ struct DemoRow {
   std::optional<double> predicted_ms;
 };
 
-// The cost model's step time for a layout (include/paraxis/model/planner.h), from the same model, batch and
-// schedule the demo runs; shown beside the measured one and labelled predicted.
-std::optional<double> predicted_step_ms(const LayoutRunConfig& c, const model::HardwareProfile& hw) {
+// The cost model's layout of a demo run: placement is a pipeline of one micro-batch.
+model::Layout layout_of(const LayoutRunConfig& c) {
   model::Layout layout;
   layout.pp       = c.placement ? c.devices : c.pp;
   layout.tp       = c.tp;
@@ -78,7 +77,13 @@ std::optional<double> predicted_step_ms(const LayoutRunConfig& c, const model::H
   layout.threads_per_device = c.threads_per_device;
   layout.optimizer          = "sgd";
   layout.defer_wgrad        = c.defer_wgrad;
-  return model::predict_step(c.model, layout, c.batch, hw).step_s * 1e3;
+  return layout;
+}
+
+// The cost model's step time for a layout (include/paraxis/model/planner.h), from the same model, batch and
+// schedule the demo runs; shown beside the measured one and labelled predicted.
+std::optional<double> predicted_step_ms(const LayoutRunConfig& c, const model::HardwareProfile& hw) {
+  return model::predict_step(c.model, layout_of(c), c.batch, hw).step_s * 1e3;
 }
 
 // --calibrate: the rates the predictions use, measured in the run itself — before each round of layouts one
@@ -141,12 +146,10 @@ class InRunCalibration {
   static std::vector<int64_t> rows_of(const std::vector<DemoLayout>& layouts) {
     std::vector<int64_t> rows;
     for (const DemoLayout& l : layouts) {
-      const LayoutRunConfig& c = l.cfg;
-      const int pp = c.placement ? c.devices : c.pp, m = c.placement ? 1 : c.microbatches;
-      const int dp        = c.dp > 0 ? c.dp : c.devices / (c.tp * pp);
-      const int64_t micro = c.batch / dp / m;
+      const model::Layout layout = layout_of(l.cfg);
+      const int64_t micro        = l.cfg.batch / layout.dp / layout.microbatches;
       rows.push_back(micro);
-      if (c.defer_wgrad && m > 1) rows.push_back(micro * m);
+      if (layout.defer_wgrad && layout.microbatches > 1) rows.push_back(micro * layout.microbatches);
     }
     std::sort(rows.begin(), rows.end());
     rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
@@ -289,11 +292,10 @@ void print_unsteady_rounds(const std::vector<DemoRow>& rows) {
   }
   if (unsteady.empty()) return;
   fmt::print(
-      "notice: the rounds of {} differ by more than 25%: this machine's speed changed during the run "
-      "(another "
-      "job, or a\n        shared host). Measured steps, errors and ranking are only as steady as that; "
-      "re-run "
-      "on a quiet machine or with more --rounds.\n",
+      "notice: the rounds of {} differ by more than 25%: this machine's speed changed during the run\n"
+      "        (another job, or a shared host). Measured steps, errors and ranking are only as steady as "
+      "that;\n"
+      "        re-run on a quiet machine or with more --rounds.\n",
       fmt::join(unsteady, ", "));
 }
 
@@ -484,10 +486,10 @@ int run_demo(const DemoArgs& args) {
     fmt::print(
         "predicted: the cost model's step time (`paraxis predict`), not measured, from rates measured in "
         "this "
-        "run (--calibrate):\n  the Linear passes of the layouts' shapes alone and at once, and the memory "
-        "bandwidth, in {} round(s), one before\n  each round of layouts, the median over them{}; the rest "
-        "from "
-        "{}.\n",
+        "run (--calibrate):\n"
+        "  the Linear passes of the layouts' shapes alone and at once, and the memory bandwidth, in {} "
+        "round(s),\n"
+        "  one before each round of layouts, the median over them{}; the rest from {}.\n",
         args.rounds, args.machine.empty() ? "; the threads backend's latency and bandwidth" : "",
         args.machine.empty() ? "preset " + args.preset : args.machine);
   else
@@ -534,8 +536,7 @@ const bool registered = register_command(
            "--calibrate,!--no-calibrate", [args](int64_t n) { args->calibrate = n > 0 ? 1 : 0; },
            "Measure the rates for the predicted column in this run: before each round, one round of the "
            "layouts' Linear rates and memory bandwidth (medians over the rounds). Default: on unless "
-           "--machine "
-           "or --preset is given");
+           "--machine or --preset is given");
        sub.add_option("--machine", args->machine,
                       "Hardware profile for the predicted column (paraxis calibrate)");
        sub.add_option_function<std::string>(
