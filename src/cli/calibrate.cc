@@ -1,24 +1,20 @@
 // paraxis calibrate — measure this machine for the cost model: matmul rate by size, memory bandwidth, the
 // rate when every device computes at once, and the threads backend's latency and bandwidth by message size.
 //
-//   paraxis calibrate -o machine.json          # ~10 s; then: paraxis plan ... --machine machine.json
+//   paraxis calibrate -o machine.json          # ~90 s; then: paraxis plan ... --machine machine.json
 //   paraxis calibrate --preset h100-sxm -o h100.json   # write a built-in preset as a file to edit
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <sstream>
-#include <thread>
 #include <vector>
 
 #include "cli/command.h"
 #include "cli/model_flags.h"
 #include "paraxis/comm/launch.h"
 #include "paraxis/core/error.h"
-#include "paraxis/core/tensor.h"
-#include "paraxis/kernels/linear.h"
 #include "paraxis/kernels/matmul.h"
 #include "paraxis/model/calibration.h"
 #include "paraxis/model/hardware.h"

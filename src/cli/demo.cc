@@ -204,24 +204,22 @@ std::vector<DemoLayout> demo_layouts(const LayoutRunConfig& base, int m, bool de
   return out;
 }
 
-// The median over values (the mean of the middle two for an even count).
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 // A layout's measured step: its run's median step, or with rounds the median over the rounds' medians.
 double measured_ms(const DemoRow& r) {
   std::vector<double> ms;
   for (const LayoutRunResult& run : r.runs) ms.push_back(run.median_step_ms());
-  return median_of(ms);
+  return model::median_mean(ms);
 }
 
 std::string verdict_word(const DemoRow& r) {
   if (!r.analysis) return "-";
   if (r.layout.cfg.devices == 1) return "one device";
   return r.analysis->parallel ? "parallel" : "workload partitioning";
+}
+
+// A layout's name up to its first comma ("1F1B, 2 devices, m=8" -> "1F1B") for one-line lists.
+std::string short_name(const DemoRow& r) {
+  return r.layout.cfg.name.substr(0, r.layout.cfg.name.find(','));
 }
 
 void print_table(const std::vector<DemoRow>& rows, double one_device_ms, int rounds) {
@@ -265,8 +263,7 @@ void print_ranking(const std::vector<DemoRow>& rows) {
     std::stable_sort(v.begin(), v.end(),
                      [&](const DemoRow* a, const DemoRow* b) { return key(*a) < key(*b); });
     std::string text;
-    for (const DemoRow* r : v)
-      text += (text.empty() ? "" : " < ") + r->layout.cfg.name.substr(0, r->layout.cfg.name.find(','));
+    for (const DemoRow* r : v) text += (text.empty() ? "" : " < ") + short_name(*r);
     return text;
   };
   const std::string measured  = order([](const DemoRow& r) { return measured_ms(r); });
@@ -286,9 +283,9 @@ void print_unsteady_rounds(const std::vector<DemoRow>& rows) {
     for (const LayoutRunResult& run : r.runs) ms.push_back(run.median_step_ms());
     const double spread = model::spread_of(ms);
     if (spread > 0.25)
-      unsteady.push_back(
-          fmt::format("{} {:.0f}-{:.0f} ms", r.layout.cfg.name.substr(0, r.layout.cfg.name.find(',')),
-                      *std::min_element(ms.begin(), ms.end()), *std::max_element(ms.begin(), ms.end())));
+      unsteady.push_back(fmt::format("{} {:.0f}-{:.0f} ms", short_name(r),
+                                     *std::min_element(ms.begin(), ms.end()),
+                                     *std::max_element(ms.begin(), ms.end())));
   }
   if (unsteady.empty()) return;
   fmt::print(

@@ -52,14 +52,19 @@ RowRatePoint lockstep_rates(const std::vector<PassTimes>& devices) {
   return rates_of(slowest);
 }
 
+double median_mean(std::vector<double> x) {
+  PX_CHECK(!x.empty(), "median of no values");
+  std::sort(x.begin(), x.end());
+  const size_t n = x.size();
+  return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
 RowRatePoint median_rates(const std::vector<RowRatePoint>& v) {
   PX_CHECK(!v.empty(), "median of no rounds");
   auto med = [&](double RowRatePoint::*m) {
     std::vector<double> x;
     for (const auto& p : v) x.push_back(p.*m);
-    std::sort(x.begin(), x.end());
-    const size_t n = x.size();
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+    return median_mean(std::move(x));
   };
   RowRatePoint out;
   out.rows            = v.front().rows;

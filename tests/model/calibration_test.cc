@@ -68,3 +68,9 @@ TEST(Calibration, SpreadIsLargestOverSmallest) {
   EXPECT_NEAR(spread_of({489.3, 872.3, 371.3}), 872.3 / 371.3 - 1, 1e-12);
   EXPECT_DOUBLE_EQ(spread_of({2, 2}), 0);
 }
+
+TEST(Calibration, MedianMeanTakesTheMiddleTwoOfAnEvenCount) {
+  EXPECT_DOUBLE_EQ(median_mean({3, 1, 2}), 2);
+  EXPECT_DOUBLE_EQ(median_mean({4, 1, 3, 2}), 2.5);
+  EXPECT_ANY_THROW(median_mean({}));
+}

@@ -17,6 +17,9 @@ struct PassTimes {
 // The median of values — calls' seconds, rounds' rates (the upper middle one for an even count).
 double median_value(std::vector<double> values);
 
+// The median of values, the mean of the middle two for an even count (rounds' figures; a demo's rounds).
+double median_mean(std::vector<double> values);
+
 // Each pass's rate: flops ÷ the median call.
 RowRatePoint rates_of(const PassTimes& t);
 
