@@ -39,6 +39,49 @@ void Optimizer::step_range(double lr, size_t first, size_t last) {
   for (size_t i = first; i < last; ++i) update_param(i, lr, false, nullptr);
 }
 
+namespace {
+
+// One pass over [begin, end) of a gradient g: body(i, g[i]) updates element i; with kNorm the squares of g
+// are summed as sum_of_squares sums them (16 double lanes from `begin`, then the tail, then the lanes; the
+// same bits) and added to *sq; with kZero g[i] is zeroed after it was read.
+template <bool kNorm, bool kZero, class Body>
+void fused_pass(float* g, int64_t begin, int64_t end, double* sq, const Body& body) {
+  constexpr int kLanes = 16;
+  double lane[kLanes]  = {};
+  int64_t i            = begin;
+  for (; i + kLanes <= end; i += kLanes) {
+#pragma omp simd
+    for (int k = 0; k < kLanes; ++k) {
+      const float gi = g[i + k];
+      if constexpr (kNorm) lane[k] += static_cast<double>(gi) * gi;
+      body(i + k, gi);
+      if constexpr (kZero) g[i + k] = 0.0f;
+    }
+  }
+  double sum = 0;
+  for (; i < end; ++i) {
+    const float gi = g[i];
+    if constexpr (kNorm) sum += static_cast<double>(gi) * gi;
+    body(i, gi);
+    if constexpr (kZero) g[i] = 0.0f;
+  }
+  if constexpr (kNorm) {
+    for (double v : lane) sum += v;
+    *sq += sum;
+  }
+}
+
+template <class Body>
+void fused_pass(float* g, int64_t begin, int64_t end, double* sq, bool zero, const Body& body) {
+  if (sq != nullptr)
+    zero ? fused_pass<true, true>(g, begin, end, sq, body) : fused_pass<true, false>(g, begin, end, sq, body);
+  else
+    zero ? fused_pass<false, true>(g, begin, end, sq, body)
+         : fused_pass<false, false>(g, begin, end, sq, body);
+}
+
+}  // namespace
+
 void Optimizer::step_fused(double lr, bool zero_grads, std::vector<double>* grad_sq) {
   PX_USER_CHECK(std::isfinite(lr) && lr >= 0, "{}: learning rate {} must be finite and >= 0", kind(), lr);
   PX_CHECK(grad_sq == nullptr || grad_sq->size() == params_.size(), "{}: {} norm slots for {} params", kind(),
@@ -52,21 +95,18 @@ void Optimizer::update_param(size_t i, double lr, bool zero_grads, double* grad_
   int32_t& counter = slots_[i][0].tensor.data_i32()[0];
   const UpdatePlan plan{lr, counter};
   ++counter;
-  // 16 Ki floats (64 KiB): the chunk's gradient, parameter and state stay in L2 between the norm, the update
-  // and the zeroing, so memory sees each byte once.
+  // 16 Ki floats (64 KiB) per chunk: a device with several kernel threads splits the chunks, and the norm
+  // is summed per chunk.
   constexpr int64_t kChunk = int64_t{1} << 14;
   const int64_t n          = p.value.numel();
   const int64_t chunks     = (n + kChunk - 1) / kChunk;
-  float* g                 = p.grad.data();
   std::vector<double> partial(grad_sq ? chunks : 0);
   // Chunks are independent: a device with several kernel threads (--threads-per-device) splits them. The
   // norm's partial sums are added in chunk order afterwards, so it does not depend on the thread count.
 #pragma omp parallel for schedule(static) if (chunks > 8)
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t b = c * kChunk, e = std::min(n, b + kChunk);
-    if (grad_sq) partial[c] = sum_of_squares(g + b, e - b);
-    update(p, slots_[i], plan, b, e);
-    if (zero_grads) std::fill(g + b, g + e, 0.0f);
+    update(p, slots_[i], plan, b, e, {grad_sq ? &partial[c] : nullptr, zero_grads});
   }
   for (double v : partial) *grad_sq += v;
 }
@@ -113,22 +153,31 @@ Sgd::Sgd(std::vector<Param*> params, SgdOptions opt) : Optimizer(std::move(param
   if (opt_.momentum != 0) add_slot("momentum_buffer", DType::kF32);
 }
 
-void Sgd::update(Param& p, std::vector<Slot>& slots, const UpdatePlan& plan, int64_t begin, int64_t end) {
+void Sgd::update(Param& p, std::vector<Slot>& slots, const UpdatePlan& plan, int64_t begin, int64_t end,
+                 Fused fused) {
   float* w           = p.value.data();
-  const float* g     = p.grad.data();
   const float wd     = static_cast<float>(opt_.weight_decay);
   const float mom    = static_cast<float>(opt_.momentum);
   const float neg_lr = static_cast<float>(-plan.lr);
   float* buf         = opt_.momentum != 0 ? slots[1].tensor.data() : nullptr;
   const bool first   = plan.step == 0;
-  for (int64_t i = begin; i < end; ++i) {
-    float d = wd != 0 ? g[i] + wd * w[i] : g[i];  // d_p = grad.add(param, alpha=wd)
-    if (buf) {
-      buf[i] = first ? d : buf[i] * mom + d;  // first step: buf = clone(d_p); dampening = 0
-      d      = buf[i];
-    }
-    w[i] = w[i] + neg_lr * d;
-  }
+  // Loop-invariant branches outside the loop, so that each variant vectorises.
+  auto pass = [&](auto&& body) {
+    fused_pass(p.grad.data(), begin, end, fused.grad_sq, fused.zero_grads, body);
+  };
+  auto decayed = [=](int64_t i, float g) { return wd != 0 ? g + wd * w[i] : g; };  // d_p = grad + wd·param
+  if (!buf)
+    pass([=](int64_t i, float g) { w[i] = w[i] + neg_lr * decayed(i, g); });
+  else if (first)  // first step: buf = clone(d_p); dampening = 0
+    pass([=](int64_t i, float g) {
+      buf[i] = decayed(i, g);
+      w[i]   = w[i] + neg_lr * buf[i];
+    });
+  else
+    pass([=](int64_t i, float g) {
+      buf[i] = buf[i] * mom + decayed(i, g);
+      w[i]   = w[i] + neg_lr * buf[i];
+    });
 }
 
 // --- AdamW
@@ -144,11 +193,11 @@ AdamW::AdamW(std::vector<Param*> params, AdamWOptions opt) : Optimizer(std::move
   add_slot("exp_avg_sq", DType::kF32);
 }
 
-void AdamW::update(Param& p, std::vector<Slot>& slots, const UpdatePlan& plan, int64_t begin, int64_t end) {
+void AdamW::update(Param& p, std::vector<Slot>& slots, const UpdatePlan& plan, int64_t begin, int64_t end,
+                   Fused fused) {
   float* m        = slots[1].tensor.data();
   float* v        = slots[2].tensor.data();
   float* w        = p.value.data();
-  const float* g  = p.grad.data();
   const double lr = plan.lr;
   // Scalars as torch 1.13's _single_tensor_adamw computes them in Python (double), rounded when applied;
   // t is the step count after its increment.
@@ -161,13 +210,13 @@ void AdamW::update(Param& p, std::vector<Slot>& slots, const UpdatePlan& plan, i
   const float neg_step = static_cast<float>(-(lr / bc1));
   const float bc2_sqrt = static_cast<float>(std::sqrt(bc2));
   const float eps      = static_cast<float>(opt_.eps);
-  for (int64_t i = begin; i < end; ++i) {
-    w[i]        = w[i] * decay;                     // decoupled weight decay
-    m[i]        = m[i] * b1 + one_minus_b1 * g[i];  // exp_avg.mul_(b1).add_(g, alpha=1-b1)
-    v[i]        = v[i] * b2 + one_minus_b2 * (g[i] * g[i]);
+  fused_pass(p.grad.data(), begin, end, fused.grad_sq, fused.zero_grads, [=](int64_t i, float g) {
+    w[i]        = w[i] * decay;                  // decoupled weight decay
+    m[i]        = m[i] * b1 + one_minus_b1 * g;  // exp_avg.mul_(b1).add_(g, alpha=1-b1)
+    v[i]        = v[i] * b2 + one_minus_b2 * (g * g);
     float denom = std::sqrt(v[i]) / bc2_sqrt + eps;  // eps after the bias-corrected sqrt
     w[i]        = w[i] + neg_step * (m[i] / denom);
-  }
+  });
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const std::string& kind, std::vector<Param*> params,

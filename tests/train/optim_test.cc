@@ -142,7 +142,9 @@ TEST(LrSchedule, ConstantAndWarmupCosineHandComputed) {
 // counter, momentum and AdamW's bias corrections advance once per step, not once per chunk). Lengths cross
 // the 16 Ki-element chunk boundary.
 TEST(Optimizer, FusedStepEqualsStepNormAndZeroBitForBit) {
-  for (const std::string kind : {"sgd", "adamw"}) {
+  // SGD with momentum (its first step copies the gradient into the buffer), plain SGD, AdamW.
+  for (const auto& [kind, momentum] :
+       {std::pair<std::string, double>{"sgd", 0.9}, {"sgd", 0.0}, {"adamw", 0.0}}) {
     std::vector<int64_t> sizes = {1, 16384, 40000, 7};
     std::vector<Param> plain, fused;
     for (size_t k = 0; k < sizes.size(); ++k) {
@@ -154,8 +156,8 @@ TEST(Optimizer, FusedStepEqualsStepNormAndZeroBitForBit) {
     }
     std::vector<Param*> pp, fp;
     for (size_t k = 0; k < sizes.size(); ++k) pp.push_back(&plain[k]), fp.push_back(&fused[k]);
-    auto a = make_optimizer(kind, pp, {.momentum = 0.9, .weight_decay = 0.01}, {.weight_decay = 0.1});
-    auto b = make_optimizer(kind, fp, {.momentum = 0.9, .weight_decay = 0.01}, {.weight_decay = 0.1});
+    auto a = make_optimizer(kind, pp, {.momentum = momentum, .weight_decay = 0.01}, {.weight_decay = 0.1});
+    auto b = make_optimizer(kind, fp, {.momentum = momentum, .weight_decay = 0.01}, {.weight_decay = 0.1});
     for (int step = 0; step < 3; ++step) {
       for (size_t k = 0; k < sizes.size(); ++k)
         for (int64_t i = 0; i < sizes[k]; ++i)
@@ -167,6 +169,7 @@ TEST(Optimizer, FusedStepEqualsStepNormAndZeroBitForBit) {
       std::vector<double> sq(fp.size(), 0.0);
       b->step_fused(0.05, /*zero_grads=*/true, &sq);
       for (size_t k = 0; k < sizes.size(); ++k) {
+        // Summed per 16 Ki-element chunk, then the chunks in order: not the bits of one sum over the tensor.
         EXPECT_NEAR(sq[k], expected_sq[k], 1e-9 * (1 + expected_sq[k])) << kind << " param " << k;
         for (int64_t i = 0; i < sizes[k]; ++i) {
           ASSERT_EQ(plain[k].value.data()[i], fused[k].value.data()[i])

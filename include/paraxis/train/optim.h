@@ -47,11 +47,13 @@ class Optimizer {
   // One update of params()[first, last) only.
   void step_range(double lr, size_t first, size_t last);
   // The same update as step(lr), fused with what a training step does around it, in one pass over memory:
-  // walking each parameter in cache-sized chunks, it adds the chunk's Σ grad² (in double, as sum_of_squares)
-  // to grad_sq[i] of its parameter (when grad_sq is given; sized params().size()), updates the chunk, then
-  // zeroes the chunk's gradient (when zero_grads). Bit-identical parameters and state to step(lr); the norm
-  // is of the gradients the update used (without clipping the norm is only reported, so it need not come
-  // first). Saves the separate norm and zeroing passes: 640 -> 480 bytes of traffic per SGD-momentum param.
+  // each element's gradient is read once for the update, its square added to the norm (when grad_sq is
+  // given; sized params().size(); each 16 Ki-element chunk's Σ grad² in double, in sum_of_squares' order,
+  // then the chunks in order) and then zeroed (when zero_grads). Bit-identical parameters and state to
+  // step(lr); the norm is of the gradients the update used (without clipping the norm is only reported, so it
+  // need not come first). Saves the separate norm and zeroing passes: 640 -> 480 bytes of traffic per
+  // SGD-momentum param; and one loop keeps the gradient, parameter and state streams in flight together
+  // (three passes over each L2-sized chunk ran 20–25% slower: 38 vs 30 ms for the demo's 34 M parameters).
   void step_fused(double lr, bool zero_grads, std::vector<double>* grad_sq);
 
   const std::vector<Param*>& params() const { return params_; }
@@ -73,9 +75,15 @@ class Optimizer {
     double lr    = 0;
     int32_t step = 0;  // the counter before this update
   };
-  // Updates elements [begin, end) of p; called once per chunk between begin_update and the next step.
-  virtual void update(Param& p, std::vector<Slot>& slots, const UpdatePlan& plan, int64_t begin,
-                      int64_t end) = 0;
+  // What the update loop does besides updating: add Σ grad² of [begin, end) to *grad_sq (in sum_of_squares'
+  // order) and zero the gradient after reading it.
+  struct Fused {
+    double* grad_sq = nullptr;
+    bool zero_grads = false;
+  };
+  // Updates elements [begin, end) of p (a chunk), doing `fused`'s work in the same loop.
+  virtual void update(Param& p, std::vector<Slot>& slots, const UpdatePlan& plan, int64_t begin, int64_t end,
+                      Fused fused) = 0;
   // Walks one parameter in chunks: plan, update each chunk, optionally with norm and zeroing.
   void update_param(size_t i, double lr, bool zero_grads, double* grad_sq);
   void add_slot(const std::string& buffer, DType dtype);  // adds a zero buffer to every parameter
@@ -97,8 +105,8 @@ class Sgd : public Optimizer {
   const SgdOptions& options() const { return opt_; }
 
  private:
-  void update(Param& p, std::vector<Slot>& slots, const UpdatePlan& plan, int64_t begin,
-              int64_t end) override;
+  void update(Param& p, std::vector<Slot>& slots, const UpdatePlan& plan, int64_t begin, int64_t end,
+              Fused fused) override;
   SgdOptions opt_;
 };
 
@@ -118,8 +126,8 @@ class AdamW : public Optimizer {
   const AdamWOptions& options() const { return opt_; }
 
  private:
-  void update(Param& p, std::vector<Slot>& slots, const UpdatePlan& plan, int64_t begin,
-              int64_t end) override;
+  void update(Param& p, std::vector<Slot>& slots, const UpdatePlan& plan, int64_t begin, int64_t end,
+              Fused fused) override;
   AdamWOptions opt_;
 };
 
