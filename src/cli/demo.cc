@@ -64,6 +64,7 @@ struct DemoRow {
   std::string unavailable;             // why a layout was not run
   std::optional<trace::Analysis> analysis;
   std::optional<double> predicted_ms;
+  trace::TraceSet predicted_trace;  // the cost model's simulated step (one pipeline group)
 };
 
 // The cost model's layout of a demo run: placement is a pipeline of one micro-batch.
@@ -80,86 +81,23 @@ model::Layout layout_of(const LayoutRunConfig& c) {
   return layout;
 }
 
-// The cost model's step time for a layout (include/paraxis/model/planner.h), from the same model, batch and
-// schedule the demo runs; shown beside the measured one and labelled predicted.
-std::optional<double> predicted_step_ms(const LayoutRunConfig& c, const model::HardwareProfile& hw) {
-  return model::predict_step(c.model, layout_of(c), c.batch, hw).step_s * 1e3;
+// "1f1b.json" → "1f1b.predicted.json": the cost model's simulated step of the same layout.
+std::string predicted_file(const std::string& measured) {
+  return fs::path(measured).stem().string() + ".predicted.json";
 }
 
-// --calibrate: the rates the predictions use, measured in the run itself — before each round of layouts one
-// round of `paraxis calibrate`'s Linear-shape rates (the layouts' shapes and rows, alone and with every
-// device at once) and memory bandwidth; the profile takes the median over the rounds. The calibration and the
-// training steps then sample the same stretch of time: a calibration taken minutes before once ran entirely
-// in a fast phase of this shared host and put every layout 10–28% fast.
-class InRunCalibration {
- public:
-  InRunCalibration(const std::vector<DemoLayout>& layouts, const std::vector<int64_t>& sizes)
-      : shapes_(shapes_of(layouts, sizes), rows_of(layouts), max_devices(layouts)),
-        devices_(max_devices(layouts)) {}
-
-  // One round; returns its seconds.
-  double measure_round() {
-    const auto t0 = std::chrono::steady_clock::now();
-    shapes_.measure_round();
-    const model::Bandwidth bw = model::measure_memory_bandwidth(1, devices_);
-    bandwidth_alone_.push_back(bw.alone);
-    if (bw.together > 0) bandwidth_together_.push_back(bw.together);
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+// --calibrate: the rates the predictions use, measured in the run itself (model::RunCalibration) — one round
+// of every layout's Linear calls before each round of layouts.
+model::RunCalibration run_calibration(const std::vector<DemoRow>& rows) {
+  model::LinearCalls calls;
+  int devices = 1;
+  for (const DemoRow& r : rows) {
+    const LayoutRunConfig& c = r.layout.cfg;
+    calls.merge(model::linear_calls(model::describe_model(c.model), layout_of(c), c.batch));
+    devices = std::max(devices, c.devices);
   }
-
-  // `hw` with the measured Linear rates and bandwidths (and, when `link`, the threads backend's link measured
-  // now); the notice of unsteady rounds in `unsteady`.
-  model::HardwareProfile profile(model::HardwareProfile hw, bool link, std::string& unsteady) const {
-    const model::ShapeRates rates = shapes_.result();
-    hw.shape_rates                = rates.points;
-    hw.memory_bandwidth           = model::median_value(bandwidth_alone_);
-    if (!bandwidth_together_.empty())
-      hw.memory_bandwidth_concurrent = model::median_value(bandwidth_together_);
-    hw.devices_per_node = std::max(hw.devices_per_node, devices_);
-    if (link) {
-      hw.intra_node        = model::measure_threads_link();
-      hw.intra_node.source = "measured by paraxis demo --calibrate (threads backend, 2 devices)";
-      hw.inter_node        = hw.intra_node;
-    }
-    hw.name += " + rates measured in this run";
-    if (!rates.unsteady.empty())
-      unsteady = fmt::format("{} of {} rate measurements differed by more than 25% between rounds",
-                             rates.unsteady.size(), rates.measurements);
-    return hw;
-  }
-
- private:
-  static int max_devices(const std::vector<DemoLayout>& layouts) {
-    int d = 1;
-    for (const DemoLayout& l : layouts) d = std::max(d, l.cfg.devices);
-    return d;
-  }
-  // Every layout's Linear shapes (its tp shards) …
-  static std::vector<std::pair<int64_t, int64_t>> shapes_of(const std::vector<DemoLayout>& layouts,
-                                                            const std::vector<int64_t>& sizes) {
-    std::vector<int64_t> tps;
-    for (const DemoLayout& l : layouts)
-      if (std::find(tps.begin(), tps.end(), l.cfg.tp) == tps.end()) tps.push_back(l.cfg.tp);
-    return model::mlp_linear_shapes(sizes, tps);
-  }
-  // … on its micro-batch rows, and with deferred weight gradients the rows of all its micro-batches.
-  static std::vector<int64_t> rows_of(const std::vector<DemoLayout>& layouts) {
-    std::vector<int64_t> rows;
-    for (const DemoLayout& l : layouts) {
-      const model::Layout layout = layout_of(l.cfg);
-      const int64_t micro        = l.cfg.batch / layout.dp / layout.microbatches;
-      rows.push_back(micro);
-      if (layout.defer_wgrad && layout.microbatches > 1) rows.push_back(micro * layout.microbatches);
-    }
-    std::sort(rows.begin(), rows.end());
-    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-    return rows;
-  }
-
-  model::ShapeRateRounds shapes_;
-  int devices_ = 1;
-  std::vector<double> bandwidth_alone_, bandwidth_together_;
-};
+  return model::RunCalibration(calls, devices);
+}
 
 std::string load_average() {
   std::ifstream f("/proc/loadavg");
@@ -388,12 +326,8 @@ int run_demo(const DemoArgs& args) {
   for (DemoLayout& l : demo_layouts(base, args.microbatches, args.defer_wgrad))
     rows.push_back({std::move(l)});
   const int total = static_cast<int>(rows.size());
-  std::optional<InRunCalibration> calibration;
-  if (calibrate) {
-    std::vector<DemoLayout> layouts;
-    for (const DemoRow& r : rows) layouts.push_back(r.layout);
-    calibration.emplace(layouts, sizes);
-  }
+  std::optional<model::RunCalibration> calibration;
+  if (calibrate) calibration.emplace(run_calibration(rows));
   // Round-robin: on a shared machine the speed drifts over seconds to minutes; rounds spread every layout
   // over the same stretch of time, and the table shows each layout's median round.
   for (int round = 1; round <= args.rounds; ++round) {
@@ -434,12 +368,18 @@ int run_demo(const DemoArgs& args) {
     }
   }
   std::string unsteady_calibration;
-  if (calibration) hw = calibration->profile(hw, args.machine.empty(), unsteady_calibration);
+  if (calibration)
+    hw = calibration->profile(hw, args.machine.empty(), "paraxis demo --calibrate", unsteady_calibration);
   // Each layout's trace, utilization and verdict come from its median round (the round whose step is the
   // table's; the lower middle one for an even count).
   for (DemoRow& r : rows) {
     if (r.runs.empty()) continue;
-    r.predicted_ms = predicted_step_ms(r.layout.cfg, hw);
+    // The cost model's step (include/paraxis/model/planner.h) from the same model, batch and schedule the
+    // demo runs; shown beside the measured one and labelled predicted.
+    model::PredictedStep p =
+        model::predict_step(r.layout.cfg.model, layout_of(r.layout.cfg), r.layout.cfg.batch, hw);
+    r.predicted_ms    = p.step_s * 1e3;
+    r.predicted_trace = std::move(p.trace);
     std::vector<size_t> order(r.runs.size());
     for (size_t k = 0; k < order.size(); ++k) order[k] = k;
     std::sort(order.begin(), order.end(),
@@ -457,7 +397,12 @@ int run_demo(const DemoArgs& args) {
     const std::string path = (fs::path(args.out) / r.layout.file).string();
     trace::write_chrome_trace(r.run->trace, path);
     entries.push_back({r.layout.label + " (" + r.layout.file + ")", r.run->trace});
+    const std::string predicted = predicted_file(r.layout.file);
+    trace::write_chrome_trace(r.predicted_trace, (fs::path(args.out) / predicted).string());
+    entries.push_back({r.layout.label + ", predicted (" + predicted + ")", r.predicted_trace});
   }
+  // The profile behind the predicted column: `paraxis predict --machine DIR/machine.json` reproduces a row.
+  model::save_hardware(hw, (fs::path(args.out) / "machine.json").string());
   const std::string report = (fs::path(args.out) / "report.html").string();
   {
     std::ofstream f(report);
@@ -504,8 +449,10 @@ int run_demo(const DemoArgs& args) {
   fmt::print("\nwrote {} and the traces beside it:", report);
   for (const DemoRow& r : rows)
     if (r.run) fmt::print(" {}", r.layout.file);
-  fmt::print("\nopen the traces in ui.perfetto.dev; `paraxis analyze {}` explains one.\n",
-             (fs::path(args.out) / "1f1b.json").string());
+  fmt::print(
+      "\nwith each layout's predicted step as a trace ({}, ...) and the profile the predictions used "
+      "(machine.json);\nopen the traces in ui.perfetto.dev; `paraxis analyze {}` explains one.\n",
+      predicted_file(rows[0].layout.file), (fs::path(args.out) / "1f1b.json").string());
   return 0;
 }
 

@@ -1,12 +1,15 @@
 // `paraxis train`: flags, or the same keys in a TOML file given with --config (flags override the file).
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <optional>
 
 #include "cli/command.h"
 #include "cli/config_file.h"
 #include "cli/model_flags.h"
+#include "paraxis/core/error.h"
 #include "paraxis/model/hardware.h"
+#include "paraxis/model/measure.h"
 #include "paraxis/model/planner.h"
 #include "paraxis/train/trainer.h"
 
@@ -92,14 +95,15 @@ void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
                  "Hardware profile for --predict (from `paraxis calibrate -o FILE`)");
   sub.add_option("--preset", cfg.preset, "Built-in hardware profile for --predict when no --machine is given")
       ->capture_default_str();
+  sub.add_flag_function(
+      "--calibrate,!--no-calibrate", [&cfg](int64_t n) { cfg.calibrate = n > 0 ? 1 : 0; },
+      "--predict from rates measured in this run: the layout's Linear passes (alone and with every device "
+      "at once) and the memory bandwidth, before and after training (~10-30 s). Default: on for --predict "
+      "unless --machine, --preset or --backend mpi is given");
 }
 
-// The cost model's prediction for the run's layout, beside the measured median step.
-model::HardwareProfile prediction_hardware(const TrainConfig& cfg) {
-  return cfg.machine.empty() ? model::hardware_preset(cfg.preset) : model::load_hardware(cfg.machine);
-}
-
-void print_prediction(const TrainConfig& cfg, const model::HardwareProfile& hw, double measured_ms) {
+// The cost model's layout of the run.
+model::Layout layout_of(const TrainConfig& cfg) {
   model::Layout layout;
   layout.dp = cfg.dp, layout.tp = cfg.tp, layout.pp = cfg.pp;
   layout.schedule           = pipeline::parse_schedule_kind(cfg.schedule);
@@ -110,11 +114,75 @@ void print_prediction(const TrainConfig& cfg, const model::HardwareProfile& hw, 
   layout.optimizer          = cfg.optimizer;
   layout.bucket_bytes       = cfg.bucket_mb * 1024 * 1024;
   layout.defer_wgrad        = cfg.defer_wgrad;
-  model::PredictedStep p    = model::predict_step(cfg.model, layout, cfg.batch, hw);
-  fmt::print("step time: measured {:.2f} ms (median), predicted {:.2f} ms (cost model, {}; {:+.0f}%)\n",
-             measured_ms, p.step_s * 1e3, cfg.machine.empty() ? "preset " + cfg.preset : cfg.machine,
-             measured_ms > 0 ? 100.0 * (p.step_s * 1e3 - measured_ms) / measured_ms : 0.0);
+  return layout;
 }
+
+// --predict: the hardware profile (read before training: a bad --machine or --preset is bad input) and, with
+// --calibrate, the rates measured in the run — one round before training and one after, so that they
+// sample the stretch of this shared host's drift the steps ran in.
+class Prediction {
+ public:
+  Prediction(const TrainConfig& cfg, bool preset_given) : cfg_(cfg) {
+    hw_ = cfg.machine.empty() ? model::hardware_preset(cfg.preset) : model::load_hardware(cfg.machine);
+    const bool calibrate =
+        cfg.calibrate < 0 ? cfg.predict && cfg.machine.empty() && !preset_given && cfg.backend == "threads"
+                          : cfg.calibrate == 1;
+    PX_USER_CHECK(
+        !calibrate || cfg.predict,
+        "--calibrate measures the rates of --predict's step time; add --predict (or drop --calibrate)");
+    PX_USER_CHECK(
+        !calibrate || cfg.backend == "threads",
+        "--calibrate measures rates with the threads backend inside this process, not under --backend "
+        "mpi; run `paraxis calibrate -o m.json` once and use --predict --machine m.json");
+    PX_USER_CHECK(
+        !calibrate || !cfg.machine.empty() || cfg.preset == "cpu-this-machine",
+        "--calibrate measures this machine's rates, which do not belong in --preset {}; use it alone "
+        "(or with --preset cpu-this-machine, or --machine m.json)",
+        cfg.preset);
+    if (calibrate)
+      calibration_.emplace(model::linear_calls(model::describe_model(cfg.model), layout_of(cfg), cfg.batch),
+                           cfg.devices);
+  }
+
+  // One calibration round (nothing without --calibrate).
+  void calibrate(const char* when) {
+    if (!calibration_) return;
+    if (!cfg_.quiet) {
+      fmt::print(
+          "calibrating for --predict ({}): the layout's Linear rates, alone and at once; memory "
+          "bandwidth\n",
+          when);
+      std::fflush(stdout);
+    }
+    const double s = calibration_->measure_round();
+    if (!cfg_.quiet) fmt::print("      done in {:.1f} s\n", s);
+  }
+
+  void print(double measured_ms) const {
+    std::string unsteady, source;
+    model::HardwareProfile hw = hw_;
+    if (calibration_) {
+      hw     = calibration_->profile(hw, cfg_.machine.empty(), "paraxis train --calibrate", unsteady);
+      source = fmt::format("rates measured in this run, before and after training, the rest from {}",
+                           cfg_.machine.empty() ? "preset " + cfg_.preset : cfg_.machine);
+    } else {
+      source = cfg_.machine.empty() ? "preset " + cfg_.preset : cfg_.machine;
+    }
+    const model::PredictedStep p = model::predict_step(cfg_.model, layout_of(cfg_), cfg_.batch, hw);
+    fmt::print("step time: measured {:.2f} ms (median), predicted {:.2f} ms (cost model, {}; {:+.0f}%)\n",
+               measured_ms, p.step_s * 1e3, source,
+               measured_ms > 0 ? 100.0 * (p.step_s * 1e3 - measured_ms) / measured_ms : 0.0);
+    if (!unsteady.empty())
+      fmt::print(
+          "notice: {}: the machine's speed changed during the run; the prediction uses their median.\n",
+          unsteady);
+  }
+
+ private:
+  const TrainConfig& cfg_;
+  model::HardwareProfile hw_;
+  std::optional<model::RunCalibration> calibration_;
+};
 
 namespace {
 
@@ -132,9 +200,11 @@ const bool registered = register_command(
          apply_config_file(sub, *config_path);
          validate_model_spec(cfg->model);
          validate_train_config(*cfg);
-         // Read the hardware profile first: a bad --machine or --preset is bad input, found before training.
-         std::optional<model::HardwareProfile> hw;
-         if (cfg->predict) hw = prediction_hardware(*cfg);
+         // The hardware profile first: a bad --machine or --preset is bad input, found before training.
+         std::optional<Prediction> prediction;
+         if (cfg->predict || cfg->calibrate == 1)
+           prediction.emplace(*cfg, sub.get_option("--preset")->count() > 0);
+         if (prediction) prediction->calibrate("before training");
          TrainResult r = run_training(*cfg);
          if (r.steps_done > 0 && !cfg->quiet) {
            fmt::print("trained {} for {} steps: final loss {:.4f}, median step {:.2f} ms",
@@ -145,7 +215,10 @@ const bool registered = register_command(
              fmt::print(", eval loss {:.4f}", r.eval_loss);
            fmt::print("\n");
          }
-         if (cfg->predict && r.steps_done > 0) print_prediction(*cfg, *hw, r.median_step_ms());
+         if (prediction && r.steps_done > 0) {
+           prediction->calibrate("after training");
+           prediction->print(r.median_step_ms());
+         }
          return 0;
        };
      }});

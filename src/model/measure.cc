@@ -251,4 +251,36 @@ LinkProfile measure_threads_link(
   return link;
 }
 
+RunCalibration::RunCalibration(const LinearCalls& calls, int devices)
+    : shapes_(calls.shapes, calls.rows, devices), devices_(devices) {}
+
+double RunCalibration::measure_round() {
+  const auto t0 = Clock::now();
+  shapes_.measure_round();
+  const Bandwidth bw = measure_memory_bandwidth(1, devices_);
+  bandwidth_alone_.push_back(bw.alone);
+  if (bw.together > 0) bandwidth_together_.push_back(bw.together);
+  return seconds_since(t0);
+}
+
+HardwareProfile RunCalibration::profile(HardwareProfile hw, bool link, const std::string& how,
+                                        std::string& unsteady) const {
+  const ShapeRates rates = shapes_.result();
+  hw.shape_rates         = rates.points;
+  hw.memory_bandwidth    = median_value(bandwidth_alone_);
+  if (!bandwidth_together_.empty()) hw.memory_bandwidth_concurrent = median_value(bandwidth_together_);
+  hw.devices_per_node = std::max(hw.devices_per_node, devices_);
+  if (link) {
+    hw.intra_node        = measure_threads_link();
+    hw.intra_node.source = fmt::format("measured by {} (threads backend, 2 devices)", how);
+    hw.inter_node        = hw.intra_node;
+  }
+  hw.name += " + rates measured in this run";
+  unsteady = rates.unsteady.empty()
+                 ? ""
+                 : fmt::format("{} of {} rate measurements differed by more than 25% between rounds",
+                               rates.unsteady.size(), rates.measurements);
+  return hw;
+}
+
 }  // namespace paraxis::model

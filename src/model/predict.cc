@@ -76,6 +76,14 @@ bool defers_weight_pass(const Layout& l, const BlockDesc& blk) {
   return l.defer_wgrad && blk.kind == "linear" && blk.gemm_in > 0;
 }
 
+// The (in, out) features of a block's Linear as one device computes it: Megatron halves — a column-parallel
+// Linear splits its outputs, a row-parallel one its inputs.
+std::pair<double, double> device_gemm(const BlockDesc& blk, int tp) {
+  const bool split_out = blk.tp_split && blk.tp_allreduce_bwd > 0, split_in = blk.tp_split && !split_out;
+  return {static_cast<double>(blk.gemm_in) / (split_in ? tp : 1),
+          static_cast<double>(blk.gemm_out) / (split_out ? tp : 1)};
+}
+
 struct StageCost {
   double F = 0, I = 0, W = 0;
   std::vector<double> block_W;      // each block's weight pass, in block order (when its gradients are final)
@@ -95,13 +103,10 @@ StageCost stage_cost(const ModelDesc& model, int first, int last, double b, cons
     Cost x               = blk.at_batch(b);
     const double split   = blk.tp_split ? static_cast<double>(l.tp) : 1.0;
     const double rows    = blk.rows_per_sample * b;
-    // Megatron halves: a column-parallel Linear splits its outputs, a row-parallel one its inputs.
-    const bool split_out = blk.tp_split && blk.tp_allreduce_bwd > 0, split_in = blk.tp_split && !split_out;
-    const double in  = static_cast<double>(blk.gemm_in) / (split_in ? l.tp : 1);
-    const double out = static_cast<double>(blk.gemm_out) / (split_out ? l.tp : 1);
-    auto t           = [&](double flops, double bytes, PassKind kind) {
+    const auto [in, out] = device_gemm(blk, l.tp);
+    auto t               = [&](double flops, double bytes, PassKind kind) {
       return pass_time(flops / split, bytes / split, blk.matmuls, hw, l.threads_per_device, concurrent, kind,
-                                 rows, in, out);
+                                     rows, in, out);
     };
     c.F += t(x.fwd_flops, x.fwd_bytes, PassKind::kForward);
     const bool input_pass = !skips_input_pass(model, i);
@@ -364,6 +369,30 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
       "tensor-parallel replica(s) run the same timeline",
       l.pp, l.dp * l.tp);
   return p;
+}
+
+LinearCalls linear_calls(const ModelDesc& model, const Layout& l, int64_t global_batch) {
+  const std::string problem = layout_problem(model, l, global_batch);
+  PX_USER_CHECK(problem.empty(), "layout {}: {}", l.describe(), problem);
+  const double b = static_cast<double>(global_batch / (static_cast<int64_t>(l.dp) * l.microbatches));
+  LinearCalls calls;
+  for (const BlockDesc& blk : model.blocks) {
+    if (blk.kind != "linear" || blk.gemm_in <= 0) continue;  // the lookups stage_cost makes
+    const auto [in, out] = device_gemm(blk, l.tp);
+    const auto rows      = static_cast<int64_t>(blk.rows_per_sample * b);
+    LinearCalls block{{{static_cast<int64_t>(in), static_cast<int64_t>(out)}}, {rows}};
+    if (defers_weight_pass(l, blk) && l.microbatches > 1) block.rows.push_back(rows * l.microbatches);
+    calls.merge(block);
+  }
+  return calls;
+}
+
+void LinearCalls::merge(const LinearCalls& more) {
+  for (const auto& s : more.shapes)
+    if (std::find(shapes.begin(), shapes.end(), s) == shapes.end()) shapes.push_back(s);
+  for (int64_t r : more.rows)
+    if (std::find(rows.begin(), rows.end(), r) == rows.end()) rows.push_back(r);
+  std::sort(rows.begin(), rows.end());
 }
 
 PredictedStep predict_step(const ModelDesc& model, const Layout& layout, int64_t global_batch,

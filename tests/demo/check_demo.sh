@@ -38,7 +38,15 @@ awk -v d="$diff" 'BEGIN { exit !(d < 1e-4) }' || fail "max difference $diff is n
 grep -q "<svg" "$out/report.html" || fail "report.html has no timeline"
 for t in 1-device placement 1f1b tp2 dp2; do
   [ -s "$out/$t.json" ] || fail "trace $out/$t.json is missing"
+  [ -s "$out/$t.predicted.json" ] || fail "predicted trace $out/$t.predicted.json is missing"
 done
+grep -q "1F1B, 2 devices, m=8, defer-W, predicted" "$out/report.html" || fail "report.html lacks the predicted timelines"
+# The profile of the predicted column reproduces the table's 1F1B prediction.
+pred=$(row "1F1B, 2 devices, m=8, defer-W" | awk '{print $(NF-6)}')
+"$paraxis" predict --model mlp --mlp-sizes 784,1664,2048,2048,10 --machine "$out/machine.json" --pp 2 -m 8 \
+  --defer-wgrad --optimizer sgd --global-batch 256 > "$out/predict.txt" 2>&1 || fail "paraxis predict rejects $out/machine.json"
+grep -qE "predicted step time +${pred} ms" "$out/predict.txt" ||
+  fail "the profile in machine.json does not reproduce the 1F1B row's prediction ${pred} ms: $(grep 'step time' "$out/predict.txt")"
 "$paraxis" analyze "$out/1f1b.json" > "$out/analyze.txt" 2>&1 || fail "paraxis analyze rejects the 1F1B trace"
 grep -q "parallel" "$out/analyze.txt" || fail "paraxis analyze does not judge the 1F1B trace parallel"
 echo "demo checks passed"

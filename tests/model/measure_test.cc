@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "paraxis/core/error.h"
+
 using namespace paraxis::model;
 using Shapes = std::vector<std::pair<int64_t, int64_t>>;
 
@@ -99,4 +101,73 @@ TEST(Measure, ThreadsLinkFromSmallestAndLargestMessage) {
   EXPECT_GT(link.bandwidth, 0);
   EXPECT_TRUE(link.rendezvous);
   EXPECT_TRUE(link.shares_compute_core);
+}
+
+// What an in-run calibration measures: the very lookups predict_step makes in shape_rates.
+TEST(Measure, LinearCallsAreThePredictionsLookups) {
+  const std::vector<int64_t> sizes = {784, 3584, 4096, 4096, 10};
+  const ModelDesc mlp              = describe_model(paraxis::ModelSpec::mlp(sizes));
+  using paraxis::pipeline::ScheduleKind;
+  Layout one;
+  LinearCalls c = linear_calls(mlp, one, 256);
+  EXPECT_EQ(c.shapes, mlp_linear_shapes(sizes, {1}));
+  EXPECT_EQ(c.rows, (std::vector<int64_t>{256}));
+  Layout tp2;
+  tp2.tp = 2;
+  c      = linear_calls(mlp, tp2, 256);
+  EXPECT_EQ(c.shapes, mlp_linear_shapes(sizes, {2}));  // the Megatron shards
+  Layout dp2;
+  dp2.dp = 2;
+  EXPECT_EQ(linear_calls(mlp, dp2, 256).rows, (std::vector<int64_t>{128}));
+  Layout pipe;
+  pipe.pp = 2, pipe.schedule = ScheduleKind::k1F1B, pipe.microbatches = 8;
+  EXPECT_EQ(linear_calls(mlp, pipe, 256).rows, (std::vector<int64_t>{32}));
+  pipe.defer_wgrad = true;  // the deferred weight gradient: one call over all micro-batches' rows
+  EXPECT_EQ(linear_calls(mlp, pipe, 256).rows, (std::vector<int64_t>{32, 256}));
+  // The union of layouts: each shape and rows once.
+  c = linear_calls(mlp, one, 256);
+  c.merge(linear_calls(mlp, tp2, 256));
+  c.merge(linear_calls(mlp, pipe, 256));
+  EXPECT_EQ(c.shapes, mlp_linear_shapes(sizes, {1, 2}));
+  EXPECT_EQ(c.rows, (std::vector<int64_t>{32, 256}));
+  // A GPT's Linear blocks run on sequence × batch rows (its head: width → vocabulary).
+  const ModelDesc gpt = describe_model(paraxis::ModelSpec::gpt(32, 8, 16, 2, 1));
+  c                   = linear_calls(gpt, one, 4);
+  ASSERT_FALSE(c.shapes.empty());
+  EXPECT_EQ(c.shapes.back(), (std::pair<int64_t, int64_t>{16, 32}));
+  EXPECT_EQ(c.rows, (std::vector<int64_t>{32}));
+  // A layout that does not divide is the user's error.
+  dp2.dp = 3;
+  EXPECT_THROW(linear_calls(mlp, dp2, 256), paraxis::Error);
+}
+
+TEST(Measure, RunCalibrationPutsItsRatesIntoTheProfile) {
+  const paraxis::ModelSpec spec = paraxis::ModelSpec::mlp({64, 96, 10});
+  Layout dp2;
+  dp2.dp         = 2;
+  const auto hw0 = hardware_preset("cpu-this-machine");
+  RunCalibration cal(linear_calls(describe_model(spec), dp2, 16), 2);
+  EXPECT_GT(cal.measure_round(), 0);
+  EXPECT_EQ(cal.rounds(), 1);
+  std::string unsteady     = "not cleared";
+  const HardwareProfile hw = cal.profile(hw0, false, "a test", unsteady);
+  EXPECT_TRUE(unsteady.empty());         // tiny calls never count as unsteady
+  ASSERT_EQ(hw.shape_rates.size(), 2u);  // 64 → 96 and 96 → 10, on 8 rows each
+  for (const ShapeRatePoint& p : hw.shape_rates) {
+    EXPECT_EQ(p.rows, 8);
+    EXPECT_GT(p.alone.forward, 0);
+    EXPECT_GT(p.together.backward_weight, 0);
+  }
+  EXPECT_GT(hw.memory_bandwidth, 0);
+  EXPECT_GT(hw.memory_bandwidth_concurrent, 0);
+  EXPECT_EQ(hw.intra_node.source, hw0.intra_node.source);  // no link measured when not asked
+  EXPECT_NE(hw.name.find("measured in this run"), std::string::npos);
+  // The prediction looks these rates up: a profile whose Linear rates are halved predicts a slower step.
+  HardwareProfile slow = hw;
+  for (ShapeRatePoint& p : slow.shape_rates)
+    for (RowRatePoint* r : {&p.alone, &p.together})
+      r->forward /= 2, r->backward_input /= 2, r->backward_weight /= 2;
+  EXPECT_GT(predict_step(spec, dp2, 16, slow).step_s, predict_step(spec, dp2, 16, hw).step_s);
+  const HardwareProfile linked = cal.profile(hw0, true, "a test", unsteady);
+  EXPECT_NE(linked.intra_node.source.find("measured by a test"), std::string::npos);
 }

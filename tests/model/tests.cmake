@@ -35,3 +35,25 @@ set_tests_properties(cli.calibrate.preset_file_round_trips PROPERTIES PASS_REGUL
 add_test(NAME cli.calibrate.bad_rounds
          COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 2 "--rounds 0: must be between 1 and 99"
                  $<TARGET_FILE:paraxis> calibrate --rounds 0 -o ${PX_MODEL_DIR}/never.json)
+
+# `paraxis train --predict`: by default the rates come from this run (one calibration round before training
+# and one after); with --preset they do not; --calibrate's rules exit 2 before anything trains.
+set(PX_TRAIN_SMALL --mlp-sizes 64,32,10 --batch 16 --steps 4 --devices 2 --progress none)
+add_test(NAME cli.train.predict_calibrates_in_run
+         COMMAND $<TARGET_FILE:paraxis> train ${PX_TRAIN_SMALL} --predict)
+set_tests_properties(cli.train.predict_calibrates_in_run PROPERTIES PASS_REGULAR_EXPRESSION
+  "calibrating for --predict \\(before training\\).*trained mlp 64-32-10 for 4 steps.*calibrating for --predict \\(after training\\).*step time: measured [0-9.]+ ms \\(median\\), predicted [0-9.]+ ms \\(cost model, rates measured in this run, before and after training")
+add_test(NAME cli.train.predict_from_preset
+         COMMAND $<TARGET_FILE:paraxis> train ${PX_TRAIN_SMALL} --predict --preset cpu-this-machine)
+set_tests_properties(cli.train.predict_from_preset PROPERTIES
+  PASS_REGULAR_EXPRESSION "predicted [0-9.]+ ms \\(cost model, preset cpu-this-machine;"
+  FAIL_REGULAR_EXPRESSION "calibrating")
+add_test(NAME cli.train.calibrate_needs_predict
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 2 "--calibrate measures the rates of --predict"
+                 $<TARGET_FILE:paraxis> train ${PX_TRAIN_SMALL} --calibrate)
+add_test(NAME cli.train.calibrate_not_with_accelerator
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 2 "do not belong in --preset h100-sxm"
+                 $<TARGET_FILE:paraxis> train ${PX_TRAIN_SMALL} --predict --calibrate --preset h100-sxm)
+add_test(NAME cli.train.calibrate_not_under_mpi
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 2 "not under --backend mpi"
+                 $<TARGET_FILE:paraxis> train ${PX_TRAIN_SMALL} --backend mpi --predict --calibrate)

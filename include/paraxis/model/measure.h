@@ -10,6 +10,7 @@
 
 #include "paraxis/model/calibration.h"
 #include "paraxis/model/hardware.h"
+#include "paraxis/model/planner.h"
 
 namespace paraxis::model {
 
@@ -82,5 +83,27 @@ Bandwidth measure_memory_bandwidth(int rounds, int devices);
 // size.
 LinkProfile measure_threads_link(
     const std::function<void(const MessagePoint&, const MessagePoint&)>& on_size = nullptr);
+
+// The rates a prediction uses, measured in the run it predicts (`paraxis demo`, `paraxis train --predict`),
+// in rounds the caller spaces out over the run (before each round of the demo's layouts; before and after a
+// training): each round the Linear calls' rates alone and with `devices` devices at once (ShapeRateRounds)
+// and the memory bandwidth; profile() takes each figure's median over the rounds. Rates and training steps
+// then sample the same stretch of this shared host's drift: a calibration taken minutes before a demo once
+// ran entirely in a fast phase and put every layout 10–28% fast.
+class RunCalibration {
+ public:
+  RunCalibration(const LinearCalls& calls, int devices);
+  double measure_round();  // one round; returns its seconds
+  int rounds() const { return shapes_.rounds(); }
+  // `hw` with the measured Linear rates and bandwidths and, when `link`, the threads backend's link between
+  // 2 devices measured now (`how` names the command in the link's source). `unsteady` gets a notice when
+  // rounds disagreed by more than 25% ("" otherwise).
+  HardwareProfile profile(HardwareProfile hw, bool link, const std::string& how, std::string& unsteady) const;
+
+ private:
+  ShapeRateRounds shapes_;
+  int devices_ = 1;
+  std::vector<double> bandwidth_alone_, bandwidth_together_;
+};
 
 }  // namespace paraxis::model

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "paraxis/model/cost.h"
@@ -76,6 +77,18 @@ PredictedStep predict_step(const ModelDesc& model, const Layout& layout, int64_t
                            const HardwareProfile& hw, bool record_trace = true);
 PredictedStep predict_step(const ModelSpec& spec, const Layout& layout, int64_t global_batch,
                            const HardwareProfile& hw);
+
+// The Linear calls predict_step looks up in a profile's shape_rates for this layout: each Linear's (in, out)
+// as one device computes it (tensor-parallel shards) and the rows of its calls (the micro-batch's; with
+// deferred weight gradients also all micro-batches' together). What an in-run calibration measures
+// (model::RunCalibration); shapes in block order, rows ascending, each once. User error when the layout does
+// not divide.
+struct LinearCalls {
+  std::vector<std::pair<int64_t, int64_t>> shapes;
+  std::vector<int64_t> rows;
+  void merge(const LinearCalls& more);  // the union (several layouts' calls)
+};
+LinearCalls linear_calls(const ModelDesc& model, const Layout& layout, int64_t global_batch);
 
 // Why a layout cannot run, or "" when it can (divisibility only; memory is checked by the planner).
 std::string layout_problem(const ModelDesc& model, const Layout& layout, int64_t global_batch);

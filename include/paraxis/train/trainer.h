@@ -67,6 +67,10 @@ struct TrainConfig {
   bool predict = false;
   std::string machine;                      // hardware profile written by `paraxis calibrate`
   std::string preset = "cpu-this-machine";  // or a built-in profile
+  // Measure the prediction's Linear rates and memory bandwidth in this run, before and after training:
+  // 1 (--calibrate), 0 (--no-calibrate), -1: on for --predict unless --machine, --preset or --backend mpi
+  // is given (the preset's rates are another machine's).
+  int calibrate = -1;
 };
 
 struct TrainResult {
