@@ -194,16 +194,18 @@ const bool registered = cli::register_command(
            // The model's own Linear shapes (the rate depends on the shape, not only on the rows).
            const auto shapes = mlp_linear_shapes(sizes, tps);
            fmt::print(
-               "layer passes of --mlp-sizes {} (GFLOP/s: forward, input grad, weight grad; alone | {} at "
-               "once, lockstep; each the median over {} rounds):\n",
-               f->mlp_sizes, cores, f->rounds);
+               "layer passes of --mlp-sizes {} (GFLOP/s: forward, input grad, weight grad; alone | {} "
+               "devices taking turns | {} at once, lockstep; each the median over {} rounds):\n",
+               f->mlp_sizes, cores, cores, f->rounds);
            const ShapeRates measured = measure_shape_rates(shapes, rows_list, f->rounds, cores);
            for (const ShapeRatePoint& p : measured.points) {
              hw.shape_rates.push_back(p);
-             fmt::print("  {:>4} x {:>5} -> {:>5}  {:>6.4g} {:>6.4g} {:>6.4g} | {:>6.4g} {:>6.4g} {:>6.4g}\n",
-                        p.rows, p.in, p.out, p.alone.forward / 1e9, p.alone.backward_input / 1e9,
-                        p.alone.backward_weight / 1e9, p.together.forward / 1e9,
-                        p.together.backward_input / 1e9, p.together.backward_weight / 1e9);
+             auto three = [](const RowRatePoint& r) {
+               return fmt::format("{:>6.4g} {:>6.4g} {:>6.4g}", r.forward / 1e9, r.backward_input / 1e9,
+                                  r.backward_weight / 1e9);
+             };
+             fmt::print("  {:>4} x {:>5} -> {:>5}  {} | {} | {}\n", p.rows, p.in, p.out, three(p.alone),
+                        three(p.turns), three(p.together));
            }
            if (!measured.unsteady.empty())
              fmt::print(

@@ -91,6 +91,21 @@ std::string HardwareProfile::summary() const {
       inter_node.latency_s * 1e6, inter_node.bandwidth / 1e9, source);
 }
 
+static bool measured_in_turns(const ShapeRatePoint& p) {
+  return p.turns.forward > 0 && p.turns.backward_input > 0 && p.turns.backward_weight > 0;
+}
+
+bool HardwareProfile::has_turn_rates() const {
+  return std::any_of(shape_rates.begin(), shape_rates.end(), measured_in_turns);
+}
+
+HardwareProfile HardwareProfile::turn_rates_as_alone() const {
+  HardwareProfile hw = *this;
+  for (ShapeRatePoint& p : hw.shape_rates)
+    if (measured_in_turns(p)) p.alone = p.turns;
+  return hw;
+}
+
 namespace {
 
 nlohmann::json row_rates_json(const std::vector<RowRatePoint>& v) {
@@ -118,9 +133,20 @@ std::vector<RowRatePoint> row_rates_from(const nlohmann::json& j, const char* ke
 
 nlohmann::json shape_rates_json(const std::vector<ShapeRatePoint>& v) {
   nlohmann::json a = nlohmann::json::array();
-  for (const auto& p : v)
-    a.push_back({p.rows, p.in, p.out, p.alone.forward, p.alone.backward_input, p.alone.backward_weight,
-                 p.together.forward, p.together.backward_input, p.together.backward_weight});
+  for (const auto& p : v) {
+    nlohmann::json e = {p.rows,
+                        p.in,
+                        p.out,
+                        p.alone.forward,
+                        p.alone.backward_input,
+                        p.alone.backward_weight,
+                        p.together.forward,
+                        p.together.backward_input,
+                        p.together.backward_weight};
+    if (p.turns.forward > 0)
+      for (double r : {p.turns.forward, p.turns.backward_input, p.turns.backward_weight}) e.push_back(r);
+    a.push_back(e);
+  }
   return a;
 }
 
@@ -128,14 +154,22 @@ std::vector<ShapeRatePoint> shape_rates_from(const nlohmann::json& j, const std:
   std::vector<ShapeRatePoint> out;
   if (!j.contains("shape_rates")) return out;
   for (const auto& p : j["shape_rates"]) {
+    PX_USER_CHECK(p.is_array() && (p.size() == 9 || p.size() == 12) &&
+                      std::all_of(p.begin(), p.end(), [](const nlohmann::json& x) { return x.is_number(); }),
+                  "{}: a shape_rates entry is {}; give 9 or 12 numbers: [rows, in, out, forward, input grad, "
+                  "weight grad FLOP/s alone, the same three together, optionally the same three in turns]",
+                  what, p.dump());
     ShapeRatePoint r;
-    r.rows = p.at(0).get<double>(), r.in = p.at(1).get<double>(), r.out = p.at(2).get<double>();
-    r.alone    = {r.rows, p.at(3).get<double>(), p.at(4).get<double>(), p.at(5).get<double>()};
-    r.together = {r.rows, p.at(6).get<double>(), p.at(7).get<double>(), p.at(8).get<double>()};
+    r.rows = p[0].get<double>(), r.in = p[1].get<double>(), r.out = p[2].get<double>();
+    r.alone    = {r.rows, p[3].get<double>(), p[4].get<double>(), p[5].get<double>()};
+    r.together = {r.rows, p[6].get<double>(), p[7].get<double>(), p[8].get<double>()};
+    if (p.size() == 12) r.turns = {r.rows, p[9].get<double>(), p[10].get<double>(), p[11].get<double>()};
     PX_USER_CHECK(r.rows > 0 && r.in > 0 && r.out > 0 && r.alone.forward > 0 && r.alone.backward_input > 0 &&
-                      r.alone.backward_weight > 0 && r.together.forward >= 0,
+                      r.alone.backward_weight > 0 && r.together.forward >= 0 && r.turns.forward >= 0 &&
+                      r.turns.backward_input >= 0 && r.turns.backward_weight >= 0,
                   "{}: shape_rates entry for rows {} in {} out {} must be positive ([rows, in, out, forward, "
-                  "input grad, weight grad, the same together] FLOP/s; together 0: not measured)",
+                  "input grad, weight grad, the same together, optionally in turns] FLOP/s; together 0: not "
+                  "measured)",
                   what, r.rows, r.in, r.out);
     out.push_back(r);
   }

@@ -38,7 +38,25 @@ struct LayerBuffers {
         db(Tensor::zeros({out})) {}
 };
 
+// Every device's calls of the k-th measurement together (each[device][k]): the rates of the median call.
+RowRatePoint pooled_rates(const std::vector<std::vector<PassTimes>>& each, size_t k) {
+  PassTimes all = each[0][k];
+  for (size_t d = 1; d < each.size(); ++d)
+    for (int pass = 0; pass < 3; ++pass)
+      all.pass[pass].insert(all.pass[pass].end(), each[d][k].pass[pass].begin(), each[d][k].pass[pass].end());
+  return rates_of(all);
+}
+
 }  // namespace
+
+void TakeTurns::before_call() {
+  do comm_.barrier();
+  while (slot_++ % comm_.size() != comm_.rank());
+}
+
+void TakeTurns::finish(int64_t calls_each) {
+  for (; slot_ < calls_each * comm_.size(); ++slot_) comm_.barrier();
+}
 
 double cache_flush_bytes() {
   const long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
@@ -58,6 +76,7 @@ PassTimes measure_layer_times(int64_t rows, int64_t in, int64_t out, int reps,
   for (int i = 0; i < sets; ++i) buf.emplace_back(rows, in, out);
   int next  = 0;
   auto time = [&](auto&& f) {
+    sync();
     f(buf[0]);  // warm-up: primitive creation
     std::vector<double> t;
     for (int i = 0; i < reps; ++i) {
@@ -100,7 +119,11 @@ std::vector<std::pair<int64_t, int64_t>> mlp_linear_shapes(const std::vector<int
 
 ShapeRateRounds::ShapeRateRounds(std::vector<std::pair<int64_t, int64_t>> shapes, std::vector<int64_t> rows,
                                  int devices)
-    : shapes_(std::move(shapes)), rows_(std::move(rows)), devices_(devices), each_(std::max(devices, 1)) {}
+    : shapes_(std::move(shapes)),
+      rows_(std::move(rows)),
+      devices_(devices),
+      each_(std::max(devices, 1)),
+      turns_(std::max(devices, 1)) {}
 
 void ShapeRateRounds::measure_round() {
   // Alone then at once, so both sample the same stretch of the machine's drift (a whole calibration once ran
@@ -110,12 +133,22 @@ void ShapeRateRounds::measure_round() {
     for (auto [in, out] : shapes_)
       for (int64_t rows : rows_) alone_.push_back(measure_layer_times(rows, in, out));
   });
-  if (devices_ >= 2)
+  if (devices_ >= 2) {
+    run_devices(devices_, {}, [&](Communicator& comm) {
+      for (auto [in, out] : shapes_)
+        for (int64_t rows : rows_) {
+          TakeTurns turns(comm);
+          PassTimes t = measure_layer_times(rows, in, out, 0, [&] { turns.before_call(); });
+          turns.finish(3 * (1 + static_cast<int64_t>(t.pass[0].size())));  // warm-up + timed, per pass
+          turns_[comm.rank()].push_back(std::move(t));
+        }
+    });
     run_devices(devices_, {}, [&](Communicator& comm) {
       for (auto [in, out] : shapes_)
         for (int64_t rows : rows_)
           each_[comm.rank()].push_back(measure_layer_times(rows, in, out, 0, [&] { comm.barrier(); }));
     });
+  }
   ++rounds_;
 }
 
@@ -124,7 +157,7 @@ ShapeRates ShapeRateRounds::result() const {
   const bool together = devices_ >= 2;
   ShapeRates result;
   const size_t per_round = shapes_.size() * rows_.size();
-  result.measurements    = (together ? 2 : 1) * per_round;
+  result.measurements    = (together ? 3 : 1) * per_round;
   size_t k               = 0;
   for (auto [in, out] : shapes_)
     for (int64_t rows : rows_) {
@@ -140,7 +173,10 @@ ShapeRates ShapeRateRounds::result() const {
         return median_rates(v);
       };
       p.alone = median_of_rounds([&](size_t i) { return rates_of(alone_[i]); }, "alone");
-      if (together) p.together = median_of_rounds([&](size_t i) { return lockstep_of(each_, i); }, "at once");
+      if (together) {
+        p.together = median_of_rounds([&](size_t i) { return lockstep_of(each_, i); }, "at once");
+        p.turns    = median_of_rounds([&](size_t i) { return pooled_rates(turns_, i); }, "in turns");
+      }
       ++k;
       result.points.push_back(p);
     }

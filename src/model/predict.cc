@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 #include <numeric>
+#include <optional>
 
 #include "model/schedule_cache.h"
 #include "paraxis/core/error.h"
@@ -187,13 +188,17 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
   // first simulation at the rates alone.
   const int node_devices = std::min(l.devices(), hw.devices_per_node);
   const bool contended   = node_devices > 1 && concurrency_matters(hw);
-  const bool replicas    = contended && l.dp * l.tp > 1;
+  // A device of a multi-device layout that computes while the others wait (placement's stages, a pipeline's
+  // fill and drain) runs at the rate measured with the devices taking turns, where the profile has it.
+  const std::optional<HardwareProfile> in_turns =
+      node_devices > 1 && hw.has_turn_rates() ? std::optional(hw.turn_rates_as_alone()) : std::nullopt;
+  const bool replicas = contended && l.dp * l.tp > 1;
 
   std::vector<StageCost> alone(stages), together(stages);
   std::vector<double> stage_params(stages, 0.0);
   for (int s = 0; s < stages; ++s) {
     const int first = p.stage_cuts[s], last = p.stage_cuts[s + 1];
-    alone[s]    = stage_cost(model, first, last, b, l, hw, false);
+    alone[s]    = stage_cost(model, first, last, b, l, in_turns ? *in_turns : hw, false);
     together[s] = contended ? stage_cost(model, first, last, b, l, hw, true) : alone[s];
     for (int i = first; i < last; ++i)
       stage_params[s] += model.blocks[i].tp_split ? static_cast<double>(model.blocks[i].params) / l.tp

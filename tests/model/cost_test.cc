@@ -5,6 +5,7 @@
 #include "paraxis/core/error.h"
 #include "paraxis/model/cost.h"
 #include "paraxis/model/hardware.h"
+#include "paraxis/model/planner.h"
 #include "paraxis/nn/model.h"
 
 namespace paraxis::model {
@@ -219,6 +220,43 @@ TEST(Hardware, CalibratedContentionFiguresRoundTrip) {
   EXPECT_DOUBLE_EQ(back.intra_node.allreduce_measured.front().bytes, 1e3);
   nlohmann::json bad = to_json(hw);
   bad["row_rates"]   = {{16, 0, 1, 1}};
+  EXPECT_THROW(hardware_from_json(bad), Error);
+}
+
+// Shape rates in turns: written as 12 numbers, read back, 9-number entries (older profiles) still load, and a
+// multi-device layout's devices that compute while the others wait use them: placement slows by exactly the
+// ratio of the rates, one device does not.
+TEST(Hardware, TurnRatesRoundTripAndPricePlacementsIdleHandOffs) {
+  const ModelSpec spec = ModelSpec::mlp({64, 96, 96, 10});
+  HardwareProfile hw   = hardware_preset("cpu-this-machine");
+  hw.kernel_overhead_s = 0;
+  for (auto [in, out] : std::vector<std::pair<double, double>>{{64, 96}, {96, 96}, {96, 10}})
+    hw.shape_rates.push_back({16, in, out, {16, 4e10, 4e10, 4e10}, {16, 3e10, 3e10, 3e10}, {}});
+  EXPECT_FALSE(hw.has_turn_rates());
+  Layout one, placement;
+  placement.pp = 2, placement.schedule = pipeline::ScheduleKind::kGPipe;
+  const double one_s       = predict_step(spec, one, 16, hw).step_s,
+               placement_s = predict_step(spec, placement, 16, hw).step_s;
+
+  HardwareProfile turns = hw;
+  for (ShapeRatePoint& p : turns.shape_rates) p.turns = {16, 2e10, 2e10, 2e10};  // half the rate alone
+  EXPECT_TRUE(turns.has_turn_rates());
+  EXPECT_DOUBLE_EQ(turns.turn_rates_as_alone().shape_rate(PassKind::kForward, 16, 96, 96, false), 2e10);
+  EXPECT_DOUBLE_EQ(predict_step(spec, one, 16, turns).step_s, one_s);
+  const PredictedStep slow = predict_step(spec, placement, 16, turns);
+  EXPECT_GT(slow.step_s, placement_s);
+
+  const nlohmann::json j     = to_json(turns);
+  const HardwareProfile back = hardware_from_json(j);
+  ASSERT_EQ(back.shape_rates.size(), 3u);
+  EXPECT_DOUBLE_EQ(back.shape_rates[1].turns.backward_input, 2e10);
+  EXPECT_DOUBLE_EQ(predict_step(spec, placement, 16, back).step_s, slow.step_s);
+  EXPECT_EQ(to_json(hw)["shape_rates"][0].size(), 9u);  // no turn rates: the older 9-number form
+  EXPECT_FALSE(hardware_from_json(to_json(hw)).has_turn_rates());
+  nlohmann::json bad    = j;
+  bad["shape_rates"][0] = {16, 64, 96, 1, 1, 1, 0, 0, 0, 1};
+  EXPECT_THROW(hardware_from_json(bad), Error);
+  bad["shape_rates"][0] = {16, 64, 96, 1, 1, 1, 0, 0, 0, -1, 1, 1};
   EXPECT_THROW(hardware_from_json(bad), Error);
 }
 

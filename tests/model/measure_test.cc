@@ -5,6 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "paraxis/comm/launch.h"
 #include "paraxis/core/error.h"
 
 using namespace paraxis::model;
@@ -42,7 +48,7 @@ TEST(Measure, LayerTimesHaveOneTimePerCallAndPass) {
     ASSERT_EQ(pass.size(), 4u);
     for (double s : pass) EXPECT_GT(s, 0);
   }
-  EXPECT_EQ(synced, 12);  // before every timed call, not the warm-ups
+  EXPECT_EQ(synced, 15);  // before every call: 3 passes × (warm-up + 4 timed)
   EXPECT_EQ(measure_layer_times(8, 16, 24).pass[0].size(), static_cast<size_t>(calls_for(2.0 * 8 * 16 * 24)));
 }
 
@@ -50,7 +56,7 @@ TEST(Measure, ShapeRatesForEveryShapeAndRowsAloneAndAtOnce) {
   const Shapes shapes  = {{16, 32}, {32, 8}};
   const ShapeRates two = measure_shape_rates(shapes, {4, 8}, 2, 2);
   ASSERT_EQ(two.points.size(), 4u);
-  EXPECT_EQ(two.measurements, 8u);
+  EXPECT_EQ(two.measurements, 12u);  // alone, in turns, at once
   // Tiny calls (< 50 Mflop) never make the unsteady list, however much they swing.
   EXPECT_TRUE(two.unsteady.empty());
   size_t k = 0;
@@ -60,7 +66,7 @@ TEST(Measure, ShapeRatesForEveryShapeAndRowsAloneAndAtOnce) {
       EXPECT_EQ(p.rows, rows);
       EXPECT_EQ(p.in, in);
       EXPECT_EQ(p.out, out);
-      for (const RowRatePoint& r : {p.alone, p.together}) {
+      for (const RowRatePoint& r : {p.alone, p.together, p.turns}) {
         EXPECT_GT(r.forward, 0);
         EXPECT_GT(r.backward_input, 0);
         EXPECT_GT(r.backward_weight, 0);
@@ -71,6 +77,33 @@ TEST(Measure, ShapeRatesForEveryShapeAndRowsAloneAndAtOnce) {
   EXPECT_EQ(one.measurements, 2u);
   EXPECT_GT(one.points[0].alone.forward, 0);
   EXPECT_EQ(one.points[0].together.forward, 0);
+  EXPECT_EQ(one.points[0].turns.forward, 0);
+}
+
+// Three devices taking turns: the calls run one at a time, in device order, round after round, and the
+// devices that made their last call wait for the others (no device leaves while another is at a barrier).
+TEST(Measure, DevicesTakeTurnsOneCallAtATime) {
+  constexpr int kCalls = 4;
+  std::atomic<int> active{0}, overlaps{0};
+  std::mutex m;
+  std::vector<int> order;
+  paraxis::run_devices(3, {}, [&](paraxis::Communicator& comm) {
+    TakeTurns turns(comm);
+    for (int i = 0; i < kCalls; ++i) {
+      turns.before_call();
+      if (active.fetch_add(1) != 0) ++overlaps;
+      {
+        std::lock_guard<std::mutex> lock(m);
+        order.push_back(comm.rank());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // a call: the others must be waiting
+      active.fetch_sub(1);
+    }
+    turns.finish(kCalls);
+  });
+  EXPECT_EQ(overlaps.load(), 0);
+  ASSERT_EQ(order.size(), 3u * kCalls);
+  for (size_t k = 0; k < order.size(); ++k) EXPECT_EQ(order[k], static_cast<int>(k % 3)) << "call " << k;
 }
 
 TEST(Measure, RoundsSpacedByTheCaller) {
@@ -83,6 +116,7 @@ TEST(Measure, RoundsSpacedByTheCaller) {
   ASSERT_EQ(r.points.size(), 1u);
   EXPECT_GT(r.points[0].alone.backward_weight, 0);
   EXPECT_GT(r.points[0].together.backward_weight, 0);
+  EXPECT_GT(r.points[0].turns.backward_weight, 0);
 }
 
 TEST(Measure, ThreadsLinkFromSmallestAndLargestMessage) {

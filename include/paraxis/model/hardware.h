@@ -66,6 +66,11 @@ enum class PassKind { kForward, kBackwardInput, kBackwardWeight };
 struct ShapeRatePoint {
   double rows = 0, in = 0, out = 0;
   RowRatePoint alone, together;  // together: every device of the node running it at once (0: not measured)
+  // The node's devices taking turns, one call each while the others wait (0: not measured): how a device of
+  // a multi-device layout computes while the others idle — placement's stages, a pipeline's fill and drain.
+  // On this VM it runs ~4–8% below `alone` (one core computing continuously): the second core is a little
+  // slower, and a core that waited runs its next call slower.
+  RowRatePoint turns;
 };
 
 struct HardwareProfile {
@@ -98,6 +103,10 @@ struct HardwareProfile {
   static double row_rate_in(const std::vector<RowRatePoint>& table, PassKind kind, double rows);
   // From shape_rates for exactly this in × out (interpolated in log(rows), clamped); 0 when not measured.
   double shape_rate(PassKind kind, double rows, double in, double out, bool concurrent) const;
+  // Whether any shape rate was measured in turns, and this profile with those in place of the rates alone
+  // (what predict_step uses for a multi-device layout's devices computing while the others wait).
+  bool has_turn_rates() const;
+  HardwareProfile turn_rates_as_alone() const;
   // Concurrent: never above the bandwidth alone (a higher calibrated figure is timing noise).
   double bandwidth(bool concurrent) const {
     return concurrent && memory_bandwidth_concurrent > 0

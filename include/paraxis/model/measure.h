@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "paraxis/comm/communicator.h"
 #include "paraxis/model/calibration.h"
 #include "paraxis/model/hardware.h"
 #include "paraxis/model/planner.h"
@@ -28,10 +29,28 @@ int calls_for(double flops);
 // The three passes of a Linear layer (the kernels the layers call) on `rows` rows, in → out features: the
 // seconds of each of `reps` calls (0: calls_for the call's flops) after a warm-up. Each call uses the next of
 // several 64-byte aligned buffer sets that together exceed the last-level cache, so the weight and its
-// gradient come from memory as in training. `sync` runs before every timed call (a barrier when several
-// devices measure at once, so that they really run together).
+// gradient come from memory as in training. `sync` runs before every call, warm-ups included (a barrier when
+// several devices measure at once, so that they really run together; a wait for the device's turn when they
+// take turns).
 PassTimes measure_layer_times(
     int64_t rows, int64_t in, int64_t out, int reps = 0, const std::function<void()>& sync = [] {});
+
+// Devices taking turns one call at a time (ShapeRatePoint::turns): slot k of a sequence of barriers belongs
+// to device k mod n. Before each of its calls a device passes barriers until its slot comes, so one device
+// computes while the others wait at the next barrier, as a pipeline's idle stages wait for their input.
+//   TakeTurns turns(comm);
+//   for (int i = 0; i < calls; ++i) { turns.before_call(); call(); }
+//   turns.finish(calls);  // every device passes the same barriers
+class TakeTurns {
+ public:
+  explicit TakeTurns(Communicator& comm) : comm_(comm) {}
+  void before_call();
+  void finish(int64_t calls_each);  // after the last call; every device made calls_each calls
+
+ private:
+  Communicator& comm_;
+  int64_t slot_ = 0;  // barriers passed
+};
 
 // (in, out) of each Linear of the MLP `sizes` and, for each tp, of its Megatron shards: Linears pair up
 // column-parallel (outputs split) then row-parallel (inputs split); an odd last one stays whole (as
@@ -41,10 +60,10 @@ std::vector<std::pair<int64_t, int64_t>> mlp_linear_shapes(const std::vector<int
 
 struct ShapeRates {
   std::vector<ShapeRatePoint> points;  // shape-major, rows-minor
-  // "ROWSxIN->OUT alone|at once NN%" for each measurement whose rounds disagreed by more than 25% (calls of
-  // at least 50 Mflop only: smaller ones swing widely and cost nothing).
+  // "ROWSxIN->OUT alone|in turns|at once NN%" for each measurement whose rounds disagreed by more than 25%
+  // (calls of at least 50 Mflop only: smaller ones swing widely and cost nothing).
   std::vector<std::string> unsteady;
-  size_t measurements = 0;  // how many (shape, rows, alone | at once) figures were taken
+  size_t measurements = 0;  // how many (shape, rows, alone | in turns | at once) figures were taken
 };
 
 // The same in rounds that the caller spaces out (`paraxis demo --calibrate` measures one before each round of
@@ -52,7 +71,9 @@ struct ShapeRates {
 class ShapeRateRounds {
  public:
   ShapeRateRounds(std::vector<std::pair<int64_t, int64_t>> shapes, std::vector<int64_t> rows, int devices);
-  void measure_round();       // every shape on every rows, alone, then (devices ≥ 2) at once in lockstep
+  // Every shape on every rows: alone (one device), then with devices ≥ 2 the devices taking turns (one call
+  // each while the others wait; the rates of every device's calls pooled) and all at once in lockstep.
+  void measure_round();
   ShapeRates result() const;  // each rate the median over the rounds so far (at least one)
   int rounds() const { return rounds_; }
 
@@ -60,13 +81,14 @@ class ShapeRateRounds {
   std::vector<std::pair<int64_t, int64_t>> shapes_;
   std::vector<int64_t> rows_;
   int devices_ = 1, rounds_ = 0;
-  std::vector<PassTimes> alone_;              // round-major, then shapes, then rows
-  std::vector<std::vector<PassTimes>> each_;  // [device][the same order]
+  std::vector<PassTimes> alone_;               // round-major, then shapes, then rows
+  std::vector<std::vector<PassTimes>> each_;   // at once: [device][the same order]
+  std::vector<std::vector<PassTimes>> turns_;  // in turns: [device][the same order]
 };
 
 // Every shape on every rows: alone (one device pinned to its core, as `paraxis train` runs one) and, when
-// devices ≥ 2, on `devices` devices at once in lockstep (per call the slowest device). `rounds` rounds that
-// alternate alone and at once; each rate is the median over them.
+// devices ≥ 2, on `devices` devices taking turns and at once in lockstep (per call the slowest device).
+// `rounds` rounds that alternate alone and at once; each rate is the median over them.
 ShapeRates measure_shape_rates(const std::vector<std::pair<int64_t, int64_t>>& shapes,
                                const std::vector<int64_t>& rows, int rounds, int devices);
 
