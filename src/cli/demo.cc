@@ -333,7 +333,7 @@ int run_demo(const DemoArgs& args) {
   for (int round = 1; round <= args.rounds; ++round) {
     if (calibration) {
       fmt::print(
-          "[{}] calibrating: the layouts' Linear rates, alone and at once; memory bandwidth\n",
+          "[{}] calibrating: the layouts' Linear rates, alone, in turns and at once; memory bandwidth\n",
           args.rounds > 1 ? fmt::format("round {}/{}", round, args.rounds) : "0/" + std::to_string(total));
       std::fflush(stdout);
       fmt::print("      done in {:.1f} s\n", calibration->measure_round());
@@ -429,7 +429,8 @@ int run_demo(const DemoArgs& args) {
         "predicted: the cost model's step time (`paraxis predict`), not measured, from rates measured in "
         "this "
         "run (--calibrate):\n"
-        "  the Linear passes of the layouts' shapes alone and at once, and the memory bandwidth, in {} "
+        "  the Linear passes of the layouts' shapes alone, in turns and at once, and the memory bandwidth, "
+        "in {} "
         "round(s),\n"
         "  one before each round of layouts, the median over them{}; the rest from {}.\n",
         args.rounds, args.machine.empty() ? "; the threads backend's latency and bandwidth" : "",

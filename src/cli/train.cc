@@ -97,10 +97,13 @@ void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
       ->capture_default_str();
   sub.add_flag_function(
       "--calibrate,!--no-calibrate", [&cfg](int64_t n) { cfg.calibrate = n > 0 ? 1 : 0; },
-      "--predict from rates measured in this run: the layout's Linear passes (alone and with every device "
-      "at once) and the memory bandwidth, before and after training (~10-30 s). Default: on for --predict "
+      "--predict from rates measured in this run: the layout's Linear passes (alone, with the devices taking "
+      "turns and all at once) and the memory bandwidth, before and after training (~10-30 s). Default: on "
+      "for --predict "
       "unless --machine, --preset or --backend mpi is given");
 }
+
+namespace {
 
 // The cost model's layout of the run.
 model::Layout layout_of(const TrainConfig& cfg) {
@@ -149,8 +152,8 @@ class Prediction {
     if (!calibration_) return;
     if (!cfg_.quiet) {
       fmt::print(
-          "calibrating for --predict ({}): the layout's Linear rates, alone and at once; memory "
-          "bandwidth\n",
+          "calibrating for --predict ({}): the layout's Linear rates, alone, in turns and at once; "
+          "memory bandwidth\n",
           when);
       std::fflush(stdout);
     }
@@ -183,8 +186,6 @@ class Prediction {
   model::HardwareProfile hw_;
   std::optional<model::RunCalibration> calibration_;
 };
-
-namespace {
 
 const bool registered = register_command(
     {"train", "Train a model on one device or any layout (dp x tp x pp, schedules, placement)",
