@@ -118,12 +118,18 @@ std::vector<std::pair<int64_t, int64_t>> mlp_linear_shapes(const std::vector<int
 }
 
 ShapeRateRounds::ShapeRateRounds(std::vector<std::pair<int64_t, int64_t>> shapes, std::vector<int64_t> rows,
-                                 int devices)
+                                 int devices, const TurnsFilter& in_turns)
     : shapes_(std::move(shapes)),
       rows_(std::move(rows)),
       devices_(devices),
       each_(std::max(devices, 1)),
-      turns_(std::max(devices, 1)) {}
+      turns_(std::max(devices, 1)) {
+  for (auto [in, out] : shapes_)
+    for (int64_t r : rows_) {
+      in_turns_.push_back(devices_ >= 2 && (!in_turns || in_turns(in, out, r)));
+      turns_per_round_ += in_turns_.back();
+    }
+}
 
 void ShapeRateRounds::measure_round() {
   // Alone then at once, so both sample the same stretch of the machine's drift (a whole calibration once ran
@@ -135,8 +141,10 @@ void ShapeRateRounds::measure_round() {
   });
   if (devices_ >= 2) {
     run_devices(devices_, {}, [&](Communicator& comm) {
+      size_t k = 0;
       for (auto [in, out] : shapes_)
         for (int64_t rows : rows_) {
+          if (!in_turns_[k++]) continue;
           TakeTurns turns(comm);
           PassTimes t = measure_layer_times(rows, in, out, 0, [&] { turns.before_call(); });
           turns.finish(3 * (1 + static_cast<int64_t>(t.pass[0].size())));  // warm-up + timed, per pass
@@ -157,26 +165,28 @@ ShapeRates ShapeRateRounds::result() const {
   const bool together = devices_ >= 2;
   ShapeRates result;
   const size_t per_round = shapes_.size() * rows_.size();
-  result.measurements    = (together ? 3 : 1) * per_round;
-  size_t k               = 0;
+  result.measurements    = (together ? 2 : 1) * per_round + turns_per_round_;
+  size_t k = 0, t = 0;  // t: the call's index among those measured in turns
   for (auto [in, out] : shapes_)
     for (int64_t rows : rows_) {
       ShapeRatePoint p;
       p.rows = static_cast<double>(rows), p.in = static_cast<double>(in), p.out = static_cast<double>(out);
       const bool matters    = 2.0 * rows * in * out >= 5e7;
-      auto median_of_rounds = [&](auto&& round_rates, const char* how) {
+      auto median_of_rounds = [&](auto&& round_rates, const char* how, size_t index, size_t count) {
         std::vector<RowRatePoint> v;
-        for (int r = 0; r < rounds_; ++r) v.push_back(round_rates(r * per_round + k));
+        for (int r = 0; r < rounds_; ++r) v.push_back(round_rates(r * count + index));
         const double spread = round_spread(v);
         if (spread > 0.25 && matters)
           result.unsteady.push_back(fmt::format("{}x{}->{} {} {:.0f}%", rows, in, out, how, 100 * spread));
         return median_rates(v);
       };
-      p.alone = median_of_rounds([&](size_t i) { return rates_of(alone_[i]); }, "alone");
-      if (together) {
-        p.together = median_of_rounds([&](size_t i) { return lockstep_of(each_, i); }, "at once");
-        p.turns    = median_of_rounds([&](size_t i) { return pooled_rates(turns_, i); }, "in turns");
-      }
+      p.alone = median_of_rounds([&](size_t i) { return rates_of(alone_[i]); }, "alone", k, per_round);
+      if (together)
+        p.together =
+            median_of_rounds([&](size_t i) { return lockstep_of(each_, i); }, "at once", k, per_round);
+      if (in_turns_[k])
+        p.turns = median_of_rounds([&](size_t i) { return pooled_rates(turns_, i); }, "in turns", t++,
+                                   turns_per_round_);
       ++k;
       result.points.push_back(p);
     }
@@ -288,7 +298,14 @@ LinkProfile measure_threads_link(
 }
 
 RunCalibration::RunCalibration(const LinearCalls& calls, int devices)
-    : shapes_(calls.shapes, calls.rows, devices), devices_(devices) {}
+    : shapes_(calls.shapes, calls.rows, devices,
+              [turn_shapes = calls.turn_shapes, turn_rows = calls.turn_rows](int64_t in, int64_t out,
+                                                                             int64_t rows) {
+                return std::find(turn_shapes.begin(), turn_shapes.end(), std::make_pair(in, out)) !=
+                           turn_shapes.end() &&
+                       std::find(turn_rows.begin(), turn_rows.end(), rows) != turn_rows.end();
+              }),
+      devices_(devices) {}
 
 double RunCalibration::measure_round() {
   const auto t0 = Clock::now();

@@ -389,15 +389,21 @@ LinearCalls linear_calls(const ModelDesc& model, const Layout& l, int64_t global
     if (defers_weight_pass(l, blk) && l.microbatches > 1) block.rows.push_back(rows * l.microbatches);
     calls.merge(block);
   }
+  if (l.pp > 1) calls.turn_shapes = calls.shapes, calls.turn_rows = calls.rows;
   return calls;
 }
 
 void LinearCalls::merge(const LinearCalls& more) {
-  for (const auto& s : more.shapes)
-    if (std::find(shapes.begin(), shapes.end(), s) == shapes.end()) shapes.push_back(s);
-  for (int64_t r : more.rows)
-    if (std::find(rows.begin(), rows.end(), r) == rows.end()) rows.push_back(r);
+  auto unite = [](auto& into, const auto& from) {
+    for (const auto& x : from)
+      if (std::find(into.begin(), into.end(), x) == into.end()) into.push_back(x);
+  };
+  unite(shapes, more.shapes);
+  unite(rows, more.rows);
+  unite(turn_shapes, more.turn_shapes);
+  unite(turn_rows, more.turn_rows);
   std::sort(rows.begin(), rows.end());
+  std::sort(turn_rows.begin(), turn_rows.end());
 }
 
 PredictedStep predict_step(const ModelDesc& model, const Layout& layout, int64_t global_batch,

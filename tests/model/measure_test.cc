@@ -106,6 +106,23 @@ TEST(Measure, DevicesTakeTurnsOneCallAtATime) {
   for (size_t k = 0; k < order.size(); ++k) EXPECT_EQ(order[k], static_cast<int>(k % 3)) << "call " << k;
 }
 
+TEST(Measure, OnlyTheSelectedCallsAreMeasuredInTurns) {
+  ShapeRateRounds m({{16, 32}, {32, 8}}, {4, 8}, 2,
+                    [](int64_t in, int64_t, int64_t rows) { return in == 32 && rows == 8; });
+  m.measure_round();
+  m.measure_round();
+  const ShapeRates r = m.result();
+  ASSERT_EQ(r.points.size(), 4u);
+  EXPECT_EQ(r.measurements, 9u);  // 4 alone, 4 at once, 1 in turns
+  for (const ShapeRatePoint& p : r.points) {
+    EXPECT_GT(p.together.forward, 0);
+    if (p.in == 32 && p.rows == 8)
+      EXPECT_GT(p.turns.backward_weight, 0);
+    else
+      EXPECT_EQ(p.turns.forward, 0) << p.in << " " << p.rows;
+  }
+}
+
 TEST(Measure, RoundsSpacedByTheCaller) {
   ShapeRateRounds m({{16, 32}}, {4}, 2);
   EXPECT_ANY_THROW(m.result());  // no round yet
@@ -158,12 +175,21 @@ TEST(Measure, LinearCallsAreThePredictionsLookups) {
   EXPECT_EQ(linear_calls(mlp, pipe, 256).rows, (std::vector<int64_t>{32}));
   pipe.defer_wgrad = true;  // the deferred weight gradient: one call over all micro-batches' rows
   EXPECT_EQ(linear_calls(mlp, pipe, 256).rows, (std::vector<int64_t>{32, 256}));
+  // Only a pipeline's devices compute while the others wait: its calls are the ones measured in turns.
+  EXPECT_EQ(linear_calls(mlp, pipe, 256).turn_shapes, mlp_linear_shapes(sizes, {1}));
+  EXPECT_EQ(linear_calls(mlp, pipe, 256).turn_rows, (std::vector<int64_t>{32, 256}));
+  for (const Layout& l : {one, tp2, dp2}) {
+    EXPECT_TRUE(linear_calls(mlp, l, 256).turn_shapes.empty());
+    EXPECT_TRUE(linear_calls(mlp, l, 256).turn_rows.empty());
+  }
   // The union of layouts: each shape and rows once.
   c = linear_calls(mlp, one, 256);
   c.merge(linear_calls(mlp, tp2, 256));
   c.merge(linear_calls(mlp, pipe, 256));
   EXPECT_EQ(c.shapes, mlp_linear_shapes(sizes, {1, 2}));
   EXPECT_EQ(c.rows, (std::vector<int64_t>{32, 256}));
+  EXPECT_EQ(c.turn_shapes, mlp_linear_shapes(sizes, {1}));  // the pipeline's, not the tp shards
+  EXPECT_EQ(c.turn_rows, (std::vector<int64_t>{32, 256}));
   // A GPT's Linear blocks run on sequence × batch rows (its head: width → vocabulary).
   const ModelDesc gpt = describe_model(paraxis::ModelSpec::gpt(32, 8, 16, 2, 1));
   c                   = linear_calls(gpt, one, 4);
@@ -191,6 +217,7 @@ TEST(Measure, RunCalibrationPutsItsRatesIntoTheProfile) {
     EXPECT_EQ(p.rows, 8);
     EXPECT_GT(p.alone.forward, 0);
     EXPECT_GT(p.together.backward_weight, 0);
+    EXPECT_EQ(p.turns.forward, 0);  // dp2 is no pipeline: nothing measured in turns
   }
   EXPECT_GT(hw.memory_bandwidth, 0);
   EXPECT_GT(hw.memory_bandwidth_concurrent, 0);

@@ -70,9 +70,14 @@ struct ShapeRates {
 // its layouts, so that the rates and the training steps sample the same stretch of the machine's drift).
 class ShapeRateRounds {
  public:
-  ShapeRateRounds(std::vector<std::pair<int64_t, int64_t>> shapes, std::vector<int64_t> rows, int devices);
+  // `in_turns(in, out, rows)`: which calls are also measured with the devices taking turns (null: every
+  // call). Only pipelines use those rates, and they take as long as the other two measurements together.
+  using TurnsFilter = std::function<bool(int64_t in, int64_t out, int64_t rows)>;
+  ShapeRateRounds(std::vector<std::pair<int64_t, int64_t>> shapes, std::vector<int64_t> rows, int devices,
+                  const TurnsFilter& in_turns = nullptr);
   // Every shape on every rows: alone (one device), then with devices ≥ 2 the devices taking turns (one call
-  // each while the others wait; the rates of every device's calls pooled) and all at once in lockstep.
+  // each while the others wait; the rates of every device's calls pooled; the calls `in_turns` selects) and
+  // all at once in lockstep.
   void measure_round();
   ShapeRates result() const;  // each rate the median over the rounds so far (at least one)
   int rounds() const { return rounds_; }
@@ -83,7 +88,9 @@ class ShapeRateRounds {
   int devices_ = 1, rounds_ = 0;
   std::vector<PassTimes> alone_;               // round-major, then shapes, then rows
   std::vector<std::vector<PassTimes>> each_;   // at once: [device][the same order]
-  std::vector<std::vector<PassTimes>> turns_;  // in turns: [device][the same order]
+  std::vector<std::vector<PassTimes>> turns_;  // in turns: [device][the same order, the selected calls]
+  std::vector<bool> in_turns_;                 // per shape and rows: measured in turns
+  size_t turns_per_round_ = 0;
 };
 
 // Every shape on every rows: alone (one device pinned to its core, as `paraxis train` runs one) and, when

@@ -86,6 +86,9 @@ PredictedStep predict_step(const ModelSpec& spec, const Layout& layout, int64_t 
 struct LinearCalls {
   std::vector<std::pair<int64_t, int64_t>> shapes;
   std::vector<int64_t> rows;
+  // The calls a device makes while the others wait (a pipeline's, pp > 1): their rates in turns are used.
+  std::vector<std::pair<int64_t, int64_t>> turn_shapes;
+  std::vector<int64_t> turn_rows;
   void merge(const LinearCalls& more);  // the union (several layouts' calls)
 };
 LinearCalls linear_calls(const ModelDesc& model, const Layout& layout, int64_t global_batch);
