@@ -214,8 +214,10 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& wor
     v.copy_from(p->value);
     p->value = v;
     p->grad  = I.flat_grad.slice(off, off + n).view(p->value.shape());
-    if (I.buckets.empty() || I.buckets.back().end - I.buckets.back().begin >= bucket_elems)
-      I.buckets.push_back({off, off, 0, 0});
+    if (I.buckets.empty() || I.buckets.back().end - I.buckets.back().begin >= bucket_elems) {
+      I.buckets.emplace_back();
+      I.buckets.back().begin = off;
+    }
     I.buckets.back().end = off + n;
     I.buckets.back().total++;
     I.param_bucket[i] = static_cast<int>(I.buckets.size()) - 1;
