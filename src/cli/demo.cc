@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "cli/command.h"
+#include "cli/in_run_rates.h"
 #include "cli/model_flags.h"
 #include "paraxis/core/error.h"
 #include "paraxis/data/sources.h"
@@ -283,11 +284,7 @@ int run_demo(const DemoArgs& args) {
   model::HardwareProfile hw =
       args.machine.empty() ? model::hardware_preset(args.preset) : model::load_hardware(args.machine);
   const bool calibrate =
-      args.calibrate < 0 ? args.machine.empty() && !args.preset_given : args.calibrate == 1;
-  PX_USER_CHECK(!calibrate || !args.machine.empty() || args.preset == "cpu-this-machine",
-                "--calibrate measures this machine's rates, which do not belong in --preset {}; use it alone "
-                "(or with --preset cpu-this-machine, or --machine m.json)",
-                args.preset);
+      calibrate_in_run(args.calibrate, args.machine.empty() && !args.preset_given, args.machine, args.preset);
   std::error_code ec;
   fs::create_directories(args.out, ec);
   PX_USER_CHECK(!ec && fs::is_directory(args.out),

@@ -6,6 +6,7 @@
 
 #include "cli/command.h"
 #include "cli/config_file.h"
+#include "cli/in_run_rates.h"
 #include "cli/model_flags.h"
 #include "paraxis/core/error.h"
 #include "paraxis/model/hardware.h"
@@ -127,9 +128,9 @@ class Prediction {
  public:
   Prediction(const TrainConfig& cfg, bool preset_given) : cfg_(cfg) {
     hw_ = cfg.machine.empty() ? model::hardware_preset(cfg.preset) : model::load_hardware(cfg.machine);
-    const bool calibrate =
-        cfg.calibrate < 0 ? cfg.predict && cfg.machine.empty() && !preset_given && cfg.backend == "threads"
-                          : cfg.calibrate == 1;
+    const bool calibrate = calibrate_in_run(
+        cfg.calibrate, cfg.predict && cfg.machine.empty() && !preset_given && cfg.backend == "threads",
+        cfg.machine, cfg.preset);
     PX_USER_CHECK(
         !calibrate || cfg.predict,
         "--calibrate measures the rates of --predict's step time; add --predict (or drop --calibrate)");
@@ -137,11 +138,6 @@ class Prediction {
         !calibrate || cfg.backend == "threads",
         "--calibrate measures rates with the threads backend inside this process, not under --backend "
         "mpi; run `paraxis calibrate -o m.json` once and use --predict --machine m.json");
-    PX_USER_CHECK(
-        !calibrate || !cfg.machine.empty() || cfg.preset == "cpu-this-machine",
-        "--calibrate measures this machine's rates, which do not belong in --preset {}; use it alone "
-        "(or with --preset cpu-this-machine, or --machine m.json)",
-        cfg.preset);
     if (calibrate)
       calibration_.emplace(model::linear_calls(model::describe_model(cfg.model), layout_of(cfg), cfg.batch),
                            cfg.devices);
@@ -162,14 +158,11 @@ class Prediction {
   }
 
   void print(double measured_ms) const {
-    std::string unsteady, source;
+    std::string unsteady, source = cfg_.machine.empty() ? "preset " + cfg_.preset : cfg_.machine;
     model::HardwareProfile hw = hw_;
     if (calibration_) {
       hw     = calibration_->profile(hw, cfg_.machine.empty(), "paraxis train --calibrate", unsteady);
-      source = fmt::format("rates measured in this run, before and after training, the rest from {}",
-                           cfg_.machine.empty() ? "preset " + cfg_.preset : cfg_.machine);
-    } else {
-      source = cfg_.machine.empty() ? "preset " + cfg_.preset : cfg_.machine;
+      source = "rates measured in this run, before and after training, the rest from " + source;
     }
     const model::PredictedStep p = model::predict_step(cfg_.model, layout_of(cfg_), cfg_.batch, hw);
     fmt::print("step time: measured {:.2f} ms (median), predicted {:.2f} ms (cost model, {}; {:+.0f}%)\n",

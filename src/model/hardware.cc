@@ -143,7 +143,7 @@ nlohmann::json shape_rates_json(const std::vector<ShapeRatePoint>& v) {
                         p.together.forward,
                         p.together.backward_input,
                         p.together.backward_weight};
-    if (p.turns.forward > 0)
+    if (measured_in_turns(p))
       for (double r : {p.turns.forward, p.turns.backward_input, p.turns.backward_weight}) e.push_back(r);
     a.push_back(e);
   }
