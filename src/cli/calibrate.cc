@@ -16,14 +16,15 @@
 #include "paraxis/comm/launch.h"
 #include "paraxis/core/error.h"
 #include "paraxis/kernels/matmul.h"
-#include "paraxis/model/calibration.h"
-#include "paraxis/model/hardware.h"
-#include "paraxis/model/measure.h"
+#include "paraxis/measure/calibration.h"
+#include "paraxis/cost/hardware.h"
+#include "paraxis/measure/measure.h"
 
 namespace {
 
 using namespace paraxis;
-using namespace paraxis::model;
+using namespace paraxis::cost;
+using namespace paraxis::measure;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) {

@@ -18,10 +18,10 @@
 #include "cli/model_flags.h"
 #include "paraxis/core/error.h"
 #include "paraxis/data/sources.h"
-#include "paraxis/model/calibration.h"
-#include "paraxis/model/hardware.h"
-#include "paraxis/model/measure.h"
-#include "paraxis/model/planner.h"
+#include "paraxis/measure/calibration.h"
+#include "paraxis/cost/hardware.h"
+#include "paraxis/measure/measure.h"
+#include "paraxis/cost/planner.h"
 #include "paraxis/trace/analysis.h"
 #include "paraxis/trace/chrome_trace.h"
 #include "paraxis/trace/report.h"
@@ -69,8 +69,8 @@ struct DemoRow {
 };
 
 // The cost model's layout of a demo run: placement is a pipeline of one micro-batch.
-model::Layout layout_of(const LayoutRunConfig& c) {
-  model::Layout layout;
+cost::Layout layout_of(const LayoutRunConfig& c) {
+  cost::Layout layout;
   layout.pp       = c.placement ? c.devices : c.pp;
   layout.tp       = c.tp;
   layout.dp       = c.dp > 0 ? c.dp : c.devices / (layout.tp * layout.pp);
@@ -87,17 +87,17 @@ std::string predicted_file(const std::string& measured) {
   return fs::path(measured).stem().string() + ".predicted.json";
 }
 
-// --calibrate: the rates the predictions use, measured in the run itself (model::RunCalibration) — one round
+// --calibrate: the rates the predictions use, measured in the run itself (measure::RunCalibration) — one round
 // of every layout's Linear calls before each round of layouts.
-model::RunCalibration run_calibration(const std::vector<DemoRow>& rows) {
-  model::LinearCalls calls;
+measure::RunCalibration run_calibration(const std::vector<DemoRow>& rows) {
+  cost::LinearCalls calls;
   int devices = 1;
   for (const DemoRow& r : rows) {
     const LayoutRunConfig& c = r.layout.cfg;
-    calls.merge(model::linear_calls(model::describe_model(c.model), layout_of(c), c.batch));
+    calls.merge(cost::linear_calls(cost::describe_model(c.model), layout_of(c), c.batch));
     devices = std::max(devices, c.devices);
   }
-  return model::RunCalibration(calls, devices);
+  return measure::RunCalibration(calls, devices);
 }
 
 std::string load_average() {
@@ -147,7 +147,7 @@ std::vector<DemoLayout> demo_layouts(const LayoutRunConfig& base, int m, bool de
 double measured_ms(const DemoRow& r) {
   std::vector<double> ms;
   for (const LayoutRunResult& run : r.runs) ms.push_back(run.median_step_ms());
-  return model::median_mean(ms);
+  return measure::median_mean(ms);
 }
 
 std::string verdict_word(const DemoRow& r) {
@@ -220,7 +220,7 @@ void print_unsteady_rounds(const std::vector<DemoRow>& rows) {
     if (r.runs.size() < 2) continue;
     std::vector<double> ms;
     for (const LayoutRunResult& run : r.runs) ms.push_back(run.median_step_ms());
-    const double spread = model::spread_of(ms);
+    const double spread = measure::spread_of(ms);
     if (spread > 0.25)
       unsteady.push_back(fmt::format("{} {:.0f}-{:.0f} ms", short_name(r),
                                      *std::min_element(ms.begin(), ms.end()),
@@ -281,8 +281,8 @@ int run_demo(const DemoArgs& args) {
                 "--rounds {}: must be between 1 and 20 (each round runs every layout once); e.g. --rounds 3",
                 args.rounds);
   // The hardware profile is input too: a bad --machine or --preset stops the demo before anything trains.
-  model::HardwareProfile hw =
-      args.machine.empty() ? model::hardware_preset(args.preset) : model::load_hardware(args.machine);
+  cost::HardwareProfile hw =
+      args.machine.empty() ? cost::hardware_preset(args.preset) : cost::load_hardware(args.machine);
   const bool calibrate =
       calibrate_in_run(args.calibrate, args.machine.empty() && !args.preset_given, args.machine, args.preset);
   std::error_code ec;
@@ -323,7 +323,7 @@ int run_demo(const DemoArgs& args) {
   for (DemoLayout& l : demo_layouts(base, args.microbatches, args.defer_wgrad))
     rows.push_back({std::move(l)});
   const int total = static_cast<int>(rows.size());
-  std::optional<model::RunCalibration> calibration;
+  std::optional<measure::RunCalibration> calibration;
   if (calibrate) calibration.emplace(run_calibration(rows));
   // Round-robin: on a shared machine the speed drifts over seconds to minutes; rounds spread every layout
   // over the same stretch of time, and the table shows each layout's median round.
@@ -371,10 +371,10 @@ int run_demo(const DemoArgs& args) {
   // table's; the lower middle one for an even count).
   for (DemoRow& r : rows) {
     if (r.runs.empty()) continue;
-    // The cost model's step (include/paraxis/model/planner.h) from the same model, batch and schedule the
+    // The cost model's step (include/paraxis/cost/planner.h) from the same model, batch and schedule the
     // demo runs; shown beside the measured one and labelled predicted.
-    model::PredictedStep p =
-        model::predict_step(r.layout.cfg.model, layout_of(r.layout.cfg), r.layout.cfg.batch, hw);
+    cost::PredictedStep p =
+        cost::predict_step(r.layout.cfg.model, layout_of(r.layout.cfg), r.layout.cfg.batch, hw);
     r.predicted_ms    = p.step_s * 1e3;
     r.predicted_trace = std::move(p.trace);
     std::vector<size_t> order(r.runs.size());
@@ -399,7 +399,7 @@ int run_demo(const DemoArgs& args) {
     entries.push_back({r.layout.label + ", predicted (" + predicted + ")", r.predicted_trace});
   }
   // The profile behind the predicted column: `paraxis predict --machine DIR/machine.json` reproduces a row.
-  model::save_hardware(hw, (fs::path(args.out) / "machine.json").string());
+  cost::save_hardware(hw, (fs::path(args.out) / "machine.json").string());
   const std::string report = (fs::path(args.out) / "report.html").string();
   {
     std::ofstream f(report);

@@ -1,5 +1,5 @@
 // The rule `paraxis demo` and `paraxis train --predict` share for measuring their prediction's rates in their
-// own run (model::RunCalibration).
+// own run (measure::RunCalibration).
 #pragma once
 
 #include <string>

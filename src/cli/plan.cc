@@ -11,13 +11,13 @@
 #include "cli/command.h"
 #include "cli/model_flags.h"
 #include "paraxis/core/error.h"
-#include "paraxis/model/planner.h"
+#include "paraxis/cost/planner.h"
 #include "paraxis/trace/chrome_trace.h"
 
 namespace {
 
 using namespace paraxis;
-using namespace paraxis::model;
+using namespace paraxis::cost;
 
 struct CommonOptions {
   ModelSpec spec;

@@ -3,11 +3,13 @@
 //   paraxis schedule --schedule 1f1b --pp 4 --microbatches 8
 //   paraxis schedule --schedule interleaved-1f1b --pp 2 --microbatches 4 --virtual 2 --lowered --format csv
 //   paraxis schedule --from my_schedule.csv --durations F=1,I=1,W=1 --timeline
+//   paraxis schedule --from torch_artifact.csv --format torch-csv   # PyTorch's CSV form, read and written
 //   paraxis schedule --pp 4 --costs 4,1,1,1,1,1,1,4      # also cut 8 blocks into 4 balanced stages
 #include <fmt/format.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "cli/command.h"
@@ -17,6 +19,7 @@
 #include "paraxis/pipeline/grid.h"
 #include "paraxis/pipeline/lower.h"
 #include "paraxis/pipeline/partition.h"
+#include "paraxis/pipeline/torch_csv.h"
 #include "paraxis/pipeline/validate.h"
 
 namespace {
@@ -35,14 +38,29 @@ struct Options {
   std::string costs;
 };
 
-Schedule read_schedule_file(const std::string& path) {
+// A .csv file is in PyTorch's form when is_torch_csv says so (an empty cell, an OVERLAP_F_B pair or
+// UNSHARD/RESHARD in some row), else in ours; a torch CSV without those reads the same in both. `torch` keeps
+// what writes a torch file back unchanged (idle cells, overlapped pairs).
+Schedule read_schedule_file(const std::string& path, std::optional<TorchCsvSchedule>& torch) {
   std::ifstream in(path);
   PX_USER_CHECK(in.good(), "--from {}: cannot open the file; give a schedule in CSV (.csv) or text form",
                 path);
   std::stringstream buf;
   buf << in.rdbuf();
   const bool csv = path.size() >= 4 && path.compare(path.size() - 4, 4, ".csv") == 0;
+  if (csv && is_torch_csv(buf.str())) {
+    torch = parse_torch_csv(buf.str());
+    return torch->schedule;
+  }
   return csv ? parse_schedule_csv(buf.str()) : parse_schedule_text(buf.str());
+}
+
+// --format torch-csv: the schedule alone, as torch's _load_csv reads it (so the figures go to stderr). A
+// torch file read with --from comes back unchanged unless --lowered changed the schedule.
+void print_torch_csv(const Schedule& s, const std::optional<TorchCsvSchedule>& from,
+                     const std::string& figures) {
+  fmt::print("{}", from && from->schedule == s ? format_torch_csv(*from) : format_torch_csv(s));
+  fmt::print(stderr, "{}", figures);
 }
 
 std::vector<double> parse_costs(const std::string& text) {
@@ -66,20 +84,23 @@ std::string join(const std::vector<int>& v) {
 }
 
 int run_schedule(const Options& o) {
-  PX_USER_CHECK(o.format == "grid" || o.format == "csv" || o.format == "json" || o.format == "text",
-                "--format {} is unknown; use grid, csv, json or text", o.format);
+  PX_USER_CHECK(o.format == "grid" || o.format == "csv" || o.format == "torch-csv" || o.format == "json" ||
+                    o.format == "text",
+                "--format {} is unknown; use grid, csv, torch-csv, json or text", o.format);
   const Durations durations = parse_durations(o.durations);
   ScheduleSpec spec{parse_schedule_kind(o.schedule), o.pp, o.microbatches, o.virtual_stages};
   Schedule schedule;
+  std::optional<TorchCsvSchedule> torch;  // set when --from reads a file in PyTorch's CSV form
   std::string title;
   if (o.from_file.empty()) {
     schedule = generate_schedule(spec);  // checks the spec: user errors exit 2
     title    = fmt::format("schedule {}: pp {}, microbatches {}, virtual {}, {} stages", o.schedule, o.pp,
                            o.microbatches, o.virtual_stages, schedule.num_stages);
   } else {
-    schedule = read_schedule_file(o.from_file);
-    title    = fmt::format("schedule from {}: {} devices, {} stages, {} microbatches", o.from_file,
-                           schedule.num_devices, schedule.num_stages, schedule.num_microbatches);
+    schedule = read_schedule_file(o.from_file, torch);
+    title    = fmt::format("schedule from {}{}: {} devices, {} stages, {} microbatches", o.from_file,
+                        torch ? " (PyTorch's CSV form)" : "", schedule.num_devices, schedule.num_stages,
+                           schedule.num_microbatches);
   }
   validate_schedule(schedule);
   if (o.lowered && !schedule.is_lowered()) schedule = lower_send_recv(schedule);
@@ -120,6 +141,12 @@ int run_schedule(const Options& o) {
     j["idle_fraction_theory"] = theory >= 0 ? nlohmann::json(theory) : nlohmann::json(nullptr);
     j["peak_stash"]           = r.peak_stash;
     fmt::print("{}\n", j.dump(2));
+    return 0;
+  }
+  if (o.format == "torch-csv") {
+    print_torch_csv(schedule, torch,
+                    fmt::format("# makespan {:g}, idle fraction {:.4f}, peak stash per stage {}\n",
+                                r.makespan, r.idle_fraction(), join(r.peak_stash)));
     return 0;
   }
   if (o.format == "csv" || o.format == "text") {
@@ -166,14 +193,15 @@ const bool registered = paraxis::cli::register_command(
            ->capture_default_str();
        sub.add_option("--virtual", o->virtual_stages, "model chunks per device v (interleaved-1f1b)")
            ->capture_default_str();
-       sub.add_option("--format", o->format, "grid, csv, json or text")->capture_default_str();
+       sub.add_option("--format", o->format, "grid, csv, torch-csv (PyTorch's schedule CSV), json or text")
+           ->capture_default_str();
        sub.add_flag("--lowered", o->lowered, "insert SEND/RECV actions (as the runtime executes them)");
        sub.add_flag("--timeline", o->timeline, "also print the dry-run timeline (one row per time unit)");
        sub.add_option("--durations", o->durations,
                       "dry-run times per action kind: F=1,B=2,I=1,W=1,SEND=0,RECV=0")
            ->capture_default_str();
        sub.add_option("--from", o->from_file,
-                      "read the schedule from a file (.csv: CSV form, else text form)");
+                      "read the schedule from a file (.csv: our CSV form or PyTorch's, else text form)");
        sub.add_option("--costs", o->costs, "block costs a,b,c,...: also print the balanced stage partition");
        return [o] { return run_schedule(*o); };
      }});

@@ -9,9 +9,9 @@
 #include "cli/in_run_rates.h"
 #include "cli/model_flags.h"
 #include "paraxis/core/error.h"
-#include "paraxis/model/hardware.h"
-#include "paraxis/model/measure.h"
-#include "paraxis/model/planner.h"
+#include "paraxis/cost/hardware.h"
+#include "paraxis/measure/measure.h"
+#include "paraxis/cost/planner.h"
 #include "paraxis/train/trainer.h"
 
 namespace paraxis::cli {
@@ -107,8 +107,8 @@ void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
 namespace {
 
 // The cost model's layout of the run.
-model::Layout layout_of(const TrainConfig& cfg) {
-  model::Layout layout;
+cost::Layout layout_of(const TrainConfig& cfg) {
+  cost::Layout layout;
   layout.dp = cfg.dp, layout.tp = cfg.tp, layout.pp = cfg.pp;
   layout.schedule           = pipeline::parse_schedule_kind(cfg.schedule);
   layout.microbatches       = cfg.microbatches;
@@ -127,7 +127,7 @@ model::Layout layout_of(const TrainConfig& cfg) {
 class Prediction {
  public:
   Prediction(const TrainConfig& cfg, bool preset_given) : cfg_(cfg) {
-    hw_ = cfg.machine.empty() ? model::hardware_preset(cfg.preset) : model::load_hardware(cfg.machine);
+    hw_ = cfg.machine.empty() ? cost::hardware_preset(cfg.preset) : cost::load_hardware(cfg.machine);
     const bool calibrate = calibrate_in_run(
         cfg.calibrate, cfg.predict && cfg.machine.empty() && !preset_given && cfg.backend == "threads",
         cfg.machine, cfg.preset);
@@ -139,7 +139,7 @@ class Prediction {
         "--calibrate measures rates with the threads backend inside this process, not under --backend "
         "mpi; run `paraxis calibrate -o m.json` once and use --predict --machine m.json");
     if (calibrate)
-      calibration_.emplace(model::linear_calls(model::describe_model(cfg.model), layout_of(cfg), cfg.batch),
+      calibration_.emplace(cost::linear_calls(cost::describe_model(cfg.model), layout_of(cfg), cfg.batch),
                            cfg.devices);
   }
 
@@ -159,12 +159,12 @@ class Prediction {
 
   void print(double measured_ms) const {
     std::string unsteady, source = cfg_.machine.empty() ? "preset " + cfg_.preset : cfg_.machine;
-    model::HardwareProfile hw = hw_;
+    cost::HardwareProfile hw = hw_;
     if (calibration_) {
       hw     = calibration_->profile(hw, cfg_.machine.empty(), "paraxis train --calibrate", unsteady);
       source = "rates measured in this run, before and after training, the rest from " + source;
     }
-    const model::PredictedStep p = model::predict_step(cfg_.model, layout_of(cfg_), cfg_.batch, hw);
+    const cost::PredictedStep p = cost::predict_step(cfg_.model, layout_of(cfg_), cfg_.batch, hw);
     fmt::print("step time: measured {:.2f} ms (median), predicted {:.2f} ms (cost model, {}; {:+.0f}%)\n",
                measured_ms, p.step_s * 1e3, source,
                measured_ms > 0 ? 100.0 * (p.step_s * 1e3 - measured_ms) / measured_ms : 0.0);
@@ -176,8 +176,8 @@ class Prediction {
 
  private:
   const TrainConfig& cfg_;
-  model::HardwareProfile hw_;
-  std::optional<model::RunCalibration> calibration_;
+  cost::HardwareProfile hw_;
+  std::optional<measure::RunCalibration> calibration_;
 };
 
 const bool registered = register_command(

@@ -119,13 +119,17 @@ bool Model::first_block_skips_input_pass() const {
   return k0 == "linear" || k0 == "conv2d" || k0 == "column_parallel";
 }
 
+double partition_cost(const Cost& c, bool skips_input_pass) {
+  return c.fwd_flops + (skips_input_pass ? 0.0 : c.bwd_input_flops) + c.bwd_weight_flops + 1.0;
+}
+
 std::vector<double> Model::partition_costs(int64_t batch) const {
   std::vector<double> costs;
   Shape s = input_shape(batch);
   for (size_t b = 0; b < blocks.size(); ++b) {
     Cost c                 = blocks[b]->cost(s);
     const bool skips_input = b == 0 && first_block_skips_input_pass();
-    costs.push_back(c.fwd_flops + (skips_input ? 0.0 : c.bwd_input_flops) + c.bwd_weight_flops + 1.0);
+    costs.push_back(partition_cost(c, skips_input));
     s = blocks[b]->output_shape(s);
   }
   return costs;

@@ -27,10 +27,15 @@ constexpr KindName kKindNames[] = {
     {ActionKind::kRecvBackward, "RECV_B"},
     {ActionKind::kReduceGrad, "REDUCE_GRAD"},
     {ActionKind::kOptStep, "OPT_STEP"},
+    {ActionKind::kFlushWeight, "FLUSH_W"},
+    {ActionKind::kGradNorm, "GRAD_NORM"},
+    {ActionKind::kReduceScatter, "REDUCE_SCATTER"},
+    {ActionKind::kAllGather, "ALL_GATHER"},
+    {ActionKind::kRecompute, "R"},
 };
 
 bool is_step_level(ActionKind k) {
-  return k == ActionKind::kReduceGrad || k == ActionKind::kOptStep;
+  return is_tail(k);
 }
 
 std::string_view trim(std::string_view s) {
@@ -53,7 +58,7 @@ void finish_inference(Schedule& s) {
   for (const auto& list : s.actions)
     for (const Action& a : list) {
       max_stage = std::max(max_stage, a.stage);
-      max_mb    = std::max(max_mb, a.microbatch);
+      if (!is_tail(a.kind)) max_mb = std::max(max_mb, a.microbatch);  // REDUCE_GRAD's number is a bucket
     }
   s.num_stages       = max_stage + 1;
   s.num_microbatches = max_mb + 1;
@@ -89,7 +94,12 @@ std::vector<Action> parse_list(std::string_view row, char sep, int line_no) {
 
 bool is_compute(ActionKind k) {
   return k == ActionKind::kForward || k == ActionKind::kBackwardInput || k == ActionKind::kBackwardWeight ||
-         k == ActionKind::kFullBackward;
+         k == ActionKind::kFullBackward || k == ActionKind::kRecompute;
+}
+
+bool is_tail(ActionKind k) {
+  return k == ActionKind::kReduceGrad || k == ActionKind::kOptStep || k == ActionKind::kFlushWeight ||
+         k == ActionKind::kGradNorm || k == ActionKind::kReduceScatter || k == ActionKind::kAllGather;
 }
 
 bool is_transfer(ActionKind k) {
@@ -104,8 +114,11 @@ const char* kind_code(ActionKind kind) {
 }
 
 std::string to_string(const Action& a) {
-  if (is_step_level(a.kind))
-    return a.stage >= 0 ? fmt::format("{}{}", a.stage, kind_code(a.kind)) : kind_code(a.kind);
+  if (is_step_level(a.kind)) {
+    std::string out = a.stage >= 0 ? fmt::format("{}{}", a.stage, kind_code(a.kind)) : kind_code(a.kind);
+    if (a.kind == ActionKind::kReduceGrad && a.bucket() >= 0) out += std::to_string(a.bucket());
+    return out;
+  }
   return fmt::format("{}{}{}", a.stage, kind_code(a.kind), a.microbatch);
 }
 
@@ -121,9 +134,15 @@ Action parse_action(std::string_view text) {
     Action a;
     a.kind = kn.kind;
     if (is_step_level(kn.kind)) {
-      PX_USER_CHECK(mb_digits.empty(), "action '{}': {} takes no micro-batch; write '{}' or e.g. '0{}'", t,
-                    kn.code, kn.code, kn.code);
-      a.stage = stage_digits.empty() ? -1 : parse_index(stage_digits, t);
+      const bool bucket = kn.kind == ActionKind::kReduceGrad;
+      PX_USER_CHECK(mb_digits.empty() || bucket,
+                    "action '{}': {} takes no micro-batch; write '{}' or e.g. '0{}'", t, kn.code, kn.code,
+                    kn.code);
+      PX_USER_CHECK(
+          kn.kind != ActionKind::kFlushWeight || !stage_digits.empty(),
+          "action '{}': FLUSH_W needs the stage whose weight gradients it computes, e.g. '1FLUSH_W'", t);
+      a.stage      = stage_digits.empty() ? -1 : parse_index(stage_digits, t);
+      a.microbatch = mb_digits.empty() ? -1 : parse_index(mb_digits, t);
       return a;
     }
     PX_USER_CHECK(!stage_digits.empty() && !mb_digits.empty(),
@@ -135,7 +154,9 @@ Action parse_action(std::string_view text) {
   }
   PX_USER_FAIL(
       "cannot parse action '{}'; the form is {{stage}}{{KIND}}{{micro-batch}} with KIND one of F, I, W, B, "
-      "SEND_F, RECV_F, SEND_B, RECV_B (e.g. '1F0', '0SEND_F1'), or REDUCE_GRAD / OPT_STEP",
+      "R, "
+      "SEND_F, RECV_F, SEND_B, RECV_B (e.g. '1F0', '0SEND_F1'), or a tail action: REDUCE_GRAD{{bucket}}, "
+      "{{stage}}FLUSH_W, REDUCE_SCATTER, GRAD_NORM, OPT_STEP, ALL_GATHER",
       t);
 }
 

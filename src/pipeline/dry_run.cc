@@ -8,6 +8,7 @@
 
 #include "paraxis/core/error.h"
 #include "paraxis/pipeline/grid.h"
+#include "paraxis/pipeline/readiness.h"
 #include "paraxis/pipeline/validate.h"
 
 namespace paraxis::pipeline {
@@ -77,15 +78,11 @@ double DryRunResult::idle_fraction() const {
 
 namespace {
 
-constexpr double kNotYet = -1;
-
 class Simulator {
  public:
-  Simulator(const Schedule& s, const Durations& dur) : s_(s), dur_(dur), lowered_(s.is_lowered()) {
-    const size_t cells = static_cast<size_t>(s.num_stages) * s.num_microbatches;
-    for (auto* v : {&fwd_, &grad_, &weight_, &send_f_, &send_b_, &recv_f_, &recv_b_})
-      v->assign(cells, kNotYet);
-  }
+  // durations[d][i]: the time of device d's action i (a table, or the kind's duration).
+  Simulator(const Schedule& s, std::vector<std::vector<double>> durations)
+      : s_(s), dur_(std::move(durations)), ready_(s) {}
 
   DryRunResult run() {
     DryRunResult r;
@@ -99,33 +96,22 @@ class Simulator {
       r.start[d].assign(s_.actions[d].size(), 0);
       r.finish[d].assign(s_.actions[d].size(), 0);
     }
-    bool progress = true;
-    while (progress) {
+    for (bool progress = true; progress;) {
       progress = false;
-      for (int d = 0; d < D; ++d) {
-        while (next[d] < s_.actions[d].size()) {
+      for (int d = 0; d < D; ++d)
+        for (; next[d] < s_.actions[d].size(); ++next[d], progress = true) {
           const Action& a    = s_.actions[d][next[d]];
-          const double input = input_ready(d, a);
-          if (input == kNotYet) break;
-          const double begin = std::max(clock[d], input), end = begin + dur_.of(a.kind);
+          const double input = ready_.input_time(a);
+          if (input == Readiness::kNotYet) break;
+          const double begin = std::max(clock[d], input), end = begin + dur_[d][next[d]];
           r.start[d][next[d]]  = begin;
           r.finish[d][next[d]] = end;
           r.busy[d] += end - begin;
           clock[d] = end;
-          complete(a, end);
-          ++next[d];
-          progress = true;
+          ready_.complete(a, end);
         }
-      }
     }
-    std::vector<GridMark> stuck;
-    for (int d = 0; d < D; ++d)
-      if (next[d] < s_.actions[d].size()) stuck.push_back({d, static_cast<int>(next[d])});
-    if (!stuck.empty())
-      PX_USER_FAIL(
-          "the schedule deadlocks: no device can start its next action (marked), each waits for data that "
-          "comes after another marked action\n{}",
-          format_grid(s_, stuck));
+    fail_if_stuck(next);
     r.makespan = *std::max_element(clock.begin(), clock.end());
     for (int d = 0; d < D; ++d) r.idle.push_back(r.makespan - r.busy[d]);
     r.peak_stash = peak_stash();
@@ -134,86 +120,18 @@ class Simulator {
 
  private:
   const Schedule& s_;
-  const Durations& dur_;
-  const bool lowered_;
-  // Finish time per (stage, mb), kNotYet until done. grad_ = I or B (input gradient), weight_ = W or B.
-  std::vector<double> fwd_, grad_, weight_, send_f_, send_b_, recv_f_, recv_b_;
+  const std::vector<std::vector<double>> dur_;
+  Readiness ready_;
 
-  size_t key(int stage, int mb) const { return static_cast<size_t>(stage) * s_.num_microbatches + mb; }
-  bool remote(int a, int b) const { return s_.stage_device[a] != s_.stage_device[b]; }
-
-  // The time the inputs of `a` exist, or kNotYet.
-  double input_ready(int d, const Action& a) const {
-    const int st = a.stage, k = a.microbatch, last = s_.num_stages - 1;
-    switch (a.kind) {
-      case ActionKind::kForward:
-        if (st == 0) return 0;
-        return lowered_ && remote(st - 1, st) ? recv_f_[key(st, k)] : fwd_[key(st - 1, k)];
-      case ActionKind::kBackwardInput:
-      case ActionKind::kFullBackward: {
-        const double own = fwd_[key(st, k)];
-        if (own == kNotYet || st == last) return own;
-        const double g = lowered_ && remote(st, st + 1) ? recv_b_[key(st, k)] : grad_[key(st + 1, k)];
-        return g == kNotYet ? kNotYet : std::max(own, g);
-      }
-      case ActionKind::kBackwardWeight:
-        return grad_[key(st, k)];
-      case ActionKind::kSendForward:
-        return fwd_[key(st, k)];
-      case ActionKind::kSendBackward:
-        return grad_[key(st, k)];
-      case ActionKind::kRecvForward:
-        return send_f_[key(st - 1, k)];
-      case ActionKind::kRecvBackward:
-        return send_b_[key(st + 1, k)];
-      case ActionKind::kReduceGrad: {
-        double t = 0;
-        for (int stage = 0; stage < s_.num_stages; ++stage) {
-          if (s_.stage_device[stage] != d || (a.stage >= 0 && a.stage != stage)) continue;
-          for (int mb = 0; mb < s_.num_microbatches; ++mb) {
-            if (weight_[key(stage, mb)] == kNotYet) return kNotYet;
-            t = std::max(t, weight_[key(stage, mb)]);
-          }
-        }
-        return t;
-      }
-      case ActionKind::kOptStep:
-        return 0;
-    }
-    return kNotYet;
-  }
-
-  void complete(const Action& a, double t) {
-    if (a.kind == ActionKind::kReduceGrad || a.kind == ActionKind::kOptStep) return;
-    const size_t c = key(a.stage, a.microbatch);
-    switch (a.kind) {
-      case ActionKind::kForward:
-        fwd_[c] = t;
-        break;
-      case ActionKind::kBackwardInput:
-        grad_[c] = t;
-        break;
-      case ActionKind::kBackwardWeight:
-        weight_[c] = t;
-        break;
-      case ActionKind::kFullBackward:
-        grad_[c] = weight_[c] = t;
-        break;
-      case ActionKind::kSendForward:
-        send_f_[c] = t;
-        break;
-      case ActionKind::kSendBackward:
-        send_b_[c] = t;
-        break;
-      case ActionKind::kRecvForward:
-        recv_f_[c] = t;
-        break;
-      case ActionKind::kRecvBackward:
-        recv_b_[c] = t;
-        break;
-      default:
-        break;
-    }
+  void fail_if_stuck(const std::vector<size_t>& next) const {
+    std::vector<GridMark> stuck;
+    for (int d = 0; d < s_.num_devices; ++d)
+      if (next[d] < s_.actions[d].size()) stuck.push_back({d, static_cast<int>(next[d])});
+    if (!stuck.empty())
+      PX_USER_FAIL(
+          "the schedule deadlocks: no device can start its next action (marked), each waits for data that "
+          "comes after another marked action\n{}",
+          format_grid(s_, stuck));
   }
 
   // List order decides the stash: a stage lives on one device, whose actions run one after another.
@@ -231,8 +149,20 @@ class Simulator {
 }  // namespace
 
 DryRunResult dry_run(const Schedule& s, const Durations& durations) {
+  std::vector<std::vector<double>> table(s.actions.size());
+  for (size_t d = 0; d < s.actions.size(); ++d)
+    for (const Action& a : s.actions[d]) table[d].push_back(durations.of(a.kind));
+  return dry_run(s, table);
+}
+
+DryRunResult dry_run(const Schedule& s, const std::vector<std::vector<double>>& action_durations) {
   validate_schedule(s);
-  return Simulator(s, durations).run();
+  PX_CHECK(action_durations.size() == s.actions.size(), "dry_run: durations for {} of {} devices",
+           action_durations.size(), s.actions.size());
+  for (size_t d = 0; d < s.actions.size(); ++d)
+    PX_CHECK(action_durations[d].size() == s.actions[d].size(), "dry_run: {} durations for {} actions",
+             action_durations[d].size(), s.actions[d].size());
+  return Simulator(s, action_durations).run();
 }
 
 std::string format_timeline(const Schedule& s, const DryRunResult& r, int max_rows) {

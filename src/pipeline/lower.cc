@@ -6,6 +6,7 @@
 
 #include "paraxis/core/error.h"
 #include "paraxis/pipeline/grid.h"
+#include "paraxis/pipeline/readiness.h"
 #include "paraxis/pipeline/validate.h"
 
 namespace paraxis::pipeline {
@@ -14,11 +15,10 @@ namespace {
 
 class Lowering {
  public:
-  explicit Lowering(const Schedule& in) : in_(in), out_(in) {
+  explicit Lowering(const Schedule& in) : in_(in), out_(in), ready_(in) {
     for (auto& list : out_.actions) list.clear();
     const size_t cells = static_cast<size_t>(in.num_stages) * in.num_microbatches;
-    for (auto* v : {&act_sent_, &act_here_, &grad_sent_, &grad_here_, &fwd_done_, &input_grad_done_})
-      v->assign(cells, false);
+    for (auto* v : {&act_here_, &grad_here_}) v->assign(cells, false);
     channel_.resize(static_cast<size_t>(in.num_devices) * in.num_devices);
   }
 
@@ -51,9 +51,10 @@ class Lowering {
  private:
   const Schedule& in_;
   Schedule out_;
-  // Per (stage, mb) of the RECEIVING stage: its input activation / output gradient has been sent, has
-  // arrived.
-  std::vector<bool> act_sent_, act_here_, grad_sent_, grad_here_, fwd_done_, input_grad_done_;
+  // Which compute action may run: the compute-only list's dependencies (readiness.h), in rounds.
+  Readiness ready_;
+  // Per (stage, mb) of the RECEIVING stage: its input activation / output gradient has a RECV placed.
+  std::vector<bool> act_here_, grad_here_;
   // Per (sender, receiver) device pair: RECV actions whose SEND is placed but whose RECV is not yet, in send
   // order. Receivers drain a channel in that order, so paired transfers match first-in first-out.
   std::vector<std::deque<Action>> channel_;
@@ -63,23 +64,10 @@ class Lowering {
   int owner(int stage) const { return in_.stage_device[stage]; }
 
   bool ready(const Action& a) const {
-    const size_t c = key(a.stage, a.microbatch);
-    switch (a.kind) {
-      case ActionKind::kForward:
-        return a.stage == 0 || act_sent_[c];
-      case ActionKind::kBackwardInput:
-      case ActionKind::kFullBackward:
-        return fwd_done_[c] && (a.stage == last_stage() || grad_sent_[c]);
-      case ActionKind::kBackwardWeight:
-        return input_grad_done_[c];
-      case ActionKind::kReduceGrad:
-      case ActionKind::kOptStep:
-        return true;
-      default:
-        PX_USER_FAIL(
-            "lower_send_recv takes a compute-only schedule, found {}; lower the compute lists instead",
-            to_string(a));
-    }
+    PX_USER_CHECK(!is_transfer(a.kind),
+                  "lower_send_recv takes a compute-only schedule, found {}; lower the compute lists instead",
+                  to_string(a));
+    return ready_.input_time(a) != Readiness::kNotYet;
   }
 
   // Places the RECV of (stage, mb) on its device just before the pass that consumes it, after the RECVs sent
@@ -99,7 +87,6 @@ class Lowering {
 
   void send(ActionKind send_kind, ActionKind recv_kind, int from_stage, int to_stage, int mb) {
     const int from = owner(from_stage), to = owner(to_stage);
-    (recv_kind == ActionKind::kRecvForward ? act_sent_ : grad_sent_)[key(to_stage, mb)] = true;
     if (from == to) {  // a local hand-off
       (recv_kind == ActionKind::kRecvForward ? act_here_ : grad_here_)[key(to_stage, mb)] = true;
       return;
@@ -109,7 +96,7 @@ class Lowering {
   }
 
   void emit(int d, const Action& a) {
-    PX_USER_CHECK(a.kind == ActionKind::kReduceGrad || a.kind == ActionKind::kOptStep ||
+    PX_USER_CHECK(is_tail(a.kind) ||
                       (a.stage >= 0 && a.stage < in_.num_stages && a.microbatch >= 0 &&
                        a.microbatch < in_.num_microbatches && owner(a.stage) == d),
                   "cannot lower {} on device {}: validate the schedule first", to_string(a), d);
@@ -119,12 +106,11 @@ class Lowering {
         a.stage < last_stage())
       receive(owner(a.stage + 1), d, ActionKind::kRecvBackward, a.stage, a.microbatch);
     out_.actions[d].push_back(a);
+    ready_.complete(a, 0);
     if (a.kind == ActionKind::kForward) {
-      fwd_done_[key(a.stage, a.microbatch)] = true;
       if (a.stage < last_stage())
         send(ActionKind::kSendForward, ActionKind::kRecvForward, a.stage, a.stage + 1, a.microbatch);
     } else if (a.kind == ActionKind::kBackwardInput || a.kind == ActionKind::kFullBackward) {
-      input_grad_done_[key(a.stage, a.microbatch)] = true;
       if (a.stage > 0)
         send(ActionKind::kSendBackward, ActionKind::kRecvBackward, a.stage, a.stage - 1, a.microbatch);
     }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 
 #include "paraxis/core/error.h"
 #include "paraxis/pipeline/grid.h"
@@ -12,7 +13,7 @@ namespace paraxis::pipeline {
 
 namespace {
 
-constexpr int kNumKinds = 10;
+constexpr int kNumKinds = kNumActionKinds;
 
 class Validator {
  public:
@@ -72,7 +73,7 @@ class Validator {
     for (int d = 0; d < s_.num_devices; ++d) {
       for (int i = 0; i < static_cast<int>(s_.actions[d].size()); ++i) {
         const Action& a = s_.actions[d][i];
-        if (a.kind == ActionKind::kReduceGrad || a.kind == ActionKind::kOptStep) {
+        if (is_tail(a.kind) || a.kind == ActionKind::kRecompute) {
           if (a.stage >= s_.num_stages)
             fail(fmt::format("{} names stage {} of {}", to_string(a), a.stage, s_.num_stages), {{d, i}});
           continue;
@@ -216,30 +217,72 @@ class Validator {
 
   void check_step_level() const {
     for (int d = 0; d < s_.num_devices; ++d) {
-      const auto& list = s_.actions[d];
-      std::vector<int> reduced(s_.num_stages, -1);
-      for (int i = 0; i < static_cast<int>(list.size()); ++i) {
-        const Action& a = list[i];
-        if (a.kind == ActionKind::kOptStep && i + 1 != static_cast<int>(list.size()))
-          fail(fmt::format("OPT_STEP on device {} is followed by more work; it ends the step", d), {{d, i}});
-        if (a.kind != ActionKind::kReduceGrad) continue;
-        for (int st = 0; st < s_.num_stages; ++st) {
-          if (owner(st) != d || (a.stage >= 0 && a.stage != st)) continue;
-          if (reduced[st] >= 0)
-            fail(fmt::format("stage {} reduces its gradients twice on device {}", st, d),
-                 {{d, reduced[st]}, {d, i}});
-          reduced[st] = i;
-          for (int k = 0; k < s_.num_microbatches; ++k)
-            if (weight_step(st, k) > i)
-              fail(fmt::format("{} runs before stage {} finished the weight gradient of micro-batch {}",
-                               to_string(a), st, k),
-                   {{d, i}});
+      check_reductions(d);
+      check_tail_order(d);
+    }
+  }
+
+  // The last step of device d's list at which a backward (B, W) of `stage` (-1: any of its stages) runs.
+  int last_backward(int d, int stage) const {
+    int last = -1;
+    for (int st = 0; st < s_.num_stages; ++st)
+      if (owner(st) == d && (stage < 0 || stage == st))
+        for (int k = 0; k < s_.num_microbatches; ++k) last = std::max(last, weight_step(st, k));
+    return last;
+  }
+
+  // REDUCE_GRAD without a bucket: once per stage, after its weight gradients; with one: once per bucket.
+  void check_reductions(int d) const {
+    const auto& list = s_.actions[d];
+    std::vector<int> reduced(s_.num_stages, -1);
+    std::map<int, int> bucket_at;
+    for (int i = 0; i < static_cast<int>(list.size()); ++i) {
+      const Action& a = list[i];
+      if (a.kind != ActionKind::kReduceGrad && a.kind != ActionKind::kFlushWeight) continue;
+      if (a.stage >= 0 && owner(a.stage) != d)
+        fail(fmt::format("{} runs on device {} but stage {} belongs to device {}", to_string(a), d, a.stage,
+                         owner(a.stage)),
+             {{d, i}});
+      if (a.kind == ActionKind::kFlushWeight || a.bucket() < 0) {
+        if (a.kind == ActionKind::kFlushWeight || a.stage >= 0) {
+          if (reduced[a.stage] >= 0 && a.kind == ActionKind::kReduceGrad)
+            fail(fmt::format("stage {} reduces its gradients twice on device {}", a.stage, d),
+                 {{d, reduced[a.stage]}, {d, i}});
+          if (a.kind == ActionKind::kReduceGrad) reduced[a.stage] = i;
         }
-        if (a.stage >= 0 && owner(a.stage) != d)
-          fail(fmt::format("{} runs on device {} but stage {} belongs to device {}", to_string(a), d, a.stage,
-                           owner(a.stage)),
-               {{d, i}});
+        if (last_backward(d, a.stage) > i)
+          fail(fmt::format("{} runs before the weight gradients it needs are computed", to_string(a)),
+               {{d, i}, {d, last_backward(d, a.stage)}});
+      } else if (auto [it, fresh] = bucket_at.emplace(a.bucket(), i); !fresh) {
+        fail(fmt::format("{} appears twice on device {}", to_string(a), d), {{d, it->second}, {d, i}});
       }
+    }
+  }
+
+  // REDUCE_SCATTER, GRAD_NORM, OPT_STEP, ALL_GATHER at most once each; after OPT_STEP only GRAD_NORM and
+  // ALL_GATHER; ALL_GATHER after OPT_STEP; REDUCE_SCATTER after every backward of the device.
+  void check_tail_order(int d) const {
+    const auto& list = s_.actions[d];
+    std::map<ActionKind, int> seen;
+    int opt = -1;
+    for (int i = 0; i < static_cast<int>(list.size()); ++i) {
+      const Action& a = list[i];
+      if (!is_tail(a.kind) || a.kind == ActionKind::kReduceGrad || a.kind == ActionKind::kFlushWeight) {
+        if (opt >= 0)
+          fail(fmt::format("{} runs after OPT_STEP on device {}; OPT_STEP ends the step's work", to_string(a),
+                           d),
+               {{d, opt}, {d, i}});
+        continue;
+      }
+      if (auto [it, fresh] = seen.emplace(a.kind, i); !fresh)
+        fail(fmt::format("{} appears twice on device {}", to_string(a), d), {{d, it->second}, {d, i}});
+      if (a.kind == ActionKind::kOptStep) opt = i;
+      if (a.kind == ActionKind::kAllGather && opt < 0)
+        fail(fmt::format("ALL_GATHER on device {} runs before OPT_STEP; it shares the updated shards", d),
+             {{d, i}});
+      if (a.kind == ActionKind::kReduceScatter && (opt >= 0 || last_backward(d, -1) > i))
+        fail(fmt::format("REDUCE_SCATTER on device {} must run after every backward and before OPT_STEP", d),
+             {{d, i}});
     }
   }
 };

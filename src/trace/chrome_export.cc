@@ -84,6 +84,23 @@ double to_us(int64_t ns, int64_t origin) {
   return static_cast<double>(ns - origin) / 1000.0;
 }
 
+// Clock alignment of a trace merged from processes (merge.h): offsets and uncertainty per device, in µs.
+json clock_sync_json(const std::vector<ClockSync>& clocks) {
+  json offsets  = json::array();
+  int64_t worst = 0;
+  for (const ClockSync& c : clocks) {
+    offsets.push_back({{"device", c.device},
+                       {"offset_us", static_cast<double>(c.offset_ns) / 1000.0},
+                       {"uncertainty_us", static_cast<double>(c.uncertainty_ns) / 1000.0}});
+    worst = std::max(worst, c.uncertainty_ns);
+  }
+  return {{"method", "ping-pong with device 0; offset at the smallest round trip, uncertainty half of it"},
+          {"reference_device", clocks.front().device},
+          {"ranks", clocks.size()},
+          {"max_uncertainty_us", static_cast<double>(worst) / 1000.0},
+          {"offsets", offsets}};
+}
+
 }  // namespace
 
 json to_chrome_json(const TraceSet& set) {
@@ -197,6 +214,7 @@ json to_chrome_json(const TraceSet& set) {
   for (const Step& s : set.steps) steps.push_back({to_us(s.t_begin_ns, origin), to_us(s.t_end_ns, origin)});
   meta["steps_us"] = steps;
   if (set.one_device_step_ns) meta["one_device_step_ms"] = *set.one_device_step_ns / 1e6;
+  if (!set.clocks.empty()) meta["clock_sync"] = clock_sync_json(set.clocks);
   if (!set.layers.empty()) {
     json layers = json::array();
     for (const LayerWork& l : set.layers) layers.push_back({{"name", l.name}, {"work", l.work}});

@@ -37,6 +37,25 @@ void parse_label(const std::string& label, DeviceInfo& info) {
   info.pp     = std::stoi(m[4]);
 }
 
+// otherData.paraxis.clock_sync.offsets (a trace merged from MPI ranks), when present.
+std::vector<ClockSync> read_clock_sync(const json& meta) {
+  std::vector<ClockSync> clocks;
+  if (!meta.contains("clock_sync") || !meta["clock_sync"].is_object()) return clocks;
+  const json& sync = meta["clock_sync"];
+  if (!sync.contains("offsets") || !sync["offsets"].is_array()) return clocks;
+  for (const json& o : sync["offsets"]) {
+    if (!o.is_object()) continue;
+    ClockSync c;
+    c.device = static_cast<int>(get_int(o, "device", static_cast<int64_t>(clocks.size())));
+    if (o.contains("offset_us") && o["offset_us"].is_number())
+      c.offset_ns = us_to_ns(o["offset_us"].get<double>());
+    if (o.contains("uncertainty_us") && o["uncertainty_us"].is_number())
+      c.uncertainty_ns = us_to_ns(o["uncertainty_us"].get<double>());
+    clocks.push_back(c);
+  }
+  return clocks;
+}
+
 }  // namespace
 
 TraceSet from_chrome_json(const json& doc, const std::string& what) {
@@ -137,6 +156,7 @@ TraceSet from_chrome_json(const json& doc, const std::string& what) {
       if (l.is_object() && l.contains("work") && l["work"].is_number())
         set.layers.push_back({l.value("name", ""), l["work"].get<double>()});
   set.dropped_events = get_int(meta, "dropped_events", 0);
+  set.clocks         = read_clock_sync(meta);
   return set;
 }
 

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "paraxis/core/error.h"
-#include "paraxis/train/optim.h"
+#include "paraxis/nn/optim.h"
 
 namespace paraxis {
 

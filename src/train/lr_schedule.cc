@@ -2,7 +2,7 @@
 #include <numbers>
 
 #include "paraxis/core/error.h"
-#include "paraxis/train/optim.h"
+#include "paraxis/nn/optim.h"
 
 namespace paraxis {
 

@@ -15,11 +15,12 @@
 #include "paraxis/core/safetensors.h"
 #include "paraxis/data/loader.h"
 #include "paraxis/data/sources.h"
+#include "paraxis/nn/optim.h"
 #include "paraxis/parallel/engine.h"
 #include "paraxis/trace/chrome_trace.h"
+#include "paraxis/trace/merge.h"
 #include "paraxis/trace/recorder.h"
 #include "paraxis/train/checkpoint.h"
-#include "paraxis/train/optim.h"
 #include "paraxis/train/progress.h"
 
 namespace fs = std::filesystem;
@@ -254,6 +255,28 @@ void validate_train_config(TrainConfig& cfg) {
   if (cfg.backend == "threads") validate_layout(cfg.model, engine_config(cfg), cfg.batch);
 }
 
+namespace {
+
+std::string trace_layout(const TrainConfig& cfg) {
+  return fmt::format("{} on {} device(s): {}", cfg.model.describe(), cfg.devices,
+                     Grid{cfg.dp, cfg.tp, cfg.pp}.describe());
+}
+
+// --backend mpi: every rank sends its events to rank 0, which puts them on its own clock and writes one trace
+// (trace/merge.h). Collective over the world communicator.
+void write_merged_trace(Communicator& world, const trace::Recorder& rec, const trace::DeviceInfo& info,
+                        const std::string& layout, const TrainConfig& cfg) {
+  std::optional<trace::TraceSet> set = trace::gather_trace(world, trace::local_trace(rec, info), layout);
+  if (!set) return;
+  trace::write_chrome_trace(*set, cfg.trace_path);
+  if (!cfg.quiet)
+    fmt::print(
+        "trace: merged from {} ranks onto rank 0's clock, max offset uncertainty {:.1f} µs; wrote {}\n",
+        set->num_devices(), trace::max_clock_uncertainty_ns(*set) / 1e3, cfg.trace_path);
+}
+
+}  // namespace
+
 TrainResult run_training(const TrainConfig& cfg_in) {
   TrainConfig cfg = cfg_in;
   Datasets data   = load_data(cfg);
@@ -429,16 +452,16 @@ TrainResult run_training(const TrainConfig& cfg_in) {
         if (!cfg.quiet) fmt::print("saved the parameters to {}\n", cfg.save_path);
       }
     }
-    if (rec)
+    if (rec) {
       infos[rank] = {rank, engine.grid().coord(rank).dp, engine.grid().coord(rank).tp,
                      engine.grid().coord(rank).pp};
+      if (backend == Backend::kMpi) write_merged_trace(world, *rec, infos[rank], trace_layout(cfg), cfg);
+    }
   });
   if (!cfg.trace_path.empty() && backend == Backend::kThreads) {
     std::vector<trace::Recorder*> recs;
     for (auto& r : recorders) recs.push_back(r.get());
-    std::string layout = fmt::format("{} on {} device(s): {}", cfg.model.describe(), devices,
-                                     Grid{cfg.dp, cfg.tp, cfg.pp}.describe());
-    trace::write_chrome_trace(trace::collect(recs, infos, layout), cfg.trace_path);
+    trace::write_chrome_trace(trace::collect(recs, infos, trace_layout(cfg)), cfg.trace_path);
   }
   return result;
 }

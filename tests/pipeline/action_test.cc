@@ -21,6 +21,12 @@ TEST(PipelineAction, TextFormOfEveryKind) {
       {{-1, ActionKind::kReduceGrad, -1}, "REDUCE_GRAD"},
       {{3, ActionKind::kReduceGrad, -1}, "3REDUCE_GRAD"},
       {{-1, ActionKind::kOptStep, -1}, "OPT_STEP"},
+      {{-1, ActionKind::kReduceGrad, 3}, "REDUCE_GRAD3"},
+      {{2, ActionKind::kFlushWeight, -1}, "2FLUSH_W"},
+      {{-1, ActionKind::kGradNorm, -1}, "GRAD_NORM"},
+      {{-1, ActionKind::kReduceScatter, -1}, "REDUCE_SCATTER"},
+      {{-1, ActionKind::kAllGather, -1}, "ALL_GATHER"},
+      {{1, ActionKind::kRecompute, 4}, "1R4"},
   };
   for (const auto& [action, text] : cases) {
     EXPECT_EQ(to_string(action), text);

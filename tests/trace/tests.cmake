@@ -23,3 +23,25 @@ foreach(bad missing.json not_json.json not_trace.json)
            COMMAND sh -c "$0 report ${PX_TRACE_DIR}/${bad} -o ${PX_TRACE_DIR}/bad.html; test $? -eq 2"
                    $<TARGET_FILE:paraxis>)
 endforeach()
+
+# --trace under --backend mpi (ctest label `mpi`): one merged file from every rank (src/trace/merge.cc).
+set(PX_TRACE_MPIRUN ${MPIEXEC_EXECUTABLE} --allow-run-as-root --oversubscribe --bind-to none --timeout 120)
+add_test(NAME mpi_train_trace_np2
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/trace/mpi_trace_check.sh $<TARGET_FILE:paraxis> ${PX_TRACE_MPIRUN} --
+                 --pp 2 --microbatches 2 --mlp-sizes 784,64,10 --data synthetic --steps 3 --batch 16)
+set_tests_properties(mpi_train_trace_np2 PROPERTIES LABELS mpi TIMEOUT 240)
+
+add_executable(paraxis_mpi_trace_test ${CMAKE_CURRENT_LIST_DIR}/mpi_trace_main.cc)
+target_link_libraries(paraxis_mpi_trace_test PRIVATE paraxis_lib)
+add_test(NAME mpi_trace_skew_np3 COMMAND ${PX_TRACE_MPIRUN} -np 3 $<TARGET_FILE:paraxis_mpi_trace_test> skew)
+set_tests_properties(mpi_trace_skew_np3 PROPERTIES LABELS mpi TIMEOUT 180 PASS_REGULAR_EXPRESSION
+                     "skew: all checks passed on 3 ranks")
+# A rank that fails, or never arrives, during the gather ends the job instead of hanging it.
+add_test(NAME mpi_trace_die_np2 COMMAND ${PX_TRACE_MPIRUN} -np 2 $<TARGET_FILE:paraxis_mpi_trace_test> die)
+set_tests_properties(mpi_trace_die_np2 PROPERTIES LABELS mpi TIMEOUT 180 PASS_REGULAR_EXPRESSION
+                     "rank 1 failed, aborting the MPI job: .*injected failure in the trace gather"
+                     FAIL_REGULAR_EXPRESSION "all checks passed")
+add_test(NAME mpi_trace_stall_np2 COMMAND ${PX_TRACE_MPIRUN} -np 2 $<TARGET_FILE:paraxis_mpi_trace_test> stall)
+set_tests_properties(mpi_trace_stall_np2 PROPERTIES LABELS mpi TIMEOUT 180 PASS_REGULAR_EXPRESSION
+                     "\\[rank 0\\] comm watchdog: waited more than 1 s \\(--comm-timeout\\) in recv #[0-9]+ \\(4 floats from rank 1, tag 31438\\)"
+                     FAIL_REGULAR_EXPRESSION "all checks passed")

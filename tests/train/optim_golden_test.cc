@@ -6,7 +6,7 @@
 #include <map>
 #include <sstream>
 
-#include "paraxis/train/optim.h"
+#include "paraxis/nn/optim.h"
 
 using namespace paraxis;
 

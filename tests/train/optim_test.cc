@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "paraxis/core/error.h"
-#include "paraxis/train/optim.h"
+#include "paraxis/nn/optim.h"
 
 using namespace paraxis;
 

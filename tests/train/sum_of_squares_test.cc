@@ -4,7 +4,7 @@
 #include <random>
 #include <vector>
 
-#include "paraxis/train/optim.h"
+#include "paraxis/nn/optim.h"
 
 namespace paraxis {
 namespace {

@@ -30,23 +30,16 @@
 
 #include "paraxis/comm/communicator.h"
 #include "paraxis/nn/model.h"
+#include "paraxis/nn/optim.h"
 #include "paraxis/parallel/grid.h"
 #include "paraxis/pipeline/action.h"
 #include "paraxis/pipeline/generators.h"
-#include "paraxis/train/optim.h"
 
 namespace paraxis {
 
 namespace trace {
 class Recorder;
 }
-
-struct OptimConfig {
-  std::string kind = "sgd";  // sgd | adamw
-  SgdOptions sgd;
-  AdamWOptions adamw;
-  double clip_norm = 0;  // > 0: clip gradients to this global norm (torch.nn.utils.clip_grad_norm_)
-};
 
 struct EngineConfig {
   Grid grid;
@@ -117,6 +110,9 @@ class Engine {
   int64_t optimizer_state_bytes() const;
 
  private:
+  friend struct StepRun;  // the interpreter of the step's actions (step_runtime.cc)
+  void build_step(Model& model);
+  void init_local_blocks(Model& model);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   EngineConfig cfg_;

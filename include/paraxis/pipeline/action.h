@@ -9,8 +9,21 @@
 // Text form of one action: `{stage}{KIND}{microbatch}`.
 //   F  forward              I  backward-input (dL/dx)    W  backward-weight (dL/dW)    B  full backward (= I
 //   + W) SEND_F / RECV_F / SEND_B / RECV_B   point-to-point transfers (inserted by lower_send_recv)
-//   REDUCE_GRAD / OPT_STEP              no micro-batch; an optional stage prefix ("1REDUCE_GRAD"); without it
-//                                       the action applies to every stage the device owns.
+//   The step's tail (docs/architecture.md, "the whole step is a schedule"):
+//   REDUCE_GRAD{b}   start the data-parallel all-reduce of gradient bucket b of this device ("REDUCE_GRAD3");
+//                    placed right after the backward action during which the bucket's last gradient is
+//                    written (the runtime starts it at that moment, so it overlaps the rest of that action);
+//                    without a number: every bucket of the device (or, with a stage prefix, of that stage)
+//   {s}FLUSH_W       stage s's deferred weight gradients: one GEMM per Linear over all the step's
+//   micro-batches REDUCE_SCATTER   ZeRO-1: the gradient reduce-scattered over dp (each device keeps its
+//   shard) GRAD_NORM        the global gradient norm (local sum of squares, all-reduced over tp, pp and
+//   ZeRO's dp);
+//                    before OPT_STEP when it clips, after it otherwise (the fused update computes the
+//                    squares)
+//   OPT_STEP         the optimizer update (and zeroing); it and GRAD_NORM wait for every REDUCE_GRAD of the
+//                    device
+//   ALL_GATHER       ZeRO-1: the updated parameter shards all-gathered over dp
+//   {s}R{k}          recompute: stage s re-runs its forward of micro-batch k (activations dropped after F)
 //
 // NOTE [send/recv stage]: the stage number of a transfer is always the LOCAL stage, the one owned by the
 // device that executes the action; the peer is implied:
@@ -41,19 +54,28 @@ enum class ActionKind : uint8_t {
   kRecvForward,     // RECV_F
   kSendBackward,    // SEND_B
   kRecvBackward,    // RECV_B
-  kReduceGrad,      // REDUCE_GRAD
+  kReduceGrad,      // REDUCE_GRAD{bucket}
   kOptStep,         // OPT_STEP
+  kFlushWeight,     // {stage}FLUSH_W
+  kGradNorm,        // GRAD_NORM
+  kReduceScatter,   // REDUCE_SCATTER
+  kAllGather,       // ALL_GATHER
+  kRecompute,       // {stage}R{microbatch}
 };
+inline constexpr int kNumActionKinds = 15;
 
 struct Action {
-  int stage       = -1;  // -1 only for REDUCE_GRAD / OPT_STEP meaning "every stage of this device"
+  int stage       = -1;  // -1 for the device-level tail actions (REDUCE_GRAD, GRAD_NORM, OPT_STEP, ...)
   ActionKind kind = ActionKind::kForward;
-  int microbatch  = -1;  // -1 for REDUCE_GRAD / OPT_STEP
+  int microbatch  = -1;  // -1 for tail actions; REDUCE_GRAD keeps its bucket number here (-1: all)
   bool operator==(const Action&) const = default;
+  int bucket() const { return microbatch; }  // REDUCE_GRAD only
 };
 
-// F, I, W, B.
+// F, I, W, B (and R, a forward run again).
 bool is_compute(ActionKind kind);
+// The step's tail: REDUCE_GRAD, FLUSH_W, REDUCE_SCATTER, GRAD_NORM, OPT_STEP, ALL_GATHER (no micro-batch).
+bool is_tail(ActionKind kind);
 // SEND_F, RECV_F, SEND_B, RECV_B.
 bool is_transfer(ActionKind kind);
 // "F", "SEND_B", "REDUCE_GRAD", ...

@@ -4,10 +4,10 @@
 //   r.makespan; r.busy[d]; r.idle[d]; r.idle_fraction(); r.peak_stash[stage];
 //   fmt::print("{}", format_timeline(schedule, r));                       // time x device picture
 //
-// Each device runs its list in order; an action starts when the device is free and its inputs exist:
-//   F of stage s waits for F of s-1 (same micro-batch); I/B of s waits for F of s and the I/B of s+1; W for
-//   I; in a lowered schedule an input from another device is available only once this device's RECV of it has
-//   run, and a RECV waits for its SEND (async sends: a SEND never waits). Transfers cost `send`/`recv` time
+// Each device runs its list in order; an action starts when the device is free and its inputs exist, by the
+// rules of pipeline::Readiness (readiness.h): F of stage s waits for F of s-1 (same micro-batch); I/B of s for
+// F of s and the I/B of s+1; W for I; in a lowered schedule an input from another device is available only
+// once this device's RECV of it has run, and a RECV waits for its SEND (async sends: a SEND never waits). Transfers cost `send`/`recv` time
 //   (0 by default: the ideal model of the closed forms). If no device can start its next action, the schedule
 //   deadlocks: a user error with the grid and every stuck cell marked.
 // Stash = micro-batches whose activations a stage holds: +1 at F, -1 when the backward needs them no more
@@ -48,6 +48,8 @@ struct DryRunResult {
 };
 
 DryRunResult dry_run(const Schedule& s, const Durations& durations = {});
+// The same with each action's own time: action_durations[d][i] for device d's action i (e.g. measured).
+DryRunResult dry_run(const Schedule& s, const std::vector<std::vector<double>>& action_durations);
 
 // One row per time unit (durations rounded to whole units; at most max_rows rows), one column per device; an
 // action shows in every row it covers, "." marks idle time.

@@ -26,7 +26,16 @@ inline trace::Kind trace_kind(ActionKind k) {
     case ActionKind::kReduceGrad:
       return trace::Kind::kAllReduce;
     case ActionKind::kOptStep:
+    case ActionKind::kGradNorm:
       return trace::Kind::kOptStep;
+    case ActionKind::kFlushWeight:
+      return trace::Kind::kBackwardWeight;
+    case ActionKind::kReduceScatter:
+      return trace::Kind::kReduceScatter;
+    case ActionKind::kAllGather:
+      return trace::Kind::kAllGather;
+    case ActionKind::kRecompute:
+      return trace::Kind::kForward;
   }
   return trace::Kind::kOther;
 }

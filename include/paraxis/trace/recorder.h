@@ -166,6 +166,13 @@ struct LayerWork {
   double work = 0;  // flops (or any consistent unit) of forward + backward for one mini-batch
 };
 
+// How a device's clock was aligned to device 0's in a trace merged from several processes (merge.h).
+struct ClockSync {
+  int device             = 0;
+  int64_t offset_ns      = 0;  // the device's clock minus device 0's; its times were shifted by −offset
+  int64_t uncertainty_ns = 0;  // half the round trip of the best ping-pong: |error of offset| ≤ this
+};
+
 // Everything one run recorded: events per device plus what the analysis needs to read them.
 struct TraceSet {
   std::string layout;                        // "placement", "1f1b pp=4 m=8", "tp=2", ...
@@ -176,6 +183,7 @@ struct TraceSet {
   std::optional<double> one_device_step_ns;  // the same step on one device, when known (for the speedup)
   std::vector<LayerWork> layers;             // optional per-layer work (for the work–depth view)
   int64_t dropped_events = 0;                // recorder overflow, summed over devices
+  std::vector<ClockSync> clocks;             // per device, when merged from processes; empty: one clock
 
   int num_devices() const { return static_cast<int>(events.size()); }
   // [first begin, last end] over all events (0, 0 when there are none).

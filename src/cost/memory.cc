@@ -1,0 +1,82 @@
+#include "paraxis/cost/memory.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "paraxis/cost/planner.h"
+
+namespace paraxis::cost {
+
+std::string MemoryEstimate::summary() const {
+  return fmt::format(
+      "{:.3g} GB (params {:.3g}, grads {:.3g}, optimizer {:.3g}, activations {:.3g}, work {:.3g})",
+      total() / 1e9, params / 1e9, grads / 1e9, optimizer / 1e9, activations / 1e9, workspace / 1e9);
+}
+
+double stored_activation_bytes(const BlockDesc& block, double micro_batch, int tp,
+                               const HardwareProfile& hw) {
+  const double bytes =
+      static_cast<double>(block.at_batch(micro_batch).activation_bytes) * hw.bytes_per_element / 4.0;
+  return block.tp_split ? bytes / tp : bytes;
+}
+
+MemoryEstimate estimate_memory(const ModelDesc& model, const Layout& layout, int64_t micro_batch,
+                               const std::vector<int>& cuts, const std::vector<int>& peak_stash,
+                               const HardwareProfile& hw) {
+  const double e = hw.bytes_per_element, b = static_cast<double>(micro_batch);
+  const int stages             = static_cast<int>(cuts.size()) - 1;
+  const double state_per_param = layout.optimizer == "sgd" ? 4.0 : (e == 2 ? 12.0 : 8.0);
+  MemoryEstimate worst;
+  for (int rank = 0; rank < layout.pp; ++rank) {
+    MemoryEstimate m;
+    m.device              = rank;
+    double params         = 0;
+    double recompute_peak = 0;
+    double deferred       = 0;  // deferred weight gradients: what the Linear layers keep until the flush  //
+                                // largest single-micro-batch activation set of a stage (recompute)
+    double largest_output = 0;
+    double largest_flush =
+        0;  // deferred weight gradients: the biggest layer's concatenated rows at the flush
+    for (int s = rank; s < stages; s += layout.pp) {
+      double stage_act = 0;
+      for (int i = cuts[s]; i < cuts[s + 1]; ++i) {
+        const BlockDesc& blk = model.blocks[i];
+        params +=
+            blk.tp_split ? static_cast<double>(blk.params) / layout.tp : static_cast<double>(blk.params);
+        stage_act += stored_activation_bytes(blk, b, layout.tp, hw);
+        largest_output = std::max(largest_output, blk.out_bytes_per_sample * b * e / 4.0);
+        if (layout.defer_wgrad && blk.kind == "linear" && blk.gemm_in > 0) {
+          // Every micro-batch's input (rows, in) and output gradient (rows, out) stay until the step's flush,
+          // which copies them into one (m·rows, in) and one (m·rows, out) buffer.
+          const bool split_out = blk.tp_split && blk.tp_allreduce_bwd > 0;
+          const bool split_in  = blk.tp_split && !split_out;
+          const double in      = static_cast<double>(blk.gemm_in) / (split_in ? layout.tp : 1);
+          const double out     = static_cast<double>(blk.gemm_out) / (split_out ? layout.tp : 1);
+          const double kept    = layout.microbatches * blk.rows_per_sample * b * (in + out) * e;
+          deferred += kept;
+          largest_flush = std::max(largest_flush, kept);
+        }
+      }
+      const double held = s < static_cast<int>(peak_stash.size()) ? peak_stash[s] : 1;
+      if (layout.recompute) {
+        const double input =
+            (cuts[s] == 0 ? model.input_bytes_per_sample : model.blocks[cuts[s] - 1].out_bytes_per_sample) *
+            b * e / 4.0;
+        m.activations += held * input;
+        recompute_peak = std::max(recompute_peak, stage_act);
+      } else {
+        m.activations += held * stage_act;
+      }
+    }
+    m.activations += recompute_peak + deferred;
+    m.params    = params * e;
+    m.grads     = params * e;
+    m.optimizer = params * state_per_param / (layout.zero1 ? layout.dp : 1);
+    m.workspace = std::max(2 * largest_output, largest_flush);
+    if (rank == 0 || m.total() > worst.total()) worst = m;
+  }
+  return worst;
+}
+
+}  // namespace paraxis::cost

@@ -1,0 +1,196 @@
+// make_plan: enumerate dp × tp × pp, micro-batch size, schedule, ZeRO-1 and recompute; reject what does not
+// divide or fit; rank the rest by predicted step time.
+#include "paraxis/cost/planner.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "cost/schedule_cache.h"
+#include "paraxis/core/error.h"
+
+namespace paraxis::cost {
+
+using pipeline::ScheduleKind;
+
+namespace {
+
+std::vector<int> divisors(int n) {
+  std::vector<int> out;
+  for (int d = 1; d <= n; ++d)
+    if (n % d == 0) out.push_back(d);
+  return out;
+}
+
+std::string gb(double bytes) {
+  return fmt::format("{:.3g} GB", bytes / 1e9);
+}
+
+}  // namespace
+
+PlanResult make_plan(const ModelDesc& model, const PlanOptions& opt, const HardwareProfile& hw) {
+  PX_USER_CHECK(opt.devices >= 1, "--devices {} must be >= 1", opt.devices);
+  PX_USER_CHECK(opt.global_batch >= 1, "--global-batch {} must be >= 1", opt.global_batch);
+  PX_USER_CHECK(opt.top_k >= 1, "--top {} must be >= 1", opt.top_k);
+  PlanResult res;
+  res.model             = model.name;
+  res.hardware          = hw.name;
+  res.options           = opt;
+  const double capacity = opt.memory_per_device > 0 ? opt.memory_per_device : hw.memory_bytes;
+  PX_USER_CHECK(capacity > 0, "the hardware profile {} has no memory_bytes; give --memory-per-device BYTES",
+                hw.name);
+  ScheduleCache cache;
+  const int blocks = static_cast<int>(model.blocks.size());
+  auto consider    = [&](const Layout& l, int64_t mb) {
+    ++res.considered;
+    const std::string problem = layout_problem(model, l, opt.global_batch);
+    if (!problem.empty()) {
+      res.rejected.push_back({l, mb, "does not divide: " + problem});
+      return;
+    }
+    PredictedStep p = predict_with(model, l, opt.global_batch, hw, cache, /*record_trace=*/false);
+    if (p.memory.total() > capacity) {
+      res.rejected.push_back({l, mb,
+                              fmt::format("does not fit: needs {} per device ({}) > {} available",
+                                             gb(p.memory.total()), p.memory.summary(), gb(capacity))});
+      return;
+    }
+    res.ranked.push_back(std::move(p));
+  };
+  for (int tp : divisors(opt.devices))
+    for (int pp : divisors(opt.devices / tp)) {
+      const int dp = opt.devices / (tp * pp);
+      Layout base;
+      base.dp = dp, base.tp = tp, base.pp = pp;
+      base.optimizer          = opt.optimizer;
+      base.threads_per_device = opt.threads_per_device;
+      if (pp > blocks) {
+        res.rejected.push_back(
+            {base, 0, fmt::format("does not divide: pp {} exceeds the model's {} blocks", pp, blocks)});
+        ++res.considered;
+        continue;
+      }
+      if (!model.tp_divides.empty() && model.tp_divides.front() % tp != 0) {
+        res.rejected.push_back({base, 0,
+                                fmt::format("does not divide: tp {} does not divide {} attention heads", tp,
+                                            model.tp_divides.front())});
+        ++res.considered;
+        continue;
+      }
+      for (int64_t mb : opt.micro_batch_sizes) {
+        if (opt.global_batch % (static_cast<int64_t>(dp) * mb) != 0) {
+          Layout l = base;
+          res.rejected.push_back({l, mb,
+                                  fmt::format("does not divide: global batch {} is not a multiple of "
+                                              "dp·micro-batch = {}·{}",
+                                              opt.global_batch, dp, mb)});
+          ++res.considered;
+          continue;
+        }
+        const int64_t m = opt.global_batch / (dp * mb);
+        if (m > opt.max_microbatches) continue;  // counted in the summary as skipped
+        Layout l                                            = base;
+        l.microbatches                                      = static_cast<int>(m);
+        std::vector<std::pair<ScheduleKind, int>> schedules = {{ScheduleKind::k1F1B, 1}};
+        if (pp > 1) {
+          schedules.push_back({ScheduleKind::kGPipe, 1});
+          schedules.push_back({ScheduleKind::kZBH1, 1});
+          for (int v : {2, 4})
+            if (m % pp == 0 && pp * v <= blocks) schedules.push_back({ScheduleKind::kInterleaved1F1B, v});
+        }
+        for (auto [kind, v] : schedules)
+          for (bool zero : {false, true})
+            for (bool recompute : {false, true}) {
+              if (zero && dp == 1) continue;  // nothing to shard
+              l.schedule       = kind;
+              l.virtual_stages = v;
+              l.zero1          = zero;
+              l.recompute      = recompute;
+              consider(l, mb);
+            }
+      }
+    }
+  std::sort(res.ranked.begin(), res.ranked.end(), [](const PredictedStep& a, const PredictedStep& b) {
+    return a.step_s != b.step_s ? a.step_s < b.step_s : a.memory.total() < b.memory.total();
+  });
+
+  if (res.ranked.empty()) {
+    res.why =
+        "no layout fits: every candidate was rejected (see the reasons); add devices or memory, or "
+        "lower the global batch";
+    return res;
+  }
+  const PredictedStep& w = res.ranked.front();
+  auto parts             = [](const PredictedStep& p) {
+    return std::map<std::string, double>{{"compute per device", p.compute_s},
+                                         {"pipeline bubble", p.bubble * p.step_s},
+                                         {"exposed communication", p.exposed_comm_s}};
+  };
+  res.why = fmt::format("{} wins at a predicted {:.4g} ms per step", w.layout.describe(), w.step_s * 1e3);
+  // The best layout of another shape (different dp/tp/pp) is the alternative a user would weigh.
+  const PredictedStep* other = nullptr;
+  for (const auto& p : res.ranked)
+    if (p.layout.dp != w.layout.dp || p.layout.tp != w.layout.tp || p.layout.pp != w.layout.pp) {
+      other = &p;
+      break;
+    }
+  if (res.ranked.size() > 1) {
+    const PredictedStep& r = res.ranked[1];
+    res.why += fmt::format("; the runner-up {} (micro-batch {}) is {:.1f}% slower", r.layout.describe(),
+                           r.micro_batch, (r.step_s / w.step_s - 1) * 100);
+  }
+  if (other) {
+    auto a = parts(w), b = parts(*other);
+    std::string biggest;
+    double gap = -1;
+    for (auto& [k, v] : a)
+      if (b[k] - v > gap) gap = b[k] - v, biggest = k;
+    res.why += fmt::format(
+        ". Against the best other grid, {} ({:.4g} ms, {:.1f}% slower), it saves most on {} ({:.4g} vs "
+        "{:.4g} "
+        "ms): compute per device {:.4g} vs {:.4g} ms, bubble {:.1f}% vs {:.1f}%, exposed communication "
+        "{:.4g} "
+        "vs {:.4g} ms, memory {} vs {}",
+        other->layout.describe(), other->step_s * 1e3, (other->step_s / w.step_s - 1) * 100, biggest,
+        a[biggest] * 1e3, b[biggest] * 1e3, w.compute_s * 1e3, other->compute_s * 1e3, w.bubble * 100,
+        other->bubble * 100, w.exposed_comm_s * 1e3, other->exposed_comm_s * 1e3, gb(w.memory.total()),
+        gb(other->memory.total()));
+  }
+  res.why += ".";
+  return res;
+}
+
+std::string format_plan(const PlanResult& plan, int show_rejected) {
+  const PlanOptions& o = plan.options;
+  std::string out =
+      fmt::format("plan (predicted by the cost model): {} on {} devices of {}, global batch {}\n", plan.model,
+                  o.devices, plan.hardware, o.global_batch);
+  out += fmt::format("considered {} layouts: {} fit, {} rejected\n\n", plan.considered, plan.ranked.size(),
+                     plan.rejected.size());
+  out += fmt::format("{:>4}  {:<44} {:>6} {:>14} {:>11} {:>8} {:>11} {:>11} {:>11}\n", "rank", "layout", "mb",
+                     "predicted ms", "memory/dev", "bubble", "dp MB/dev", "tp MB/dev", "pp MB/dev");
+  const int k = std::min<int>(o.top_k, static_cast<int>(plan.ranked.size()));
+  for (int i = 0; i < k; ++i) {
+    const PredictedStep& p = plan.ranked[i];
+    out += fmt::format("{:>4}  {:<44} {:>6} {:>14.4g} {:>11} {:>7.1f}% {:>11.4g} {:>11.4g} {:>11.4g}\n",
+                       i + 1, p.layout.describe(), p.micro_batch, p.step_s * 1e3, gb(p.memory.total()),
+                       p.bubble * 100, p.comm.dp / 1e6, p.comm.tp / 1e6, p.comm.pp / 1e6);
+  }
+  out += "\nwhy: " + plan.why + "\n";
+  if (!plan.rejected.empty()) {
+    std::map<std::string, int> by_kind;
+    for (const auto& r : plan.rejected) by_kind[r.reason.substr(0, r.reason.find(':'))]++;
+    out += "\nrejected:";
+    for (auto& [kind, n] : by_kind) out += fmt::format(" {} {},", n, kind);
+    out.back() = '\n';
+    for (int i = 0; i < std::min<int>(show_rejected, static_cast<int>(plan.rejected.size())); ++i) {
+      const Rejection& r =
+          plan.rejected[i * plan.rejected.size() / std::min<size_t>(show_rejected, plan.rejected.size())];
+      out += fmt::format("  {} mb {}: {}\n", r.layout.describe(), r.micro_batch, r.reason);
+    }
+  }
+  return out;
+}
+
+}  // namespace paraxis::cost

@@ -1,0 +1,461 @@
+// predict_step: a layout's stage durations from the cost model, then one simulated step.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <optional>
+
+#include "cost/schedule_cache.h"
+#include "paraxis/core/error.h"
+#include "paraxis/cost/planner.h"
+#include "paraxis/pipeline/dry_run.h"
+#include "paraxis/pipeline/lower.h"
+#include "paraxis/pipeline/partition.h"
+#include "paraxis/pipeline/step.h"
+
+namespace paraxis::cost {
+
+using pipeline::ScheduleKind;
+
+std::string Layout::describe() const {
+  std::string s = fmt::format("dp{} tp{} pp{}", dp, tp, pp);
+  if (pp > 1 || microbatches > 1) {
+    s += fmt::format(" {} m{}", pipeline::schedule_kind_name(schedule), microbatches);
+    if (virtual_stages > 1) s += fmt::format(" v{}", virtual_stages);
+  }
+  if (zero1) s += " zero1";
+  if (recompute) s += " recompute";
+  if (defer_wgrad) s += " defer-wgrad";
+  return s;
+}
+
+std::string layout_problem(const ModelDesc& model, const Layout& l, int64_t global_batch) {
+  if (l.dp < 1 || l.tp < 1 || l.pp < 1 || l.microbatches < 1 || l.virtual_stages < 1)
+    return fmt::format("dp {} tp {} pp {} m {} v {} must all be >= 1", l.dp, l.tp, l.pp, l.microbatches,
+                       l.virtual_stages);
+  if (global_batch % (static_cast<int64_t>(l.dp) * l.microbatches) != 0)
+    return fmt::format("global batch {} is not divisible by dp·m = {}·{} = {}", global_batch, l.dp,
+                       l.microbatches, static_cast<int64_t>(l.dp) * l.microbatches);
+  for (int64_t d : model.tp_divides)
+    if (d % l.tp != 0) return fmt::format("tp {} does not divide {} attention heads", l.tp, d);
+  if (model.tp_divides.empty() && l.tp > 1) {
+    for (const BlockDesc& b : model.blocks)
+      if (b.tp_split && b.matmuls > 0 && b.tp_allreduce_bytes_per_sample > 0) {
+        // mlp/cnn: the split layer's width (its column-parallel output) must divide by tp
+        const double width = b.out_bytes_per_sample / 4.0;
+        if (std::fmod(width, l.tp) != 0)
+          return fmt::format("tp {} does not divide the width {} of {}", l.tp, width, b.name);
+        break;
+      }
+  }
+  const int stages = l.pp * l.virtual_stages;
+  if (stages > static_cast<int>(model.blocks.size()))
+    return fmt::format("pp·v = {} stages exceed the model's {} blocks", stages, model.blocks.size());
+  if (l.virtual_stages > 1 && l.schedule != ScheduleKind::kInterleaved1F1B)
+    return fmt::format("v {} > 1 needs the interleaved-1f1b schedule", l.virtual_stages);
+  if (l.schedule == ScheduleKind::kInterleaved1F1B && l.virtual_stages > 1 &&
+      (l.pp < 2 || l.microbatches % l.pp != 0))
+    return fmt::format("interleaved-1f1b needs pp >= 2 and m a multiple of pp (pp {}, m {})", l.pp,
+                       l.microbatches);
+  return "";
+}
+
+namespace {
+
+// Does the engine defer this block's weight gradient under Layout::defer_wgrad? Only Linear layers keep
+// their micro-batches (Layer::defer_weight_grads); a block is one Linear here (mlp, cnn head, lm_head).
+bool defers_weight_pass(const Layout& l, const BlockDesc& blk) {
+  return l.defer_wgrad && blk.kind == "linear" && blk.gemm_in > 0;
+}
+
+// The (in, out) features of a block's Linear as one device computes it: Megatron halves — a column-parallel
+// Linear splits its outputs, a row-parallel one its inputs.
+std::pair<double, double> device_gemm(const BlockDesc& blk, int tp) {
+  const bool split_out = blk.tp_split && blk.tp_allreduce_bwd > 0, split_in = blk.tp_split && !split_out;
+  return {static_cast<double>(blk.gemm_in) / (split_in ? tp : 1),
+          static_cast<double>(blk.gemm_out) / (split_out ? tp : 1)};
+}
+
+struct StageCost {
+  double F = 0, I = 0, W = 0;
+  std::vector<double> block_W;      // each block's weight pass, in block order (when its gradients are final)
+  std::vector<double> block_flush;  // each block's share of the deferred flush (0: not deferred)
+  double flush = 0;                 // the stage's deferred weight gradients: once per step
+};
+
+// Compute time of every block pass of one stage at micro-batch b; `together`: every device of the node
+// computes at the same time (the concurrent rates and bandwidth of the profile).
+StageCost stage_cost(const ModelDesc& model, int first, int last, double b, const Layout& l,
+                     const HardwareProfile& hw, bool together) {
+  StageCost c;
+  const int concurrent       = together ? std::min(l.devices(), hw.devices_per_node) : 1;
+  const LinkProfile& tp_link = hw.link_for(l.tp);
+  for (int i = first; i < last; ++i) {
+    const BlockDesc& blk = model.blocks[i];
+    Cost x               = blk.at_batch(b);
+    const double split   = blk.tp_split ? static_cast<double>(l.tp) : 1.0;
+    const double rows    = blk.rows_per_sample * b;
+    const auto [in, out] = device_gemm(blk, l.tp);
+    auto t               = [&](double flops, double bytes, PassKind kind) {
+      return pass_time(flops / split, bytes / split, blk.matmuls, hw, l.threads_per_device, concurrent, kind,
+                                     rows, in, out);
+    };
+    c.F += t(x.fwd_flops, x.fwd_bytes, PassKind::kForward);
+    const bool input_pass = !(i == 0 && model.first_block_skips_input_pass);  // the engine's rule
+    if (input_pass) c.I += t(x.bwd_input_flops, x.bwd_input_bytes, PassKind::kBackwardInput);
+    if (defers_weight_pass(l, blk)) {
+      // One GEMM with K = m·b rows over the kept micro-batches, after copying their inputs (rows, in) and
+      // output gradients (rows, out) together (read + write).
+      const double m    = l.microbatches;
+      const Cost all    = blk.at_batch(m * b);
+      const double copy = 2.0 * rows * m * (in + out) * 4.0 * (hw.bytes_per_element / 4.0);
+      const double gemm =
+          pass_time(all.bwd_weight_flops / split, all.bwd_weight_bytes / split, blk.matmuls, hw,
+                    l.threads_per_device, concurrent, PassKind::kBackwardWeight, rows * m, in, out);
+      const double flush = gemm + copy / hw.bandwidth(concurrent > 1);
+      c.block_W.push_back(0.0);
+      c.block_flush.push_back(flush);
+      c.flush += flush;
+    } else {
+      c.block_W.push_back(t(x.bwd_weight_flops, x.bwd_weight_bytes, PassKind::kBackwardWeight));
+      c.block_flush.push_back(0.0);
+      c.W += c.block_W.back();
+    }
+    if (l.tp > 1 && blk.tp_split) {  // Megatron's blocking all-reduces inside the layer
+      const double bytes = blk.tp_allreduce_bytes_per_sample * b * hw.bytes_per_element / 4.0;
+      c.F += blk.tp_allreduce_fwd * allreduce_time(bytes, l.tp, tp_link);
+      if (input_pass) c.I += blk.tp_allreduce_bwd * allreduce_time(bytes, l.tp, tp_link);
+    }
+  }
+  return c;
+}
+
+// Does computing at the same time as the node's other devices change this profile's figures?
+bool concurrency_matters(const HardwareProfile& hw) {
+  return hw.concurrent_efficiency < 1 || !hw.row_rates_concurrent.empty() ||
+         (hw.memory_bandwidth_concurrent > 0 && hw.memory_bandwidth_concurrent != hw.memory_bandwidth);
+}
+
+}  // namespace
+
+const CachedSchedule& ScheduleCache::get(ScheduleKind kind, int pp, int m, int v) {
+  auto key = std::make_tuple(static_cast<int>(kind), pp, m, v);
+  auto it  = cache_.find(key);
+  if (it != cache_.end()) return it->second;
+  CachedSchedule c;
+  pipeline::Schedule compute = pipeline::generate_schedule({kind, pp, m, v});
+  c.peak_stash               = pipeline::dry_run(compute).peak_stash;
+  c.lowered                  = pipeline::lower_send_recv(compute);
+  return cache_.emplace(key, std::move(c)).first->second;
+}
+
+namespace {
+
+// Each block's parameter sizes as one device holds them (tp-split blocks divide by tp), for the bucket
+// layout.
+std::vector<std::vector<int64_t>> block_numels(const ModelDesc& model, int tp) {
+  std::vector<std::vector<int64_t>> numels;
+  for (const BlockDesc& blk : model.blocks) {
+    std::vector<int64_t> sizes = blk.param_sizes;
+    if (sizes.empty() && blk.params > 0) sizes = {blk.params};
+    if (blk.tp_split)
+      for (int64_t& n : sizes) n = std::max<int64_t>(1, n / tp);
+    numels.push_back(sizes);
+  }
+  return numels;
+}
+
+std::vector<pipeline::GradBucket> device_buckets(const ModelDesc& model, const Layout& l,
+                                                 const std::vector<int>& cuts,
+                                                 const std::vector<int>& stage_device, int r) {
+  return pipeline::layout_grad_buckets(
+      pipeline::device_param_slots(block_numels(model, l.tp), cuts, stage_device, r),
+      pipeline::grad_bucket_elems(l.bucket_bytes));
+}
+
+// The step's own list for this layout (pipeline::generate_step's tail on the cached lowered pipeline), from
+// the functions the engine uses: the cuts, each device's parameters in flat order, the bucket layout.
+pipeline::Schedule step_list(const ModelDesc& model, const Layout& l, const std::vector<int>& cuts,
+                             const pipeline::Schedule& lowered) {
+  pipeline::StepSpec spec;
+  spec.schedule = {l.schedule, l.pp, l.microbatches, l.virtual_stages};
+  spec.dp       = l.dp;
+  spec.zero1    = l.zero1;
+  spec.clip     = l.clip;
+  spec.cuts     = cuts;
+  for (const BlockDesc& blk : model.blocks) spec.deferred.push_back(defers_weight_pass(l, blk) ? 1 : 0);
+  if (l.dp > 1 && !l.zero1)
+    for (int r = 0; r < l.pp; ++r)
+      spec.buckets.push_back(device_buckets(model, l, cuts, lowered.stage_device, r));
+  return pipeline::add_step_tail(lowered, spec);
+}
+
+// Prices one layout's step list: stage durations from the cost model, the tail from the bytes it moves.
+class StepPricer {
+ public:
+  StepPricer(const ModelDesc& model, const Layout& l, int64_t global_batch, const HardwareProfile& hw,
+             const CachedSchedule& sched)
+      : model_(model),
+        l_(l),
+        hw_(hw),
+        sched_(sched),
+        stages_(l.pp * l.virtual_stages),
+        b_(static_cast<double>(global_batch / (static_cast<int64_t>(l.dp) * l.microbatches))),
+        e_(hw.bytes_per_element / 4.0),
+        dp_link_(hw.link_for(l.devices())) {
+    cuts_ = pipeline::partition_stages(model.partition_costs, stages_).cuts;
+    step_ = step_list(model, l, cuts_, sched.lowered);
+    // Devices of one node computing at the same time share its memory system (CPU cores): the profile's
+    // concurrent rates apply to the share of a device's compute during which another one computes. dp × tp
+    // replicas of a pipeline rank always compute together; between pipeline ranks the share comes from a
+    // first simulation at the rates alone.
+    const int node_devices = std::min(l.devices(), hw.devices_per_node);
+    contended_             = node_devices > 1 && concurrency_matters(hw);
+    replicas_              = contended_ && l.dp * l.tp > 1;
+    stage_costs(node_devices);
+  }
+
+  const std::vector<int>& cuts() const { return cuts_; }
+  const pipeline::Schedule& step() const { return step_; }
+  double device_params(int r) const { return device_params_[r]; }
+
+  // The share of each pipeline rank's compute that runs beside another device of its node.
+  std::vector<double> shared() const {
+    std::vector<double> shared(l_.pp, replicas_ ? 1.0 : 0.0);
+    if (contended_ && !replicas_ && l_.pp > 1) {
+      SimInput first        = input(shared);
+      first.measure_overlap = true;
+      shared                = simulate(step_, first, false).overlap;
+    }
+    return shared;
+  }
+
+  SimInput input(const std::vector<double>& shared) const {
+    SimInput in;
+    in.layout             = fmt::format("{} (predicted)", l_.describe());
+    in.rendezvous         = hw_.intra_node.rendezvous && l_.devices() <= hw_.devices_per_node;
+    in.buckets_share_core = dp_link_.shares_compute_core && l_.devices() <= hw_.devices_per_node && l_.dp > 1;
+    for (int s = 0; s < stages_; ++s) stage_input(in, s, shared[sched_.lowered.stage_device[s]]);
+    if (l_.dp > 1 && !l_.zero1) bucket_inputs(in, shared);
+    tail_inputs(in, shared);
+    for (int r = 0; r < l_.pp; ++r) in.devices.push_back({r, 0, 0, r});
+    return in;
+  }
+
+ private:
+  const ModelDesc& model_;
+  const Layout& l_;
+  const HardwareProfile& hw_;
+  const CachedSchedule& sched_;
+  const int stages_;
+  const double b_, e_;
+  const LinkProfile& dp_link_;
+  std::vector<int> cuts_;
+  pipeline::Schedule step_;
+  bool contended_ = false, replicas_ = false;
+  std::vector<StageCost> alone_, together_;
+  std::vector<double> device_params_;
+
+  void stage_costs(int node_devices) {
+    // A device of a multi-device layout that computes while the others wait (placement's stages, a
+    // pipeline's fill and drain) runs at the rate measured with the devices taking turns, where it exists.
+    const std::optional<HardwareProfile> in_turns =
+        node_devices > 1 && hw_.has_turn_rates() ? std::optional(hw_.turn_rates_as_alone()) : std::nullopt;
+    device_params_.assign(l_.pp, 0.0);
+    for (int s = 0; s < stages_; ++s) {
+      const int first = cuts_[s], last = cuts_[s + 1];
+      alone_.push_back(stage_cost(model_, first, last, b_, l_, in_turns ? *in_turns : hw_, false));
+      together_.push_back(contended_ ? stage_cost(model_, first, last, b_, l_, hw_, true) : alone_.back());
+      for (int i = first; i < last; ++i)
+        device_params_[sched_.lowered.stage_device[s]] +=
+            model_.blocks[i].tp_split ? static_cast<double>(model_.blocks[i].params) / l_.tp
+                                      : static_cast<double>(model_.blocks[i].params);
+    }
+    // The loss (softmax cross-entropy over the last stage's logits) is memory-bound work in the last forward.
+    const double logits = model_.blocks.back().out_bytes_per_sample * b_;
+    alone_.back().F += pass_time(5.0 * logits / 4.0, 3.0 * logits, 0, hw_, l_.threads_per_device, 1);
+    together_.back().F += pass_time(5.0 * logits / 4.0, 3.0 * logits, 0, hw_, l_.threads_per_device,
+                                    contended_ ? node_devices : 1);
+  }
+
+  static double mix(double a, double t, double f) { return a + f * (t - a); }
+
+  void stage_input(SimInput& in, int s, double f) const {
+    const int first = cuts_[s], last = cuts_[s + 1];
+    StageDurations d;
+    d.forward         = mix(alone_[s].F, together_[s].F, f);
+    const double I    = mix(alone_[s].I, together_[s].I, f);
+    d.backward_weight = mix(alone_[s].W, together_[s].W, f);
+    d.backward_input  = I + (l_.recompute ? d.forward : 0.0);
+    d.backward        = d.backward_input + d.backward_weight;
+    in.stages.push_back(d);
+    if (l_.defer_wgrad) in.flush.push_back(mix(alone_[s].flush, together_[s].flush, f));
+    const LinkProfile& pp_link = hw_.link_for(l_.tp * l_.pp);
+    const double fwd_bytes     = model_.blocks[last - 1].out_bytes_per_sample * b_ * e_;
+    const double bwd_bytes     = (first == 0 ? 0.0 : model_.blocks[first - 1].out_bytes_per_sample) * b_ * e_;
+    in.send_forward.push_back(p2p_time(fwd_bytes, pp_link));
+    in.send_backward.push_back(first == 0 ? 0.0 : p2p_time(bwd_bytes, pp_link));
+    in.forward_bytes.push_back(static_cast<int64_t>(fwd_bytes));
+    in.backward_bytes.push_back(static_cast<int64_t>(bwd_bytes));
+  }
+
+  // When, within the action before REDUCE_GRADb (the one completing the bucket), its last gradient is
+  // written: weight passes and flushes run last block first, so its earliest block of that stage ends it.
+  double ready_fraction(const pipeline::Action& x, const pipeline::GradBucket& bucket, double f) const {
+    const int s = x.stage, first = cuts_[s];
+    const bool flush = x.kind == pipeline::ActionKind::kFlushWeight;
+    int earliest     = -1;
+    for (int blk : bucket.blocks)
+      if (blk >= first && blk < cuts_[s + 1] && defers_weight_pass(l_, model_.blocks[blk]) == flush)
+        earliest = earliest < 0 ? blk : std::min(earliest, blk);
+    if (earliest < 0) return 1.0;
+    double done = 0, total = 0;
+    const auto& a = flush ? alone_[s].block_flush : alone_[s].block_W;
+    const auto& t = flush ? together_[s].block_flush : together_[s].block_W;
+    for (int j = static_cast<int>(a.size()); j-- > 0;) {
+      total += mix(a[j], t[j], f);
+      if (j + first >= earliest) done = total;
+    }
+    if (x.kind == pipeline::ActionKind::kFullBackward) {
+      const double I =
+          mix(alone_[s].I, together_[s].I, f) + (l_.recompute ? mix(alone_[s].F, together_[s].F, f) : 0);
+      done += I, total += I;
+    }
+    return total > 0 ? std::min(1.0, done / total) : 1.0;
+  }
+
+  void bucket_inputs(SimInput& in, const std::vector<double>& shared) const {
+    in.bucket_time.resize(l_.pp), in.bucket_ready.resize(l_.pp), in.bucket_bytes.resize(l_.pp);
+    for (int r = 0; r < l_.pp; ++r) {
+      const auto& list   = step_.actions[r];
+      const auto buckets = device_buckets(model_, l_, cuts_, sched_.lowered.stage_device, r);
+      for (size_t i = 0, x = 0; i < list.size(); ++i) {
+        if (list[i].kind != pipeline::ActionKind::kReduceGrad) {
+          x = i;
+          continue;
+        }
+        const pipeline::GradBucket& bk = buckets[list[i].bucket()];
+        const double bytes             = 4.0 * static_cast<double>(bk.end - bk.begin) * e_;
+        in.bucket_time[r].push_back(allreduce_time(bytes, l_.dp, dp_link_));
+        in.bucket_ready[r].push_back(ready_fraction(list[x], bk, shared[r]));
+        in.bucket_bytes[r].push_back(static_cast<int64_t>(bytes));
+      }
+    }
+  }
+
+  // Optimizer step, one fused memory-bound pass over the parameters: SGD with momentum reads p, g, buf and
+  // writes p, buf and the zeroed g (6 passes); AdamW reads p, g, m, v and writes p, m, v, g (8); clipping
+  // first reads the gradients once for their norm (GRAD_NORM). ZeRO-1 steps 1/dp of the parameters after a
+  // reduce-scatter of the gradient, then copies its shard out and all-gathers the parameters.
+  void tail_inputs(SimInput& in, const std::vector<double>& shared) const {
+    const double passes = l_.optimizer == "sgd" ? 6.0 : 8.0;
+    const bool zero     = l_.zero1 && l_.dp > 1;
+    for (int r = 0; r < l_.pp; ++r) {
+      const double bw    = hw_.bandwidth(false) + shared[r] * (hw_.bandwidth(true) - hw_.bandwidth(false));
+      const double shard = zero ? device_params_[r] / l_.dp : device_params_[r];
+      const double bytes = device_params_[r] * hw_.bytes_per_element;
+      in.opt_step.push_back(shard * 4.0 * passes / bw + hw_.kernel_overhead_s);
+      in.grad_norm.push_back(l_.clip ? shard * 4.0 / bw : 0.0);
+      in.reduce_scatter.push_back(zero ? reduce_scatter_time(bytes, l_.dp, dp_link_) : 0.0);
+      in.all_gather.push_back(zero ? bytes / bw + all_gather_time(bytes, l_.dp, dp_link_) : 0.0);
+      in.zero_bytes.push_back(static_cast<int64_t>(4.0 * device_params_[r]));
+    }
+  }
+};
+
+// Bytes one device sends per step on each axis (the busiest device of each).
+CommVolume comm_volume(const ModelDesc& model, const Layout& l, const SimInput& in, const StepPricer& pricer,
+                       double b, double e, double bytes_per_element) {
+  CommVolume v;
+  for (int r = 0; r < l.pp; ++r)
+    v.dp = std::max(v.dp, allreduce_bytes_sent(pricer.device_params(r) * bytes_per_element, l.dp));
+  double tp_bytes = 0;
+  if (l.tp > 1)
+    for (const BlockDesc& blk : model.blocks)
+      if (blk.tp_split)
+        tp_bytes += (blk.tp_allreduce_fwd + blk.tp_allreduce_bwd) *
+                    allreduce_bytes_sent(blk.tp_allreduce_bytes_per_sample * b * e, l.tp);
+  v.tp                = tp_bytes * l.microbatches / l.pp;  // a device holds about 1/pp of the layers
+  const size_t stages = in.forward_bytes.size();
+  for (size_t s = 0; s + 1 < stages; ++s)
+    v.pp = std::max(v.pp, static_cast<double>(in.forward_bytes[s] + in.backward_bytes[s]) * l.microbatches);
+  return v;
+}
+
+}  // namespace
+
+PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t global_batch,
+                           const HardwareProfile& hw, ScheduleCache& cache, bool record_trace) {
+  const std::string problem = layout_problem(model, l, global_batch);
+  PX_USER_CHECK(problem.empty(), "layout {}: {}", l.describe(), problem);
+  PredictedStep p;
+  p.layout                    = l;
+  p.micro_batch               = global_batch / (static_cast<int64_t>(l.dp) * l.microbatches);
+  const CachedSchedule& sched = cache.get(l.schedule, l.pp, l.microbatches, l.virtual_stages);
+  const StepPricer pricer(model, l, global_batch, hw, sched);
+  p.stage_cuts     = pricer.cuts();
+  SimInput in      = pricer.input(pricer.shared());
+  SimResult sim    = simulate(pricer.step(), in, record_trace);
+  p.step_s         = sim.step_time;
+  p.bubble         = sim.bubble;
+  p.utilization    = sim.utilization;
+  int busiest      = static_cast<int>(std::max_element(sim.busy.begin(), sim.busy.end()) - sim.busy.begin());
+  p.compute_s      = sim.busy[busiest];
+  p.exposed_comm_s = sim.step_time - sim.compute_end - in.opt_step[busiest] - in.grad_norm[busiest];
+  if (p.exposed_comm_s < 1e-9 * sim.step_time) p.exposed_comm_s = 0;  // rounding, not communication
+  p.trace = std::move(sim.trace);
+  if (record_trace) p.schedule = pricer.step();
+  p.memory = estimate_memory(model, l, p.micro_batch, p.stage_cuts, sched.peak_stash, hw);
+  p.comm   = comm_volume(model, l, in, pricer, static_cast<double>(p.micro_batch), hw.bytes_per_element / 4.0,
+                         hw.bytes_per_element);
+  p.note   = fmt::format(
+        "predicted: one pipeline group of {} device(s) simulated; its {} data- and "
+          "tensor-parallel replica(s) run the same timeline",
+        l.pp, l.dp * l.tp);
+  return p;
+}
+
+LinearCalls linear_calls(const ModelDesc& model, const Layout& l, int64_t global_batch) {
+  const std::string problem = layout_problem(model, l, global_batch);
+  PX_USER_CHECK(problem.empty(), "layout {}: {}", l.describe(), problem);
+  const double b = static_cast<double>(global_batch / (static_cast<int64_t>(l.dp) * l.microbatches));
+  LinearCalls calls;
+  for (const BlockDesc& blk : model.blocks) {
+    if (blk.kind != "linear" || blk.gemm_in <= 0) continue;  // the lookups stage_cost makes
+    const auto [in, out] = device_gemm(blk, l.tp);
+    const auto rows      = static_cast<int64_t>(blk.rows_per_sample * b);
+    LinearCalls block{{{static_cast<int64_t>(in), static_cast<int64_t>(out)}}, {rows}};
+    if (defers_weight_pass(l, blk) && l.microbatches > 1) block.rows.push_back(rows * l.microbatches);
+    calls.merge(block);
+  }
+  if (l.pp > 1) calls.turn_shapes = calls.shapes, calls.turn_rows = calls.rows;
+  return calls;
+}
+
+void LinearCalls::merge(const LinearCalls& more) {
+  auto unite = [](auto& into, const auto& from) {
+    for (const auto& x : from)
+      if (std::find(into.begin(), into.end(), x) == into.end()) into.push_back(x);
+  };
+  unite(shapes, more.shapes);
+  unite(rows, more.rows);
+  unite(turn_shapes, more.turn_shapes);
+  unite(turn_rows, more.turn_rows);
+  std::sort(rows.begin(), rows.end());
+  std::sort(turn_rows.begin(), turn_rows.end());
+}
+
+PredictedStep predict_step(const ModelDesc& model, const Layout& layout, int64_t global_batch,
+                           const HardwareProfile& hw, bool record_trace) {
+  ScheduleCache cache;
+  return predict_with(model, layout, global_batch, hw, cache, record_trace);
+}
+
+PredictedStep predict_step(const ModelSpec& spec, const Layout& layout, int64_t global_batch,
+                           const HardwareProfile& hw) {
+  return predict_step(describe_model(spec), layout, global_batch, hw, true);
+}
+
+}  // namespace paraxis::cost

@@ -1,0 +1,30 @@
+// Lowered schedules and their stash counts, generated once per (kind, pp, m, v) and shared by every layout of
+// a plan that differs only in micro-batch size, ZeRO or recompute (private to src/cost).
+#pragma once
+
+#include <map>
+#include <tuple>
+#include <vector>
+
+#include "paraxis/cost/planner.h"
+#include "paraxis/pipeline/action.h"
+
+namespace paraxis::cost {
+
+struct CachedSchedule {
+  pipeline::Schedule lowered;
+  std::vector<int> peak_stash;  // per stage, from the unit-time dry run
+};
+
+class ScheduleCache {
+ public:
+  const CachedSchedule& get(pipeline::ScheduleKind kind, int pp, int m, int v);
+
+ private:
+  std::map<std::tuple<int, int, int, int>, CachedSchedule> cache_;
+};
+
+PredictedStep predict_with(const ModelDesc& model, const Layout& layout, int64_t global_batch,
+                           const HardwareProfile& hw, ScheduleCache& cache, bool record_trace);
+
+}  // namespace paraxis::cost

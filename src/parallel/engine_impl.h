@@ -1,0 +1,85 @@
+// Engine's private state, shared by engine.cc (construction, evaluation, parameter gathering) and
+// step_runtime.cc (the interpreter of the step's action list). See docs/architecture.md.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "parallel/optim_step.h"
+#include "paraxis/parallel/data_parallel.h"
+#include "paraxis/parallel/engine.h"
+#include "paraxis/trace/recorder.h"
+
+namespace paraxis {
+
+inline Shape with_batch(Shape s, int64_t batch) {
+  s[0] = batch;
+  return s;
+}
+
+// Tag of a pipeline transfer: direction (0 activations, 1 gradients), the sending stage, the micro-batch.
+inline int transfer_tag(int direction, int stage, int microbatch) {
+  return (direction * 4096 + stage) * 65536 + microbatch;
+}
+
+// Which communicator group a traced collective belongs to (its flow id names the group).
+enum class GroupAxis { kDp, kTp, kPp, kWorld };
+
+// The tensors a device holds for its stages between actions, keyed by (stage, micro-batch). Each map is one
+// kind of buffer, so a hand-off is a move from one named map to another.
+struct StageBuffers {
+  using Key = std::pair<int, int>;
+  std::map<Key, Tensor> input;        // a stage's input activation, received by RECV_F
+  std::map<Key, Tensor> output;       // a stage's output activation, until SEND_F or the next local stage's F
+  std::map<Key, Tensor> grad_output;  // dL/d(stage output): the loss's gradient, or received by RECV_B
+  std::map<Key, Tensor> grad_input;   // dL/d(stage input) made by I/B, until SEND_B or the previous stage
+  std::map<Key, std::vector<Ctx>> ctx;     // what each block's forward stashed for its backward
+  std::map<Key, std::vector<Tensor>> dys;  // each block's output gradient, kept between I and W
+  std::map<Key, int64_t> stash_bytes;      // bytes of ctx per micro-batch (the stash accounting)
+  bool empty() const { return ctx.empty() && output.empty() && input.empty() && grad_input.empty(); }
+};
+
+// Per-step state of the interpreter.
+struct StepState {
+  Tensor x_local, y_local;  // this dp rank's rows
+  int64_t mb        = 0;    // rows per micro-batch
+  float grad_scale  = 1;    // 1/m: the accumulated gradient is that of the global batch's mean loss
+  double lr         = 0;
+  double loss_sum   = 0;
+  int64_t stash_now = 0, stash_peak = 0, deferred_now = 0;
+  double compute_ms = 0;
+  std::vector<int> block_remaining;  // weight passes left this step, per block
+  std::vector<std::pair<Work, Tensor>> sends;
+};
+
+struct Engine::Impl {
+  Communicator& world;
+  std::unique_ptr<Communicator> dp_comm, tp_comm, pp_comm;
+  Coord coord;
+  trace::Recorder* rec = nullptr;
+  std::vector<pipeline::Action> actions;  // this device's list: the whole step (pipeline::generate_step)
+  std::vector<int> my_stages;             // stages this device owns
+  std::vector<Shape> block_out;           // output shape of each block for a batch of 1
+  Shape model_in;                         // input shape for a batch of 1
+  std::vector<char> first_backward_only;  // per block: 1 when the input gradient is never needed
+  std::vector<Param*> params;             // this device's parameters, flat order (last block first)
+  std::unique_ptr<DataParallel> dp;
+  std::unique_ptr<OptimStep> optim;
+  std::vector<std::vector<Layer*>> deferring;  // per block: its layers whose weight gradients are deferred
+  bool any_deferring = false;
+  StageBuffers buf;
+  int64_t step_count = 0;  // optimizer steps taken: keys the dropout masks, restored on resume
+
+  // Trace bookkeeping: message numbers per peer device (world rank) in each direction, so match_flows pairs
+  // every SEND with its RECV by seq; and each group's collective call number (the same on every member).
+  std::map<int, int32_t> trace_sent, trace_received;
+  std::map<std::pair<int, int>, int32_t> trace_calls;  // (axis, the group's first world rank) -> calls
+
+  explicit Impl(Communicator& w) : world(w) {}
+  void record_collective(const Grid& g, trace::Kind kind, GroupAxis axis, int64_t t_begin, int64_t bytes);
+};
+
+}  // namespace paraxis
