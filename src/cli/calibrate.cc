@@ -15,9 +15,9 @@
 #include "cli/model_flags.h"
 #include "paraxis/comm/launch.h"
 #include "paraxis/core/error.h"
+#include "paraxis/cost/hardware.h"
 #include "paraxis/kernels/matmul.h"
 #include "paraxis/measure/calibration.h"
-#include "paraxis/cost/hardware.h"
 #include "paraxis/measure/measure.h"
 
 namespace {

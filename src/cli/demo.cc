@@ -17,11 +17,11 @@
 #include "cli/in_run_rates.h"
 #include "cli/model_flags.h"
 #include "paraxis/core/error.h"
+#include "paraxis/cost/hardware.h"
+#include "paraxis/cost/planner.h"
 #include "paraxis/data/sources.h"
 #include "paraxis/measure/calibration.h"
-#include "paraxis/cost/hardware.h"
 #include "paraxis/measure/measure.h"
-#include "paraxis/cost/planner.h"
 #include "paraxis/trace/analysis.h"
 #include "paraxis/trace/chrome_trace.h"
 #include "paraxis/trace/report.h"
@@ -87,8 +87,8 @@ std::string predicted_file(const std::string& measured) {
   return fs::path(measured).stem().string() + ".predicted.json";
 }
 
-// --calibrate: the rates the predictions use, measured in the run itself (measure::RunCalibration) — one round
-// of every layout's Linear calls before each round of layouts.
+// --calibrate: the rates the predictions use, measured in the run itself (measure::RunCalibration) — one
+// round of every layout's Linear calls before each round of layouts.
 measure::RunCalibration run_calibration(const std::vector<DemoRow>& rows) {
   cost::LinearCalls calls;
   int devices = 1;

@@ -10,8 +10,8 @@
 #include "cli/model_flags.h"
 #include "paraxis/core/error.h"
 #include "paraxis/cost/hardware.h"
-#include "paraxis/measure/measure.h"
 #include "paraxis/cost/planner.h"
+#include "paraxis/measure/measure.h"
 #include "paraxis/train/trainer.h"
 
 namespace paraxis::cli {

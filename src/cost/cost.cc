@@ -175,8 +175,8 @@ ModelDesc describe_model(const ModelSpec& spec) {
   }
   if (spec.kind == "gpt") d.tp_divides = {spec.heads};
   if (spec.kind == "mlp") d.fc_widths = spec.mlp_sizes;
-  d.partition_costs               = model->partition_costs(1);
-  d.first_block_skips_input_pass  = model->first_block_skips_input_pass();
+  d.partition_costs              = model->partition_costs(1);
+  d.first_block_skips_input_pass = model->first_block_skips_input_pass();
   return d;
 }
 

@@ -157,8 +157,9 @@ void Engine::build_step(Model& model) {
   const std::vector<int> owner = pipeline::generate_schedule(cfg_.schedule).stage_device;
   const auto numels            = block_numels(model);
   for (int r = 0; r < g.pp; ++r)
-    spec.buckets.push_back(pipeline::layout_grad_buckets(
-        pipeline::device_param_slots(numels, cuts_, owner, r), pipeline::grad_bucket_elems(cfg_.bucket_mb * 1024 * 1024)));
+    spec.buckets.push_back(
+        pipeline::layout_grad_buckets(pipeline::device_param_slots(numels, cuts_, owner, r),
+                                      pipeline::grad_bucket_elems(cfg_.bucket_mb * 1024 * 1024)));
   schedule_ = pipeline::generate_step(spec);
   I.actions = schedule_.actions[I.coord.pp];
   for (int st = 0; st < schedule_.num_stages; ++st)

@@ -96,9 +96,8 @@ class Lowering {
   }
 
   void emit(int d, const Action& a) {
-    PX_USER_CHECK(is_tail(a.kind) ||
-                      (a.stage >= 0 && a.stage < in_.num_stages && a.microbatch >= 0 &&
-                       a.microbatch < in_.num_microbatches && owner(a.stage) == d),
+    PX_USER_CHECK(is_tail(a.kind) || (a.stage >= 0 && a.stage < in_.num_stages && a.microbatch >= 0 &&
+                                      a.microbatch < in_.num_microbatches && owner(a.stage) == d),
                   "cannot lower {} on device {}: validate the schedule first", to_string(a), d);
     if (a.kind == ActionKind::kForward && a.stage > 0)
       receive(owner(a.stage - 1), d, ActionKind::kRecvForward, a.stage, a.microbatch);

@@ -5,7 +5,9 @@
 namespace paraxis::pipeline {
 
 Readiness::Readiness(const Schedule& s)
-    : stages_(s.num_stages), m_(std::max(1, s.num_microbatches)), lowered_(s.is_lowered()),
+    : stages_(s.num_stages),
+      m_(std::max(1, s.num_microbatches)),
+      lowered_(s.is_lowered()),
       stage_device_(s.stage_device) {
   const size_t cells = static_cast<size_t>(stages_) * m_;
   for (auto* v : {&fwd_, &grad_, &weight_, &send_f_, &send_b_, &recv_f_, &recv_b_}) v->assign(cells, kNotYet);
@@ -59,15 +61,32 @@ void Readiness::complete(const Action& a, double end, double arrival) {
   if (is_tail(a.kind) || a.kind == ActionKind::kRecompute) return;
   const size_t c = key(a.stage, a.microbatch);
   switch (a.kind) {
-    case ActionKind::kForward: fwd_[c] = end; break;
-    case ActionKind::kBackwardInput: grad_[c] = end; break;
-    case ActionKind::kBackwardWeight: weight_[c] = end; break;
-    case ActionKind::kFullBackward: grad_[c] = weight_[c] = end; break;
-    case ActionKind::kSendForward: send_f_[c] = arrival == kNotYet ? end : arrival; break;
-    case ActionKind::kSendBackward: send_b_[c] = arrival == kNotYet ? end : arrival; break;
-    case ActionKind::kRecvForward: recv_f_[c] = end; break;
-    case ActionKind::kRecvBackward: recv_b_[c] = end; break;
-    default: break;
+    case ActionKind::kForward:
+      fwd_[c] = end;
+      break;
+    case ActionKind::kBackwardInput:
+      grad_[c] = end;
+      break;
+    case ActionKind::kBackwardWeight:
+      weight_[c] = end;
+      break;
+    case ActionKind::kFullBackward:
+      grad_[c] = weight_[c] = end;
+      break;
+    case ActionKind::kSendForward:
+      send_f_[c] = arrival == kNotYet ? end : arrival;
+      break;
+    case ActionKind::kSendBackward:
+      send_b_[c] = arrival == kNotYet ? end : arrival;
+      break;
+    case ActionKind::kRecvForward:
+      recv_f_[c] = end;
+      break;
+    case ActionKind::kRecvBackward:
+      recv_b_[c] = end;
+      break;
+    default:
+      break;
   }
 }
 

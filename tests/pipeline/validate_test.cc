@@ -88,7 +88,8 @@ TEST(PipelineValidate, StepLevelActions) {
   s.actions[0].push_back({-1, ActionKind::kOptStep, -1});
   EXPECT_NO_THROW(validate_schedule(s));
   s.actions[1].insert(s.actions[1].begin(), {-1, ActionKind::kReduceGrad, -1});
-  EXPECT_USER_ERROR(validate_schedule(s), "REDUCE_GRAD runs before the weight gradients it needs", ">REDUCE_GRAD<");
+  EXPECT_USER_ERROR(validate_schedule(s), "REDUCE_GRAD runs before the weight gradients it needs",
+                    ">REDUCE_GRAD<");
   Schedule t = generate_1f1b(2, 2);
   t.actions[0].insert(t.actions[0].begin(), {-1, ActionKind::kOptStep, -1});
   EXPECT_USER_ERROR(validate_schedule(t), "runs after OPT_STEP on device 0");

@@ -58,7 +58,7 @@ struct CommVolume {  // bytes one device sends per step, per axis (the busiest d
 
 struct PredictedStep {
   Layout layout;
-  pipeline::Schedule schedule;  // the step's list the simulator priced (with the trace; empty otherwise)
+  pipeline::Schedule schedule;      // the step's list the simulator priced (with the trace; empty otherwise)
   int64_t micro_batch = 0;          // samples per micro-batch per replica
   double step_s       = 0;          // predicted step time
   double compute_s    = 0;          // busiest device's compute-stream time
@@ -82,8 +82,8 @@ PredictedStep predict_step(const ModelSpec& spec, const Layout& layout, int64_t 
 // The Linear calls predict_step looks up in a profile's shape_rates for this layout: each Linear's (in, out)
 // as one device computes it (tensor-parallel shards) and the rows of its calls (the micro-batch's; with
 // deferred weight gradients also all micro-batches' together). What an in-run calibration measures
-// (measure::RunCalibration); shapes in block order, rows ascending, each once. User error when the layout does
-// not divide.
+// (measure::RunCalibration); shapes in block order, rows ascending, each once. User error when the layout
+// does not divide.
 struct LinearCalls {
   std::vector<std::pair<int64_t, int64_t>> shapes;
   std::vector<int64_t> rows;

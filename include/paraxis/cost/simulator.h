@@ -7,12 +7,12 @@
 //   r.bubble;          // (p − 1)/(m + p − 1)
 //   trace::write_chrome_trace(r.trace, "predicted.json");   // same format as a measured trace
 //
-// It prices the step's own action list (pipeline::generate_step): the list the runtime executes, tail included.
-// Model: each device has a compute stream and a communication stream. The compute stream runs the device's
-// action list in order; an action starts when the stream is free and its inputs are on the device, by the
-// rules of pipeline::Readiness (the ones lowering and the dry-run use). A SEND costs the compute stream
-// nothing (async): the transfer occupies the sender's communication stream for α + S/β, starting when both
-// the data exists and the stream is free (with a rendezvous link, also when the receiver has posted its
+// It prices the step's own action list (pipeline::generate_step): the list the runtime executes, tail
+// included. Model: each device has a compute stream and a communication stream. The compute stream runs the
+// device's action list in order; an action starts when the stream is free and its inputs are on the device,
+// by the rules of pipeline::Readiness (the ones lowering and the dry-run use). A SEND costs the compute
+// stream nothing (async): the transfer occupies the sender's communication stream for α + S/β, starting when
+// both the data exists and the stream is free (with a rendezvous link, also when the receiver has posted its
 // RECV). A RECV blocks the compute stream until its transfer has arrived. REDUCE_GRADb, right after the
 // action during which its bucket's last gradient is written, starts at that fraction of the action (as the
 // runtime does) and runs on the communication stream, buckets in order, overlapping what follows; GRAD_NORM
@@ -53,7 +53,7 @@ struct SimInput {
   // Per device (empty: free): GRAD_NORM (the clipping pass over the gradients and the norm's all-reduces),
   // OPT_STEP (the update), REDUCE_SCATTER and ALL_GATHER (ZeRO-1).
   std::vector<double> grad_norm, opt_step, reduce_scatter, all_gather;
-  std::vector<int64_t> zero_bytes;  // per device: the gradient ZeRO-1 reduce-scatters (trace)
+  std::vector<int64_t> zero_bytes;         // per device: the gradient ZeRO-1 reduce-scatters (trace)
   bool measure_overlap = false;            // fill SimResult::overlap
   double time_unit_ns  = 1e9;              // trace timestamps: seconds → ns (1 for unit-time mode)
   std::string layout   = "simulated";      // the trace's layout label
@@ -76,8 +76,8 @@ struct SimResult {
   trace::TraceSet trace;  // source "simulated"
 };
 
-// Needs a lowered schedule (pipeline::lower_send_recv, or generate_step) when it has more than one device. Throws a runtime
-// error naming the stuck actions if the schedule cannot complete.
+// Needs a lowered schedule (pipeline::lower_send_recv, or generate_step) when it has more than one device.
+// Throws a runtime error naming the stuck actions if the schedule cannot complete.
 SimResult simulate(const pipeline::Schedule& schedule, const SimInput& input, bool record_trace = true);
 
 }  // namespace paraxis::cost

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "paraxis/comm/communicator.h"
-#include "paraxis/measure/calibration.h"
 #include "paraxis/cost/hardware.h"
 #include "paraxis/cost/planner.h"
+#include "paraxis/measure/calibration.h"
 
 namespace paraxis::measure {
 

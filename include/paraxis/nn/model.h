@@ -80,9 +80,9 @@ class Model {
 
 // tp.size > 1 builds this rank's tensor-parallel shard (docs/tensor-parallel.md): the same blocks with the
 // same names (so pipeline cuts are unchanged), split layers holding their slice of each parameter.
-// One block's weight for the stage partitioner (Model::partition_costs; the cost model's symbolic models use it
-// too): the flops of the passes the Engine runs, the skipped input pass not counted, + 1 so that empty blocks
-// still weigh.
+// One block's weight for the stage partitioner (Model::partition_costs; the cost model's symbolic models use
+// it too): the flops of the passes the Engine runs, the skipped input pass not counted, + 1 so that empty
+// blocks still weigh.
 double partition_cost(const Cost& c, bool skips_input_pass);
 
 std::unique_ptr<Model> build_model(const ModelSpec& spec, const TpInfo& tp = {});

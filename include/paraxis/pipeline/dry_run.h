@@ -5,9 +5,10 @@
 //   fmt::print("{}", format_timeline(schedule, r));                       // time x device picture
 //
 // Each device runs its list in order; an action starts when the device is free and its inputs exist, by the
-// rules of pipeline::Readiness (readiness.h): F of stage s waits for F of s-1 (same micro-batch); I/B of s for
-// F of s and the I/B of s+1; W for I; in a lowered schedule an input from another device is available only
-// once this device's RECV of it has run, and a RECV waits for its SEND (async sends: a SEND never waits). Transfers cost `send`/`recv` time
+// rules of pipeline::Readiness (readiness.h): F of stage s waits for F of s-1 (same micro-batch); I/B of s
+// for F of s and the I/B of s+1; W for I; in a lowered schedule an input from another device is available
+// only once this device's RECV of it has run, and a RECV waits for its SEND (async sends: a SEND never
+// waits). Transfers cost `send`/`recv` time
 //   (0 by default: the ideal model of the closed forms). If no device can start its next action, the schedule
 //   deadlocks: a user error with the grid and every stuck cell marked.
 // Stash = micro-batches whose activations a stage holds: +1 at F, -1 when the backward needs them no more

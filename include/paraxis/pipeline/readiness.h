@@ -1,6 +1,6 @@
 // paraxis/pipeline/readiness.h — the one answer to "may this action start now, given what has arrived, and
-// from when?", shared by lowering (lower.h), the dry-run (dry_run.h), the simulator (cost/simulator.h) and the
-// benchmarks' replay of measured passes.
+// from when?", shared by lowering (lower.h), the dry-run (dry_run.h), the simulator (cost/simulator.h) and
+// the benchmarks' replay of measured passes.
 //
 //   Readiness ready(schedule);
 //   double t = ready.input_time(action);     // kNotYet, or when the data it needs is on its device
