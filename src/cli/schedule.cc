@@ -13,7 +13,9 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "cli/model_flags.h"
 #include "paraxis/core/error.h"
+#include "paraxis/parallel/step_plan.h"
 #include "paraxis/pipeline/dry_run.h"
 #include "paraxis/pipeline/generators.h"
 #include "paraxis/pipeline/grid.h"
@@ -36,7 +38,59 @@ struct Options {
   std::string durations = "F=1,B=2,I=1,W=1";
   std::string from_file;
   std::string costs;
+  // The whole step (tail included) of a layout as the engine runs it: any of these flags asks for it.
+  bool step = false;
+  int dp = 1, tp = 1, zero = 0;
+  double bucket_mb = 25, clip = 0;
+  bool defer_wgrad = false;
+  ModelSpec model;
+  bool whole_step(const CLI::App& app) const {
+    for (const char* f : {"--step", "--dp", "--tp", "--zero", "--bucket-mb", "--clip", "--defer-wgrad"})
+      if (app.count(f) > 0) return true;
+    return false;
+  }
 };
+
+// Each REDUCE_GRADb of the whole step: its size and the blocks whose gradients fill it.
+void print_buckets(const ModelSpec& spec, const StepPlan& plan) {
+  if (plan.spec.dp < 2 || plan.spec.zero1) return;
+  const auto model = build_model(spec);
+  for (size_t r = 0; r < plan.spec.buckets.size(); ++r)
+    for (size_t b = 0; b < plan.spec.buckets[r].size(); ++b) {
+      const pipeline::GradBucket& bk = plan.spec.buckets[r][b];
+      std::string names;
+      for (int blk : bk.blocks) names += (names.empty() ? "" : ", ") + model->blocks[blk]->name();
+      fmt::print("device {} REDUCE_GRAD{}: {:.2f} MB of gradients ({})\n", r, b,
+                 static_cast<double>(bk.end - bk.begin) * 4 / (1024.0 * 1024.0), names);
+    }
+  fmt::print("\n");
+}
+
+// The layout's whole step from the engine's own planner (parallel/step_plan.h): buckets, FLUSH_W, ZeRO-1,
+// GRAD_NORM and OPT_STEP in every device's list.
+StepPlan whole_step(const Options& o, std::string& title) {
+  PX_USER_CHECK(
+      o.from_file.empty(),
+      "--from reads a schedule; the whole-step flags (--dp, --tp, --zero, "
+      "--bucket-mb, --clip, --defer-wgrad, --step) describe a layout instead: give one or the other");
+  cli::validate_model_spec(o.model);
+  EngineConfig cfg;
+  cfg.grid            = Grid{o.dp, o.tp, o.pp};
+  cfg.schedule        = {parse_schedule_kind(o.schedule), o.pp, o.microbatches, o.virtual_stages};
+  cfg.bucket_mb       = o.bucket_mb;
+  cfg.zero            = o.zero;
+  cfg.defer_wgrad     = o.defer_wgrad;
+  cfg.optim.clip_norm = o.clip;
+  validate_layout(o.model, cfg, int64_t{o.dp} * o.microbatches);
+  const StepPlan plan = plan_step(o.model, cfg);
+  title               = fmt::format(
+                    "step of {} on dp {} x tp {} x pp {} ({} m {}{}{}{}): each pipeline device's list, which "
+                                  "its {} data- and tensor-parallel replica(s) run alike",
+                    o.model.describe(), o.dp, o.tp, o.pp, o.schedule, o.microbatches,
+      o.dp > 1 && o.zero == 0 ? fmt::format(", buckets of {:g} MB", o.bucket_mb) : "",
+      o.zero ? ", ZeRO-1" : "", o.defer_wgrad ? ", deferred weight gradients" : "", o.dp * o.tp);
+  return plan;
+}
 
 // A .csv file is in PyTorch's form when is_torch_csv says so (an empty cell, an OVERLAP_F_B pair or
 // UNSHARD/RESHARD in some row), else in ours; a torch CSV without those reads the same in both. `torch` keeps
@@ -83,7 +137,7 @@ std::string join(const std::vector<int>& v) {
   return out;
 }
 
-int run_schedule(const Options& o) {
+int run_schedule(const Options& o, bool whole) {
   PX_USER_CHECK(o.format == "grid" || o.format == "csv" || o.format == "torch-csv" || o.format == "json" ||
                     o.format == "text",
                 "--format {} is unknown; use grid, csv, torch-csv, json or text", o.format);
@@ -92,7 +146,11 @@ int run_schedule(const Options& o) {
   Schedule schedule;
   std::optional<TorchCsvSchedule> torch;  // set when --from reads a file in PyTorch's CSV form
   std::string title;
-  if (o.from_file.empty()) {
+  std::optional<StepPlan> plan;
+  if (whole) {
+    plan     = whole_step(o, title);
+    schedule = plan->schedule;
+  } else if (o.from_file.empty()) {
     schedule = generate_schedule(spec);  // checks the spec: user errors exit 2
     title    = fmt::format("schedule {}: pp {}, microbatches {}, virtual {}, {} stages", o.schedule, o.pp,
                            o.microbatches, o.virtual_stages, schedule.num_stages);
@@ -156,7 +214,11 @@ int run_schedule(const Options& o) {
                r.idle_fraction(), join(r.peak_stash));
     return 0;
   }
-  fmt::print("{} ({})\n\n", title, schedule.is_lowered() ? "lowered: with send/recv" : "compute only");
+  if (plan) print_buckets(o.model, *plan);
+  fmt::print("{} ({})\n\n", title,
+             whole                   ? "the whole step"
+             : schedule.is_lowered() ? "lowered: with send/recv"
+                                     : "compute only");
   fmt::print("{}\n", format_grid(schedule));
   if (o.timeline)
     fmt::print("timeline (dry-run, one row per time unit):\n{}\n", format_timeline(schedule, r));
@@ -203,7 +265,18 @@ const bool registered = paraxis::cli::register_command(
        sub.add_option("--from", o->from_file,
                       "read the schedule from a file (.csv: our CSV form or PyTorch's, else text form)");
        sub.add_option("--costs", o->costs, "block costs a,b,c,...: also print the balanced stage partition");
-       return [o] { return run_schedule(*o); };
+       sub.add_flag("--step", o->step,
+                    "the whole training step as the engine runs it (gradient buckets, optimizer; implied by "
+                    "--dp, --tp, --zero, --bucket-mb, --clip, --defer-wgrad)");
+       sub.add_option("--dp", o->dp, "data-parallel replicas (whole step)")->capture_default_str();
+       sub.add_option("--tp", o->tp, "tensor-parallel devices per layer (whole step)")->capture_default_str();
+       sub.add_option("--zero", o->zero, "1: ZeRO-1 (whole step)")->capture_default_str();
+       sub.add_option("--bucket-mb", o->bucket_mb, "data-parallel gradient bucket size in MB (whole step)")
+           ->capture_default_str();
+       sub.add_option("--clip", o->clip, "gradient clipping norm (whole step; GRAD_NORM before OPT_STEP)");
+       sub.add_flag("--defer-wgrad", o->defer_wgrad, "Linear weight gradients once per step (FLUSH_W)");
+       cli::add_model_flags(sub, o->model);
+       return [o, &sub] { return run_schedule(*o, o->whole_step(sub)); };
      }});
 
 }  // namespace

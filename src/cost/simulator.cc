@@ -87,7 +87,8 @@ class Sim {
         launched_(s.num_devices),
         events_(s.num_devices),
         intervals_(in.measure_overlap ? s.num_devices : 0),
-        flow_of_send_(2, std::vector<int64_t>(static_cast<size_t>(s.num_stages) * s.num_microbatches, -1)) {
+        flow_of_send_(2, std::vector<int64_t>(static_cast<size_t>(s.num_stages) * s.num_microbatches, -1)),
+        action_of_send_(2, std::vector<int>(static_cast<size_t>(s.num_stages) * s.num_microbatches, -1)) {
     r_.busy.assign(s.num_devices, 0.0);
     r_.comm.assign(s.num_devices, 0.0);
     for (int d = 0; d < s.num_devices; ++d)
@@ -117,13 +118,17 @@ class Sim {
   std::vector<std::vector<trace::Event>> events_;
   std::vector<std::vector<std::pair<double, double>>> intervals_;
   std::vector<std::vector<int64_t>> flow_of_send_;  // [forward?0:1][(stage, mb)]: the SEND's flow id
+  std::vector<std::vector<int>> action_of_send_;    // the same: the SEND's index in its device's list
   int64_t next_flow_ = 0;
+  int action_        = -1;  // the index of the action being run in its device's list
   SimResult r_;
 
+  // An event of device d, belonging to the running action (action_) unless `action` names another.
   void emit(int d, trace::Kind kind, double t0, double t1, int stage, int mb, int64_t bytes = 0,
-            int peer = -1, int64_t flow = -1) {
+            int peer = -1, int64_t flow = -1, int action = -2) {
     if (!record_) return;
     trace::Event e;
+    e.action     = action == -2 ? action_ : action;
     e.t_begin_ns = std::llround(t0 * in_.time_unit_ns);
     e.t_end_ns   = std::llround(t1 * in_.time_unit_ns);
     e.kind       = kind;
@@ -163,6 +168,7 @@ class Sim {
   // Tries to run the next action of device d; false when it must wait for another device.
   bool step(int d) {
     const Action& a = s_.actions[d][pc_[d]];
+    action_         = static_cast<int>(pc_[d]);
     if (pipeline::is_compute(a.kind) || a.kind == ActionKind::kFlushWeight) return compute(d, a);
     if (a.kind == ActionKind::kSendForward || a.kind == ActionKind::kSendBackward) return send(d, a);
     if (pipeline::is_transfer(a.kind)) return receive(d, a);
@@ -189,8 +195,8 @@ class Sim {
     const auto& list = s_.actions[d];
     for (size_t k = pc_[d] + 1; k < list.size() && list[k].kind == ActionKind::kReduceGrad; ++k)
       if (list[k].bucket() >= 0)
-        stretch +=
-            launch(d, list[k].bucket(), begin + dur * bucket_ready(d, list[k].bucket()) + stretch, end);
+        stretch += launch(d, list[k].bucket(), begin + dur * bucket_ready(d, list[k].bucket()) + stretch, end,
+                          static_cast<int>(k));
   }
 
   double bucket_ready(int d, int b) const {
@@ -199,7 +205,7 @@ class Sim {
 
   // Starts bucket b of device d once ready and its stream is free; returns how much later the compute ending
   // at `end` finishes because of it (buckets sharing the core: both at half speed while they overlap).
-  double launch(int d, int b, double ready, double& end) {
+  double launch(int d, int b, double ready, double& end, int action) {
     if (b >= static_cast<int>(launched_[d].size()) || launched_[d][b]) return 0;
     launched_[d][b]   = 1;
     const double time = in_.bucket_time[d][b];
@@ -210,7 +216,7 @@ class Sim {
     dp_free_[d] = t0 + time + overlap;
     r_.comm[d] += time;
     const int64_t bytes = d < static_cast<int>(in_.bucket_bytes.size()) ? in_.bucket_bytes[d][b] : 0;
-    emit(d, trace::Kind::kAllReduce, t0, dp_free_[d], -1, -1, bytes);
+    emit(d, trace::Kind::kAllReduce, t0, dp_free_[d], -1, -1, bytes, -1, -1, action);
     return overlap;
   }
 
@@ -218,8 +224,9 @@ class Sim {
     const bool fwd = a.kind == ActionKind::kSendForward;
     const int s = a.stage, k = a.microbatch;
     const double t = compute_free_[d], tt = at(fwd ? in_.send_forward : in_.send_backward, s);
-    const int64_t f                                                              = next_flow_++;
-    flow_of_send_[fwd ? 0 : 1][static_cast<size_t>(s) * s_.num_microbatches + k] = f;
+    const int64_t f                                                                = next_flow_++;
+    flow_of_send_[fwd ? 0 : 1][static_cast<size_t>(s) * s_.num_microbatches + k]   = f;
+    action_of_send_[fwd ? 0 : 1][static_cast<size_t>(s) * s_.num_microbatches + k] = action_;
     if (in_.rendezvous) {  // the receiver starts the copy once it is there
       ready_.complete(a, t, t);
       return true;
@@ -250,7 +257,8 @@ class Sim {
       const double tt = at(fwd ? in_.send_forward : in_.send_backward, src), t0 = end;
       end = t0 + tt;
       r_.comm[peer] += tt;
-      emit(peer, trace::Kind::kSend, t0, end, src, k, bytes_of(fwd, src), d, f);
+      emit(peer, trace::Kind::kSend, t0, end, src, k, bytes_of(fwd, src), d, f,
+           action_of_send_[fwd ? 0 : 1][static_cast<size_t>(src) * s_.num_microbatches + k]);
     }
     emit(d, trace::Kind::kRecv, t, end, a.stage, k, bytes_of(fwd, src), peer, f);
     compute_free_[d] = end;
@@ -263,14 +271,14 @@ class Sim {
     switch (a.kind) {
       case ActionKind::kReduceGrad: {  // not right after its action (a hand-written list): starts here
         double end = t;
-        if (a.bucket() >= 0) launch(d, a.bucket(), t, end);
+        if (a.bucket() >= 0) launch(d, a.bucket(), t, end, action_);
         return;
       }
       case ActionKind::kGradNorm:
       case ActionKind::kOptStep: {
         const double t0  = std::max(t, dp_free_[d]);
         const double dur = at(a.kind == ActionKind::kOptStep ? in_.opt_step : in_.grad_norm, d);
-        if (dur > 0) busy(d, trace::Kind::kOptStep, t0, t0 + dur, dur, -1, -1);
+        busy(d, trace::Kind::kOptStep, t0, t0 + dur, dur, -1, -1);  // GRAD_NORM may take no time here
         t = t0 + dur;
         return;
       }

@@ -89,10 +89,11 @@ void DataParallel::launch(int b) {
   s.launched = true;
 }
 
-void DataParallel::arm(int b) {
+void DataParallel::arm(int b, int action) {
   PX_CHECK(b >= 0 && b < static_cast<int>(state_.size()), "REDUCE_GRAD{}: the device has {} buckets", b,
            state_.size());
-  state_[b].armed = true;
+  state_[b].armed  = true;
+  state_[b].action = action;
   if (state_[b].pending == 0 && !state_[b].launched) launch(b);
 }
 
@@ -105,8 +106,8 @@ void DataParallel::block_done(int block) {
   }
 }
 
-void DataParallel::reduce(int b) {
-  arm(b);
+void DataParallel::reduce(int b, int action) {
+  arm(b, action);
   PX_CHECK(state_[b].launched,
            "REDUCE_GRAD{} runs before its {} gradients are final (the schedule places it "
            "too early)",
@@ -119,21 +120,22 @@ void DataParallel::wait_all() {
     state_[b].work.wait();
     state_[b].waited = true;
     if (record_)
-      record_(trace::Kind::kAllReduce, state_[b].t_launch, (buckets_[b].end - buckets_[b].begin) * 4);
+      record_(trace::Kind::kAllReduce, state_[b].t_launch, (buckets_[b].end - buckets_[b].begin) * 4,
+              state_[b].action);
   }
 }
 
-void DataParallel::reduce_scatter() {
+void DataParallel::reduce_scatter(int action) {
   const int64_t t = trace::now_ns();
   comm_->reduce_scatter(grad_shard_.data(), flat_grad_.data(), shard_len_, ReduceOp::kAverage);
-  if (record_) record_(trace::Kind::kReduceScatter, t, numel_ * 4);
+  if (record_) record_(trace::Kind::kReduceScatter, t, numel_ * 4, action);
 }
 
-void DataParallel::all_gather() {
+void DataParallel::all_gather(int action) {
   value_shard_.copy_from(flat_value_.slice(shard_begin_, shard_begin_ + shard_len_));
   const int64_t t = trace::now_ns();
   comm_->all_gather(flat_value_.data(), value_shard_.data(), shard_len_);
-  if (record_) record_(trace::Kind::kAllGather, t, numel_ * 4);
+  if (record_) record_(trace::Kind::kAllGather, t, numel_ * 4, action);
 }
 
 void DataParallel::zero_grads(bool fused) {

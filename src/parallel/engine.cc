@@ -6,9 +6,9 @@
 
 #include "parallel/engine_impl.h"
 #include "paraxis/core/error.h"
+#include "paraxis/parallel/step_plan.h"
 #include "paraxis/parallel/tensor_parallel.h"
 #include "paraxis/pipeline/partition.h"
-#include "paraxis/pipeline/step.h"
 
 namespace paraxis {
 
@@ -44,7 +44,7 @@ void validate_layout(const ModelSpec& spec, const EngineConfig& cfg, int64_t glo
 }
 
 void Engine::Impl::record_collective(const Grid& g, trace::Kind kind, GroupAxis axis, int64_t t_begin,
-                                     int64_t bytes) {
+                                     int64_t bytes, int action) {
   // A collective on the comm track, from its launch (for the dp buckets: during the backward they overlap) to
   // its completion. The members of one call share flow_id: the group (its axis and its first member's world
   // rank) and the call number, which every member counts alike (collectives run in the same order).
@@ -57,37 +57,12 @@ void Engine::Impl::record_collective(const Grid& g, trace::Kind kind, GroupAxis 
   e.kind = kind, e.track = trace::default_track(kind);
   e.t_begin_ns = t_begin, e.t_end_ns = trace::now_ns();
   e.bytes     = bytes;
+  e.action    = action;
   const int a = static_cast<int>(axis);
   e.seq       = trace_calls[{a, leader}]++;
   e.flow_id   = (int64_t{a} << 56) | (int64_t{leader} << 32) | e.seq;
   rec->record(e);
 }
-
-namespace {
-
-// Stage costs for the partitioner: the full model's (Model::partition_costs, the function the cost model's
-// describe_model reads too), or the caller's measured ones.
-std::vector<int> stage_cuts_of(const ModelSpec& spec, const EngineConfig& cfg, size_t nblocks) {
-  std::vector<double> costs = cfg.block_costs;
-  if (costs.empty()) costs = build_model(spec)->partition_costs(1);
-  PX_CHECK(costs.size() == nblocks, "{} block costs for {} blocks", costs.size(), nblocks);
-  return pipeline::partition_stages(costs, cfg.schedule.pp * cfg.schedule.virtual_stages).cuts;
-}
-
-// Each block's parameter sizes as this device's shard holds them (every device's layout is the same function
-// of the model, so each can compute the buckets of the others, which the step's schedule lists).
-std::vector<std::vector<int64_t>> block_numels(Model& model) {
-  std::vector<std::vector<int64_t>> out;
-  for (auto& blk : model.blocks) {
-    std::vector<Param*> ps;
-    blk->collect_params(ps);
-    out.emplace_back();
-    for (Param* p : ps) out.back().push_back(p->value.numel());
-  }
-  return out;
-}
-
-}  // namespace
 
 Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& world, trace::Recorder* recorder)
     : impl_(std::make_unique<Impl>(world)), cfg_(cfg), rank_(world.rank()) {
@@ -116,58 +91,25 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& wor
     s = model_->blocks[b]->output_shape(s);
     I.block_out.push_back(s);
   }
-  cuts_ = stage_cuts_of(spec, cfg_, nblocks);
-  build_step(*model_);
+  build_step(spec, *model_);
 }
 
-namespace {
-
-// Per block: the layers that defer their weight gradient to the stage's FLUSH_W (--defer-wgrad: Linears).
-std::vector<std::vector<Layer*>> deferring_layers(Model& model, bool defer) {
-  std::vector<std::vector<Layer*>> out(model.blocks.size());
-  if (!defer) return out;
-  for (size_t b = 0; b < model.blocks.size(); ++b) {
-    std::vector<Layer*> leaves;
-    model.blocks[b]->collect_layers(leaves);
-    for (Layer* l : leaves)
-      if (l->defer_weight_grads(true)) out[b].push_back(l);
-  }
-  return out;
-}
-
-}  // namespace
-
-// The step's schedule and what executes it, from the whole (tp-sharded) model: the action lists of every
-// pipeline device (their buckets computed alike), then this device's blocks initialised, its flat parameters
-// and buckets (DataParallel) and its optimizer (OptimStep).
-void Engine::build_step(Model& model) {
+// The step's schedule (plan_step: what every pipeline device runs, its buckets computed alike), then this
+// device's blocks initialised, its flat parameters and buckets (DataParallel) and its optimizer (OptimStep).
+void Engine::build_step(const ModelSpec& spec, Model& model) {
   Impl& I       = *impl_;
-  const Grid& g = cfg_.grid;
-  pipeline::StepSpec spec;
-  spec.schedule = cfg_.schedule;
-  spec.dp       = g.dp;
-  spec.zero1    = cfg_.zero == 1;
-  spec.clip     = cfg_.optim.clip_norm > 0;
-  spec.cuts     = cuts_;
-  I.deferring   = deferring_layers(model, cfg_.defer_wgrad);
-  for (const auto& layers : I.deferring) {
-    spec.deferred.push_back(layers.empty() ? 0 : 1);
-    I.any_deferring = I.any_deferring || !layers.empty();
-  }
-  const std::vector<int> owner = pipeline::generate_schedule(cfg_.schedule).stage_device;
-  const auto numels            = block_numels(model);
-  for (int r = 0; r < g.pp; ++r)
-    spec.buckets.push_back(
-        pipeline::layout_grad_buckets(pipeline::device_param_slots(numels, cuts_, owner, r),
-                                      pipeline::grad_bucket_elems(cfg_.bucket_mb * 1024 * 1024)));
-  schedule_ = pipeline::generate_step(spec);
+  StepPlan plan = plan_step(spec, cfg_, model);
+  cuts_         = plan.cuts;
+  I.deferring   = std::move(plan.deferring);
+  for (const auto& layers : I.deferring) I.any_deferring = I.any_deferring || !layers.empty();
+  schedule_ = std::move(plan.schedule);
   I.actions = schedule_.actions[I.coord.pp];
   for (int st = 0; st < schedule_.num_stages; ++st)
     if (schedule_.stage_device[st] == I.coord.pp) I.my_stages.push_back(st);
   init_local_blocks(model);
-  PX_CHECK(I.dp->buckets().size() == spec.buckets[I.coord.pp].size(),
+  PX_CHECK(I.dp->buckets().size() == plan.spec.buckets[I.coord.pp].size(),
            "the device's {} gradient buckets differ from the schedule's {}", I.dp->buckets().size(),
-           spec.buckets[I.coord.pp].size());
+           plan.spec.buckets[I.coord.pp].size());
 }
 
 // Keeps only this device's blocks, initialises them (each parameter from its own named stream, so the values
@@ -192,8 +134,8 @@ void Engine::init_local_blocks(Model& model) {
   }
   DataParallel::RecordFn record;
   if (I.rec)
-    record = [&I, &g](trace::Kind kind, int64_t t, int64_t bytes) {
-      I.record_collective(g, kind, GroupAxis::kDp, t, bytes);
+    record = [&I, &g](trace::Kind kind, int64_t t, int64_t bytes, int action) {
+      I.record_collective(g, kind, GroupAxis::kDp, t, bytes, action);
     };
   I.dp = std::make_unique<DataParallel>(I.params, blocks, I.dp_comm.get(), g.dp, I.coord.dp, cfg_.zero == 1,
                                         cfg_.bucket_mb, record);

@@ -79,7 +79,9 @@ struct Engine::Impl {
   std::map<std::pair<int, int>, int32_t> trace_calls;  // (axis, the group's first world rank) -> calls
 
   explicit Impl(Communicator& w) : world(w) {}
-  void record_collective(const Grid& g, trace::Kind kind, GroupAxis axis, int64_t t_begin, int64_t bytes);
+  // action: the index of the step action it belongs to in this device's list (-1: outside the list).
+  void record_collective(const Grid& g, trace::Kind kind, GroupAxis axis, int64_t t_begin, int64_t bytes,
+                         int action = -1);
 };
 
 }  // namespace paraxis

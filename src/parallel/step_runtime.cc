@@ -46,6 +46,7 @@ struct StepRun {
   const int m;
   StepState st;
   double optim_ms = 0;
+  int action_     = -1;  // the index of the running action in the device's list
 
   StepRun(Engine& engine, const Tensor& x, const Tensor& y, double lr)
       : e(engine),
@@ -72,8 +73,11 @@ struct StepRun {
   void run(size_t i) {
     const Action& a = I.actions[i];
     std::optional<trace::Scope> scope;
-    if (I.rec && traced_as_action(a.kind))
+    action_ = static_cast<int>(i);
+    if (I.rec && traced_as_action(a.kind)) {
       scope.emplace(I.rec, pipeline::trace_kind(a.kind), a.stage, a.microbatch);
+      scope->event().action = action_;
+    }
     const bool compute = pipeline::is_compute(a.kind) || a.kind == ActionKind::kFlushWeight;
     if (compute) arm_following(i);
     const auto t = std::chrono::steady_clock::now();
@@ -84,7 +88,7 @@ struct StepRun {
   // The REDUCE_GRAD actions right after action i: their buckets start the moment they are complete, during i.
   void arm_following(size_t i) {
     for (size_t k = i + 1; k < I.actions.size() && I.actions[k].kind == ActionKind::kReduceGrad; ++k)
-      if (I.actions[k].bucket() >= 0) I.dp->arm(I.actions[k].bucket());
+      if (I.actions[k].bucket() >= 0) I.dp->arm(I.actions[k].bucket(), static_cast<int>(k));
   }
 
   void dispatch(const Action& a, trace::Event* ev) {
@@ -115,13 +119,13 @@ struct StepRun {
       case ActionKind::kReduceGrad:
         return reduce_grad(a);
       case ActionKind::kReduceScatter:
-        return I.dp->reduce_scatter();
+        return I.dp->reduce_scatter(action_);
       case ActionKind::kGradNorm:
         return timed([&] { grad_norm(); });
       case ActionKind::kOptStep:
         return opt_step();
       case ActionKind::kAllGather:
-        return timed([&] { I.dp->all_gather(); });
+        return timed([&] { I.dp->all_gather(action_); });
     }
   }
 
@@ -253,18 +257,19 @@ struct StepRun {
   }
 
   void reduce_grad(const Action& a) {
-    if (a.bucket() >= 0) return I.dp->reduce(a.bucket());
+    if (a.bucket() >= 0) return I.dp->reduce(a.bucket(), action_);
     for (int b = 0; b < static_cast<int>(I.dp->buckets().size()); ++b)
-      I.dp->reduce(b);  // a hand-written list
+      I.dp->reduce(b, action_);  // a hand-written list: every bucket
   }
 
   // The gradient norm's scalar all-reduces: synchronisation points, so they are shown as communication and
   // the time a device waits there for its peers is not counted as optimizer compute.
+  // GRAD_NORM shows as the local part (the squares with clipping, their sum otherwise) on the compute track.
   void grad_norm() {
     I.dp->wait_all();
     const int64_t t0 = trace::now_ns();
     I.optim->grad_norm([&](double sq) {
-      if (I.rec && I.optim->clips()) I.rec->record(trace::Kind::kOptStep, -1, -1, t0, trace::now_ns());
+      if (I.rec) record_action(trace::Kind::kOptStep, t0);
       float sqf = static_cast<float>(sq);
       if (g.tp > 1) norm_all_reduce(*I.tp_comm, GroupAxis::kTp, &sqf);
       if (g.pp > 1) norm_all_reduce(*I.pp_comm, GroupAxis::kPp, &sqf);
@@ -276,7 +281,15 @@ struct StepRun {
   void norm_all_reduce(Communicator& comm, GroupAxis axis, float* value) {
     const int64_t t = trace::now_ns();
     comm.all_reduce(value, 1);
-    if (I.rec) I.record_collective(g, trace::Kind::kAllReduce, axis, t, sizeof(float));
+    if (I.rec) I.record_collective(g, trace::Kind::kAllReduce, axis, t, sizeof(float), action_);
+  }
+
+  void record_action(trace::Kind kind, int64_t t_begin) {
+    trace::Event e;
+    e.kind = kind, e.track = trace::default_track(kind);
+    e.t_begin_ns = t_begin, e.t_end_ns = trace::now_ns();
+    e.action = action_;
+    I.rec->record(e);
   }
 
   void opt_step() {

@@ -167,6 +167,7 @@ json to_chrome_json(const TraceSet& set) {
       if (e.bytes > 0) args["bytes"] = e.bytes;
       if (e.peer >= 0) args["peer"] = e.peer;
       if (e.seq >= 0) args["seq"] = e.seq;
+      if (e.action >= 0) args["action"] = e.action;
       int64_t flow = flow_of[d][i] >= 0 ? flow_of[d][i] : e.flow_id;
       if (flow >= 0) args["flow"] = flow;
       args["track"] = e.track == Track::kCompute ? "compute" : "comm";

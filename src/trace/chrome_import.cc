@@ -99,6 +99,7 @@ TraceSet from_chrome_json(const json& doc, const std::string& what) {
     e.microbatch             = static_cast<int32_t>(get_int(args, "mb", -1));
     e.bytes                  = get_int(args, "bytes", 0);
     e.peer                   = static_cast<int16_t>(get_int(args, "peer", -1));
+    e.action                 = static_cast<int32_t>(get_int(args, "action", -1));
     e.seq                    = static_cast<int32_t>(get_int(args, "seq", -1));
     e.flow_id                = get_int(args, "flow", -1);
     std::string track        = args.value("track", "");

@@ -16,10 +16,10 @@ namespace {
 // dropped, steps, events; then 2 words per step (begin, end) and kEventWords per event.
 constexpr int kWordFloats      = 4;
 constexpr int64_t kMagic       = 0x50585452;  // "PXTR"
-constexpr int64_t kVersion     = 1;
+constexpr int64_t kVersion     = 2;           // 2: events carry their step action
 constexpr int64_t kHeaderWords = 9;
 constexpr int64_t kStepWords   = 2;
-constexpr int64_t kEventWords  = 6;
+constexpr int64_t kEventWords  = 7;
 
 void encode_word(int64_t v, float* out) {
   const auto u = static_cast<uint64_t>(v);
@@ -84,6 +84,7 @@ void put_event(Packer& p, const Event& e) {
                          (static_cast<uint64_t>(static_cast<uint16_t>(e.peer)) << 32) |
                          (static_cast<uint64_t>(e.kind) << 8) | static_cast<uint64_t>(e.track);
   p.put(static_cast<int64_t>(small));
+  p.put(e.action);
 }
 
 Event get_event(Unpacker& u) {
@@ -101,8 +102,9 @@ Event get_event(Unpacker& u) {
   const auto kind = static_cast<uint8_t>(small >> 8), track = static_cast<uint8_t>(small);
   PX_CHECK(kind < kNumKinds && track <= 1 && ((small >> 16) & 0xffffu) == 0,
            "trace buffer: event kind {} / track {} out of range", kind, track);
-  e.kind  = static_cast<Kind>(kind);
-  e.track = static_cast<Track>(track);
+  e.kind   = static_cast<Kind>(kind);
+  e.track  = static_cast<Track>(track);
+  e.action = static_cast<int32_t>(u.get());
   return e;
 }
 

@@ -35,3 +35,25 @@ set_tests_properties(mpi_train_tp2_mlp_np2 mpi_train_tp2_gpt_np2 mpi_train_tp2_p
 add_test(NAME cli.train.tp2_resume
          COMMAND ${CMAKE_SOURCE_DIR}/tests/parallel/tp_resume.sh $<TARGET_FILE:paraxis> --devices 2 --tp 2
                  --model gpt --vocab 32 --context 8 --width 16 --heads 4 --layers 2 --data synthetic --batch 8)
+
+# `paraxis schedule` prints any layout's whole step (parallel/step_plan.h): buckets where they become ready,
+# ZeRO-1's reduce-scatter and all-gather, clipping's GRAD_NORM before OPT_STEP, deferred weight gradients.
+add_test(NAME cli.schedule.step_dp2_buckets
+         COMMAND $<TARGET_FILE:paraxis> schedule --dp 2 --pp 1 -m 1 --bucket-mb 0.5 --mlp-sizes 784,512,512,10
+                 --format text)
+set_tests_properties(cli.schedule.step_dp2_buckets PROPERTIES PASS_REGULAR_EXPRESSION
+  "0: 0F0 0B0 REDUCE_GRAD0 REDUCE_GRAD1 REDUCE_GRAD2 OPT_STEP GRAD_NORM")
+add_test(NAME cli.schedule.step_pp2_zero_defer_clip
+         COMMAND $<TARGET_FILE:paraxis> schedule --dp 2 --pp 2 -m 2 --zero 1 --defer-wgrad --clip 1 --format text)
+set_tests_properties(cli.schedule.step_pp2_zero_defer_clip PROPERTIES PASS_REGULAR_EXPRESSION
+  "0: 0F0 0SEND_F0 0F1 0SEND_F1 0RECV_B0 0B0 0RECV_B1 0B1 0FLUSH_W REDUCE_SCATTER GRAD_NORM OPT_STEP ALL_GATHER\n1: 1RECV_F0 1F0 1B0 1SEND_B0 1RECV_F1 1F1 1B1 1SEND_B1 1FLUSH_W REDUCE_SCATTER GRAD_NORM OPT_STEP ALL_GATHER")
+add_test(NAME cli.schedule.step_grid_names_buckets
+         COMMAND $<TARGET_FILE:paraxis> schedule --dp 2 --pp 2 -m 4 --mlp-sizes 784,1024,1024,10)
+set_tests_properties(cli.schedule.step_grid_names_buckets PROPERTIES PASS_REGULAR_EXPRESSION
+  "device 0 REDUCE_GRAD0: 3.07 MB of gradients \\(fc1\\).*device 1 REDUCE_GRAD0: 4.04 MB of gradients \\(fc3, fc2\\).*the whole step")
+add_test(NAME cli.schedule.step_tp_must_divide
+         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 2 "--tp 3 does not divide"
+                 $<TARGET_FILE:paraxis> schedule --tp 3 --pp 1 -m 1)
+add_test(NAME cli.schedule.step_not_with_from
+         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 2 "--from reads a schedule; the whole-step flags"
+                 $<TARGET_FILE:paraxis> schedule --dp 2 --from nothing.csv)

@@ -12,9 +12,10 @@ namespace paraxis {
 class Communicator;
 
 struct TpInfo {
-  Communicator* comm = nullptr;  // the tensor-parallel group (may be null when size is 1)
-  int rank           = 0;        // this device's position in it
-  int size           = 1;        // tp
+  Communicator* comm = nullptr;  // the tensor-parallel group (null: size 1, or a shard built for its shapes
+                                 // only, e.g. by plan_step; running it would need the group)
+  int rank = 0;                  // this device's position in it
+  int size = 1;                  // tp
   bool active() const { return size > 1; }
 };
 

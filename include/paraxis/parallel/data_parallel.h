@@ -7,9 +7,9 @@
 //                   /*zero1=*/false, /*bucket_mb=*/25, record);
 //   spec.buckets[pp_rank] = dp.buckets();            // the step's REDUCE_GRAD actions come from this layout
 //   dp.begin_step();
-//   dp.arm(0);            // REDUCE_GRAD0 follows the running backward: start it the moment it is complete
+//   dp.arm(0, 7);         // REDUCE_GRAD0 (action 7) follows the running backward: start it once complete
 //   dp.block_done(3);     // block 3's gradients are final (its last W, or its FLUSH_W)
-//   dp.reduce(0);         // the REDUCE_GRAD0 action itself: started by now (or now)
+//   dp.reduce(0, 7);      // the REDUCE_GRAD0 action itself: started by now (or now)
 //   dp.wait_all();        // before GRAD_NORM and OPT_STEP (once a step)
 #pragma once
 
@@ -26,8 +26,9 @@ namespace paraxis {
 
 class DataParallel {
  public:
-  // Records one collective of the dp group on the device's trace: kind, begin time, bytes (null: no trace).
-  using RecordFn = std::function<void(trace::Kind, int64_t t_begin_ns, int64_t bytes)>;
+  // Records one collective of the dp group on the device's trace: kind, begin time, bytes, and the index of
+  // the step action it belongs to (null: no trace).
+  using RecordFn = std::function<void(trace::Kind, int64_t t_begin_ns, int64_t bytes, int action)>;
 
   // params: this device's parameters in flat order (last block first); blocks: each one's block. Moves their
   // values into one flat buffer and points their grads into another.
@@ -40,13 +41,14 @@ class DataParallel {
   std::vector<Param*> optimizer_params();
 
   void begin_step();
-  void arm(int bucket);
+  // `action`: the index of the bucket's REDUCE_GRAD in the device's list (its trace event names it).
+  void arm(int bucket, int action);
   void block_done(int block);
-  void reduce(int bucket);
+  void reduce(int bucket, int action);
   void wait_all();
-  void reduce_scatter();
+  void reduce_scatter(int action);
   // ZeRO-1: copies this rank's updated shard out and all-gathers every rank's into the parameters.
-  void all_gather();
+  void all_gather(int action);
   // Zeroes the accumulation buffers the optimizer's fused update did not (fused: it zeroed its own grads).
   void zero_grads(bool fused);
 
@@ -55,6 +57,7 @@ class DataParallel {
     int pending = 0;  // parameters whose gradients are not final yet this step
     bool armed = false, launched = false, waited = false;
     int64_t t_launch = 0;
+    int action       = -1;
     Work work;
   };
   void launch(int bucket);

@@ -111,7 +111,7 @@ class Engine {
 
  private:
   friend struct StepRun;  // the interpreter of the step's actions (step_runtime.cc)
-  void build_step(Model& model);
+  void build_step(const ModelSpec& spec, Model& model);
   void init_local_blocks(Model& model);
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -67,6 +67,7 @@ struct Event {
   int32_t microbatch = -1;
   int16_t stage      = -1;
   int16_t peer       = -1;  // the other device of a SEND/RECV
+  int32_t action     = -1;  // the index of the step's action it belongs to in the device's list (-1: none)
   Kind kind          = Kind::kOther;
   Track track        = Track::kCompute;
   int64_t duration_ns() const { return t_end_ns - t_begin_ns; }
