@@ -68,14 +68,15 @@ struct DemoRow {
   trace::TraceSet predicted_trace;  // the cost model's simulated step (one pipeline group)
 };
 
-// The cost model's layout of a demo run: placement is a pipeline of one micro-batch.
+// The cost model's layout of a demo run, as run_layout runs it (placement: a pipeline of one micro-batch).
 cost::Layout layout_of(const LayoutRunConfig& c) {
+  const TrainConfig t = train_config(c);
   cost::Layout layout;
-  layout.pp       = c.placement ? c.devices : c.pp;
-  layout.tp       = c.tp;
-  layout.dp       = c.dp > 0 ? c.dp : c.devices / (layout.tp * layout.pp);
-  layout.schedule = c.placement ? pipeline::ScheduleKind::kGPipe : pipeline::parse_schedule_kind(c.schedule);
-  layout.microbatches       = c.placement ? 1 : c.microbatches;
+  layout.pp                 = t.pp;
+  layout.tp                 = t.tp;
+  layout.dp                 = t.dp > 0 ? t.dp : t.devices / (t.tp * t.pp);
+  layout.schedule           = pipeline::parse_schedule_kind(t.schedule);
+  layout.microbatches       = t.microbatches;
   layout.threads_per_device = c.threads_per_device;
   layout.optimizer          = "sgd";
   layout.defer_wgrad        = c.defer_wgrad;
@@ -265,7 +266,8 @@ void print_explanation(const std::vector<DemoRow>& rows, int m, bool defer_wgrad
       fmt::print("  {:<31} {}\n", r.layout.label + ":", r.analysis->verdict);
 }
 
-int run_demo(const DemoArgs& args) {
+// The flags' own checks, before anything is loaded or trained.
+void check_args(const DemoArgs& args) {
   PX_USER_CHECK(args.steps >= 0, "--steps {} must be positive (or 0 for the default)", args.steps);
   PX_USER_CHECK(args.steps == 0 || args.steps >= 3,
                 "--steps {}: the demo needs at least 3 steps (one to warm up, two to trace); use --steps 3",
@@ -280,17 +282,19 @@ int run_demo(const DemoArgs& args) {
   PX_USER_CHECK(args.rounds >= 1 && args.rounds <= 20,
                 "--rounds {}: must be between 1 and 20 (each round runs every layout once); e.g. --rounds 3",
                 args.rounds);
-  // The hardware profile is input too: a bad --machine or --preset stops the demo before anything trains.
-  cost::HardwareProfile hw =
-      args.machine.empty() ? cost::hardware_preset(args.preset) : cost::load_hardware(args.machine);
-  const bool calibrate =
-      calibrate_in_run(args.calibrate, args.machine.empty() && !args.preset_given, args.machine, args.preset);
-  std::error_code ec;
-  fs::create_directories(args.out, ec);
-  PX_USER_CHECK(!ec && fs::is_directory(args.out),
-                "--out {}: cannot create the directory ({}); give a writable path", args.out,
-                ec ? ec.message() : "not a directory");
+}
 
+void create_out_dir(const std::string& out) {
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  PX_USER_CHECK(!ec && fs::is_directory(out),
+                "--out {}: cannot create the directory ({}); give a writable path", out,
+                ec ? ec.message() : "not a directory");
+}
+
+// What every layout shares: the model, batch, steps, optimizer and seed (the data is loaded after the
+// header line is printed).
+LayoutRunConfig base_config(const DemoArgs& args) {
   LayoutRunConfig base;
   // The widths make the two pipeline stages do equal work (fc1+fc2 | fc3+fc4; fc1 computes no input
   // gradient, so 2·784·a + 3·a·b ≈ 3·b·b), so 1F1B can show its gain; with the MLP 784-4096-4096-10 one stage
@@ -310,23 +314,43 @@ int run_demo(const DemoArgs& args) {
   base.momentum    = 0.9;
   base.seed        = 1;
   base.trace_steps = 2;
+  return base;
+}
 
-  fmt::print(
-      "paraxis demo: {} on the threads backend, global batch {}, SGD (lr {}, momentum {}), {} steps "
-      "per layout\nload average {}\n",
-      base.model.describe(), base.batch, base.lr, base.momentum, base.steps, load_average());
-  std::string data_name;
-  base.data = demo_data(args.data, data_name);
-  fmt::print("data: {}\n", data_name);
+// Layout i of `total` in one round: its run (one entry of r.runs), with a progress display and one summary
+// line.
+void run_one(DemoRow& r, const DemoArgs& args, const LayoutRunConfig& base, int round, int i, int total) {
+  if (args.rounds > 1)
+    fmt::print("[round {}/{}, {}/{}] {}\n", round, args.rounds, i + 1, total, r.layout.label);
+  else
+    fmt::print("[{}/{}] {}\n", i + 1, total, r.layout.label);
+  std::fflush(stdout);
+  // A bar on a terminal; otherwise the one summary line per layout below is the progress display.
+  Progress progress(args.progress == "auto" ? (isatty(fileno(stderr)) ? "bar" : "none") : args.progress,
+                    base.steps);
+  r.layout.cfg.on_step = [&](int64_t step, double loss, double ms) {
+    progress.update(step, loss, base.batch / (ms / 1e3));
+  };
+  try {
+    r.runs.push_back(run_layout(r.layout.cfg));
+  } catch (const Error& e) {
+    // Only a layout this build does not support yet (tensor parallelism before it lands) is skipped.
+    if (r.layout.cfg.tp == 1 || e.exit_code() != 2) throw;
+    r.unavailable = e.what();
+  }
+  progress.finish();
+  if (r.unavailable.empty())
+    fmt::print("      median step {:.1f} ms, final loss {:.7f}\n", r.runs.back().median_step_ms(),
+               r.runs.back().losses.back());
+  else
+    fmt::print("      skipped: {}\n", r.unavailable);
+}
 
-  std::vector<DemoRow> rows;
-  for (DemoLayout& l : demo_layouts(base, args.microbatches, args.defer_wgrad))
-    rows.push_back({std::move(l)});
+// Round-robin: on a shared machine the speed drifts over seconds to minutes; rounds spread every layout
+// over the same stretch of time, and the table shows each layout's median round.
+void run_rounds(std::vector<DemoRow>& rows, const DemoArgs& args, const LayoutRunConfig& base,
+                std::optional<measure::RunCalibration>& calibration) {
   const int total = static_cast<int>(rows.size());
-  std::optional<measure::RunCalibration> calibration;
-  if (calibrate) calibration.emplace(run_calibration(rows));
-  // Round-robin: on a shared machine the speed drifts over seconds to minutes; rounds spread every layout
-  // over the same stretch of time, and the table shows each layout's median round.
   for (int round = 1; round <= args.rounds; ++round) {
     if (calibration) {
       fmt::print(
@@ -335,40 +359,14 @@ int run_demo(const DemoArgs& args) {
       std::fflush(stdout);
       fmt::print("      done in {:.1f} s\n", calibration->measure_round());
     }
-    for (int i = 0; i < total; ++i) {
-      DemoRow& r = rows[i];
-      if (!r.unavailable.empty()) continue;
-      if (args.rounds > 1)
-        fmt::print("[round {}/{}, {}/{}] {}\n", round, args.rounds, i + 1, total, r.layout.label);
-      else
-        fmt::print("[{}/{}] {}\n", i + 1, total, r.layout.label);
-      std::fflush(stdout);
-      // A bar on a terminal; otherwise the one summary line per layout below is the progress display.
-      Progress progress(args.progress == "auto" ? (isatty(fileno(stderr)) ? "bar" : "none") : args.progress,
-                        base.steps);
-      r.layout.cfg.on_step = [&](int64_t step, double loss, double ms) {
-        progress.update(step, loss, base.batch / (ms / 1e3));
-      };
-      try {
-        r.runs.push_back(run_layout(r.layout.cfg));
-      } catch (const Error& e) {
-        // Only a layout this build does not support yet (tensor parallelism before it lands) is skipped.
-        if (r.layout.cfg.tp == 1 || e.exit_code() != 2) throw;
-        r.unavailable = e.what();
-      }
-      progress.finish();
-      if (r.unavailable.empty())
-        fmt::print("      median step {:.1f} ms, final loss {:.7f}\n", r.runs.back().median_step_ms(),
-                   r.runs.back().losses.back());
-      else
-        fmt::print("      skipped: {}\n", r.unavailable);
-    }
+    for (int i = 0; i < total; ++i)
+      if (rows[i].unavailable.empty()) run_one(rows[i], args, base, round, i, total);
   }
-  std::string unsteady_calibration;
-  if (calibration)
-    hw = calibration->profile(hw, args.machine.empty(), "paraxis demo --calibrate", unsteady_calibration);
-  // Each layout's trace, utilization and verdict come from its median round (the round whose step is the
-  // table's; the lower middle one for an even count).
+}
+
+// Each layout's predicted step, and its median round: the run whose trace, utilization and verdict the table
+// shows (the round whose step is the table's; the lower middle one for an even count).
+void predict_and_pick_median(std::vector<DemoRow>& rows, const cost::HardwareProfile& hw) {
   for (DemoRow& r : rows) {
     if (r.runs.empty()) continue;
     // The cost model's step (include/paraxis/cost/planner.h) from the same model, batch and schedule the
@@ -383,8 +381,12 @@ int run_demo(const DemoArgs& args) {
               [&](size_t a, size_t b) { return r.runs[a].median_step_ms() < r.runs[b].median_step_ms(); });
     r.run = r.runs[order[(order.size() - 1) / 2]];
   }
+}
 
-  const double one_device_ms = measured_ms(rows[0]);
+// Analyses every run layout and writes its measured and predicted traces, the profile and report.html to
+// --out; returns the report's path.
+std::string write_results(std::vector<DemoRow>& rows, double one_device_ms, const DemoArgs& args,
+                          const LayoutRunConfig& base, const cost::HardwareProfile& hw) {
   std::vector<trace::ReportEntry> entries;
   for (DemoRow& r : rows) {
     if (!r.run) continue;
@@ -401,14 +403,15 @@ int run_demo(const DemoArgs& args) {
   // The profile behind the predicted column: `paraxis predict --machine DIR/machine.json` reproduces a row.
   cost::save_hardware(hw, (fs::path(args.out) / "machine.json").string());
   const std::string report = (fs::path(args.out) / "report.html").string();
-  {
-    std::ofstream f(report);
-    PX_USER_CHECK(f.good(), "--out {}: cannot write {}", args.out, report);
-    f << trace::render_html_report(
-        entries, fmt::format("paraxis demo: {}, batch {}", base.model.describe(), base.batch));
-  }
+  std::ofstream f(report);
+  PX_USER_CHECK(f.good(), "--out {}: cannot write {}", args.out, report);
+  f << trace::render_html_report(
+      entries, fmt::format("paraxis demo: {}, batch {}", base.model.describe(), base.batch));
+  return report;
+}
 
-  print_table(rows, one_device_ms, args.rounds);
+// What the table's figures are, and how far the layouts' final losses agree.
+void print_loss_summary(const std::vector<DemoRow>& rows, int64_t steps, int rounds) {
   double lo = INFINITY, hi = -INFINITY;
   for (const DemoRow& r : rows)
     if (r.run) lo = std::min(lo, r.run->losses.back()), hi = std::max(hi, r.run->losses.back());
@@ -416,12 +419,13 @@ int run_demo(const DemoArgs& args) {
       "\nAll figures measured in this run (step ms: median over steps 2..{}{}; utilization, bubble and "
       "verdict: the last step's trace{}).\nFinal losses equal across layouts: max difference {:.2e} "
       "(fp32 summation order).\n",
-      base.steps,
-      args.rounds > 1 ? fmt::format(", then the median over {} rounds run round-robin", args.rounds) : "",
-      args.rounds > 1 ? " of the median round" : "", hi - lo);
-  print_ranking(rows);
-  print_unsteady_rounds(rows);
-  if (calibration)
+      steps, rounds > 1 ? fmt::format(", then the median over {} rounds run round-robin", rounds) : "",
+      rounds > 1 ? " of the median round" : "", hi - lo);
+}
+
+// Where the predicted column's rates came from.
+void print_prediction_source(const DemoArgs& args, bool calibrated) {
+  if (calibrated)
     fmt::print(
         "predicted: the cost model's step time (`paraxis predict`), not measured, from rates measured in "
         "this "
@@ -440,17 +444,58 @@ int run_demo(const DemoArgs& args) {
                   " (for this machine's rates: --calibrate, or `paraxis calibrate -o m.json`, "
                   "then --machine m.json)"
             : args.machine);
-  if (!unsteady_calibration.empty())
-    fmt::print("notice: {}: the machine's speed changed during the run; the median round is kept.\n",
-               unsteady_calibration);
-  print_explanation(rows, args.microbatches, args.defer_wgrad, base.batch);
+}
+
+void print_written(const std::vector<DemoRow>& rows, const std::string& report, const std::string& out) {
   fmt::print("\nwrote {} and the traces beside it:", report);
   for (const DemoRow& r : rows)
     if (r.run) fmt::print(" {}", r.layout.file);
   fmt::print(
       "\nwith each layout's predicted step as a trace ({}, ...) and the profile the predictions used "
       "(machine.json);\nopen the traces in ui.perfetto.dev; `paraxis analyze {}` explains one.\n",
-      predicted_file(rows[0].layout.file), (fs::path(args.out) / "1f1b.json").string());
+      predicted_file(rows[0].layout.file), (fs::path(out) / "1f1b.json").string());
+}
+
+int run_demo(const DemoArgs& args) {
+  check_args(args);
+  // The hardware profile is input too: a bad --machine or --preset stops the demo before anything trains.
+  cost::HardwareProfile hw =
+      args.machine.empty() ? cost::hardware_preset(args.preset) : cost::load_hardware(args.machine);
+  const bool calibrate =
+      calibrate_in_run(args.calibrate, args.machine.empty() && !args.preset_given, args.machine, args.preset);
+  create_out_dir(args.out);
+  LayoutRunConfig base = base_config(args);
+  fmt::print(
+      "paraxis demo: {} on the threads backend, global batch {}, SGD (lr {}, momentum {}), {} steps "
+      "per layout\nload average {}\n",
+      base.model.describe(), base.batch, base.lr, base.momentum, base.steps, load_average());
+  std::string data_name;
+  base.data = demo_data(args.data, data_name);
+  fmt::print("data: {}\n", data_name);
+
+  std::vector<DemoRow> rows;
+  for (DemoLayout& l : demo_layouts(base, args.microbatches, args.defer_wgrad))
+    rows.push_back({std::move(l)});
+  std::optional<measure::RunCalibration> calibration;
+  if (calibrate) calibration.emplace(run_calibration(rows));
+  run_rounds(rows, args, base, calibration);
+  std::string unsteady_calibration;
+  if (calibration)
+    hw = calibration->profile(hw, args.machine.empty(), "paraxis demo --calibrate", unsteady_calibration);
+  predict_and_pick_median(rows, hw);
+  const double one_device_ms = measured_ms(rows[0]);
+  const std::string report   = write_results(rows, one_device_ms, args, base, hw);
+
+  print_table(rows, one_device_ms, args.rounds);
+  print_loss_summary(rows, base.steps, args.rounds);
+  print_ranking(rows);
+  print_unsteady_rounds(rows);
+  print_prediction_source(args, calibration.has_value());
+  if (!unsteady_calibration.empty())
+    fmt::print("notice: {}: the machine's speed changed during the run; the median round is kept.\n",
+               unsteady_calibration);
+  print_explanation(rows, args.microbatches, args.defer_wgrad, base.batch);
+  print_written(rows, report, args.out);
   return 0;
 }
 

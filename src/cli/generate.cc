@@ -10,6 +10,7 @@
 #include "paraxis/core/rng.h"
 #include "paraxis/core/safetensors.h"
 #include "paraxis/nn/model.h"
+#include "paraxis/nn/param_io.h"
 
 namespace paraxis::cli {
 namespace {

@@ -137,85 +137,92 @@ std::string join(const std::vector<int>& v) {
   return out;
 }
 
-int run_schedule(const Options& o, bool whole) {
-  PX_USER_CHECK(o.format == "grid" || o.format == "csv" || o.format == "torch-csv" || o.format == "json" ||
-                    o.format == "text",
-                "--format {} is unknown; use grid, csv, torch-csv, json or text", o.format);
-  const Durations durations = parse_durations(o.durations);
-  ScheduleSpec spec{parse_schedule_kind(o.schedule), o.pp, o.microbatches, o.virtual_stages};
+// The schedule to print, and what it came from: the whole step, a generator, or a file (--from).
+struct Source {
   Schedule schedule;
   std::optional<TorchCsvSchedule> torch;  // set when --from reads a file in PyTorch's CSV form
+  std::optional<StepPlan> plan;           // set for the whole step
   std::string title;
-  std::optional<StepPlan> plan;
+};
+
+Source load_schedule(const Options& o, bool whole, const ScheduleSpec& spec) {
+  Source src;
   if (whole) {
-    plan     = whole_step(o, title);
-    schedule = plan->schedule;
+    src.plan     = whole_step(o, src.title);
+    src.schedule = src.plan->schedule;
   } else if (o.from_file.empty()) {
-    schedule = generate_schedule(spec);  // checks the spec: user errors exit 2
-    title    = fmt::format("schedule {}: pp {}, microbatches {}, virtual {}, {} stages", o.schedule, o.pp,
-                           o.microbatches, o.virtual_stages, schedule.num_stages);
+    src.schedule = generate_schedule(spec);  // checks the spec: user errors exit 2
+    src.title    = fmt::format("schedule {}: pp {}, microbatches {}, virtual {}, {} stages", o.schedule, o.pp,
+                               o.microbatches, o.virtual_stages, src.schedule.num_stages);
   } else {
-    schedule = read_schedule_file(o.from_file, torch);
-    title    = fmt::format("schedule from {}{}: {} devices, {} stages, {} microbatches", o.from_file,
-                        torch ? " (PyTorch's CSV form)" : "", schedule.num_devices, schedule.num_stages,
-                           schedule.num_microbatches);
+    src.schedule = read_schedule_file(o.from_file, src.torch);
+    src.title    = fmt::format("schedule from {}{}: {} devices, {} stages, {} microbatches", o.from_file,
+                            src.torch ? " (PyTorch's CSV form)" : "", src.schedule.num_devices,
+                               src.schedule.num_stages, src.schedule.num_microbatches);
   }
-  validate_schedule(schedule);
-  if (o.lowered && !schedule.is_lowered()) schedule = lower_send_recv(schedule);
-  validate_schedule(schedule);
-  const DryRunResult r     = dry_run(schedule, durations);
-  double theory            = o.from_file.empty() ? theoretical_idle_fraction(spec) : -1;
-  std::string theory_label = spec.kind == ScheduleKind::kInterleaved1F1B && spec.virtual_stages > 1
-                                 ? "((p-1)/(v*m+p-1): bubble time / v)"
-                                 : "((p-1)/(m+p-1))";
+  return src;
+}
+
+// The closed-form bubble the dry-run's is compared with; value < 0 when there is none (a schedule --from a
+// file has no spec to derive it from).
+struct Theory {
+  double value = -1;
+  std::string label;
+};
+
+Theory bubble_theory(const Options& o, const ScheduleSpec& spec, const Durations& durations) {
+  Theory t;
+  t.value = o.from_file.empty() ? theoretical_idle_fraction(spec) : -1;
+  t.label = spec.kind == ScheduleKind::kInterleaved1F1B && spec.virtual_stages > 1
+                ? "((p-1)/(v*m+p-1): bubble time / v)"
+                : "((p-1)/(m+p-1))";
   if (o.from_file.empty() && spec.kind == ScheduleKind::kZBH1 && spec.microbatches >= spec.pp) {
     // Qi et al. 2024: ZB-H1 idles (p-1)(T_F + T_I - T_W) per device, against m(T_F + T_I + T_W) of work.
     const double bubble =
         (spec.pp - 1) * (durations.forward + durations.backward_input - durations.backward_weight);
     const double work =
         spec.microbatches * (durations.forward + durations.backward_input + durations.backward_weight);
-    theory       = bubble / (work + bubble);
-    theory_label = "((p-1)(F+I-W) per device, Qi et al. 2024)";
+    t.value = bubble / (work + bubble);
+    t.label = "((p-1)(F+I-W) per device, Qi et al. 2024)";
   }
+  return t;
+}
 
-  if (o.format == "json") {
-    nlohmann::json j;
-    j["schedule"]     = o.from_file.empty() ? o.schedule : o.from_file;
-    j["devices"]      = schedule.num_devices;
-    j["stages"]       = schedule.num_stages;
-    j["microbatches"] = schedule.num_microbatches;
-    j["stage_device"] = schedule.stage_device;
-    j["lowered"]      = schedule.is_lowered();
-    j["actions"]      = nlohmann::json::array();
-    for (const auto& list : schedule.actions) {
-      nlohmann::json row = nlohmann::json::array();
-      for (const Action& a : list) row.push_back(to_string(a));
-      j["actions"].push_back(row);
-    }
-    j["makespan"]             = r.makespan;
-    j["busy"]                 = r.busy;
-    j["idle"]                 = r.idle;
-    j["idle_fraction"]        = r.idle_fraction();
-    j["idle_fraction_theory"] = theory >= 0 ? nlohmann::json(theory) : nlohmann::json(nullptr);
-    j["peak_stash"]           = r.peak_stash;
-    fmt::print("{}\n", j.dump(2));
-    return 0;
+// The dry-run's figures as one '#' comment line, which the schedule parsers skip.
+std::string figures_comment(const DryRunResult& r) {
+  return fmt::format("# makespan {:g}, idle fraction {:.4f}, peak stash per stage {}\n", r.makespan,
+                     r.idle_fraction(), join(r.peak_stash));
+}
+
+void print_json(const Options& o, const Schedule& schedule, const DryRunResult& r, double theory) {
+  nlohmann::json j;
+  j["schedule"]     = o.from_file.empty() ? o.schedule : o.from_file;
+  j["devices"]      = schedule.num_devices;
+  j["stages"]       = schedule.num_stages;
+  j["microbatches"] = schedule.num_microbatches;
+  j["stage_device"] = schedule.stage_device;
+  j["lowered"]      = schedule.is_lowered();
+  j["actions"]      = nlohmann::json::array();
+  for (const auto& list : schedule.actions) {
+    nlohmann::json row = nlohmann::json::array();
+    for (const Action& a : list) row.push_back(to_string(a));
+    j["actions"].push_back(row);
   }
-  if (o.format == "torch-csv") {
-    print_torch_csv(schedule, torch,
-                    fmt::format("# makespan {:g}, idle fraction {:.4f}, peak stash per stage {}\n",
-                                r.makespan, r.idle_fraction(), join(r.peak_stash)));
-    return 0;
-  }
-  if (o.format == "csv" || o.format == "text") {
-    // The schedule alone (it parses back); the figures follow as '#' comments, which the parsers skip.
-    fmt::print("{}", o.format == "csv" ? format_schedule_csv(schedule) : format_schedule_text(schedule));
-    fmt::print("# makespan {:g}, idle fraction {:.4f}, peak stash per stage {}\n", r.makespan,
-               r.idle_fraction(), join(r.peak_stash));
-    return 0;
-  }
-  if (plan) print_buckets(o.model, *plan);
-  fmt::print("{} ({})\n\n", title,
+  j["makespan"]             = r.makespan;
+  j["busy"]                 = r.busy;
+  j["idle"]                 = r.idle;
+  j["idle_fraction"]        = r.idle_fraction();
+  j["idle_fraction_theory"] = theory >= 0 ? nlohmann::json(theory) : nlohmann::json(nullptr);
+  j["peak_stash"]           = r.peak_stash;
+  fmt::print("{}\n", j.dump(2));
+}
+
+// --format grid (the default): the grid, the dry-run's figures against theory, and the stage partition.
+void print_report(const Options& o, bool whole, const Source& src, const Durations& durations,
+                  const DryRunResult& r, const Theory& theory) {
+  const Schedule& schedule = src.schedule;
+  if (src.plan) print_buckets(o.model, *src.plan);
+  fmt::print("{} ({})\n\n", src.title,
              whole                   ? "the whole step"
              : schedule.is_lowered() ? "lowered: with send/recv"
                                      : "compute only");
@@ -230,9 +237,9 @@ int run_schedule(const Options& o, bool whole) {
              durations.send, durations.recv, r.makespan);
   fmt::print("device  busy      idle\n");
   for (int d = 0; d < schedule.num_devices; ++d) fmt::print("{:>6}  {:<8g}  {:g}\n", d, r.busy[d], r.idle[d]);
-  if (theory >= 0)
+  if (theory.value >= 0)
     fmt::print("bubble (idle fraction of the step): measured {:.4f}, theory {:.4f} {}\n", r.idle_fraction(),
-               theory, theory_label);
+               theory.value, theory.label);
   else
     fmt::print("bubble (idle fraction of the step): measured {:.4f}\n", r.idle_fraction());
   fmt::print("peak stashed micro-batches per stage: {}\n", join(r.peak_stash));
@@ -240,6 +247,33 @@ int run_schedule(const Options& o, bool whole) {
     const StagePartition part = partition_stages(parse_costs(o.costs), schedule.num_stages);
     fmt::print("\nstage partition of {} blocks into {} stages (cuts {}):\n{}", part.cuts.back(),
                part.num_stages(), join(part.cuts), part.summary());
+  }
+}
+
+int run_schedule(const Options& o, bool whole) {
+  PX_USER_CHECK(o.format == "grid" || o.format == "csv" || o.format == "torch-csv" || o.format == "json" ||
+                    o.format == "text",
+                "--format {} is unknown; use grid, csv, torch-csv, json or text", o.format);
+  const Durations durations = parse_durations(o.durations);
+  const ScheduleSpec spec{parse_schedule_kind(o.schedule), o.pp, o.microbatches, o.virtual_stages};
+  Source src         = load_schedule(o, whole, spec);
+  Schedule& schedule = src.schedule;
+  validate_schedule(schedule);
+  if (o.lowered && !schedule.is_lowered()) schedule = lower_send_recv(schedule);
+  validate_schedule(schedule);
+  const DryRunResult r = dry_run(schedule, durations);
+  const Theory theory  = bubble_theory(o, spec, durations);
+
+  if (o.format == "json") {
+    print_json(o, schedule, r, theory.value);
+  } else if (o.format == "torch-csv") {
+    print_torch_csv(schedule, src.torch, figures_comment(r));
+  } else if (o.format == "csv" || o.format == "text") {
+    // The schedule alone (it parses back); the figures follow as '#' comments, which the parsers skip.
+    fmt::print("{}", o.format == "csv" ? format_schedule_csv(schedule) : format_schedule_text(schedule));
+    fmt::print("{}", figures_comment(r));
+  } else {
+    print_report(o, whole, src, durations, r, theory);
   }
   return 0;
 }

@@ -27,6 +27,132 @@ std::string gb(double bytes) {
   return fmt::format("{:.3g} GB", bytes / 1e9);
 }
 
+// The enumeration: every candidate layout is either priced into res.ranked or recorded in res.rejected.
+struct Search {
+  const ModelDesc& model;
+  const PlanOptions& opt;
+  const HardwareProfile& hw;
+  double capacity;  // bytes per device
+  int blocks;
+  PlanResult& res;
+  ScheduleCache cache;
+
+  void reject(const Layout& l, int64_t mb, std::string reason) {
+    res.rejected.push_back({l, mb, std::move(reason)});
+    ++res.considered;
+  }
+
+  // One complete layout: rejected when it does not divide or fit, else priced.
+  void consider(const Layout& l, int64_t mb) {
+    const std::string problem = layout_problem(model, l, opt.global_batch);
+    if (!problem.empty()) return reject(l, mb, "does not divide: " + problem);
+    PredictedStep p = predict_with(model, l, opt.global_batch, hw, cache, /*record_trace=*/false);
+    if (p.memory.total() > capacity)
+      return reject(l, mb,
+                    fmt::format("does not fit: needs {} per device ({}) > {} available", gb(p.memory.total()),
+                                p.memory.summary(), gb(capacity)));
+    ++res.considered;
+    res.ranked.push_back(std::move(p));
+  }
+
+  // One dp × tp × pp grid: every micro-batch size on it, unless the grid cannot split the model at all.
+  void grid(int tp, int pp) {
+    const int dp = opt.devices / (tp * pp);
+    Layout base;
+    base.dp = dp, base.tp = tp, base.pp = pp;
+    base.optimizer          = opt.optimizer;
+    base.threads_per_device = opt.threads_per_device;
+    if (pp > blocks)
+      return reject(base, 0, fmt::format("does not divide: pp {} exceeds the model's {} blocks", pp, blocks));
+    if (!model.tp_divides.empty() && model.tp_divides.front() % tp != 0)
+      return reject(base, 0,
+                    fmt::format("does not divide: tp {} does not divide {} attention heads", tp,
+                                model.tp_divides.front()));
+    for (int64_t mb : opt.micro_batch_sizes) micro_batch(base, mb);
+  }
+
+  // One micro-batch size on a grid: every schedule, with and without ZeRO-1 and recompute.
+  void micro_batch(const Layout& base, int64_t mb) {
+    const int dp = base.dp, pp = base.pp;
+    if (opt.global_batch % (static_cast<int64_t>(dp) * mb) != 0)
+      return reject(base, mb,
+                    fmt::format("does not divide: global batch {} is not a multiple of "
+                                "dp·micro-batch = {}·{}",
+                                opt.global_batch, dp, mb));
+    const int64_t m = opt.global_batch / (dp * mb);
+    if (m > opt.max_microbatches) return;  // counted in the summary as skipped
+    Layout l       = base;
+    l.microbatches = static_cast<int>(m);
+    for (auto [kind, v] : schedules(pp, m))
+      for (bool zero : {false, true})
+        for (bool recompute : {false, true}) {
+          if (zero && dp == 1) continue;  // nothing to shard
+          l.schedule       = kind;
+          l.virtual_stages = v;
+          l.zero1          = zero;
+          l.recompute      = recompute;
+          consider(l, mb);
+        }
+  }
+
+  // The schedules (kind, virtual stages) worth pricing for pp stages and m micro-batches.
+  std::vector<std::pair<ScheduleKind, int>> schedules(int pp, int64_t m) const {
+    std::vector<std::pair<ScheduleKind, int>> out = {{ScheduleKind::k1F1B, 1}};
+    if (pp > 1) {
+      out.push_back({ScheduleKind::kGPipe, 1});
+      out.push_back({ScheduleKind::kZBH1, 1});
+      for (int v : {2, 4})
+        if (m % pp == 0 && pp * v <= blocks) out.push_back({ScheduleKind::kInterleaved1F1B, v});
+    }
+    return out;
+  }
+};
+
+// The winner against the best layout of another shape (different dp/tp/pp), the alternative a user would
+// weigh: where the winner saves most, then every part of the step side by side.
+std::string against_other_grid(const PredictedStep& w, const PredictedStep& other) {
+  auto parts = [](const PredictedStep& p) {
+    return std::map<std::string, double>{{"compute per device", p.compute_s},
+                                         {"pipeline bubble", p.bubble * p.step_s},
+                                         {"exposed communication", p.exposed_comm_s}};
+  };
+  auto a = parts(w), b = parts(other);
+  std::string biggest;
+  double gap = -1;
+  for (auto& [k, v] : a)
+    if (b[k] - v > gap) gap = b[k] - v, biggest = k;
+  return fmt::format(
+      ". Against the best other grid, {} ({:.4g} ms, {:.1f}% slower), it saves most on {} ({:.4g} vs "
+      "{:.4g} "
+      "ms): compute per device {:.4g} vs {:.4g} ms, bubble {:.1f}% vs {:.1f}%, exposed communication "
+      "{:.4g} "
+      "vs {:.4g} ms, memory {} vs {}",
+      other.layout.describe(), other.step_s * 1e3, (other.step_s / w.step_s - 1) * 100, biggest,
+      a[biggest] * 1e3, b[biggest] * 1e3, w.compute_s * 1e3, other.compute_s * 1e3, w.bubble * 100,
+      other.bubble * 100, w.exposed_comm_s * 1e3, other.exposed_comm_s * 1e3, gb(w.memory.total()),
+      gb(other.memory.total()));
+}
+
+// PlanResult::why: the winner, the runner-up, and the best other grid; `ranked` is sorted and not empty.
+std::string explain(const std::vector<PredictedStep>& ranked) {
+  const PredictedStep& w = ranked.front();
+  std::string why =
+      fmt::format("{} wins at a predicted {:.4g} ms per step", w.layout.describe(), w.step_s * 1e3);
+  const PredictedStep* other = nullptr;
+  for (const auto& p : ranked)
+    if (p.layout.dp != w.layout.dp || p.layout.tp != w.layout.tp || p.layout.pp != w.layout.pp) {
+      other = &p;
+      break;
+    }
+  if (ranked.size() > 1) {
+    const PredictedStep& r = ranked[1];
+    why += fmt::format("; the runner-up {} (micro-batch {}) is {:.1f}% slower", r.layout.describe(),
+                       r.micro_batch, (r.step_s / w.step_s - 1) * 100);
+  }
+  if (other) why += against_other_grid(w, *other);
+  return why + ".";
+}
+
 }  // namespace
 
 PlanResult make_plan(const ModelDesc& model, const PlanOptions& opt, const HardwareProfile& hw) {
@@ -40,124 +166,16 @@ PlanResult make_plan(const ModelDesc& model, const PlanOptions& opt, const Hardw
   const double capacity = opt.memory_per_device > 0 ? opt.memory_per_device : hw.memory_bytes;
   PX_USER_CHECK(capacity > 0, "the hardware profile {} has no memory_bytes; give --memory-per-device BYTES",
                 hw.name);
-  ScheduleCache cache;
-  const int blocks = static_cast<int>(model.blocks.size());
-  auto consider    = [&](const Layout& l, int64_t mb) {
-    ++res.considered;
-    const std::string problem = layout_problem(model, l, opt.global_batch);
-    if (!problem.empty()) {
-      res.rejected.push_back({l, mb, "does not divide: " + problem});
-      return;
-    }
-    PredictedStep p = predict_with(model, l, opt.global_batch, hw, cache, /*record_trace=*/false);
-    if (p.memory.total() > capacity) {
-      res.rejected.push_back({l, mb,
-                              fmt::format("does not fit: needs {} per device ({}) > {} available",
-                                             gb(p.memory.total()), p.memory.summary(), gb(capacity))});
-      return;
-    }
-    res.ranked.push_back(std::move(p));
-  };
+  Search search{model, opt, hw, capacity, static_cast<int>(model.blocks.size()), res, {}};
   for (int tp : divisors(opt.devices))
-    for (int pp : divisors(opt.devices / tp)) {
-      const int dp = opt.devices / (tp * pp);
-      Layout base;
-      base.dp = dp, base.tp = tp, base.pp = pp;
-      base.optimizer          = opt.optimizer;
-      base.threads_per_device = opt.threads_per_device;
-      if (pp > blocks) {
-        res.rejected.push_back(
-            {base, 0, fmt::format("does not divide: pp {} exceeds the model's {} blocks", pp, blocks)});
-        ++res.considered;
-        continue;
-      }
-      if (!model.tp_divides.empty() && model.tp_divides.front() % tp != 0) {
-        res.rejected.push_back({base, 0,
-                                fmt::format("does not divide: tp {} does not divide {} attention heads", tp,
-                                            model.tp_divides.front())});
-        ++res.considered;
-        continue;
-      }
-      for (int64_t mb : opt.micro_batch_sizes) {
-        if (opt.global_batch % (static_cast<int64_t>(dp) * mb) != 0) {
-          Layout l = base;
-          res.rejected.push_back({l, mb,
-                                  fmt::format("does not divide: global batch {} is not a multiple of "
-                                              "dp·micro-batch = {}·{}",
-                                              opt.global_batch, dp, mb)});
-          ++res.considered;
-          continue;
-        }
-        const int64_t m = opt.global_batch / (dp * mb);
-        if (m > opt.max_microbatches) continue;  // counted in the summary as skipped
-        Layout l                                            = base;
-        l.microbatches                                      = static_cast<int>(m);
-        std::vector<std::pair<ScheduleKind, int>> schedules = {{ScheduleKind::k1F1B, 1}};
-        if (pp > 1) {
-          schedules.push_back({ScheduleKind::kGPipe, 1});
-          schedules.push_back({ScheduleKind::kZBH1, 1});
-          for (int v : {2, 4})
-            if (m % pp == 0 && pp * v <= blocks) schedules.push_back({ScheduleKind::kInterleaved1F1B, v});
-        }
-        for (auto [kind, v] : schedules)
-          for (bool zero : {false, true})
-            for (bool recompute : {false, true}) {
-              if (zero && dp == 1) continue;  // nothing to shard
-              l.schedule       = kind;
-              l.virtual_stages = v;
-              l.zero1          = zero;
-              l.recompute      = recompute;
-              consider(l, mb);
-            }
-      }
-    }
+    for (int pp : divisors(opt.devices / tp)) search.grid(tp, pp);
   std::sort(res.ranked.begin(), res.ranked.end(), [](const PredictedStep& a, const PredictedStep& b) {
     return a.step_s != b.step_s ? a.step_s < b.step_s : a.memory.total() < b.memory.total();
   });
-
-  if (res.ranked.empty()) {
-    res.why =
-        "no layout fits: every candidate was rejected (see the reasons); add devices or memory, or "
-        "lower the global batch";
-    return res;
-  }
-  const PredictedStep& w = res.ranked.front();
-  auto parts             = [](const PredictedStep& p) {
-    return std::map<std::string, double>{{"compute per device", p.compute_s},
-                                         {"pipeline bubble", p.bubble * p.step_s},
-                                         {"exposed communication", p.exposed_comm_s}};
-  };
-  res.why = fmt::format("{} wins at a predicted {:.4g} ms per step", w.layout.describe(), w.step_s * 1e3);
-  // The best layout of another shape (different dp/tp/pp) is the alternative a user would weigh.
-  const PredictedStep* other = nullptr;
-  for (const auto& p : res.ranked)
-    if (p.layout.dp != w.layout.dp || p.layout.tp != w.layout.tp || p.layout.pp != w.layout.pp) {
-      other = &p;
-      break;
-    }
-  if (res.ranked.size() > 1) {
-    const PredictedStep& r = res.ranked[1];
-    res.why += fmt::format("; the runner-up {} (micro-batch {}) is {:.1f}% slower", r.layout.describe(),
-                           r.micro_batch, (r.step_s / w.step_s - 1) * 100);
-  }
-  if (other) {
-    auto a = parts(w), b = parts(*other);
-    std::string biggest;
-    double gap = -1;
-    for (auto& [k, v] : a)
-      if (b[k] - v > gap) gap = b[k] - v, biggest = k;
-    res.why += fmt::format(
-        ". Against the best other grid, {} ({:.4g} ms, {:.1f}% slower), it saves most on {} ({:.4g} vs "
-        "{:.4g} "
-        "ms): compute per device {:.4g} vs {:.4g} ms, bubble {:.1f}% vs {:.1f}%, exposed communication "
-        "{:.4g} "
-        "vs {:.4g} ms, memory {} vs {}",
-        other->layout.describe(), other->step_s * 1e3, (other->step_s / w.step_s - 1) * 100, biggest,
-        a[biggest] * 1e3, b[biggest] * 1e3, w.compute_s * 1e3, other->compute_s * 1e3, w.bubble * 100,
-        other->bubble * 100, w.exposed_comm_s * 1e3, other->exposed_comm_s * 1e3, gb(w.memory.total()),
-        gb(other->memory.total()));
-  }
-  res.why += ".";
+  res.why = res.ranked.empty()
+                ? "no layout fits: every candidate was rejected (see the reasons); add devices or memory, or "
+                  "lower the global batch"
+                : explain(res.ranked);
   return res;
 }
 

@@ -1,7 +1,5 @@
 #include "paraxis/kernels/matmul.h"
 
-#include <omp.h>
-
 #include <fmt/format.h>
 #include <cstdlib>
 #include <cstring>
@@ -34,13 +32,6 @@ void set_kernel_path(KernelPath p) {
 }
 KernelPath kernel_path() {
   return g_path;
-}
-
-void set_kernel_threads(int n) {
-  omp_set_num_threads(n < 1 ? 1 : n);
-}
-int kernel_threads() {
-  return omp_get_max_threads();
 }
 
 void matmul(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k, bool trans_a,

@@ -38,7 +38,7 @@ std::string ModelSpec::describe() const {
   return fmt::format("gpt V{} T{} C{} NH{} L{}", vocab, context, width, heads, layers);
 }
 
-void validate_model_spec(const ModelSpec& spec) {
+void check_model_spec(const ModelSpec& spec) {
   if (spec.kind == "mlp") return check_mlp_spec(spec);
   if (spec.kind == "cnn") return check_cnn_spec(spec);
   if (spec.kind == "gpt") return check_gpt_spec(spec);

@@ -98,26 +98,15 @@ std::string recommend(const Analysis& a) {
                      pct(a.utilization));
 }
 
-}  // namespace
-
-Analysis analyze(const TraceSet& set, const AnalysisOptions& options) {
-  PX_USER_CHECK(set.num_devices() > 0, "the trace has no devices; give a trace with at least one event");
-  PX_CHECK(set.devices.size() == set.events.size(), "trace has {} device descriptions for {} event lists",
-           set.devices.size(), set.events.size());
-  Analysis a;
-  a.layout         = set.layout.empty() ? "unnamed layout" : set.layout;
-  a.source         = set.source;
-  a.num_devices    = set.num_devices();
-  a.ideal_speedup  = a.num_devices;
-  a.dropped_events = set.dropped_events;
-
+// The analysis window: one step (--step), all marked steps, or the whole trace when none is marked.
+void set_window(const TraceSet& set, int step, Analysis& a) {
   int64_t lo, hi;
-  if (options.step >= 0) {
-    PX_USER_CHECK(options.step < static_cast<int>(set.steps.size()),
-                  "--step {} is out of range: the trace marks {} steps; use 0..{}", options.step,
-                  set.steps.size(), static_cast<int>(set.steps.size()) - 1);
-    lo = set.steps[options.step].t_begin_ns;
-    hi = set.steps[options.step].t_end_ns;
+  if (step >= 0) {
+    PX_USER_CHECK(step < static_cast<int>(set.steps.size()),
+                  "--step {} is out of range: the trace marks {} steps; use 0..{}", step, set.steps.size(),
+                  static_cast<int>(set.steps.size()) - 1);
+    lo = set.steps[step].t_begin_ns;
+    hi = set.steps[step].t_end_ns;
   } else if (!set.steps.empty()) {
     lo          = set.steps.front().t_begin_ns;
     hi          = set.steps.back().t_end_ns;
@@ -128,31 +117,39 @@ Analysis analyze(const TraceSet& set, const AnalysisOptions& options) {
   PX_USER_CHECK(hi > lo,
                 "the trace's analysis window is empty ({} ns to {} ns); give a trace whose events last", lo,
                 hi);
-  a.window_begin_ns   = lo;
-  a.window_end_ns     = hi;
-  const double window = static_cast<double>(hi - lo);
-  a.step_ns           = window / a.num_steps;
+  a.window_begin_ns = lo;
+  a.window_end_ns   = hi;
+  a.step_ns         = static_cast<double>(hi - lo) / a.num_steps;
+}
 
-  // Per device: busy, then waiting, then communicating, then idle (a device in several states counts once).
+// One device's time in the window: busy, then waiting, then communicating, then idle (a device in several
+// states counts once).
+DeviceUsage device_usage(const DeviceInfo& info, const DeviceSets& s, int64_t lo, int64_t hi) {
+  const double window = static_cast<double>(hi - lo);
+  DeviceUsage u;
+  u.info            = info;
+  u.busy_ns         = detail::length(s.busy);
+  u.wait_ns         = detail::length(s.wait) - detail::intersection_length(s.wait, s.busy);
+  Intervals blocked = detail::unite(s.busy, s.wait, lo, hi);
+  u.comm_total_ns   = detail::length(s.comm);
+  u.comm_overlap_ns = detail::intersection_length(s.comm, s.busy);
+  u.comm_ns         = u.comm_total_ns - detail::intersection_length(s.comm, blocked);
+  u.idle_ns         = (hi - lo) - u.busy_ns - u.wait_ns - u.comm_ns;
+  u.busy            = u.busy_ns / window;
+  u.wait            = u.wait_ns / window;
+  u.comm            = u.comm_ns / window;
+  u.idle            = u.idle_ns / window;
+  return u;
+}
+
+// Every device's usage and their means; returns each device's busy intervals for the concurrency sweep.
+std::vector<Intervals> measure_devices(const TraceSet& set, Analysis& a) {
+  const int64_t lo = a.window_begin_ns, hi = a.window_end_ns;
   std::vector<Intervals> busy_sets;
   int64_t comm_total = 0, comm_hidden = 0;
-  std::set<int> stages, pp_coords;
-  int max_mb = -1;
   for (int d = 0; d < a.num_devices; ++d) {
-    DeviceSets s = classify(set.events[d], lo, hi);
-    DeviceUsage u;
-    u.info            = set.devices[d];
-    u.busy_ns         = detail::length(s.busy);
-    u.wait_ns         = detail::length(s.wait) - detail::intersection_length(s.wait, s.busy);
-    Intervals blocked = detail::unite(s.busy, s.wait, lo, hi);
-    u.comm_total_ns   = detail::length(s.comm);
-    u.comm_overlap_ns = detail::intersection_length(s.comm, s.busy);
-    u.comm_ns         = u.comm_total_ns - detail::intersection_length(s.comm, blocked);
-    u.idle_ns         = (hi - lo) - u.busy_ns - u.wait_ns - u.comm_ns;
-    u.busy            = u.busy_ns / window;
-    u.wait            = u.wait_ns / window;
-    u.comm            = u.comm_ns / window;
-    u.idle            = u.idle_ns / window;
+    DeviceSets s        = classify(set.events[d], lo, hi);
+    const DeviceUsage u = device_usage(set.devices[d], s, lo, hi);
     comm_total += u.comm_total_ns;
     comm_hidden += u.comm_overlap_ns;
     a.utilization += u.busy / a.num_devices;
@@ -161,6 +158,18 @@ Analysis analyze(const TraceSet& set, const AnalysisOptions& options) {
     a.idle += u.idle / a.num_devices;
     a.devices.push_back(u);
     busy_sets.push_back(std::move(s.busy));
+  }
+  a.bubble = 1 - a.utilization;
+  if (comm_total > 0) a.overlap = static_cast<double>(comm_hidden) / comm_total;
+  return busy_sets;
+}
+
+// The pipeline's shape as the trace shows it: stages (pipeline coordinates, or stage numbers of compute
+// events) and micro-batches, for the closed-form bubble and the recommendation.
+void pipeline_shape(const TraceSet& set, Analysis& a) {
+  std::set<int> stages, pp_coords;
+  int max_mb = -1;
+  for (int d = 0; d < a.num_devices; ++d) {
     pp_coords.insert(set.devices[d].pp);
     for (const Event& e : set.events[d])
       if (is_compute(e.kind) && e.kind != Kind::kOptStep && e.kind != Kind::kOther) {
@@ -168,12 +177,14 @@ Analysis analyze(const TraceSet& set, const AnalysisOptions& options) {
         max_mb = std::max(max_mb, e.microbatch);
       }
   }
-  a.bubble = 1 - a.utilization;
-  if (comm_total > 0) a.overlap = static_cast<double>(comm_hidden) / comm_total;
   a.pipeline_stages = static_cast<int>(std::max(pp_coords.size(), stages.size()));
   a.microbatches    = std::max(1, max_mb + 1);
+}
 
-  // Sweep: how many devices compute at each instant.
+// Sweep: how many devices compute at each instant.
+void measure_concurrency(const std::vector<Intervals>& busy_sets, Analysis& a) {
+  const int64_t lo    = a.window_begin_ns;
+  const double window = static_cast<double>(a.window_end_ns - lo);
   std::vector<std::pair<int64_t, int>> edges;
   for (const Intervals& b : busy_sets)
     for (const Interval& iv : b) {
@@ -196,6 +207,34 @@ Analysis analyze(const TraceSet& set, const AnalysisOptions& options) {
   a.none_fraction     = 1 - a.parallel_fraction - a.single_fraction;
   a.mean_computing    = area / window;
   a.parallel          = t_multi > 0 && t_multi >= t_single;
+}
+
+std::string verdict(const Analysis& a) {
+  if (a.num_devices == 1) return "one device: the baseline every layout is compared against";
+  if (a.parallel)
+    return fmt::format("parallel: two or more devices computed at the same time for {} of the step",
+                       pct(a.parallel_fraction));
+  return fmt::format("workload partitioning: at most one device computed at a time for {} of the step",
+                     pct(a.single_fraction + a.none_fraction));
+}
+
+}  // namespace
+
+Analysis analyze(const TraceSet& set, const AnalysisOptions& options) {
+  PX_USER_CHECK(set.num_devices() > 0, "the trace has no devices; give a trace with at least one event");
+  PX_CHECK(set.devices.size() == set.events.size(), "trace has {} device descriptions for {} event lists",
+           set.devices.size(), set.events.size());
+  Analysis a;
+  a.layout         = set.layout.empty() ? "unnamed layout" : set.layout;
+  a.source         = set.source;
+  a.num_devices    = set.num_devices();
+  a.ideal_speedup  = a.num_devices;
+  a.dropped_events = set.dropped_events;
+
+  set_window(set, options.step, a);
+  const std::vector<Intervals> busy_sets = measure_devices(set, a);
+  pipeline_shape(set, a);
+  measure_concurrency(busy_sets, a);
 
   a.one_device_step_ns = options.one_device_step_ns ? options.one_device_step_ns : set.one_device_step_ns;
   if (a.one_device_step_ns) a.speedup = *a.one_device_step_ns / a.step_ns;
@@ -203,16 +242,9 @@ Analysis analyze(const TraceSet& set, const AnalysisOptions& options) {
   const FlowMatch flows = match_flows(set);
   a.unmatched_sends     = flows.unmatched_sends;
   a.unmatched_recvs     = flows.unmatched_recvs;
-  a.critical_path       = critical_path(set, lo, hi, flows);
+  a.critical_path       = critical_path(set, a.window_begin_ns, a.window_end_ns, flows);
 
-  a.verdict = a.num_devices == 1 ? std::string("one device: the baseline every layout is compared against")
-              : a.parallel
-                  ? fmt::format("parallel: two or more devices computed at the same time for {} of the step",
-                                pct(a.parallel_fraction))
-                  : fmt::format(
-                        "workload partitioning: at most one device computed at a time for {} of the "
-                        "step",
-                        pct(a.single_fraction + a.none_fraction));
+  a.verdict        = verdict(a);
   a.recommendation = recommend(a);
   return a;
 }

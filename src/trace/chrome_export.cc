@@ -101,110 +101,114 @@ json clock_sync_json(const std::vector<ClockSync>& clocks) {
           {"offsets", offsets}};
 }
 
-}  // namespace
+// Flow ids: the events' own when set, else the match's index (offset past every explicit id).
+struct FlowIds {
+  std::vector<std::vector<int64_t>> of_event;  // per device, per event: its flow's id, or -1
+  std::vector<int64_t> of_flow;                // per matched flow
+};
 
-json to_chrome_json(const TraceSet& set) {
-  PX_CHECK(set.devices.size() == set.events.size(), "trace has {} device descriptions for {} event lists",
-           set.devices.size(), set.events.size());
-  auto [lo, hi]  = set.span();
-  int64_t origin = lo;
-  for (const Step& s : set.steps) origin = std::min(origin, s.t_begin_ns);
-
-  // Flow ids: the events' own when set, else the match's index (offset past every explicit id).
-  FlowMatch match = match_flows(set);
+FlowIds flow_ids(const TraceSet& set, const FlowMatch& match) {
   int64_t next_id = 1;
   for (const auto& dev : set.events)
     for (const Event& e : dev) next_id = std::max(next_id, e.flow_id + 1);
-  std::vector<std::vector<int64_t>> flow_of(set.events.size());
-  for (size_t d = 0; d < set.events.size(); ++d) flow_of[d].assign(set.events[d].size(), -1);
-  std::vector<int64_t> flow_ids;
+  FlowIds ids;
+  ids.of_event.resize(set.events.size());
+  for (size_t d = 0; d < set.events.size(); ++d) ids.of_event[d].assign(set.events[d].size(), -1);
   for (const Flow& f : match.flows) {
     int64_t id = set.events[f.src_device][f.src_index].flow_id;
     if (id < 0) id = next_id++;
-    flow_of[f.src_device][f.src_index] = id;
-    flow_of[f.dst_device][f.dst_index] = id;
-    flow_ids.push_back(id);
+    ids.of_event[f.src_device][f.src_index] = id;
+    ids.of_event[f.dst_device][f.dst_index] = id;
+    ids.of_flow.push_back(id);
   }
+  return ids;
+}
 
-  json trace_events = json::array();
-  std::vector<std::vector<int>> tids(set.events.size());
-  for (size_t d = 0; d < set.events.size(); ++d) {
-    const int pid = static_cast<int>(d);
-    int lanes[2]  = {0, 0};
-    tids[d]       = assign_lanes(set.events[d], lanes);
-    trace_events.push_back(
-        {{"ph", "M"}, {"name", "process_name"}, {"pid", pid}, {"args", {{"name", set.devices[d].label()}}}});
-    trace_events.push_back(
-        {{"ph", "M"}, {"name", "process_sort_index"}, {"pid", pid}, {"args", {{"sort_index", pid}}}});
-    for (int track = 0; track < 2; ++track)
-      for (int lane = 0; lane < std::max(lanes[track], 1); ++lane) {
-        Track t = static_cast<Track>(track);
-        int tid = lane_tid(t, lane);
-        trace_events.push_back({{"ph", "M"},
-                                {"name", "thread_name"},
-                                {"pid", pid},
-                                {"tid", tid},
-                                {"args", {{"name", lane_name(t, lane)}}}});
-        trace_events.push_back({{"ph", "M"},
-                                {"name", "thread_sort_index"},
-                                {"pid", pid},
-                                {"tid", tid},
-                                {"args", {{"sort_index", tid}}}});
-      }
-    // Slices in begin order, enclosing first, so that viewers that do not sort still see them nest.
-    std::vector<size_t> order(set.events[d].size());
-    std::iota(order.begin(), order.end(), 0);
-    const auto& ev = set.events[d];
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      if (ev[a].t_begin_ns != ev[b].t_begin_ns) return ev[a].t_begin_ns < ev[b].t_begin_ns;
-      return ev[a].t_end_ns > ev[b].t_end_ns;
-    });
-    for (size_t i : order) {
-      const Event& e = ev[i];
-      json args      = json::object();
-      if (e.stage >= 0) args["stage"] = e.stage;
-      if (e.microbatch >= 0) args["mb"] = e.microbatch;
-      if (e.bytes > 0) args["bytes"] = e.bytes;
-      if (e.peer >= 0) args["peer"] = e.peer;
-      if (e.seq >= 0) args["seq"] = e.seq;
-      if (e.action >= 0) args["action"] = e.action;
-      int64_t flow = flow_of[d][i] >= 0 ? flow_of[d][i] : e.flow_id;
-      if (flow >= 0) args["flow"] = flow;
-      args["track"] = e.track == Track::kCompute ? "compute" : "comm";
-      trace_events.push_back({{"ph", "X"},
-                              {"name", event_name(e)},
-                              {"cat", kind_name(e.kind)},
-                              {"pid", pid},
-                              {"tid", tids[d][i]},
-                              {"ts", to_us(e.t_begin_ns, origin)},
-                              {"dur", static_cast<double>(e.duration_ns()) / 1000.0},
-                              {"args", std::move(args)}});
+// A device's process name and order, and a named thread per lane of each track (at least one per track).
+void add_device_metadata(json& out, int pid, const DeviceInfo& info, const int lanes[2]) {
+  out.push_back({{"ph", "M"}, {"name", "process_name"}, {"pid", pid}, {"args", {{"name", info.label()}}}});
+  out.push_back({{"ph", "M"}, {"name", "process_sort_index"}, {"pid", pid}, {"args", {{"sort_index", pid}}}});
+  for (int track = 0; track < 2; ++track)
+    for (int lane = 0; lane < std::max(lanes[track], 1); ++lane) {
+      Track t = static_cast<Track>(track);
+      int tid = lane_tid(t, lane);
+      out.push_back({{"ph", "M"},
+                     {"name", "thread_name"},
+                     {"pid", pid},
+                     {"tid", tid},
+                     {"args", {{"name", lane_name(t, lane)}}}});
+      out.push_back({{"ph", "M"},
+                     {"name", "thread_sort_index"},
+                     {"pid", pid},
+                     {"tid", tid},
+                     {"args", {{"sort_index", tid}}}});
     }
-  }
-  // Flow arrows: start inside the SEND slice, end (bp "e": bound to the enclosing slice) inside the RECV
-  // slice, 1 ns before it ends — when the data has arrived.
+}
+
+// One event as a complete slice ("ph": "X"); its fields that are set go to args.
+json slice_json(const Event& e, int pid, int tid, int64_t flow, int64_t origin) {
+  json args = json::object();
+  if (e.stage >= 0) args["stage"] = e.stage;
+  if (e.microbatch >= 0) args["mb"] = e.microbatch;
+  if (e.bytes > 0) args["bytes"] = e.bytes;
+  if (e.peer >= 0) args["peer"] = e.peer;
+  if (e.seq >= 0) args["seq"] = e.seq;
+  if (e.action >= 0) args["action"] = e.action;
+  if (flow >= 0) args["flow"] = flow;
+  args["track"] = e.track == Track::kCompute ? "compute" : "comm";
+  return {{"ph", "X"},
+          {"name", event_name(e)},
+          {"cat", kind_name(e.kind)},
+          {"pid", pid},
+          {"tid", tid},
+          {"ts", to_us(e.t_begin_ns, origin)},
+          {"dur", static_cast<double>(e.duration_ns()) / 1000.0},
+          {"args", std::move(args)}};
+}
+
+// A device's slices in begin order, enclosing first, so that viewers that do not sort still see them nest.
+void add_device_slices(json& out, const std::vector<Event>& ev, int pid, const std::vector<int>& tids,
+                       const std::vector<int64_t>& flow_of, int64_t origin) {
+  std::vector<size_t> order(ev.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (ev[a].t_begin_ns != ev[b].t_begin_ns) return ev[a].t_begin_ns < ev[b].t_begin_ns;
+    return ev[a].t_end_ns > ev[b].t_end_ns;
+  });
+  for (size_t i : order)
+    out.push_back(slice_json(ev[i], pid, tids[i], flow_of[i] >= 0 ? flow_of[i] : ev[i].flow_id, origin));
+}
+
+// Flow arrows: start inside the SEND slice, end (bp "e": bound to the enclosing slice) inside the RECV
+// slice, 1 ns before it ends — when the data has arrived.
+void add_flow_arrows(json& out, const TraceSet& set, const FlowMatch& match, const std::vector<int64_t>& ids,
+                     const std::vector<std::vector<int>>& tids, int64_t origin) {
   for (size_t k = 0; k < match.flows.size(); ++k) {
     const Flow& f     = match.flows[k];
     const Event& send = set.events[f.src_device][f.src_index];
     const Event& recv = set.events[f.dst_device][f.dst_index];
     int64_t arrive    = std::max(recv.t_begin_ns, recv.t_end_ns - 1);
-    trace_events.push_back({{"ph", "s"},
-                            {"name", "send→recv"},
-                            {"cat", "flow"},
-                            {"id", flow_ids[k]},
-                            {"pid", f.src_device},
-                            {"tid", tids[f.src_device][f.src_index]},
-                            {"ts", to_us(send.t_begin_ns, origin)}});
-    trace_events.push_back({{"ph", "f"},
-                            {"bp", "e"},
-                            {"name", "send→recv"},
-                            {"cat", "flow"},
-                            {"id", flow_ids[k]},
-                            {"pid", f.dst_device},
-                            {"tid", tids[f.dst_device][f.dst_index]},
-                            {"ts", to_us(arrive, origin)}});
+    out.push_back({{"ph", "s"},
+                   {"name", "send→recv"},
+                   {"cat", "flow"},
+                   {"id", ids[k]},
+                   {"pid", f.src_device},
+                   {"tid", tids[f.src_device][f.src_index]},
+                   {"ts", to_us(send.t_begin_ns, origin)}});
+    out.push_back({{"ph", "f"},
+                   {"bp", "e"},
+                   {"name", "send→recv"},
+                   {"cat", "flow"},
+                   {"id", ids[k]},
+                   {"pid", f.dst_device},
+                   {"tid", tids[f.dst_device][f.dst_index]},
+                   {"ts", to_us(arrive, origin)}});
   }
+}
 
+// otherData.paraxis: what the trace events cannot hold (layout, device coordinates, steps, ...), read back
+// by chrome_import.cc.
+json paraxis_meta(const TraceSet& set, int64_t origin) {
   json meta = {
       {"format", 1}, {"layout", set.layout}, {"source", set.source}, {"dropped_events", set.dropped_events}};
   json devices = json::array();
@@ -221,7 +225,33 @@ json to_chrome_json(const TraceSet& set) {
     for (const LayerWork& l : set.layers) layers.push_back({{"name", l.name}, {"work", l.work}});
     meta["layers"] = layers;
   }
-  return {{"displayTimeUnit", "ms"}, {"otherData", {{"paraxis", meta}}}, {"traceEvents", trace_events}};
+  return meta;
+}
+
+}  // namespace
+
+json to_chrome_json(const TraceSet& set) {
+  PX_CHECK(set.devices.size() == set.events.size(), "trace has {} device descriptions for {} event lists",
+           set.devices.size(), set.events.size());
+  auto [lo, hi]  = set.span();
+  int64_t origin = lo;
+  for (const Step& s : set.steps) origin = std::min(origin, s.t_begin_ns);
+
+  const FlowMatch match = match_flows(set);
+  const FlowIds flows   = flow_ids(set, match);
+  json trace_events     = json::array();
+  std::vector<std::vector<int>> tids(set.events.size());
+  for (size_t d = 0; d < set.events.size(); ++d) {
+    const int pid = static_cast<int>(d);
+    int lanes[2]  = {0, 0};
+    tids[d]       = assign_lanes(set.events[d], lanes);
+    add_device_metadata(trace_events, pid, set.devices[d], lanes);
+    add_device_slices(trace_events, set.events[d], pid, tids[d], flows.of_event[d], origin);
+  }
+  add_flow_arrows(trace_events, set, match, flows.of_flow, tids, origin);
+  return {{"displayTimeUnit", "ms"},
+          {"otherData", {{"paraxis", paraxis_meta(set, origin)}}},
+          {"traceEvents", trace_events}};
 }
 
 void write_chrome_trace(const TraceSet& set, const std::string& path) {

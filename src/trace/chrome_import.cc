@@ -56,70 +56,89 @@ std::vector<ClockSync> read_clock_sync(const json& meta) {
   return clocks;
 }
 
-}  // namespace
-
-TraceSet from_chrome_json(const json& doc, const std::string& what) {
+// The event list: the document itself (Chrome's "JSON array format") or its "traceEvents".
+const json& trace_events(const json& doc, const std::string& what) {
   const json* events = nullptr;
   if (doc.is_array())
-    events = &doc;  // Chrome's "JSON array format"
+    events = &doc;
   else if (doc.is_object() && doc.contains("traceEvents") && doc["traceEvents"].is_array())
     events = &doc["traceEvents"];
   PX_USER_CHECK(events != nullptr,
                 "{} is not a Chrome trace: expected an object with a \"traceEvents\" array (or an array of "
                 "events); give a file written by `paraxis train --trace FILE`",
                 what);
+  return *events;
+}
 
-  // Pass 1: complete events per pid, and process names.
-  std::map<int64_t, std::vector<Event>> per_pid;
+// traceEvents[index], a complete event ("ph": "X"), as an Event; its fields beyond time and kind come from
+// args, as chrome_export.cc writes them.
+Event complete_event(const json& ev, size_t index, const std::string& what) {
+  PX_USER_CHECK(ev.contains("pid") && ev["pid"].is_number_integer() && ev.contains("ts") &&
+                    ev["ts"].is_number() && ev.contains("dur") && ev["dur"].is_number(),
+                "{}: traceEvents[{}] is a complete event (\"ph\": \"X\") without numeric pid, ts and dur",
+                what, index);
+  double dur = ev["dur"].get<double>();
+  PX_USER_CHECK(dur >= 0, "{}: traceEvents[{}] has a negative duration {}", what, index, dur);
+  Event e;
+  e.t_begin_ns             = us_to_ns(ev["ts"].get<double>());
+  e.t_end_ns               = e.t_begin_ns + us_to_ns(dur);
+  std::optional<Kind> kind = kind_from_name(ev.value("cat", ""));
+  e.kind                   = kind.value_or(Kind::kOther);
+  const json args          = ev.contains("args") && ev["args"].is_object() ? ev["args"] : json::object();
+  e.stage                  = static_cast<int16_t>(get_int(args, "stage", -1));
+  e.microbatch             = static_cast<int32_t>(get_int(args, "mb", -1));
+  e.bytes                  = get_int(args, "bytes", 0);
+  e.peer                   = static_cast<int16_t>(get_int(args, "peer", -1));
+  e.action                 = static_cast<int32_t>(get_int(args, "action", -1));
+  e.seq                    = static_cast<int32_t>(get_int(args, "seq", -1));
+  e.flow_id                = get_int(args, "flow", -1);
+  std::string track        = args.value("track", "");
+  if (track == "compute")
+    e.track = Track::kCompute;
+  else if (track == "comm")
+    e.track = Track::kComm;
+  else
+    e.track = kind ? default_track(*kind) : Track::kCompute;
+  return e;
+}
+
+// Pass 1 over the events: complete events per pid, and process names.
+struct PidEvents {
+  std::map<int64_t, std::vector<Event>> events;
   std::map<int64_t, std::string> names;
+};
+
+PidEvents read_events(const json& events, const std::string& what) {
+  PidEvents out;
   size_t index = 0;
-  for (const json& ev : *events) {
+  for (const json& ev : events) {
     ++index;
     PX_USER_CHECK(ev.is_object(), "{}: traceEvents[{}] is not an object", what, index - 1);
     std::string ph = ev.value("ph", "");
     if (ph == "M" && ev.value("name", "") == "process_name" && ev.contains("pid") && ev["pid"].is_number()) {
       if (ev.contains("args") && ev["args"].is_object())
-        names[ev["pid"].get<int64_t>()] = ev["args"].value("name", "");
+        out.names[ev["pid"].get<int64_t>()] = ev["args"].value("name", "");
       continue;
     }
     if (ph != "X") continue;
-    PX_USER_CHECK(ev.contains("pid") && ev["pid"].is_number_integer() && ev.contains("ts") &&
-                      ev["ts"].is_number() && ev.contains("dur") && ev["dur"].is_number(),
-                  "{}: traceEvents[{}] is a complete event (\"ph\": \"X\") without numeric pid, ts and dur",
-                  what, index - 1);
-    double dur = ev["dur"].get<double>();
-    PX_USER_CHECK(dur >= 0, "{}: traceEvents[{}] has a negative duration {}", what, index - 1, dur);
-    Event e;
-    e.t_begin_ns             = us_to_ns(ev["ts"].get<double>());
-    e.t_end_ns               = e.t_begin_ns + us_to_ns(dur);
-    std::optional<Kind> kind = kind_from_name(ev.value("cat", ""));
-    e.kind                   = kind.value_or(Kind::kOther);
-    const json args          = ev.contains("args") && ev["args"].is_object() ? ev["args"] : json::object();
-    e.stage                  = static_cast<int16_t>(get_int(args, "stage", -1));
-    e.microbatch             = static_cast<int32_t>(get_int(args, "mb", -1));
-    e.bytes                  = get_int(args, "bytes", 0);
-    e.peer                   = static_cast<int16_t>(get_int(args, "peer", -1));
-    e.action                 = static_cast<int32_t>(get_int(args, "action", -1));
-    e.seq                    = static_cast<int32_t>(get_int(args, "seq", -1));
-    e.flow_id                = get_int(args, "flow", -1);
-    std::string track        = args.value("track", "");
-    if (track == "compute")
-      e.track = Track::kCompute;
-    else if (track == "comm")
-      e.track = Track::kComm;
-    else
-      e.track = kind ? default_track(*kind) : Track::kCompute;
-    per_pid[ev["pid"].get<int64_t>()].push_back(e);
+    Event e = complete_event(ev, index - 1, what);
+    out.events[ev["pid"].get<int64_t>()].push_back(e);
   }
-  PX_USER_CHECK(!per_pid.empty(), "{} has no complete events (\"ph\": \"X\"); nothing to analyse", what);
+  PX_USER_CHECK(!out.events.empty(), "{} has no complete events (\"ph\": \"X\"); nothing to analyse", what);
+  return out;
+}
 
-  TraceSet set;
-  const json meta = doc.is_object() && doc.contains("otherData") && doc["otherData"].is_object() &&
-                            doc["otherData"].contains("paraxis") && doc["otherData"]["paraxis"].is_object()
-                        ? doc["otherData"]["paraxis"]
-                        : json::object();
-  set.layout      = meta.value("layout", "");
-  set.source      = meta.value("source", "measured");
+// otherData.paraxis, or an empty object for a trace from elsewhere.
+json paraxis_meta(const json& doc) {
+  return doc.is_object() && doc.contains("otherData") && doc["otherData"].is_object() &&
+                 doc["otherData"].contains("paraxis") && doc["otherData"]["paraxis"].is_object()
+             ? doc["otherData"]["paraxis"]
+             : json::object();
+}
+
+// The devices, one per pid in increasing order: coordinates from otherData.paraxis.devices, else from the
+// process name, else the pid alone.
+void add_devices(const json& meta, PidEvents& pids, TraceSet& set) {
   std::map<int64_t, DeviceInfo> coords;
   if (meta.contains("devices") && meta["devices"].is_array())
     for (size_t i = 0; i < meta["devices"].size(); ++i) {
@@ -132,30 +151,55 @@ TraceSet from_chrome_json(const json& doc, const std::string& what) {
     }
   // Devices are the pids in increasing order; peers in the events are device indices, so pids must be 0..n-1
   // for flows to match (the exporter writes them so). Foreign traces keep their events, without flows.
-  for (auto& [pid, evs] : per_pid) {
+  for (auto& [pid, evs] : pids.events) {
     DeviceInfo info;
     info.device = static_cast<int>(pid);
     if (coords.count(pid))
       info = coords[pid];
-    else if (names.count(pid))
-      parse_label(names[pid], info);
+    else if (pids.names.count(pid))
+      parse_label(pids.names[pid], info);
     set.devices.push_back(info);
     set.events.push_back(std::move(evs));
   }
+}
+
+// otherData.paraxis.steps_us: [begin, end] pairs in µs.
+std::vector<Step> read_steps(const json& meta, const std::string& what) {
+  std::vector<Step> steps;
   if (meta.contains("steps_us") && meta["steps_us"].is_array())
     for (const json& s : meta["steps_us"]) {
       PX_USER_CHECK(s.is_array() && s.size() == 2 && s[0].is_number() && s[1].is_number() &&
                         s[1].get<double>() >= s[0].get<double>(),
                     "{}: otherData.paraxis.steps_us must hold [begin, end] pairs with end >= begin, got {}",
                     what, s.dump());
-      set.steps.push_back({us_to_ns(s[0].get<double>()), us_to_ns(s[1].get<double>())});
+      steps.push_back({us_to_ns(s[0].get<double>()), us_to_ns(s[1].get<double>())});
     }
-  if (meta.contains("one_device_step_ms") && meta["one_device_step_ms"].is_number())
-    set.one_device_step_ns = meta["one_device_step_ms"].get<double>() * 1e6;
+  return steps;
+}
+
+// otherData.paraxis.layers: the per-layer work for the work–depth view; malformed entries are skipped.
+std::vector<LayerWork> read_layers(const json& meta) {
+  std::vector<LayerWork> layers;
   if (meta.contains("layers") && meta["layers"].is_array())
     for (const json& l : meta["layers"])
       if (l.is_object() && l.contains("work") && l["work"].is_number())
-        set.layers.push_back({l.value("name", ""), l["work"].get<double>()});
+        layers.push_back({l.value("name", ""), l["work"].get<double>()});
+  return layers;
+}
+
+}  // namespace
+
+TraceSet from_chrome_json(const json& doc, const std::string& what) {
+  PidEvents pids = read_events(trace_events(doc, what), what);
+  TraceSet set;
+  const json meta = paraxis_meta(doc);
+  set.layout      = meta.value("layout", "");
+  set.source      = meta.value("source", "measured");
+  add_devices(meta, pids, set);
+  set.steps = read_steps(meta, what);
+  if (meta.contains("one_device_step_ms") && meta["one_device_step_ms"].is_number())
+    set.one_device_step_ns = meta["one_device_step_ms"].get<double>() * 1e6;
+  set.layers         = read_layers(meta);
   set.dropped_events = get_int(meta, "dropped_events", 0);
   set.clocks         = read_clock_sync(meta);
   return set;

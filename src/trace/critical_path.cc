@@ -7,6 +7,7 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <tuple>
 
 #include "paraxis/trace/analysis.h"
 
@@ -19,97 +20,134 @@ struct Ref {
   bool valid() const { return device >= 0; }
 };
 
-}  // namespace
+// Collective calls: members share (kind, flow id) when set, else (kind, seq).
+using CallKey = std::tuple<int, int, int64_t>;
 
-CriticalPath critical_path(const TraceSet& set, int64_t lo, int64_t hi, const FlowMatch& flows) {
+CallKey call_key(const Event& e) {
+  return e.flow_id >= 0 ? CallKey{static_cast<int>(e.kind), 0, e.flow_id}
+                        : CallKey{static_cast<int>(e.kind), 1, e.seq};
+}
+
+bool is_matched_collective(const Event& e) {
+  return is_collective(e.kind) && (e.flow_id >= 0 || e.seq >= 0);
+}
+
+// The window's events and their inferred dependency edges (NOTE [critical path]).
+struct Dependencies {
+  const TraceSet* set = nullptr;
+  std::vector<std::vector<size_t>> by_end;        // per device: the window's events sorted by end time
+  std::map<std::pair<int, size_t>, Ref> send_of;  // RECV -> its SEND
+  std::map<CallKey, std::vector<Ref>> calls;      // collective call -> its members
+
+  const Event& at(Ref r) const { return set->events[r.device][r.index]; }
+};
+
+Dependencies dependencies(const TraceSet& set, int64_t lo, int64_t hi, const FlowMatch& flows) {
   const int n = set.num_devices();
-  // Per device: indices of the window's events sorted by end time.
-  std::vector<std::vector<size_t>> by_end(n);
+  Dependencies g;
+  g.set = &set;
+  g.by_end.resize(n);
   for (int d = 0; d < n; ++d) {
     const auto& ev = set.events[d];
     for (size_t i = 0; i < ev.size(); ++i)
-      if (ev[i].t_end_ns > lo && ev[i].t_begin_ns < hi) by_end[d].push_back(i);
-    std::stable_sort(by_end[d].begin(), by_end[d].end(), [&](size_t a, size_t b) {
+      if (ev[i].t_end_ns > lo && ev[i].t_begin_ns < hi) g.by_end[d].push_back(i);
+    std::stable_sort(g.by_end[d].begin(), g.by_end[d].end(), [&](size_t a, size_t b) {
       if (ev[a].t_end_ns != ev[b].t_end_ns) return ev[a].t_end_ns < ev[b].t_end_ns;
       // On a tie the compute event is found first when walking back: it produced what follows.
       if (is_compute(ev[a].kind) != is_compute(ev[b].kind)) return !is_compute(ev[a].kind);
       return ev[a].t_begin_ns < ev[b].t_begin_ns;
     });
   }
-  std::map<std::pair<int, size_t>, Ref> send_of;  // RECV -> its SEND
-  for (const Flow& f : flows.flows) send_of[{f.dst_device, f.dst_index}] = {f.src_device, f.src_index};
-  // Collective calls: members share (kind, flow id) when set, else (kind, seq).
-  std::map<std::tuple<int, int, int64_t>, std::vector<Ref>> calls;
-  auto call_key = [](const Event& e) {
-    return e.flow_id >= 0 ? std::tuple<int, int, int64_t>{static_cast<int>(e.kind), 0, e.flow_id}
-                          : std::tuple<int, int, int64_t>{static_cast<int>(e.kind), 1, e.seq};
-  };
+  for (const Flow& f : flows.flows) g.send_of[{f.dst_device, f.dst_index}] = {f.src_device, f.src_index};
   for (int d = 0; d < n; ++d)
-    for (size_t i : by_end[d]) {
+    for (size_t i : g.by_end[d]) {
       const Event& e = set.events[d][i];
-      if (is_collective(e.kind) && (e.flow_id >= 0 || e.seq >= 0)) calls[call_key(e)].push_back({d, i});
+      if (is_matched_collective(e)) g.calls[call_key(e)].push_back({d, i});
     }
+  return g;
+}
 
-  std::set<std::pair<int, size_t>> visited;
-  auto at = [&](Ref r) -> const Event& { return set.events[r.device][r.index]; };
-  // The latest event of device d that ended by time t and is not on the path yet.
-  auto previous_on_device = [&](int d, int64_t t) -> Ref {
-    const auto& order = by_end[d];
-    auto it           = std::upper_bound(order.begin(), order.end(), t,
-                                         [&](int64_t v, size_t i) { return v < set.events[d][i].t_end_ns; });
-    while (it != order.begin()) {
-      --it;
-      if (!visited.count({d, *it})) return {d, *it};
-    }
-    return {};
-  };
-
-  // Start from the event that ends last (compute first on ties: the step ends when its work does).
+// The event that ends last (compute first on ties: the step ends when its work does).
+Ref last_event(const Dependencies& g) {
   Ref cur;
-  for (int d = 0; d < n; ++d)
-    for (size_t i : by_end[d]) {
-      const Event& e = set.events[d][i];
-      if (!cur.valid() || e.t_end_ns > at(cur).t_end_ns ||
-          (e.t_end_ns == at(cur).t_end_ns && is_compute(e.kind) && !is_compute(at(cur).kind)))
+  for (int d = 0; d < static_cast<int>(g.by_end.size()); ++d)
+    for (size_t i : g.by_end[d]) {
+      const Event& e = g.at({d, i});
+      if (!cur.valid() || e.t_end_ns > g.at(cur).t_end_ns ||
+          (e.t_end_ns == g.at(cur).t_end_ns && is_compute(e.kind) && !is_compute(g.at(cur).kind)))
         cur = {d, i};
     }
-  CriticalPath path;
-  if (!cur.valid()) return path;
-  std::vector<PathStep> reversed;
-  bool crossed = false;
-  while (cur.valid() && !visited.count({cur.device, cur.index})) {
-    visited.insert({cur.device, cur.index});
-    const Event& e = at(cur);
-    reversed.push_back({cur.device, e, crossed});
-    crossed = false;
-    if (e.t_begin_ns <= lo) break;
-    Ref same = previous_on_device(cur.device, e.t_begin_ns);
-    Ref cross;
-    if (e.kind == Kind::kRecv) {
-      auto it = send_of.find({cur.device, cur.index});
-      if (it != send_of.end() && !visited.count({it->second.device, it->second.index})) cross = it->second;
-    } else if (is_collective(e.kind) && (e.flow_id >= 0 || e.seq >= 0)) {
-      // The last member to enter held everyone up; continue from what delayed it.
-      Ref last = cur;
-      for (Ref m : calls[call_key(e)])
-        if (at(m).t_begin_ns > at(last).t_begin_ns) last = m;
-      if (last.device != cur.device && !visited.count({last.device, last.index})) cross = last;
-    }
-    if (cross.valid() && (!same.valid() || at(cross).t_end_ns >= at(same).t_end_ns ||
-                          (is_collective(e.kind) && at(cross).t_begin_ns > at(same).t_end_ns))) {
-      cur     = cross;
-      crossed = true;
-    } else {
-      cur = same;
-    }
-  }
-  // reversed[k].cross_device says it was reached from the later reversed[k-1] across devices; in time order
-  // the flag moves to the later step, so that "⇒" is printed before it.
-  path.steps.assign(reversed.rbegin(), reversed.rend());
-  for (size_t k = path.steps.size(); k-- > 1;) path.steps[k].cross_device = path.steps[k - 1].cross_device;
-  path.steps.front().cross_device = false;
+  return cur;
+}
 
-  // Attribute [first begin, last end] to the steps in time order; what no step covers is a gap.
+// The walk back from `cur`, latest first; each step's cross_device says the next one was reached from it
+// across devices.
+class Walk {
+ public:
+  explicit Walk(const Dependencies& g) : g_(g) {}
+
+  std::vector<PathStep> from(Ref cur, int64_t lo) {
+    std::vector<PathStep> reversed;
+    bool crossed = false;
+    while (cur.valid() && !seen(cur)) {
+      visited_.insert({cur.device, cur.index});
+      const Event& e = g_.at(cur);
+      reversed.push_back({cur.device, e, crossed});
+      crossed = false;
+      if (e.t_begin_ns <= lo) break;
+      const Ref same  = previous_on_device(cur.device, e.t_begin_ns);
+      const Ref cross = cross_device(cur);
+      if (cross.valid() && (!same.valid() || g_.at(cross).t_end_ns >= g_.at(same).t_end_ns ||
+                            (is_collective(e.kind) && g_.at(cross).t_begin_ns > g_.at(same).t_end_ns))) {
+        cur     = cross;
+        crossed = true;
+      } else {
+        cur = same;
+      }
+    }
+    return reversed;
+  }
+
+ private:
+  bool seen(Ref r) const { return visited_.count({r.device, r.index}) > 0; }
+
+  // The latest event of device d that ended by time t and is not on the path yet.
+  Ref previous_on_device(int d, int64_t t) const {
+    const auto& order = g_.by_end[d];
+    auto it           = std::upper_bound(order.begin(), order.end(), t, [&](int64_t v, size_t i) {
+      return v < g_.at({d, i}).t_end_ns;
+    });
+    while (it != order.begin()) {
+      --it;
+      if (!seen({d, *it})) return {d, *it};
+    }
+    return {};
+  }
+
+  // The dependency on another device, not on the path yet: a RECV's SEND, or for a collective the last
+  // member to enter it — it held everyone up, so the walk continues from what delayed it.
+  Ref cross_device(Ref cur) const {
+    const Event& e = g_.at(cur);
+    if (e.kind == Kind::kRecv) {
+      auto it = g_.send_of.find({cur.device, cur.index});
+      if (it != g_.send_of.end() && !seen(it->second)) return it->second;
+    } else if (is_matched_collective(e)) {
+      Ref last = cur;
+      auto it  = g_.calls.find(call_key(e));
+      if (it != g_.calls.end())
+        for (Ref m : it->second)
+          if (g_.at(m).t_begin_ns > g_.at(last).t_begin_ns) last = m;
+      if (last.device != cur.device && !seen(last)) return last;
+    }
+    return {};
+  }
+
+  const Dependencies& g_;
+  std::set<std::pair<int, size_t>> visited_;
+};
+
+// Attributes [first begin, last end] to the steps in time order; what no step covers is a gap.
+void attribute(CriticalPath& path, int64_t lo, int64_t hi) {
   std::set<int> devices;
   int64_t covered     = std::max(lo, path.steps.front().event.t_begin_ns);
   const int64_t start = covered;
@@ -130,6 +168,22 @@ CriticalPath critical_path(const TraceSet& set, int64_t lo, int64_t hi, const Fl
   }
   path.length_ns       = covered - start;
   path.devices_visited = static_cast<int>(devices.size());
+}
+
+}  // namespace
+
+CriticalPath critical_path(const TraceSet& set, int64_t lo, int64_t hi, const FlowMatch& flows) {
+  const Dependencies g = dependencies(set, lo, hi, flows);
+  CriticalPath path;
+  const Ref last = last_event(g);
+  if (!last.valid()) return path;
+  const std::vector<PathStep> reversed = Walk(g).from(last, lo);
+  // reversed[k].cross_device says it was reached from the later reversed[k-1] across devices; in time order
+  // the flag moves to the later step, so that "⇒" is printed before it.
+  path.steps.assign(reversed.rbegin(), reversed.rend());
+  for (size_t k = path.steps.size(); k-- > 1;) path.steps[k].cross_device = path.steps[k - 1].cross_device;
+  path.steps.front().cross_device = false;
+  attribute(path, lo, hi);
   return path;
 }
 

@@ -5,6 +5,7 @@
 
 #include "paraxis/core/error.h"
 #include "paraxis/core/safetensors.h"
+#include "paraxis/nn/param_io.h"
 
 namespace paraxis {
 

@@ -3,22 +3,18 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <mutex>
 #include <set>
 
 #include "paraxis/comm/launch.h"
 #include "paraxis/core/error.h"
 #include "paraxis/data/loader.h"
 #include "paraxis/parallel/engine.h"
+#include "paraxis/train/loop.h"
 
 namespace paraxis {
 
 double LayoutRunResult::median_step_ms() const {
-  if (step_ms.empty()) return 0;
-  std::vector<double> v = step_ms;
-  if (v.size() >= 3) v.erase(v.begin());
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  return paraxis::median_step_ms(step_ms);
 }
 
 trace::TraceSet crop_steps(const trace::TraceSet& set, size_t first, size_t count) {
@@ -41,72 +37,80 @@ trace::TraceSet crop_steps(const trace::TraceSet& set, size_t first, size_t coun
   return out;
 }
 
-LayoutRunResult run_layout(const LayoutRunConfig& cfg_in) {
-  LayoutRunConfig cfg = cfg_in;
+TrainConfig train_config(const LayoutRunConfig& c) {
+  TrainConfig t;
+  t.model = c.model;
+  t.batch = c.batch, t.steps = c.steps, t.seed = c.seed;
+  t.optimizer = "sgd", t.lr = c.lr, t.momentum = c.momentum;
+  t.devices = c.devices, t.dp = c.dp, t.tp = c.tp, t.pp = c.pp;
+  t.microbatches = c.microbatches, t.schedule = c.schedule, t.placement = c.placement;
+  t.threads_per_device = c.threads_per_device, t.comm_timeout = c.comm_timeout_s;
+  t.defer_wgrad = c.defer_wgrad;
+  t.progress = "none", t.quiet = true;
+  apply_placement(t);
+  return t;
+}
+
+namespace {
+
+std::string layout_name(const TrainConfig& t) {
+  return t.placement
+             ? fmt::format("placement on {} devices (pp{}, m1)", t.devices, t.pp)
+             : fmt::format("{}, {} m{}", Grid{t.dp, t.tp, t.pp}.describe(), t.schedule, t.microbatches);
+}
+
+// Per step, the slowest device's time (step_ms[device][step]).
+std::vector<double> slowest_per_step(const std::vector<std::vector<double>>& step_ms) {
+  std::vector<double> out(step_ms.front().size(), 0.0);
+  for (const auto& device : step_ms)
+    for (size_t k = 0; k < out.size(); ++k) out[k] = std::max(out[k], device[k]);
+  return out;
+}
+
+}  // namespace
+
+LayoutRunResult run_layout(const LayoutRunConfig& cfg) {
   PX_CHECK(cfg.data != nullptr, "run_layout needs a dataset");
   PX_USER_CHECK(cfg.steps >= 1, "--steps {} must be at least 1", cfg.steps);
   PX_USER_CHECK(cfg.trace_steps >= 0 && cfg.trace_steps <= cfg.steps,
                 "{} traced steps out of {} steps; trace at most every step", cfg.trace_steps, cfg.steps);
-  if (cfg.placement) cfg.pp = cfg.devices, cfg.schedule = "gpipe", cfg.microbatches = 1;
-
-  EngineConfig ecfg;
-  ecfg.grid        = make_grid(cfg.devices, cfg.dp, cfg.tp, cfg.pp);
-  ecfg.schedule    = {pipeline::parse_schedule_kind(cfg.schedule), cfg.pp, cfg.microbatches};
-  ecfg.seed        = cfg.seed;
-  ecfg.optim.kind  = "sgd";
-  ecfg.optim.sgd   = {cfg.momentum, 0.0};
-  ecfg.defer_wgrad = cfg.defer_wgrad;
-  validate_layout(cfg.model, ecfg, cfg.batch);
-  DeviceOptions dev;
-  dev.threads_per_device = cfg.threads_per_device;
-  dev.comm_timeout_s     = cfg.comm_timeout_s;
-  validate_device_options(cfg.devices, dev);
-
-  LayoutRunResult result;
-  result.layout = cfg.placement
-                      ? fmt::format("placement on {} devices (pp{}, m1)", cfg.devices, cfg.pp)
-                      : fmt::format("{}, {} m{}", ecfg.grid.describe(), cfg.schedule, cfg.microbatches);
-  const int n   = cfg.devices;
-  std::vector<std::vector<double>> step_ms(n, std::vector<double>(cfg.steps, 0.0));
-  std::vector<int64_t> stash(n, 0);
-  std::vector<std::unique_ptr<trace::Recorder>> recorders(n);
-  std::vector<trace::DeviceInfo> infos(n);
-  const LoaderOptions lo{.batch_size = cfg.batch, .shuffle = true, .seed = cfg.seed};
+  TrainConfig t = train_config(cfg);
+  validate_train_config(t);  // the same rules as `paraxis train`: grid, schedule, batch, devices
+  const EngineConfig ecfg = engine_config(t);
+  const LoaderOptions lo{.batch_size = t.batch, .shuffle = true, .seed = t.seed};
   PX_USER_CHECK(Loader(cfg.data, lo).batches_per_epoch() >= 1,
                 "--batch {} is larger than the {} training samples; use --batch {}", cfg.batch,
                 cfg.data->size(), cfg.data->size());
 
-  run_devices(n, dev, [&](Communicator& world) {
+  LayoutRunResult result;
+  result.layout = layout_name(t);
+  const int n   = t.devices;
+  std::vector<std::vector<double>> step_ms(n, std::vector<double>(cfg.steps, 0.0));
+  std::vector<int64_t> stash(n, 0);
+  DeviceTraces traces(n, cfg.trace_steps > 0);
+  auto device = [&](Communicator& world) {
     const int rank = world.rank();
-    if (cfg.trace_steps > 0) recorders[rank] = std::make_unique<trace::Recorder>(rank);
-    Engine engine(cfg.model, ecfg, world, recorders[rank].get());
-    const Coord c = engine.grid().coord(rank);
-    infos[rank]   = {rank, c.dp, c.tp, c.pp};
+    Engine engine(t.model, ecfg, world, traces.start(rank));
+    traces.set_info(rank, engine);
     Loader loader(cfg.data, lo);
-    for (int64_t step = 0; step < cfg.steps; ++step) {
-      Batch b     = loader.next();
-      StepStats s = engine.step(b.x, b.y, cfg.lr);
-      PX_CHECK(std::isfinite(s.loss), "the loss is {} at step {} of {}: training diverged", s.loss, step,
-               result.layout);
-      step_ms[rank][step] = s.step_ms;
-      stash[rank]         = std::max(stash[rank], s.peak_stash_bytes);
-      if (rank == 0) {
-        result.losses.push_back(s.loss);
-        if (cfg.on_step) cfg.on_step(step + 1, s.loss, s.step_ms);
-      }
-    }
-  });
+    LoopHooks hooks;
+    hooks.lr            = [&](int64_t) { return t.lr; };
+    hooks.diverged_hint = fmt::format(" ({})", result.layout);
+    hooks.on_step       = [&](const StepReport& r) {
+      step_ms[rank][r.step - 1] = r.stats.step_ms;
+      stash[rank]               = std::max(stash[rank], r.stats.peak_stash_bytes);
+      if (rank != 0) return;
+      result.losses.push_back(r.stats.loss);
+      if (cfg.on_step) cfg.on_step(r.step, r.stats.loss, r.stats.step_ms);
+    };
+    train_steps(engine, loader, {0, cfg.steps}, hooks);
+  };
+  run_devices(n, {.threads_per_device = t.threads_per_device, .comm_timeout_s = t.comm_timeout}, device);
 
-  for (int64_t k = 0; k < cfg.steps; ++k) {
-    double slowest = 0;
-    for (int d = 0; d < n; ++d) slowest = std::max(slowest, step_ms[d][k]);
-    result.step_ms.push_back(slowest);
-  }
+  result.step_ms          = slowest_per_step(step_ms);
   result.peak_stash_bytes = stash;
   if (cfg.trace_steps > 0) {
-    std::vector<trace::Recorder*> recs;
-    for (auto& r : recorders) recs.push_back(r.get());
-    trace::TraceSet all = trace::collect(recs, infos, cfg.name.empty() ? result.layout : cfg.name);
+    trace::TraceSet all = traces.collect(cfg.name.empty() ? result.layout : cfg.name);
     result.trace        = crop_steps(all, all.steps.size() - cfg.trace_steps, cfg.trace_steps);
   }
   return result;

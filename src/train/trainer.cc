@@ -1,14 +1,12 @@
 #include "paraxis/train/trainer.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "paraxis/comm/launch.h"
 #include "paraxis/core/error.h"
@@ -16,11 +14,13 @@
 #include "paraxis/data/loader.h"
 #include "paraxis/data/sources.h"
 #include "paraxis/nn/optim.h"
+#include "paraxis/nn/param_io.h"
 #include "paraxis/parallel/engine.h"
 #include "paraxis/trace/chrome_trace.h"
 #include "paraxis/trace/merge.h"
 #include "paraxis/trace/recorder.h"
 #include "paraxis/train/checkpoint.h"
+#include "paraxis/train/loop.h"
 #include "paraxis/train/progress.h"
 
 namespace fs = std::filesystem;
@@ -28,12 +28,7 @@ namespace fs = std::filesystem;
 namespace paraxis {
 
 double TrainResult::median_step_ms() const {
-  if (step_ms.empty()) return 0;
-  std::vector<double> v = step_ms;
-  // Skip the first step (primitive creation, first touches) when there are enough.
-  if (v.size() > 3) v.erase(v.begin());
-  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-  return v[v.size() / 2];
+  return paraxis::median_step_ms(step_ms);
 }
 
 namespace {
@@ -82,75 +77,89 @@ struct Datasets {
   bool text = false;
 };
 
-Datasets load_data(const TrainConfig& cfg) {
-  DataSpec d         = parse_data(cfg.data);
-  const ModelSpec& m = cfg.model;
+// Fashion-MNIST or an IDX pair, checked against the classifier's input and output sizes.
+Datasets load_classification(const TrainConfig& cfg, const DataSpec& d) {
+  const ModelSpec& m          = cfg.model;
+  const bool images           = m.kind == "cnn";
+  ClassificationDataset train = d.kind == "fashion-mnist" ? load_fashion_mnist("train", images)
+                                                          : load_idx_classification(d.a, d.b, images);
+  const int64_t in            = shape_numel(train.sample_shape());
+  if (m.kind == "mlp") {
+    PX_USER_CHECK(m.mlp_sizes.front() == in,
+                  "--mlp-sizes starts with {} but the data has {} features; use --mlp-sizes {},...",
+                  m.mlp_sizes.front(), in, in);
+    PX_USER_CHECK(m.mlp_sizes.back() >= train.num_classes(),
+                  "--mlp-sizes ends with {} outputs but the data has {} classes; end it with {}",
+                  m.mlp_sizes.back(), train.num_classes(), train.num_classes());
+  } else if (m.kind == "cnn") {
+    PX_USER_CHECK(train.sample_shape() == (Shape{1, 28, 28}),
+                  "the cnn takes 28x28 images; the data has samples {}", shape_str(train.sample_shape()));
+    PX_USER_CHECK(m.classes >= train.num_classes(),
+                  "--classes {} but the data has {} classes; use --classes {}", m.classes,
+                  train.num_classes(), train.num_classes());
+  } else {
+    PX_USER_FAIL("--model gpt needs text data; use --data text or --data text:PATH (got --data {})",
+                 cfg.data);
+  }
   Datasets out;
-  bool images = m.kind == "cnn";
-  if (d.kind == "fashion-mnist" || d.kind == "idx") {
-    ClassificationDataset train = d.kind == "fashion-mnist" ? load_fashion_mnist("train", images)
-                                                            : load_idx_classification(d.a, d.b, images);
-    int64_t in                  = shape_numel(train.sample_shape());
-    if (m.kind == "mlp") {
-      PX_USER_CHECK(m.mlp_sizes.front() == in,
-                    "--mlp-sizes starts with {} but the data has {} features; use --mlp-sizes {},...",
-                    m.mlp_sizes.front(), in, in);
-      PX_USER_CHECK(m.mlp_sizes.back() >= train.num_classes(),
-                    "--mlp-sizes ends with {} outputs but the data has {} classes; end it with {}",
-                    m.mlp_sizes.back(), train.num_classes(), train.num_classes());
-    } else if (m.kind == "cnn") {
-      PX_USER_CHECK(train.sample_shape() == (Shape{1, 28, 28}),
-                    "the cnn takes 28x28 images; the data has samples {}", shape_str(train.sample_shape()));
-      PX_USER_CHECK(m.classes >= train.num_classes(),
-                    "--classes {} but the data has {} classes; use --classes {}", m.classes,
-                    train.num_classes(), train.num_classes());
-    } else {
-      PX_USER_FAIL("--model gpt needs text data; use --data text or --data text:PATH (got --data {})",
-                   cfg.data);
-    }
-    auto tr   = std::make_shared<ClassificationDataset>(std::move(train));
-    out.train = tr;
-    if (d.kind == "fashion-mnist") {
-      out.eval      = std::make_shared<ClassificationDataset>(load_fashion_mnist("test", images));
-      out.eval_name = "test";
-    } else {
-      out.eval      = tr;
-      out.eval_name = "train (an idx pair has no test split)";
-    }
-  } else if (d.kind == "text") {
+  auto tr   = std::make_shared<ClassificationDataset>(std::move(train));
+  out.train = tr;
+  if (d.kind == "fashion-mnist") {
+    out.eval      = std::make_shared<ClassificationDataset>(load_fashion_mnist("test", images));
+    out.eval_name = "test";
+  } else {
+    out.eval      = tr;
+    out.eval_name = "train (an idx pair has no test split)";
+  }
+  return out;
+}
+
+Datasets text_datasets(TextSplits s) {
+  Datasets out;
+  out.train = s.train, out.eval = s.val, out.eval_name = "validation";
+  out.text = true;
+  return out;
+}
+
+// Synthetic classification: one draw (the same class centres), split into training rows and held-out rows;
+// the noise grows with the dimension so that the classes overlap a little and the task is not solved in a
+// few steps.
+Datasets synthetic_classification(const TrainConfig& cfg) {
+  const ModelSpec& m    = cfg.model;
+  const Shape sample    = m.kind == "cnn" ? Shape{1, 28, 28} : Shape{m.mlp_sizes.front()};
+  const int64_t classes = m.kind == "cnn" ? m.classes : m.mlp_sizes.back();
+  const float noise     = 0.3f * std::sqrt(static_cast<float>(shape_numel(sample)));
+  const ClassificationDataset all =
+      make_synthetic_classification(16384 + 2048, sample, classes, cfg.seed, noise);
+  Tensor x = all.features();
+  // Unit variance per feature (centre N(0, 1) plus noise), the scale a default learning rate expects.
+  const float unit = 1.0f / std::sqrt(1.0f + noise * noise);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] *= unit;
+  const Tensor& y = all.labels();
+  Datasets out;
+  out.train = std::make_shared<ClassificationDataset>(x.slice(0, 16384), y.slice(0, 16384), classes,
+                                                      "synthetic train");
+  out.eval  = std::make_shared<ClassificationDataset>(
+      x.slice(16384, 16384 + 2048), y.slice(16384, 16384 + 2048), classes, "synthetic held-out");
+  out.eval_name = "held-out synthetic";
+  return out;
+}
+
+Datasets load_data(const TrainConfig& cfg) {
+  const DataSpec d   = parse_data(cfg.data);
+  const ModelSpec& m = cfg.model;
+  if (d.kind == "fashion-mnist" || d.kind == "idx") return load_classification(cfg, d);
+  if (d.kind == "text") {
     PX_USER_CHECK(m.kind == "gpt", "--data {} is text; it trains --model gpt, not {}", cfg.data, m.kind);
     PX_USER_CHECK(m.vocab >= 256, "--vocab {}: text is byte-level and needs --vocab 256 (or more)", m.vocab);
     if (!d.a.empty()) check_readable(d.a, "--data text:");
-    TextSplits s = make_text_splits(read_text(d.a), m.context, 0.1, 256, d.a.empty() ? "fortunes" : d.a);
-    out.train = s.train, out.eval = s.val, out.eval_name = "validation";
-    out.text = true;
-  } else {  // synthetic
-    if (m.kind == "gpt") {
-      TextSplits s = make_text_splits(make_synthetic_tokens(1 << 18, m.vocab, cfg.seed), m.context, 0.1,
-                                      m.vocab, "synthetic tokens");
-      out.train = s.train, out.eval = s.val, out.eval_name = "validation";
-      out.text = true;
-    } else {
-      Shape sample    = m.kind == "cnn" ? Shape{1, 28, 28} : Shape{m.mlp_sizes.front()};
-      int64_t classes = m.kind == "cnn" ? m.classes : m.mlp_sizes.back();
-      // One draw (the same class centres), split into training rows and held-out rows; the noise grows with
-      // the dimension so that the classes overlap a little and the task is not solved in a few steps.
-      ClassificationDataset all = make_synthetic_classification(
-          16384 + 2048, sample, classes, cfg.seed, 0.3f * std::sqrt(static_cast<float>(shape_numel(sample))));
-      Tensor x = all.features();
-      // Unit variance per feature (centre N(0, 1) plus noise), the scale a default learning rate expects.
-      const float noise = 0.3f * std::sqrt(static_cast<float>(shape_numel(sample)));
-      const float unit  = 1.0f / std::sqrt(1.0f + noise * noise);
-      for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] *= unit;
-      const Tensor& y = all.labels();
-      out.train       = std::make_shared<ClassificationDataset>(x.slice(0, 16384), y.slice(0, 16384), classes,
-                                                          "synthetic train");
-      out.eval        = std::make_shared<ClassificationDataset>(
-          x.slice(16384, 16384 + 2048), y.slice(16384, 16384 + 2048), classes, "synthetic held-out");
-      out.eval_name = "held-out synthetic";
-    }
+    return text_datasets(
+        make_text_splits(read_text(d.a), m.context, 0.1, 256, d.a.empty() ? "fortunes" : d.a));
   }
-  return out;
+  if (m.kind == "gpt")
+    return text_datasets(make_text_splits(make_synthetic_tokens(1 << 18, m.vocab, cfg.seed), m.context, 0.1,
+                                          m.vocab, "synthetic tokens"));
+  return synthetic_classification(cfg);
 }
 
 // A resumed run appends to its log; lines of steps after the checkpoint (written before the interruption) are
@@ -171,29 +180,19 @@ void drop_log_lines_after(const std::string& path, int64_t step) {
   for (const std::string& line : keep) out << line << "\n";
 }
 
-EngineConfig engine_config(const TrainConfig& cfg) {
-  EngineConfig e;
-  e.grid        = Grid{cfg.dp, cfg.tp, cfg.pp};
-  e.schedule    = {pipeline::parse_schedule_kind(cfg.schedule), cfg.pp, cfg.microbatches, cfg.virtual_stages};
-  e.bucket_mb   = cfg.bucket_mb;
-  e.zero        = cfg.zero;
-  e.defer_wgrad = cfg.defer_wgrad;
-  e.seed        = cfg.seed;
-  e.optim.kind  = cfg.optimizer;
-  e.optim.sgd   = {cfg.momentum, cfg.weight_decay};
-  e.optim.adamw = {cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay};
-  e.optim.clip_norm = cfg.clip;
-  return e;
-}
-
 double lr_at(const TrainConfig& cfg, int64_t step, int64_t total) {
   if (cfg.lr_schedule == "constant") return cfg.lr;
   return LrSchedule::warmup_cosine(cfg.lr, cfg.warmup, total, cfg.min_lr).lr_at(step);
 }
 
-}  // namespace
+DeviceOptions device_options(const TrainConfig& cfg) {
+  DeviceOptions dev;
+  dev.threads_per_device = cfg.threads_per_device;
+  dev.comm_timeout_s     = cfg.comm_timeout;
+  return dev;
+}
 
-void validate_train_config(TrainConfig& cfg) {
+void check_numbers(const TrainConfig& cfg) {
   PX_USER_CHECK(!(cfg.steps > 0 && cfg.epochs > 0), "give --steps or --epochs, not both (got {} and {})",
                 cfg.steps, cfg.epochs);
   PX_USER_CHECK(cfg.steps >= 0, "--steps {} must be 0 or more", cfg.steps);
@@ -220,17 +219,9 @@ void validate_train_config(TrainConfig& cfg) {
   PX_USER_CHECK(cfg.backend == "threads" || cfg.backend == "mpi",
                 "--backend {} is unknown; use threads or mpi", cfg.backend);
   PX_USER_CHECK(cfg.microbatches >= 1, "--microbatches {} must be at least 1", cfg.microbatches);
-  if (cfg.placement) {
-    PX_USER_CHECK(
-        cfg.microbatches == 1,
-        "--placement streams no micro-batches (m = 1) but --microbatches is {}; drop one of the two",
-        cfg.microbatches);
-    PX_USER_CHECK(cfg.tp == 1 && (cfg.dp == 0 || cfg.dp == 1),
-                  "--placement puts whole blocks on devices; it does not combine with --tp {} / --dp {}",
-                  cfg.tp, cfg.dp);
-    cfg.pp       = cfg.devices;
-    cfg.schedule = "gpipe";
-  }
+}
+
+void check_files(const TrainConfig& cfg) {
   DataSpec data = parse_data(cfg.data);
   if (data.kind == "idx") {
     check_readable(data.a, "--data idx: images");
@@ -244,14 +235,47 @@ void validate_train_config(TrainConfig& cfg) {
   if (!cfg.resume_dir.empty())
     PX_USER_CHECK(fs::is_directory(cfg.resume_dir), "--resume {}: no such checkpoint directory",
                   cfg.resume_dir);
-  if (cfg.backend == "threads") {
-    Grid g = make_grid(cfg.devices, cfg.dp, cfg.tp, cfg.pp);
-    cfg.dp = g.dp;
+}
+
+}  // namespace
+
+void apply_placement(TrainConfig& cfg) {
+  if (!cfg.placement) return;
+  cfg.pp           = cfg.devices;
+  cfg.schedule     = "gpipe";
+  cfg.microbatches = 1;
+}
+
+EngineConfig engine_config(const TrainConfig& cfg) {
+  EngineConfig e;
+  e.grid        = Grid{cfg.dp, cfg.tp, cfg.pp};
+  e.schedule    = {pipeline::parse_schedule_kind(cfg.schedule), cfg.pp, cfg.microbatches, cfg.virtual_stages};
+  e.bucket_mb   = cfg.bucket_mb;
+  e.zero        = cfg.zero;
+  e.defer_wgrad = cfg.defer_wgrad;
+  e.seed        = cfg.seed;
+  e.optim.kind  = cfg.optimizer;
+  e.optim.sgd   = {cfg.momentum, cfg.weight_decay};
+  e.optim.adamw = {cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay};
+  e.optim.clip_norm = cfg.clip;
+  return e;
+}
+
+void validate_train_config(TrainConfig& cfg) {
+  check_numbers(cfg);
+  if (cfg.placement) {
+    PX_USER_CHECK(
+        cfg.microbatches == 1,
+        "--placement streams no micro-batches (m = 1) but --microbatches is {}; drop one of the two",
+        cfg.microbatches);
+    PX_USER_CHECK(cfg.tp == 1 && (cfg.dp == 0 || cfg.dp == 1),
+                  "--placement puts whole blocks on devices; it does not combine with --tp {} / --dp {}",
+                  cfg.tp, cfg.dp);
+    apply_placement(cfg);
   }
-  DeviceOptions dev;
-  dev.threads_per_device = cfg.threads_per_device;
-  dev.comm_timeout_s     = cfg.comm_timeout;
-  validate_device_options(cfg.devices, dev);
+  check_files(cfg);
+  if (cfg.backend == "threads") cfg.dp = make_grid(cfg.devices, cfg.dp, cfg.tp, cfg.pp).dp;
+  validate_device_options(cfg.devices, device_options(cfg));
   if (cfg.backend == "threads") validate_layout(cfg.model, engine_config(cfg), cfg.batch);
 }
 
@@ -275,195 +299,225 @@ void write_merged_trace(Communicator& world, const trace::Recorder& rec, const t
         set->num_devices(), trace::max_clock_uncertainty_ns(*set) / 1e3, cfg.trace_path);
 }
 
-}  // namespace
-
-TrainResult run_training(const TrainConfig& cfg_in) {
-  TrainConfig cfg = cfg_in;
-  Datasets data   = load_data(cfg);
-  LoaderOptions lo;
-  lo.batch_size = cfg.batch;
-  lo.shuffle    = cfg.shuffle;
-  lo.seed       = cfg.seed;
-  {
-    Loader probe(data.train, lo);
-    PX_USER_CHECK(probe.batches_per_epoch() >= 1,
-                  "--batch {} is larger than the {} training samples; use --batch {}", cfg.batch,
-                  data.train->size(), data.train->size());
-    if (cfg.epochs > 0) cfg.steps = cfg.epochs * probe.batches_per_epoch();
-  }
-  if (cfg.steps == 0 && cfg.epochs == 0 && cfg_in.steps == 0) cfg.steps = 100;
-  const int64_t total_steps = cfg.steps;
-  PX_USER_CHECK(
-      cfg.lr_schedule != "cosine" || cfg.warmup < total_steps,
-      "--warmup {} must be fewer than the {} training steps for --lr-schedule cosine; use e.g. --warmup {}",
-      cfg.warmup, total_steps, total_steps / 10);
-
-  DeviceOptions dev;
-  dev.threads_per_device = cfg.threads_per_device;
-  dev.comm_timeout_s     = cfg.comm_timeout;
+// What every device of one run shares: the resolved configuration, the data, the trace recorders, and the
+// results rank 0 fills in (read after the devices have joined).
+struct Run {
+  TrainConfig cfg;
+  Datasets data;
+  LoaderOptions loader;
+  int64_t total_steps = 0;  // the schedule's length (--stop-at may end the run earlier)
+  bool export_only    = false;
+  Backend backend     = Backend::kThreads;
+  EngineConfig engine;
+  std::unique_ptr<DeviceTraces> traces;
   TrainResult result;
-  std::mutex result_mu;
-  const bool export_only = cfg_in.steps == 0 && cfg_in.epochs == 0 && !cfg.save_path.empty();
+};
 
-  Backend backend = parse_backend(cfg.backend);
-  int devices     = cfg.devices;
-  if (backend == Backend::kMpi) devices = rank_source_from_env().size;
-  if (backend == Backend::kMpi) {
-    Grid g = make_grid(devices, cfg_in.dp, cfg.tp, cfg.placement ? devices : cfg.pp);
-    cfg.dp = g.dp, cfg.pp = g.pp, cfg.devices = devices;
+// The data, the number of steps (from --epochs needs the data's size) and, under MPI, the layout on the
+// world's size.
+std::unique_ptr<Run> prepare_run(const TrainConfig& cfg_in) {
+  auto run         = std::make_unique<Run>();
+  TrainConfig& cfg = run->cfg;
+  cfg              = cfg_in;
+  run->data        = load_data(cfg);
+  run->loader      = {.batch_size = cfg.batch, .shuffle = cfg.shuffle, .seed = cfg.seed};
+  const Loader probe(run->data.train, run->loader);
+  PX_USER_CHECK(probe.batches_per_epoch() >= 1,
+                "--batch {} is larger than the {} training samples; use --batch {}", cfg.batch,
+                run->data.train->size(), run->data.train->size());
+  if (cfg.epochs > 0) cfg.steps = cfg.epochs * probe.batches_per_epoch();
+  if (cfg.steps == 0 && cfg.epochs == 0) cfg.steps = 100;
+  run->total_steps = cfg.steps;
+  PX_USER_CHECK(
+      cfg.lr_schedule != "cosine" || cfg.warmup < run->total_steps,
+      "--warmup {} must be fewer than the {} training steps for --lr-schedule cosine; use e.g. --warmup {}",
+      cfg.warmup, run->total_steps, run->total_steps / 10);
+  run->export_only = cfg_in.steps == 0 && cfg_in.epochs == 0 && !cfg.save_path.empty();
+  run->backend     = parse_backend(cfg.backend);
+  if (run->backend == Backend::kMpi) {
+    cfg.devices = rank_source_from_env().size;
+    apply_placement(cfg);
+    cfg.dp = make_grid(cfg.devices, cfg_in.dp, cfg.tp, cfg.pp).dp;
     validate_layout(cfg.model, engine_config(cfg), cfg.batch);
   }
-  const EngineConfig ecfg = engine_config(cfg);
-  std::vector<std::unique_ptr<trace::Recorder>> recorders(devices);
-  std::vector<trace::DeviceInfo> infos(devices);
+  run->engine = engine_config(cfg);
+  run->traces = std::make_unique<DeviceTraces>(cfg.devices, !cfg.trace_path.empty());
+  return run;
+}
 
-  launch(backend, devices, dev, [&](Communicator& world) {
-    const int rank       = world.rank();
-    const bool lead      = rank == 0;
-    trace::Recorder* rec = nullptr;
-    if (!cfg.trace_path.empty()) {
-      recorders[rank] = std::make_unique<trace::Recorder>(rank);
-      rec             = recorders[rank].get();
-    }
-    Engine engine(cfg.model, ecfg, world, rec);
-    Loader loader(data.train, lo);
-    if (cfg.zero == 1 && rank == 0 && !cfg.quiet) {
-      // Measured: the bytes the optimizer allocated on this device, against the same state for every local
-      // parameter (what each data-parallel replica holds without ZeRO).
-      int64_t held = engine.optimizer_state_bytes(), shard = 0, local = 0;
-      for (Param* p : engine.optimizer().params()) shard += p->value.numel();
-      for (Param* p : engine.params()) local += p->value.numel();
-      double unsharded = shard > 0 ? static_cast<double>(held) * static_cast<double>(local) / shard : 0;
-      fmt::print(
-          "ZeRO-1: optimizer state {:.2f} MB on device 0 (measured), {:.2f} MB without sharding over dp {}\n",
-          held / 1e6, unsharded / 1e6, cfg.dp);
-    }
-    int64_t start = 0;
-    if (!cfg.init_path.empty())
-      load_params(read_safetensors(cfg.init_path), engine.params(), cfg.init_path, ExtraTensors::kIgnore);
-    if (!cfg.resume_dir.empty()) {
-      CheckpointState st = load_checkpoint(cfg.resume_dir, rank, cfg, engine);
-      start              = st.step;
-      loader.restore(st.loader);
-      engine.set_steps_done(start);
-      // One file per device: a crash between two devices' renames leaves files of different steps.
-      float steps[2] = {static_cast<float>(start), -static_cast<float>(start)};
-      world.all_reduce(steps, 2, ReduceOp::kMax);
-      PX_USER_CHECK(steps[0] == -steps[1],
-                    "--resume {}: the devices' checkpoint files are of different steps ({} to {}); the save "
-                    "was interrupted; resume from an older copy of the directory",
-                    cfg.resume_dir, -steps[1], steps[0]);
-    }
-    if (export_only) {
-      auto full = engine.gather_params();
-      if (lead) {
-        write_safetensors(cfg.save_path, full,
-                          {{"model", cfg.model.describe()}, {"seed", std::to_string(cfg.seed)}});
-        fmt::print("wrote the initial parameters of {} to {} ({} tensors)\n", cfg.model.describe(),
-                   cfg.save_path, full.size());
-      }
-      return;
-    }
-    std::unique_ptr<std::ofstream> log;
-    if (lead && !cfg.log_path.empty() && start > 0) drop_log_lines_after(cfg.log_path, start);
-    if (lead && !cfg.log_path.empty()) {
-      log = std::make_unique<std::ofstream>(cfg.log_path, start > 0 ? std::ios::app : std::ios::trunc);
-      PX_USER_CHECK(log->good(), "--log {}: cannot open for writing", cfg.log_path);
-    }
-    Progress progress(lead && !cfg.quiet ? cfg.progress : "none", total_steps, start);
-    auto evaluate = [&](int64_t step, nlohmann::json* rec_json) {
-      Loader el(data.eval, {.batch_size = std::min<int64_t>(cfg.batch, data.eval->size()),
-                            .shuffle    = false,
-                            .seed       = 0,
-                            .drop_last  = false});
-      int64_t nb = el.batches_per_epoch();
-      if (cfg.eval_batches > 0) nb = std::min(nb, cfg.eval_batches);
-      double loss     = 0;
-      int64_t correct = 0, count = 0;
-      for (int64_t k = 0; k < nb; ++k) {
-        Batch b             = el.batch(0, k);
-        Engine::EvalStats s = engine.evaluate(b.x, b.y);
-        loss += s.loss_sum, correct += s.correct, count += s.count;
-      }
-      double mean = count ? loss / count : 0, acc = count ? static_cast<double>(correct) / count : 0;
-      if (lead) {
-        std::lock_guard<std::mutex> lock(result_mu);
-        result.eval_loss     = mean;
-        result.eval_accuracy = data.text ? 0 : acc;
-        if (data.text)
-          progress.note(fmt::format("step {}: {} loss {:.4f}, perplexity {:.2f}", step, data.eval_name, mean,
-                                    std::exp(mean)));
-        else
-          progress.note(fmt::format("step {}: {} loss {:.4f}, accuracy {:.2f}%", step, data.eval_name, mean,
-                                    100 * acc));
-        if (rec_json) {
-          (*rec_json)["eval_loss"] = mean;
-          if (data.text)
-            (*rec_json)["eval_perplexity"] = std::exp(mean);
-          else
-            (*rec_json)["eval_accuracy"] = acc;
-        }
-      }
-    };
-    // --stop-at ends the run early (a time-limited job) on the schedule of the full --steps.
-    const int64_t end = cfg.stop_at > 0 ? std::min(cfg.stop_at, total_steps) : total_steps;
-    if (lead && start >= end && !cfg.quiet)
-      fmt::print(stderr, "the checkpoint in {} is at step {}: nothing left to train (--steps {})\n",
-                 cfg.resume_dir, start, end);
-    for (int64_t step = start; step < end; ++step) {
-      Batch b     = loader.next();
-      double lr   = lr_at(cfg, step, total_steps);
-      StepStats s = engine.step(b.x, b.y, lr);
-      PX_CHECK(std::isfinite(s.loss),
-               "the loss is {} at step {}: training diverged; lower --lr (now {}) or set --clip 1", s.loss,
-               step, cfg.lr);
-      nlohmann::json line;
-      if (lead) {
-        line = {{"step", step + 1},
-                {"loss", s.loss},
-                {"lr", lr},
-                {"grad_norm", s.grad_norm},
-                {"step_ms", s.step_ms},
-                {"compute_ms", s.compute_ms},
-                {"optim_ms", s.optim_ms},
-                {"samples_per_s", cfg.batch / (s.step_ms / 1000.0)}};
-        std::lock_guard<std::mutex> lock(result_mu);
-        result.losses.push_back(s.loss);
-        result.step_ms.push_back(s.step_ms);
-        result.steps_done = step + 1;
-        result.samples += cfg.batch;
-      }
-      bool do_eval = (cfg.eval_every > 0 && (step + 1) % cfg.eval_every == 0) || step + 1 == end;
-      if (do_eval) evaluate(step + 1, lead ? &line : nullptr);
-      if (lead) {
-        progress.update(step + 1, s.loss, cfg.batch / (s.step_ms / 1000.0));
-        if (log) *log << line.dump() << "\n" << std::flush;
-      }
-      const bool periodic = cfg.save_every > 0 && (step + 1) % cfg.save_every == 0;
-      if (!cfg.checkpoint_dir.empty() && (periodic || step + 1 == end))
-        save_checkpoint(cfg.checkpoint_dir, rank, cfg, engine, {step + 1, loader.state()});
-    }
-    progress.finish();
-    if (!cfg.save_path.empty()) {
-      auto full = engine.gather_params();
-      if (lead) {
-        write_safetensors(cfg.save_path, full,
-                          {{"model", cfg.model.describe()}, {"steps", std::to_string(end)}});
-        if (!cfg.quiet) fmt::print("saved the parameters to {}\n", cfg.save_path);
-      }
-    }
-    if (rec) {
-      infos[rank] = {rank, engine.grid().coord(rank).dp, engine.grid().coord(rank).tp,
-                     engine.grid().coord(rank).pp};
-      if (backend == Backend::kMpi) write_merged_trace(world, *rec, infos[rank], trace_layout(cfg), cfg);
-    }
-  });
-  if (!cfg.trace_path.empty() && backend == Backend::kThreads) {
-    std::vector<trace::Recorder*> recs;
-    for (auto& r : recorders) recs.push_back(r.get());
-    trace::write_chrome_trace(trace::collect(recs, infos, trace_layout(cfg)), cfg.trace_path);
+// ZeRO-1, measured: the bytes the optimizer allocated on this device, against the same state for every local
+// parameter (what each data-parallel replica holds without ZeRO).
+void print_zero_state(Engine& engine, const TrainConfig& cfg) {
+  int64_t held = engine.optimizer_state_bytes(), shard = 0, local = 0;
+  for (Param* p : engine.optimizer().params()) shard += p->value.numel();
+  for (Param* p : engine.params()) local += p->value.numel();
+  double unsharded = shard > 0 ? static_cast<double>(held) * static_cast<double>(local) / shard : 0;
+  fmt::print(
+      "ZeRO-1: optimizer state {:.2f} MB on device 0 (measured), {:.2f} MB without sharding over dp {}\n",
+      held / 1e6, unsharded / 1e6, cfg.dp);
+}
+
+// --init and --resume: the parameters (and with --resume the optimizer state and the loader's position).
+// Returns the step to start from.
+int64_t restore(const TrainConfig& cfg, Engine& engine, Loader& loader, Communicator& world) {
+  if (!cfg.init_path.empty())
+    load_params(read_safetensors(cfg.init_path), engine.params(), cfg.init_path, ExtraTensors::kIgnore);
+  if (cfg.resume_dir.empty()) return 0;
+  CheckpointState st = load_checkpoint(cfg.resume_dir, world.rank(), cfg, engine);
+  loader.restore(st.loader);
+  engine.set_steps_done(st.step);
+  // One file per device: a crash between two devices' renames leaves files of different steps.
+  float steps[2] = {static_cast<float>(st.step), -static_cast<float>(st.step)};
+  world.all_reduce(steps, 2, ReduceOp::kMax);
+  PX_USER_CHECK(steps[0] == -steps[1],
+                "--resume {}: the devices' checkpoint files are of different steps ({} to {}); the save "
+                "was interrupted; resume from an older copy of the directory",
+                cfg.resume_dir, -steps[1], steps[0]);
+  return st.step;
+}
+
+// --steps 0 --save FILE: the initial parameters, gathered on rank 0 (every device takes part).
+void export_initial(const TrainConfig& cfg, Engine& engine, bool lead) {
+  auto full = engine.gather_params();
+  if (!lead) return;
+  write_safetensors(cfg.save_path, full,
+                    {{"model", cfg.model.describe()}, {"seed", std::to_string(cfg.seed)}});
+  fmt::print("wrote the initial parameters of {} to {} ({} tensors)\n", cfg.model.describe(), cfg.save_path,
+             full.size());
+}
+
+// --save FILE after training.
+void save_final(const TrainConfig& cfg, Engine& engine, bool lead, int64_t end) {
+  auto full = engine.gather_params();
+  if (!lead) return;
+  write_safetensors(cfg.save_path, full, {{"model", cfg.model.describe()}, {"steps", std::to_string(end)}});
+  if (!cfg.quiet) fmt::print("saved the parameters to {}\n", cfg.save_path);
+}
+
+// What rank 0 shows and keeps of a run: the progress bar (or lines), evaluation notes, the JSON-lines log and
+// the results. On other ranks it does nothing.
+class RunOutput {
+ public:
+  RunOutput(Run& run, bool lead, int64_t start)
+      : run_(run),
+        lead_(lead),
+        progress_(lead && !run.cfg.quiet ? run.cfg.progress : "none", run.total_steps, start) {
+    const std::string& path = run.cfg.log_path;
+    if (!lead || path.empty()) return;
+    // A resumed run appends, after dropping the lines of steps past its checkpoint.
+    if (start > 0) drop_log_lines_after(path, start);
+    log_ = std::make_unique<std::ofstream>(path, start > 0 ? std::ios::app : std::ios::trunc);
+    PX_USER_CHECK(log_->good(), "--log {}: cannot open for writing", path);
   }
-  return result;
+
+  void evaluated(int64_t step, const EvalResult& e) {
+    if (!lead_) return;
+    const Datasets& data      = run_.data;
+    run_.result.eval_loss     = e.loss;
+    run_.result.eval_accuracy = data.text ? 0 : e.accuracy;
+    if (data.text)
+      progress_.note(fmt::format("step {}: {} loss {:.4f}, perplexity {:.2f}", step, data.eval_name, e.loss,
+                                 std::exp(e.loss)));
+    else
+      progress_.note(fmt::format("step {}: {} loss {:.4f}, accuracy {:.2f}%", step, data.eval_name, e.loss,
+                                 100 * e.accuracy));
+  }
+
+  void stepped(const StepReport& r) {
+    if (!lead_) return;
+    const StepStats& s         = r.stats;
+    const int64_t batch        = run_.cfg.batch;
+    const double samples_per_s = batch / (s.step_ms / 1000.0);
+    run_.result.losses.push_back(s.loss);
+    run_.result.step_ms.push_back(s.step_ms);
+    run_.result.steps_done = r.step;
+    run_.result.samples += batch;
+    progress_.update(r.step, s.loss, samples_per_s);
+    if (!log_) return;
+    nlohmann::json line = {{"step", r.step},
+                           {"loss", s.loss},
+                           {"lr", r.lr},
+                           {"grad_norm", s.grad_norm},
+                           {"step_ms", s.step_ms},
+                           {"compute_ms", s.compute_ms},
+                           {"optim_ms", s.optim_ms},
+                           {"samples_per_s", samples_per_s}};
+    if (r.eval) {
+      line["eval_loss"] = r.eval->loss;
+      if (run_.data.text)
+        line["eval_perplexity"] = std::exp(r.eval->loss);
+      else
+        line["eval_accuracy"] = r.eval->accuracy;
+    }
+    *log_ << line.dump() << "\n" << std::flush;
+  }
+
+  void finish() { progress_.finish(); }
+
+ private:
+  Run& run_;
+  bool lead_;
+  Progress progress_;
+  std::unique_ptr<std::ofstream> log_;
+};
+
+// The loop's hooks for `paraxis train`: the schedule's learning rate, evaluation, output, checkpoints.
+LoopHooks train_hooks(Run& run, Engine& engine, Loader& loader, int rank, RunOutput& out) {
+  const TrainConfig& cfg = run.cfg;
+  LoopHooks h;
+  h.lr         = [&run](int64_t step) { return lr_at(run.cfg, step, run.total_steps); };
+  h.eval_every = cfg.eval_every;
+  h.evaluate   = [&run, &engine, &out](int64_t step) {
+    EvalResult e = evaluate_dataset(engine, run.data.eval, run.cfg.batch, run.cfg.eval_batches);
+    out.evaluated(step, e);
+    return e;
+  };
+  h.on_step       = [&out](const StepReport& r) { out.stepped(r); };
+  h.diverged_hint = fmt::format("; lower --lr (now {}) or set --clip 1", cfg.lr);
+  if (!cfg.checkpoint_dir.empty()) {
+    h.save_every = cfg.save_every;
+    h.checkpoint = [&run, &engine, &loader, rank](int64_t step) {
+      save_checkpoint(run.cfg.checkpoint_dir, rank, run.cfg, engine, {step, loader.state()});
+    };
+  }
+  return h;
+}
+
+// One device's run: build its shard, restore, train, save, trace.
+void train_device(Run& run, Communicator& world) {
+  const TrainConfig& cfg = run.cfg;
+  const int rank         = world.rank();
+  const bool lead        = rank == 0;
+  Engine engine(cfg.model, run.engine, world, run.traces->start(rank));
+  Loader loader(run.data.train, run.loader);
+  if (cfg.zero == 1 && lead && !cfg.quiet) print_zero_state(engine, cfg);
+  const int64_t start = restore(cfg, engine, loader, world);
+  if (run.export_only) return export_initial(cfg, engine, lead);
+  // --stop-at ends the run early (a time-limited job) on the schedule of the full --steps.
+  const int64_t end = cfg.stop_at > 0 ? std::min(cfg.stop_at, run.total_steps) : run.total_steps;
+  if (lead && start >= end && !cfg.quiet)
+    fmt::print(stderr, "the checkpoint in {} is at step {}: nothing left to train (--steps {})\n",
+               cfg.resume_dir, start, end);
+  RunOutput out(run, lead, start);
+  train_steps(engine, loader, {start, end}, train_hooks(run, engine, loader, rank, out));
+  out.finish();
+  if (!cfg.save_path.empty()) save_final(cfg, engine, lead, end);
+  if (const trace::Recorder* rec = run.traces->recorder(rank)) {
+    run.traces->set_info(rank, engine);
+    if (run.backend == Backend::kMpi)
+      write_merged_trace(world, *rec, run.traces->info(rank), trace_layout(cfg), cfg);
+  }
+}
+
+}  // namespace
+
+TrainResult run_training(const TrainConfig& cfg) {
+  std::unique_ptr<Run> run = prepare_run(cfg);
+  launch(run->backend, run->cfg.devices, device_options(run->cfg),
+         [&](Communicator& world) { train_device(*run, world); });
+  if (!cfg.trace_path.empty() && run->backend == Backend::kThreads)
+    trace::write_chrome_trace(run->traces->collect(trace_layout(run->cfg)), cfg.trace_path);
+  return std::move(run->result);
 }
 
 }  // namespace paraxis

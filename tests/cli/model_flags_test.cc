@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "paraxis/core/error.h"
+#include "test_support/user_error.h"
 
 using namespace paraxis;
 
@@ -21,15 +22,7 @@ ModelSpec parse(std::vector<std::string> args) {
 
 // Expects a user error (exit 2) whose message has every fragment.
 void expect_user_error(std::vector<std::string> args, const std::vector<std::string>& fragments) {
-  try {
-    parse(args);
-    FAIL() << "accepted bad flags";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.exit_code(), 2);
-    std::string msg = e.what();
-    for (const auto& f : fragments)
-      EXPECT_NE(msg.find(f), std::string::npos) << "missing '" << f << "' in: " << msg;
-  }
+  EXPECT_USER_ERROR(parse(args), fragments);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "paraxis/comm/launch.h"
 #include "paraxis/core/error.h"
+#include "test_support/user_error.h"
 
 namespace paraxis {
 namespace {
@@ -137,12 +138,7 @@ TEST(CommFailure, BadArgumentsAreUserErrors) {
     std::string msg;
     run_devices(2, {}, [&](Communicator& comm) {
       if (comm.rank() != 0) return;
-      try {
-        call(comm);
-      } catch (const Error& e) {
-        EXPECT_EQ(e.exit_code(), 2);
-        msg = e.what();
-      }
+      msg = ::paraxis::testing::user_error([&] { call(comm); });
     });
     return msg;
   };
@@ -163,13 +159,7 @@ TEST(CommFailure, BadArgumentsAreUserErrors) {
                        "the input must hold size (2) × output elements (10)"));
 
   auto launch_error = [](int devices, DeviceOptions opt) -> std::string {
-    try {
-      run_devices(devices, opt, [](Communicator&) {});
-    } catch (const Error& e) {
-      EXPECT_EQ(e.exit_code(), 2);
-      return e.what();
-    }
-    return "";
+    return ::paraxis::testing::user_error([&] { run_devices(devices, opt, [](Communicator&) {}); });
   };
   EXPECT_TRUE(Contains(launch_error(0, {}), "--devices 0 must be at least 1"));
   DeviceOptions opt;

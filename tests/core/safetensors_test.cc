@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "paraxis/core/error.h"
+#include "test_support/user_error.h"
 
 using namespace paraxis;
 
@@ -38,16 +39,7 @@ void write_raw(const std::string& path, const std::string& header, const std::st
 
 // Reads `path` expecting a user error whose message contains every fragment.
 void expect_user_error(const std::string& path, const std::vector<std::string>& fragments) {
-  try {
-    read_safetensors(path);
-    FAIL() << "read_safetensors accepted a malformed file";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.exit_code(), 2) << e.what();
-    std::string msg = e.what();
-    EXPECT_NE(msg.find(path), std::string::npos) << "message does not name the file: " << msg;
-    for (const auto& f : fragments)
-      EXPECT_NE(msg.find(f), std::string::npos) << "missing '" << f << "' in: " << msg;
-  }
+  EXPECT_USER_ERROR(read_safetensors(path), path, fragments);  // the message names the file
 }
 
 std::string bytes(size_t n) {
@@ -252,79 +244,6 @@ TEST(SafetensorsReference, ReadsFileWrittenByPython) {
   EXPECT_EQ(r.tensors.at("c.scalar").data()[0], 3.25f);
   EXPECT_EQ(r.tensors.at("d.empty").shape(), (Shape{0, 5}));
   EXPECT_EQ(r.metadata.at("writer"), "make_reference_safetensors.py");
-}
-
-TEST(SafetensorsParams, SaveThenLoadByName) {
-  TempFile f("params");
-  Param w = make_param("fc1.weight", {2, 3});
-  Param b = make_param("fc1.bias", {2});
-  w.value.copy_from(Tensor::from_vector({2, 3}, {1, 2, 3, 4, 5, 6}));
-  b.value.copy_from(Tensor::from_vector({2}, {-1, -2}));
-  save_params(f.path(), {&w, &b}, {{"model", "test"}});
-  Param w2 = make_param("fc1.weight", {2, 3});
-  Param b2 = make_param("fc1.bias", {2});
-  load_params(read_safetensors(f.path()), {&b2, &w2}, f.path());
-  EXPECT_EQ(w2.value.to_vector(), w.value.to_vector());
-  EXPECT_EQ(b2.value.to_vector(), b.value.to_vector());
-}
-
-TEST(SafetensorsParams, ShardTakesItsSliceOfTheFullTensor) {
-  SafetensorsFile file;
-  file.tensors["w"] = Tensor::from_vector({2, 4}, {0, 1, 2, 3, 4, 5, 6, 7});
-  Param shard       = make_param("w", {2, 2});  // columns 2..3 of a (2, 4) weight
-  shard.full_shape  = {2, 4};
-  shard.shard_dim   = 1;
-  shard.shard_begin = 2;
-  load_params(file, {&shard}, "mem");
-  EXPECT_EQ(shard.value.to_vector(), (std::vector<float>{2, 3, 6, 7}));
-}
-
-namespace {
-void expect_load_error(const SafetensorsFile& file, std::vector<Param*> params, ExtraTensors extra,
-                       const std::vector<std::string>& fragments) {
-  try {
-    load_params(file, params, "ckpt.safetensors", extra);
-    FAIL() << "load_params accepted a mismatched file";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.exit_code(), 2);
-    std::string msg = e.what();
-    EXPECT_NE(msg.find("ckpt.safetensors"), std::string::npos) << msg;
-    for (const auto& f : fragments)
-      EXPECT_NE(msg.find(f), std::string::npos) << "missing '" << f << "' in: " << msg;
-  }
-}
-}  // namespace
-
-TEST(SafetensorsParams, MissingParameterIsAUserError) {
-  SafetensorsFile file;
-  file.tensors["fc1.weight"] = Tensor::zeros({2, 3});
-  Param w                    = make_param("fc1.weight", {2, 3});
-  Param b                    = make_param("fc1.bias", {2});
-  expect_load_error(file, {&w, &b}, ExtraTensors::kError, {"'fc1.bias' (2)", "missing"});
-}
-
-TEST(SafetensorsParams, UnexpectedTensorIsAUserErrorUnlessIgnored) {
-  SafetensorsFile file;
-  file.tensors["fc1.weight"] = Tensor::zeros({2, 3});
-  file.tensors["fc9.weight"] = Tensor::zeros({1});
-  Param w                    = make_param("fc1.weight", {2, 3});
-  expect_load_error(file, {&w}, ExtraTensors::kError, {"'fc9.weight'", "matches no parameter"});
-  EXPECT_NO_THROW(load_params(file, {&w}, "ckpt.safetensors", ExtraTensors::kIgnore));
-}
-
-TEST(SafetensorsParams, ShapeMismatchNamesBothShapes) {
-  SafetensorsFile file;
-  file.tensors["fc1.weight"] = Tensor::zeros({2, 4});
-  Param w                    = make_param("fc1.weight", {2, 3});
-  expect_load_error(file, {&w}, ExtraTensors::kError,
-                    {"'fc1.weight'", "(2, 4) in the file", "expects (2, 3)"});
-}
-
-TEST(SafetensorsParams, DtypeMismatchIsAUserError) {
-  SafetensorsFile file;
-  file.tensors["fc1.bias"] = Tensor::from_ints({2}, {1, 2});
-  Param b                  = make_param("fc1.bias", {2});
-  expect_load_error(file, {&b}, ExtraTensors::kError, {"'fc1.bias' is I32", "expects F32"});
 }
 
 TEST(SafetensorsMalformed, CorruptedAndTruncatedFilesNeverCrash) {

@@ -7,6 +7,7 @@
 #include "paraxis/cost/hardware.h"
 #include "paraxis/cost/planner.h"
 #include "paraxis/nn/model.h"
+#include "test_support/user_error.h"
 
 namespace paraxis::cost {
 namespace {
@@ -288,15 +289,7 @@ TEST(Hardware, PresetsCiteTheirSourceAndRoundTrip) {
 }
 
 TEST(Hardware, BadInputIsAUserError) {
-  auto expect_user_error = [](auto&& f, const std::string& needle) {
-    try {
-      f();
-      ADD_FAILURE() << "no error";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.exit_code(), 2);
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-  };
+  using ::paraxis::testing::expect_user_error;
   expect_user_error([] { hardware_preset("tpu-v9"); }, "h100-sxm");
   expect_user_error([] { load_hardware("/nonexistent/machine.json"); }, "paraxis calibrate");
   expect_user_error([] { hardware_from_json(nlohmann::json{{"peak_flops", 1}}); }, "memory_bandwidth");

@@ -4,6 +4,7 @@
 
 #include "paraxis/core/error.h"
 #include "paraxis/cost/planner.h"
+#include "test_support/user_error.h"
 
 namespace paraxis::cost {
 namespace {
@@ -85,13 +86,7 @@ TEST(Predict, LayoutsThatDoNotDivideAreUserErrors) {
   HardwareProfile hw = hardware_preset("h100-sxm");
   ModelDesc g        = gpt_symbolic({.layers = 4, .hidden = 256, .heads = 8, .seq = 64, .vocab = 1000});
   auto message       = [&](Layout l, int64_t batch) {
-    try {
-      predict_step(g, l, batch, hw, false);
-    } catch (const Error& e) {
-      EXPECT_EQ(e.exit_code(), 2);
-      return std::string(e.what());
-    }
-    return std::string("no error");
+    return ::paraxis::testing::user_error([&] { predict_step(g, l, batch, hw, false); });
   };
   EXPECT_NE(message({.dp = 3}, 32).find("not divisible by dp·m"), std::string::npos);
   EXPECT_NE(message({.tp = 3}, 32).find("tp 3 does not divide 8 attention heads"), std::string::npos);

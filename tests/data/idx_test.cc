@@ -9,6 +9,7 @@
 
 #include "paraxis/core/error.h"
 #include "paraxis/data/sources.h"
+#include "test_support/user_error.h"
 
 using namespace paraxis;
 namespace fs = std::filesystem;
@@ -31,17 +32,7 @@ std::vector<uint8_t> header(uint8_t type, std::vector<uint32_t> dims) {
   return b;
 }
 
-// Runs f, expects a user-kind paraxis::Error whose message contains every needle.
-template <class F>
-void expect_user_error(F&& f, std::vector<std::string> needles) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one mentioning " << needles[0];
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kUser) << e.what();
-    for (const auto& n : needles) EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << e.what();
-  }
-}
+using ::paraxis::testing::expect_user_error;
 }  // namespace
 
 TEST(Idx, RoundTripsGzipAndPlain) {

@@ -9,6 +9,7 @@
 #include "golden/golden_cases.h"
 #include "paraxis/core/error.h"
 #include "paraxis/core/safetensors.h"
+#include "paraxis/nn/param_io.h"
 
 using namespace paraxis;
 

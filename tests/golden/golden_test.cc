@@ -22,6 +22,7 @@
 #include "paraxis/core/safetensors.h"
 #include "paraxis/kernels/matmul.h"
 #include "paraxis/nn/model.h"
+#include "paraxis/nn/param_io.h"
 
 using namespace paraxis;
 

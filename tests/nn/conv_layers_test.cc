@@ -11,6 +11,7 @@
 #include "paraxis/nn/conv2d.h"
 #include "paraxis/nn/flatten.h"
 #include "paraxis/nn/maxpool2d.h"
+#include "test_support/user_error.h"
 
 using namespace paraxis;
 
@@ -28,18 +29,7 @@ void expect_near(const std::vector<float>& want, const std::vector<float>& got, 
     ASSERT_NEAR(want[i], got[i], tol * (1 + std::fabs(want[i]))) << what << i;
 }
 
-// Runs `f` and returns the user error's message; fails the test if none is thrown.
-template <class F>
-std::string user_error(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kUser);
-    return e.what();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
-}
+using ::paraxis::testing::user_error;
 }  // namespace
 
 TEST(Conv2dLayer, MatchesReferenceAndAccumulates) {

@@ -15,6 +15,7 @@
 #include "paraxis/nn/linear.h"
 #include "paraxis/nn/sequential.h"
 #include "paraxis/nn/transformer.h"
+#include "test_support/user_error.h"
 
 using namespace paraxis;
 using namespace paraxis::testing;
@@ -52,15 +53,6 @@ std::unique_ptr<Sequential> small_mlp(int64_t c, const std::string& name) {
   s->add(std::make_unique<GELU>(name + ".gelu"));
   s->add(std::make_unique<Linear>(2 * c, c, name + ".fc2"));
   return s;
-}
-void expect_user_error(const std::function<void()>& f, const std::string& fragment) {
-  try {
-    f();
-    ADD_FAILURE() << "expected a user error containing '" << fragment << "'";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kUser) << e.what();
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
 }
 }  // namespace
 

@@ -7,20 +7,12 @@
 #include "nn/grad_check.h"
 #include "paraxis/core/error.h"
 #include "paraxis/nn/model.h"
+#include "test_support/user_error.h"
 
 using namespace paraxis;
 using namespace paraxis::testing;
 
 namespace {
-void expect_user_error(const std::function<void()>& f, const std::string& fragment) {
-  try {
-    f();
-    ADD_FAILURE() << "expected a user error containing '" << fragment << "'";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kUser) << e.what();
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
-}
 Tensor random_ids(const Shape& s, int64_t vocab, std::mt19937& g) {
   Tensor t = Tensor::empty(s, DType::kI32);
   for (int64_t i = 0; i < t.numel(); ++i) t.data_i32()[i] = static_cast<int32_t>(g() % vocab);

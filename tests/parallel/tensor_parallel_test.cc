@@ -10,8 +10,10 @@
 #include "paraxis/core/rng.h"
 #include "paraxis/core/safetensors.h"
 #include "paraxis/nn/linear.h"
+#include "paraxis/nn/param_io.h"
 #include "paraxis/parallel/engine.h"
 #include "paraxis/parallel/tensor_parallel.h"
+#include "test_support/user_error.h"
 
 using namespace paraxis;
 
@@ -28,16 +30,7 @@ void on_tp_group(int tp, const std::function<void(const TpInfo&)>& body) {
   run_devices(tp, opt, [&](Communicator& world) { body(TpInfo{&world, world.rank(), tp}); });
 }
 
-std::string user_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.exit_code(), 2) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "no error";
-  return "";
-}
+using ::paraxis::testing::user_error;
 
 }  // namespace
 

@@ -4,7 +4,7 @@
 
 #include "paraxis/pipeline/generators.h"
 #include "paraxis/pipeline/lower.h"
-#include "pipeline/test_util.h"
+#include "test_support/user_error.h"
 
 using namespace paraxis::pipeline;
 

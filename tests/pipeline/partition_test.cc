@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "pipeline/test_util.h"
+#include "test_support/user_error.h"
 
 using namespace paraxis::pipeline;
 

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "paraxis/pipeline/validate.h"
-#include "pipeline/test_util.h"
+#include "test_support/user_error.h"
 
 namespace paraxis::pipeline {
 namespace {

@@ -38,12 +38,18 @@ endforeach()
 
 # `paraxis bench step`: runs and reports (no timing is asserted), and rejects bad input with exit code 2.
 add_test(NAME cli.bench_step.mlp
-         COMMAND sh ${CMAKE_SOURCE_DIR}/tests/pipeline/expect_exit.sh 0 "GFLOP/s = "
+         COMMAND sh ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 0 "GFLOP/s = "
                  $<TARGET_FILE:paraxis> bench step --model mlp --mlp-sizes 64,32,10 --batch 16 --runs 2)
 add_test(NAME cli.bench_step.gpt
-         COMMAND sh ${CMAKE_SOURCE_DIR}/tests/pipeline/expect_exit.sh 0 "forward+backward: "
+         COMMAND sh ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 0 "forward\\+backward: "
                  $<TARGET_FILE:paraxis> bench step --model gpt --vocab 32 --context 8 --width 16 --heads 2
                  --layers 1 --batch 2 --runs 2)
 add_test(NAME cli.bench_step.bad_runs
-         COMMAND sh ${CMAKE_SOURCE_DIR}/tests/pipeline/expect_exit.sh 2 "--runs 0 must be at least 1"
+         COMMAND sh ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 2 "--runs 0 must be at least 1"
                  $<TARGET_FILE:paraxis> bench step --model mlp --runs 0)
+
+# examples/train_mlp.cc for 20 steps on one device and with --tp 2: a finite loss, a test accuracy, the same
+# final loss on both (tests/train/example_train_mlp.sh; skipped when Fashion-MNIST is not installed).
+add_test(NAME example.train_mlp COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/example_train_mlp.sh
+                                        $<TARGET_FILE:example_train_mlp> 20)
+set_tests_properties(example.train_mlp PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)

@@ -3,8 +3,8 @@
 //   write_safetensors("ckpt.safetensors", {{"fc1.weight", w}, {"fc1.bias", b}}, {{"step", "100"}});
 //   SafetensorsFile f = read_safetensors("ckpt.safetensors");
 //   Tensor w2 = f.tensors.at("fc1.weight");             // (out, in) f32
-//   save_params("model.safetensors", model->params());  // every parameter under its PyTorch name
-//   load_params(read_safetensors("model.safetensors"), model->params(), "model.safetensors");
+//
+// Model parameters to and from these files (by their PyTorch names): nn/param_io.h.
 //
 // Format (https://github.com/huggingface/safetensors): 8-byte little-endian header length N, N bytes of JSON
 // {name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {str: str}}, then the byte buffer;
@@ -21,7 +21,6 @@
 #include <vector>
 
 #include "paraxis/core/tensor.h"
-#include "paraxis/nn/layer.h"
 
 namespace paraxis {
 
@@ -35,17 +34,5 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 SafetensorsFile read_safetensors(const std::string& path);
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata = {});
-
-// What load_params does with tensors in the file that match no parameter.
-enum class ExtraTensors { kError, kIgnore };
-
-// Copies each parameter's values from the tensor of the same name. A parameter that holds a shard (shard_dim
-// >= 0) takes its slice of a full-shape tensor. Missing names, unexpected names (with kError), dtype and
-// shape mismatches are user errors naming both shapes; `source` names the file in messages.
-void load_params(const SafetensorsFile& file, const std::vector<Param*>& params, const std::string& source,
-                 ExtraTensors extra = ExtraTensors::kError);
-// Writes every parameter's value under its name. Parameters must be whole (not shards).
-void save_params(const std::string& path, const std::vector<Param*>& params,
-                 const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace paraxis

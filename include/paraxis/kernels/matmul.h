@@ -12,6 +12,8 @@
 
 #include <cstdint>
 
+#include "paraxis/core/threads.h"  // set_kernel_threads, kernel_threads: callers find them here too
+
 namespace paraxis {
 
 void matmul(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k, bool trans_a = false,
@@ -27,9 +29,5 @@ void matmul(float* c, const float* a, const float* b, int64_t m, int64_t n, int6
 enum class KernelPath { kFast, kRef };
 void set_kernel_path(KernelPath p);
 KernelPath kernel_path();
-
-// Threads each device's kernels may use (OpenMP inside oneDNN and our loops). Per calling thread.
-void set_kernel_threads(int n);
-int kernel_threads();
 
 }  // namespace paraxis

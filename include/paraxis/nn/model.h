@@ -47,12 +47,23 @@ struct LossResult {
   Tensor dlogits;  // d loss / d logits, same shape as logits
 };
 
+// The loss and arg-max of logits whose last dimension is split across devices (the tensor-parallel GPT's
+// vocabulary shards). The builder that splits them (parallel/tensor_parallel.h) supplies it, so nn itself
+// runs no collective.
+class ShardedLogits {
+ public:
+  virtual ~ShardedLogits()                                                                     = default;
+  virtual LossResult loss(const Tensor& logits_shard, const Tensor& labels, float scale) const = 0;
+  virtual Tensor argmax(const Tensor& logits_shard) const                                      = 0;
+};
+
 class Model {
  public:
   ModelSpec spec;
   std::vector<std::unique_ptr<Layer>> blocks;
-  TpInfo tp;                          // the tensor-parallel group this model is a shard for (size 1: whole)
-  bool logits_vocab_sharded = false;  // the last block's output holds this rank's V / tp columns
+  TpInfo tp;  // the tensor-parallel group this model is a shard for (size 1: whole)
+  // Set when the last block's output holds this rank's V / tp columns: loss and argmax go through it.
+  std::unique_ptr<const ShardedLogits> sharded_logits;
 
   // The loss of the last block's output: softmax_cross_entropy, or its vocab-parallel form when the logits
   // are split across tp (identical on every tp rank; dlogits is the local shard).
@@ -78,18 +89,21 @@ class Model {
   DType input_dtype() const;
 };
 
-// tp.size > 1 builds this rank's tensor-parallel shard (docs/tensor-parallel.md): the same blocks with the
-// same names (so pipeline cuts are unchanged), split layers holding their slice of each parameter.
 // One block's weight for the stage partitioner (Model::partition_costs; the cost model's symbolic models use
 // it too): the flops of the passes the Engine runs, the skipped input pass not counted, + 1 so that empty
 // blocks still weigh.
 double partition_cost(const Cost& c, bool skips_input_pass);
 
-std::unique_ptr<Model> build_model(const ModelSpec& spec, const TpInfo& tp = {});
+// The whole (single-device) model. A tensor-parallel shard is built by build_model(spec, tp) in
+// parallel/tensor_parallel.h.
+std::unique_ptr<Model> build_model(const ModelSpec& spec);
 // Each family's builder; build_model dispatches on spec.kind.
-std::unique_ptr<Model> build_mlp(const ModelSpec& spec, const TpInfo& tp = {});
-std::unique_ptr<Model> build_cnn(const ModelSpec& spec, const TpInfo& tp = {});
-std::unique_ptr<Model> build_gpt(const ModelSpec& spec, const TpInfo& tp = {});
+std::unique_ptr<Model> build_mlp(const ModelSpec& spec);
+std::unique_ptr<Model> build_cnn(const ModelSpec& spec);
+std::unique_ptr<Model> build_gpt(const ModelSpec& spec);
+// The checks each builder runs on its family's sizes (positive sizes, heads dividing the width, a known
+// kind): user errors naming the value and a valid example. For builders of other layouts of the same blocks.
+void check_model_spec(const ModelSpec& spec);
 
 // Fused, numerically stable softmax + cross-entropy: logits (..., K) f32, labels (...) i32. scale multiplies
 // the gradient (e.g. 1/micro-batches when gradients are accumulated); the loss is always the plain mean.

@@ -122,6 +122,12 @@ LossResult vocab_parallel_cross_entropy(const TpInfo& tp, const Tensor& logits_s
 // Arg-max over the split last dimension (ties: the lowest index, as std::max_element): rows i32.
 Tensor vocab_parallel_argmax(const TpInfo& tp, const Tensor& logits_shard);
 
+// This rank's tensor-parallel shard of the model (docs/tensor-parallel.md): the same blocks with the same
+// names as build_model(spec) (so pipeline cuts are unchanged), split layers holding their slice of each
+// parameter, the GPT's logits split by vocabulary (Model::sharded_logits). tp.size 1 is build_model(spec).
+// tp.comm may be null for a shard built for its shapes only (running it would need the group).
+std::unique_ptr<Model> build_model(const ModelSpec& spec, const TpInfo& tp);
+
 // Checks that tp divides every size the tp model splits (heads, hidden, ffn, vocabulary, channels). Throws a
 // user error (exit 2) with the value, the rule and the valid --tp values, e.g.
 // "--tp 3 does not divide 8 attention heads; use --tp 1, 2, 4 or 8."

@@ -25,6 +25,7 @@
 #include "paraxis/data/dataset.h"
 #include "paraxis/nn/model.h"
 #include "paraxis/trace/recorder.h"
+#include "paraxis/train/trainer.h"
 
 namespace paraxis {
 
@@ -58,12 +59,18 @@ struct LayoutRunResult {
   std::vector<double> step_ms;            // per step, the slowest device's wall time
   std::vector<int64_t> peak_stash_bytes;  // per device, the most activation bytes held at once in any step
   trace::TraceSet trace;                  // the last trace_steps steps (steps marked), when asked for
-  // Median of step_ms without the first step (primitive creation, first touches) when there are ≥ 3.
+  // Median of step_ms without the first step (primitive creation, first touches) when there are ≥ 3
+  // (train/loop.h's median_step_ms, the same as `paraxis train`'s).
   double median_step_ms() const;
 };
 
-// Validates the layout (user errors, exit 2, as `paraxis train` does) and runs it on the threads backend.
+// Validates the layout (user errors, exit 2, by `paraxis train`'s rules) and runs it on the threads backend,
+// through the training loop of train/loop.h.
 LayoutRunResult run_layout(const LayoutRunConfig& cfg);
+
+// The run as `paraxis train` would take it (SGD, the same layout, placement applied: pp, schedule and
+// micro-batches as they will run); its data is cfg.data, not TrainConfig::data.
+TrainConfig train_config(const LayoutRunConfig& cfg);
 
 // The part of a trace inside steps [first, first + count): its events, step marks, everything else kept.
 trace::TraceSet crop_steps(const trace::TraceSet& set, size_t first, size_t count);

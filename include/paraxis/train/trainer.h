@@ -8,10 +8,10 @@
 //   validate_train_config(cfg);                              // every user error, before any device starts
 //   TrainResult r = run_training(cfg);
 //
-// Each device runs the same loop (threads backend: one thread each; mpi backend: one process each): the same
-// seeded loader yields the same global batch everywhere, the Engine takes this device's share, and the step's
-// mean loss comes back identical on every device. Rank 0 prints progress, writes the JSON-lines log, the
-// checkpoints' metadata and the final parameters.
+// Each device runs the same loop (train/loop.h; threads backend: one thread each; mpi backend: one process
+// each): the same seeded loader yields the same global batch everywhere, the Engine takes this device's
+// share, and the step's mean loss comes back identical on every device. Rank 0 prints progress, writes the
+// JSON-lines log, the checkpoints' metadata and the final parameters.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "paraxis/nn/model.h"
+#include "paraxis/parallel/engine.h"
 
 namespace paraxis {
 
@@ -79,12 +80,20 @@ struct TrainResult {
   double eval_loss = 0, eval_accuracy = 0;  // last evaluation (accuracy for classifiers; 0 for text)
   int64_t steps_done = 0;
   int64_t samples    = 0;
-  double median_step_ms() const;
+  double median_step_ms() const;  // train/loop.h's median_step_ms of step_ms
 };
 
 // Resolves derived values (dp, steps from epochs needs the data size, so that part is done in run_training)
 // and checks every rule; throws user errors (exit 2) naming the value, the rule and a valid alternative.
 void validate_train_config(TrainConfig& cfg);
 TrainResult run_training(const TrainConfig& cfg);
+
+// Workload partitioning (`placement`): consecutive blocks on consecutive devices, i.e. a pipeline of one
+// stage per device (pp = devices) run as GPipe with one micro-batch. The one rule for `paraxis train`,
+// run_layout and the demo's cost-model layout.
+void apply_placement(TrainConfig& cfg);
+
+// The Engine's configuration of a run whose layout is resolved (dp derived, placement applied).
+EngineConfig engine_config(const TrainConfig& cfg);
 
 }  // namespace paraxis

@@ -9,7 +9,7 @@
 #include "comm/mpi/mpi_comm.h"
 #include "paraxis/comm/launch.h"
 #include "paraxis/core/error.h"
-#include "paraxis/kernels/matmul.h"
+#include "paraxis/core/threads.h"
 
 namespace paraxis {
 

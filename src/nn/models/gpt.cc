@@ -2,13 +2,13 @@
 // pipeline stage can cut between any two of them.
 #include <fmt/format.h>
 
+#include "nn/models/checks.h"
 #include "paraxis/core/error.h"
 #include "paraxis/nn/attention.h"
 #include "paraxis/nn/embedding.h"
 #include "paraxis/nn/layernorm.h"
 #include "paraxis/nn/model.h"
 #include "paraxis/nn/transformer.h"
-#include "paraxis/parallel/tensor_parallel.h"
 
 namespace paraxis {
 
@@ -22,7 +22,7 @@ std::string divisors_of(int64_t width) {
 }
 }  // namespace
 
-std::unique_ptr<Model> build_gpt(const ModelSpec& spec, const TpInfo& tp) {
+void check_gpt_spec(const ModelSpec& spec) {
   PX_USER_CHECK(spec.vocab > 0, "gpt vocab {} must be positive; use e.g. 256", spec.vocab);
   PX_USER_CHECK(spec.context > 0, "gpt context {} must be positive; use e.g. 64", spec.context);
   PX_USER_CHECK(spec.width > 0, "gpt width {} must be positive; use e.g. 128", spec.width);
@@ -32,21 +32,12 @@ std::unique_ptr<Model> build_gpt(const ModelSpec& spec, const TpInfo& tp) {
                 divisors_of(spec.width));
   PX_USER_CHECK(spec.dropout >= 0.0f && spec.dropout < 1.0f, "gpt dropout {} must be in [0, 1); use e.g. 0.1",
                 spec.dropout);
+}
+
+std::unique_ptr<Model> build_gpt(const ModelSpec& spec) {
+  check_gpt_spec(spec);
   auto m  = std::make_unique<Model>();
   m->spec = spec;
-  if (tp.active()) {
-    // Every block boundary carries the full (B, T, C) tensor except the logits, which stay split over the
-    // vocabulary for the vocab-parallel cross-entropy (docs/tensor-parallel.md).
-    m->blocks.push_back(vocab_parallel_embedding(spec.vocab, spec.context, spec.width, tp));
-    for (int64_t i = 0; i < spec.layers; ++i)
-      m->blocks.push_back(
-          parallel_transformer_block(spec.width, spec.heads, fmt::format("blocks.{}", i), spec.dropout, tp));
-    m->blocks.push_back(std::make_unique<LayerNorm>(spec.width, "ln_f"));
-    m->blocks.push_back(column_parallel_linear(spec.width, spec.vocab, "lm_head", tp, TpInit::kNormal002,
-                                               /*bias=*/false));
-    m->logits_vocab_sharded = true;
-    return m;
-  }
   m->blocks.push_back(std::make_unique<Embedding>(spec.vocab, spec.context, spec.width, "embed"));
   for (int64_t i = 0; i < spec.layers; ++i)
     m->blocks.push_back(std::make_unique<TransformerBlock>(spec.width, spec.heads,
