@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "nn/models/checks.h"
 #include "paraxis/core/error.h"
+#include "paraxis/parallel/tensor_parallel.h"
 
 namespace paraxis {
 
@@ -38,27 +38,30 @@ std::string ModelSpec::describe() const {
   return fmt::format("gpt V{} T{} C{} NH{} L{}", vocab, context, width, heads, layers);
 }
 
-void validate_model_spec(const ModelSpec& spec) {
-  if (spec.kind == "mlp") return check_mlp_spec(spec);
-  if (spec.kind == "cnn") return check_cnn_spec(spec);
-  if (spec.kind == "gpt") return check_gpt_spec(spec);
-  PX_USER_FAIL("unknown model '{}'; use mlp, cnn or gpt", spec.kind);
-}
-
-std::unique_ptr<Model> build_model(const ModelSpec& spec) {
-  if (spec.kind == "mlp") return build_mlp(spec);
-  if (spec.kind == "cnn") return build_cnn(spec);
-  if (spec.kind == "gpt") return build_gpt(spec);
-  PX_USER_FAIL("unknown model '{}'; use mlp, cnn or gpt", spec.kind);
+std::unique_ptr<Model> build_model(const ModelSpec& spec, const TpInfo& tp) {
+  PX_CHECK(tp.size >= 1 && tp.rank >= 0 && tp.rank < tp.size, "build_model: bad tp context rank {} of {}",
+           tp.rank, tp.size);
+  if (tp.size > 1) validate_tensor_parallel(spec, tp.size);
+  std::unique_ptr<Model> m;
+  if (spec.kind == "mlp")
+    m = build_mlp(spec, tp);
+  else if (spec.kind == "cnn")
+    m = build_cnn(spec, tp);
+  else if (spec.kind == "gpt")
+    m = build_gpt(spec, tp);
+  else
+    PX_USER_FAIL("unknown model '{}'; use mlp, cnn or gpt", spec.kind);
+  m->tp = tp;
+  return m;
 }
 
 LossResult Model::loss(const Tensor& logits, const Tensor& labels, float scale) const {
-  if (sharded_logits) return sharded_logits->loss(logits, labels, scale);
+  if (logits_vocab_sharded && tp.size > 1) return vocab_parallel_cross_entropy(tp, logits, labels, scale);
   return softmax_cross_entropy(logits, labels, scale);
 }
 
 Tensor Model::argmax(const Tensor& logits) const {
-  if (sharded_logits) return sharded_logits->argmax(logits);
+  if (logits_vocab_sharded && tp.size > 1) return vocab_parallel_argmax(tp, logits);
   const int64_t k = logits.dim(-1), rows = logits.numel() / k;
   Tensor out      = Tensor::empty({rows}, DType::kI32);
   const float* lp = logits.data();

@@ -73,7 +73,7 @@ class Validator {
     for (int d = 0; d < s_.num_devices; ++d) {
       for (int i = 0; i < static_cast<int>(s_.actions[d].size()); ++i) {
         const Action& a = s_.actions[d][i];
-        if (is_tail(a.kind) || a.kind == ActionKind::kRecompute) {
+        if (is_tail(a.kind)) {
           if (a.stage >= s_.num_stages)
             fail(fmt::format("{} names stage {} of {}", to_string(a), a.stage, s_.num_stages), {{d, i}});
           continue;
@@ -122,6 +122,12 @@ class Validator {
                {{d, g}});
         if (b < 0 && w < i)
           fail(fmt::format("{}W{} runs before {}I{} (F before I before W)", st, k, st, k), {{d, w}});
+        const int r = at(ActionKind::kRecompute, st, k);
+        if (r >= 0 && (r < f || r > g))
+          fail(fmt::format(
+                   "{}R{} must run after {}F{} and before the backward it rebuilds the activations for", st,
+                   k, st, k),
+               {{d, r}});
         // Dependencies on the same device are a matter of list order.
         if (st > 0 && owner(st - 1) == d && at(ActionKind::kForward, st - 1, k) > f)
           fail(fmt::format("{}F{} runs before {}F{} on the same device; stage {} needs stage {}'s output", st,
