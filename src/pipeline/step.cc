@@ -141,6 +141,16 @@ Schedule with_recompute(const Schedule& compute_only) {
   return out;
 }
 
+Schedule generate_evaluation(int pp, int microbatches, int virtual_stages) {
+  Schedule eval = Schedule::empty(pp, pp * virtual_stages, microbatches);
+  for (int k = 0; k < microbatches; ++k)
+    for (int st = 0; st < eval.num_stages; ++st)
+      eval.actions[eval.stage_device[st]].push_back({st, ActionKind::kForward, k});
+  Schedule lowered = lower_send_recv(eval);
+  validate_schedule(lowered);
+  return lowered;
+}
+
 Schedule generate_step(const StepSpec& spec) {
   Schedule compute = generate_schedule(spec.schedule);
   if (spec.recompute) compute = with_recompute(compute);

@@ -116,6 +116,8 @@ class Engine {
   friend struct StepRun;  // the interpreter of the step's actions (step_runtime.cc)
   void build_step(const ModelSpec& spec, Model& model);
   void init_local_blocks(Model& model);
+  Tensor evaluate_stage(int stage, Tensor h);
+  void add_eval_stats(EvalStats& st, const Tensor& logits, const Tensor& labels);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   EngineConfig cfg_;

@@ -66,6 +66,10 @@ struct StepSpec {
 // Activation recompute: `{s}R{k}` inserted right before the first backward (I or B) of (s, k) in each
 // compute list (lowering then puts the RECV_B after it, so the recompute overlaps the wait for the gradient).
 Schedule with_recompute(const Schedule& compute_only);
+// Evaluation is a schedule too: every micro-batch forwarded through every stage (each device its stages in
+// order, micro-batch by micro-batch), with the SEND_F/RECV_F between devices; no backward, no tail.
+// Stage s on device s % pp, as in training.
+Schedule generate_evaluation(int pp, int microbatches, int virtual_stages);
 // generate_schedule (+ recompute) + lower_send_recv + the tail, validated (user errors exit 2).
 Schedule generate_step(const StepSpec& spec);
 // Appends the tail to an already lowered (or one-device) pipeline schedule.
