@@ -5,9 +5,9 @@
 // 1. Bubble: GPipe, 1F1B and ZB-H1 on 2 devices with m micro-batches, on an MLP whose two stages do equal
 //    work (2048-2048-2048-2048-2048-10, synthetic data, batch 256). Measured = 1 − (each device's F/B/I/W
 //    time) / (the pipeline window: step begin to the last backward), from the trace of a steady-state step;
-//    theory = (p−1)/(m+p−1) for GPipe and 1F1B (guide §6), and for ZB-H1 Qi et al.'s
-//    (p−1)(T_F+T_I−T_W) / (m(T_F+T_I+T_W) + (p−1)(T_F+T_I−T_W)) with the trace's mean pass times. The whole
-//    step's bubble (`paraxis analyze`: optimizer step and transfers included) is printed beside it.
+//    theory = (p−1)/(m+p−1) for GPipe and 1F1B (docs/architecture.md, reference facts), and for ZB-H1 Qi et
+//    al.'s (p−1)(T_F+T_I−T_W) / (m(T_F+T_I+T_W) + (p−1)(T_F+T_I−T_W)) with the trace's mean pass times. The
+//    whole step's bubble (`paraxis analyze`: optimizer step and transfers included) is printed beside it.
 // 2. Peak stashed activations per stage (Engine StepStats::peak_stash_bytes): GPipe holds m micro-batches,
 //    1F1B at most p − r on stage r; bytes and micro-batches (bytes ÷ one micro-batch's stash).
 // 3. Speedup of pp2 1F1B (m = 8) and placement (m = 1) over one device: MLP 784-4096-4096-10 (the issue's
