@@ -5,9 +5,9 @@
 // 1. Bubble: GPipe, 1F1B and ZB-H1 on 2 devices with m micro-batches, on an MLP whose two stages do equal
 //    work (2048-2048-2048-2048-2048-10, synthetic data, batch 256). Measured = 1 − (each device's F/B/I/W
 //    time) / (the pipeline window: step begin to the last backward), from the trace of a steady-state step;
-//    theory = (p−1)/(m+p−1) for GPipe and 1F1B (guide §6), and for ZB-H1 Qi et al.'s
-//    (p−1)(T_F+T_I−T_W) / (m(T_F+T_I+T_W) + (p−1)(T_F+T_I−T_W)) with the trace's mean pass times. The whole
-//    step's bubble (`paraxis analyze`: optimizer step and transfers included) is printed beside it.
+//    theory = (p−1)/(m+p−1) for GPipe and 1F1B (docs/architecture.md, reference facts), and for ZB-H1 Qi et
+//    al.'s (p−1)(T_F+T_I−T_W) / (m(T_F+T_I+T_W) + (p−1)(T_F+T_I−T_W)) with the trace's mean pass times. The
+//    whole step's bubble (`paraxis analyze`: optimizer step and transfers included) is printed beside it.
 // 2. Peak stashed activations per stage (Engine StepStats::peak_stash_bytes): GPipe holds m micro-batches,
 //    1F1B at most p − r on stage r; bytes and micro-batches (bytes ÷ one micro-batch's stash).
 // 3. Speedup of pp2 1F1B (m = 8) and placement (m = 1) over one device: MLP 784-4096-4096-10 (the issue's
@@ -20,6 +20,7 @@
 
 #include "bench_util.h"
 #include "paraxis/core/error.h"
+#include "paraxis/pipeline/dry_run.h"
 #include "paraxis/pipeline/partition.h"
 #include "paraxis/trace/analysis.h"
 #include "paraxis/train/layout_run.h"
@@ -42,54 +43,30 @@ bool is_pass(trace::Kind k) {
          k == Kind::kBackwardWeight;
 }
 
-// Replays one step's measured passes in each device's recorded order with the pipeline's dependencies only
-// (F of stage s after F of s−1; B or I of stage s after B or I of s+1, same micro-batch), each as long as it
-// was measured, transfers free: the bubble the schedule alone implies for these very pass times (their
-// variance and the stages' imbalance included). Measured − replay is what the runtime and the transfers add.
+// Replays one step's measured passes in each device's recorded order with the pipeline's dependencies only,
+// each as long as it was measured, transfers free: the bubble the schedule alone implies for these very pass
+// times (their variance and the stages' imbalance included). Measured − replay is what the runtime and the
+// transfers add. The replay is the dry-run (pipeline::dry_run, pipeline/readiness.h's rules) of the
+// compute-only schedule read back from the trace, with each action's measured time.
 double replay_bubble(const trace::TraceSet& set) {
-  using trace::Kind;
-  struct Pass {
-    Kind kind;
-    int stage, mb;
-    double dur;
-  };
-  std::vector<std::vector<Pass>> dev(set.events.size());
-  int last_stage = 0;
+  using pipeline::ActionKind;
+  pipeline::Schedule s;
+  std::vector<std::vector<double>> durations(set.events.size());
+  s.num_devices = static_cast<int>(set.events.size());
+  s.actions.resize(set.events.size());
   for (size_t d = 0; d < set.events.size(); ++d)
-    for (const trace::Event& e : set.events[d])
-      if (is_pass(e.kind) && e.microbatch >= 0) {
-        dev[d].push_back({e.kind, e.stage, e.microbatch, static_cast<double>(e.duration_ns())});
-        last_stage = std::max(last_stage, static_cast<int>(e.stage));
-      }
-  std::map<std::tuple<int, int, int>, double> end;  // (kind F=0 / grad=1, stage, mb) -> end time
-  std::vector<size_t> next(dev.size(), 0);
-  std::vector<double> clock(dev.size(), 0);
-  double busy = 0, makespan = 0;
-  for (bool progressed = true; progressed;) {
-    progressed = false;
-    for (size_t d = 0; d < dev.size(); ++d)
-      while (next[d] < dev[d].size()) {
-        const Pass& a   = dev[d][next[d]];
-        const bool fwd  = a.kind == Kind::kForward;
-        const bool grad = a.kind == Kind::kBackward || a.kind == Kind::kBackwardInput;
-        double ready    = clock[d];
-        if (fwd && a.stage > 0) {
-          auto it = end.find({0, a.stage - 1, a.mb});
-          if (it == end.end()) break;
-          ready = std::max(ready, it->second);
-        }
-        if (grad && a.stage < last_stage) {
-          auto it = end.find({1, a.stage + 1, a.mb});
-          if (it == end.end()) break;
-          ready = std::max(ready, it->second);
-        }
-        clock[d] = ready + a.dur;
-        if (fwd) end[{0, a.stage, a.mb}] = clock[d];
-        if (grad) end[{1, a.stage, a.mb}] = clock[d];
-        busy += a.dur, makespan = std::max(makespan, clock[d]), ++next[d], progressed = true;
-      }
-  }
-  return makespan > 0 ? 1 - busy / (makespan * static_cast<double>(dev.size())) : 0;
+    for (const trace::Event& e : set.events[d]) {
+      if (!is_pass(e.kind) || e.microbatch < 0) continue;  // the deferred-W flush (mb −1) is not a pass
+      const ActionKind k = e.kind == trace::Kind::kForward         ? ActionKind::kForward
+                           : e.kind == trace::Kind::kBackward      ? ActionKind::kFullBackward
+                           : e.kind == trace::Kind::kBackwardInput ? ActionKind::kBackwardInput
+                                                                   : ActionKind::kBackwardWeight;
+      s.actions[d].push_back({e.stage, k, e.microbatch});
+      durations[d].push_back(static_cast<double>(e.duration_ns()));
+    }
+  s = pipeline::parse_schedule_text(pipeline::format_schedule_text(s));  // infers stages, owners, m
+  const pipeline::DryRunResult r = pipeline::dry_run(s, durations);
+  return r.idle_fraction();
 }
 
 // The figures of traced step `k` of a run.

@@ -1,5 +1,5 @@
 // bench_trace — what recording a trace costs: ns per event, and the share of a training-like step it takes,
-// next to the guide's budget (recording must cost < 2% of step time).
+// next to the project's budget (recording must cost < 2% of step time).
 //
 //   build/bench_trace            (about two seconds)
 //

@@ -57,6 +57,33 @@ HardwareProfile hardware(const CommonOptions& o) {
   return o.machine.empty() ? hardware_preset(o.preset) : load_hardware(o.machine);
 }
 
+// The `paraxis train` command that runs `l` (the planner only proposes what train can run; a ctest runs it).
+std::string train_command(const ModelSpec& spec, const Layout& l, int64_t batch) {
+  std::string model;
+  if (spec.kind == "mlp") {
+    std::string sizes;
+    for (int64_t w : spec.mlp_sizes) sizes += (sizes.empty() ? "" : ",") + std::to_string(w);
+    model = "--model mlp --mlp-sizes " + sizes;
+  } else if (spec.kind == "cnn") {
+    model = fmt::format("--model cnn --cnn-c1 {} --cnn-c2 {} --cnn-fc {} --classes {}", spec.cnn_c1,
+                        spec.cnn_c2, spec.cnn_fc, spec.classes);
+  } else {
+    model = fmt::format("--model gpt --vocab {} --context {} --width {} --heads {} --layers {}", spec.vocab,
+                        spec.context, spec.width, spec.heads, spec.layers);
+  }
+  std::string cmd = fmt::format(
+      "paraxis train {} --devices {} --dp {} --tp {} --pp {} --schedule {} "
+      "--microbatches {} --batch {} --optimizer {}",
+      model, l.devices(), l.dp, l.tp, l.pp, pipeline::schedule_kind_name(l.schedule), l.microbatches, batch,
+      l.optimizer);
+  if (l.virtual_stages > 1) cmd += fmt::format(" --virtual {}", l.virtual_stages);
+  if (l.zero1) cmd += " --zero 1";
+  if (l.recompute) cmd += " --recompute";
+  if (l.defer_wgrad) cmd += " --defer-wgrad";
+  if (l.threads_per_device > 1) cmd += fmt::format(" --threads-per-device {}", l.threads_per_device);
+  return cmd;
+}
+
 struct PlanFlags {
   CommonOptions common;
   int devices = 1, top = 5;
@@ -93,6 +120,9 @@ const bool plan_registered = cli::register_command(
                "{:.4g} ms per step (batch-parallel {:.4g}, model-parallel {:.4g})\n",
                w.dp, w.tp, g.total * 1e3, g.batch_parallel * 1e3, g.model_parallel * 1e3);
          }
+         if (!model.symbolic && !plan.ranked.empty())
+           fmt::print("run the winner: {}\n",
+                      train_command(f->common.spec, plan.ranked.front().layout, opt.global_batch));
          if (!f->trace_out.empty() && !plan.ranked.empty()) {
            PredictedStep p = predict_step(model, plan.ranked.front().layout, opt.global_batch, hw, true);
            trace::write_chrome_trace(p.trace, f->trace_out);

@@ -148,6 +148,7 @@ const CachedSchedule& ScheduleCache::get(ScheduleKind kind, int pp, int m, int v
   pipeline::Schedule compute = pipeline::generate_schedule({kind, pp, m, v});
   c.peak_stash               = pipeline::dry_run(compute).peak_stash;
   c.lowered                  = pipeline::lower_send_recv(compute);
+  c.lowered_recompute        = pipeline::lower_send_recv(pipeline::with_recompute(compute));
   return cache_.emplace(key, std::move(c)).first->second;
 }
 
@@ -206,7 +207,7 @@ class StepPricer {
         e_(hw.bytes_per_element / 4.0),
         dp_link_(hw.link_for(l.devices())) {
     cuts_ = pipeline::partition_stages(model.partition_costs, stages_).cuts;
-    step_ = step_list(model, l, cuts_, sched.lowered);
+    step_ = step_list(model, l, cuts_, l.recompute ? sched.lowered_recompute : sched.lowered);
     // Devices of one node computing at the same time share its memory system (CPU cores): the profile's
     // concurrent rates apply to the share of a device's compute during which another one computes. dp × tp
     // replicas of a pipeline rank always compute together; between pipeline ranks the share comes from a
@@ -288,7 +289,7 @@ class StepPricer {
     d.forward         = mix(alone_[s].F, together_[s].F, f);
     const double I    = mix(alone_[s].I, together_[s].I, f);
     d.backward_weight = mix(alone_[s].W, together_[s].W, f);
-    d.backward_input  = I + (l_.recompute ? d.forward : 0.0);
+    d.backward_input  = I;  // a recompute is its own action (R), priced as the forward
     d.backward        = d.backward_input + d.backward_weight;
     in.stages.push_back(d);
     if (l_.defer_wgrad) in.flush.push_back(mix(alone_[s].flush, together_[s].flush, f));
@@ -319,8 +320,7 @@ class StepPricer {
       if (j + first >= earliest) done = total;
     }
     if (x.kind == pipeline::ActionKind::kFullBackward) {
-      const double I =
-          mix(alone_[s].I, together_[s].I, f) + (l_.recompute ? mix(alone_[s].F, together_[s].F, f) : 0);
+      const double I = mix(alone_[s].I, together_[s].I, f);
       done += I, total += I;
     }
     return total > 0 ? std::min(1.0, done / total) : 1.0;

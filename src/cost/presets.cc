@@ -23,7 +23,7 @@ const char* kLinks = R"json({
   "ib-ndr": {"latency_s": 10e-6, "bandwidth": 50e9,
     "source": "NVIDIA ConnectX-7 / DGX H100: NDR InfiniBand 400 Gb/s per port, one port per GPU (https://resources.nvidia.com/en-us-dgx-systems/ai-enterprise-dgx); latency 10 us assumed"},
   "threads": {"latency_s": 5e-6, "bandwidth": 12e9, "rendezvous": true,
-    "source": "paraxis GUIDE section 7 / comm benchmark on this machine: threads backend all-reduce busbw 10-14 GB/s; latency assumed"}
+    "source": "the project design notes (a 2-core Zen 5 machine) / comm benchmark on this machine: threads backend all-reduce busbw 10-14 GB/s; latency assumed"}
 })json";
 
 // Devices. peak_flops is the dense (no sparsity) bf16 Tensor Core rate; fp32 figures are kept in "peak" for
@@ -48,7 +48,7 @@ const char* kDevices = R"json({
     "matmul_rates": [[2.6e5, 20e9], [2.1e6, 80e9], [1.7e7, 170e9], [1.3e8, 220e9], [1.1e9, 240e9], [8.6e9, 245e9]],
     "memory_bandwidth": 20e9, "memory_bytes": 8e9, "kernel_overhead_s": 2e-6, "concurrent_efficiency": 0.96,
     "devices_per_node": 2, "intra_node": "threads", "inter_node": "threads",
-    "source": "paraxis GUIDE section 7 (oneDNN f32 matmul 230-260 GFLOP/s per core, one-thread memcpy ~20 GB/s, two device threads at 221 + 223 vs 230 GFLOP/s alone); small-size rates from paraxis calibrate on this machine. Run `paraxis calibrate -o machine.json` for measured figures."}
+    "source": "measured on a 2-core Zen 5 machine when the project began (oneDNN f32 matmul 230-260 GFLOP/s per core, one-thread memcpy ~20 GB/s, two device threads at 221 + 223 vs 230 GFLOP/s alone); small-size rates from paraxis calibrate on this machine. Run `paraxis calibrate -o machine.json` for measured figures."}
 })json";
 
 const nlohmann::json& links() {

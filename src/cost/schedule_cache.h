@@ -13,7 +13,8 @@ namespace paraxis::cost {
 
 struct CachedSchedule {
   pipeline::Schedule lowered;
-  std::vector<int> peak_stash;  // per stage, from the unit-time dry run
+  pipeline::Schedule lowered_recompute;  // with an R before every backward (Layout::recompute)
+  std::vector<int> peak_stash;           // per stage, from the unit-time dry run
 };
 
 class ScheduleCache {

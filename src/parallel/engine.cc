@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 
 #include "parallel/engine_impl.h"
 #include "paraxis/core/error.h"
@@ -170,6 +171,26 @@ std::vector<int> Engine::local_blocks() const {
   return out;
 }
 
+// The stage's blocks without gradients (dropout off).
+Tensor Engine::evaluate_stage(int s, Tensor h) {
+  for (int blk = cuts_[s]; blk < cuts_[s + 1]; ++blk) {
+    Ctx c;
+    c.training = false;
+    h          = model_->blocks[blk]->forward(c, h);
+  }
+  return h;
+}
+
+void Engine::add_eval_stats(EvalStats& st, const Tensor& logits, const Tensor& labels) {
+  LossResult r = model_->loss(logits, labels);  // vocab-parallel when the logits are split over tp
+  Tensor pred  = model_->argmax(logits);
+  int64_t rows = pred.numel();
+  st.loss_sum += static_cast<double>(r.loss) * rows;
+  const int32_t* yp = labels.data_i32();
+  for (int64_t i = 0; i < rows; ++i) st.correct += pred.data_i32()[i] == yp[i];
+  st.count += rows;
+}
+
 Engine::EvalStats Engine::evaluate(const Tensor& x, const Tensor& y) {
   Impl& I              = *impl_;
   const Grid& g        = cfg_.grid;
@@ -179,37 +200,32 @@ Engine::EvalStats Engine::evaluate(const Tensor& x, const Tensor& y) {
   const int64_t per = B / g.dp;
   const int64_t lo = I.coord.dp * per, hi = I.coord.dp == g.dp - 1 ? B : lo + per;
   const int m = std::max<int64_t>(1, std::min<int64_t>(cfg_.schedule.microbatches, hi - lo));
+  // The evaluation schedule (pipeline::generate_evaluation): each micro-batch through every stage, forwards
+  // and their transfers only.
+  const pipeline::Schedule eval =
+      pipeline::generate_evaluation(cfg_.schedule.pp, m, cfg_.schedule.virtual_stages);
   EvalStats st;
-  Communicator* pp = I.pp_comm.get();
-  for (int j = 0; j < m; ++j) {
-    int64_t a = lo + (hi - lo) * j / m, b = lo + (hi - lo) * (j + 1) / m;
-    if (a == b) continue;
-    Tensor h;
-    for (int s : I.my_stages) {
-      if (s == 0) {
-        h = x.slice(a, b);
-      } else if (schedule_.stage_device[s - 1] != I.coord.pp) {
-        Shape in = with_batch(I.block_out[cuts_[s] - 1], b - a);
-        h        = Tensor::empty(in);
-        pp->recv(h.data(), h.numel(), schedule_.stage_device[s - 1], transfer_tag(0, s - 1, j));
-      }
-      for (int blk = cuts_[s]; blk < cuts_[s + 1]; ++blk) {
-        Ctx c;
-        c.training = false;
-        h          = model_->blocks[blk]->forward(c, h);
-      }
-      if (s == last_stage) {
-        Tensor labels = y.slice(a, b);
-        LossResult r  = model_->loss(h, labels);  // vocab-parallel when the logits are split over tp
-        Tensor pred   = model_->argmax(h);
-        int64_t rows  = pred.numel();
-        st.loss_sum += static_cast<double>(r.loss) * rows;
-        const int32_t* yp = labels.data_i32();
-        for (int64_t i = 0; i < rows; ++i) st.correct += pred.data_i32()[i] == yp[i];
-        st.count += rows;
-      } else if (schedule_.stage_device[s + 1] != I.coord.pp) {
-        pp->send(h.data(), h.numel(), schedule_.stage_device[s + 1], transfer_tag(0, s, j));
-      }
+  std::map<std::pair<int, int>, Tensor> held;  // (stage, micro-batch) -> its input or its output
+  for (const Action& act : eval.actions[I.coord.pp]) {
+    const int s = act.stage, j = act.microbatch;
+    const int64_t a = lo + (hi - lo) * j / m, b = lo + (hi - lo) * (j + 1) / m;
+    const int tag = transfer_tag(0, act.kind == ActionKind::kRecvForward ? s - 1 : s, j);
+    if (act.kind == ActionKind::kRecvForward) {
+      Tensor h = Tensor::empty(with_batch(I.block_out[cuts_[s] - 1], b - a));
+      I.pp_comm->recv(h.data(), h.numel(), schedule_.stage_device[s - 1], tag);
+      held[{s - 1, j}] = h;  // what the previous stage produced
+    } else if (act.kind == ActionKind::kSendForward) {
+      const Tensor h = held.at({s, j});
+      held.erase({s, j});
+      I.pp_comm->send(h.data(), h.numel(), schedule_.stage_device[s + 1], tag);
+    } else {
+      Tensor h = s == 0 ? x.slice(a, b) : held.at({s - 1, j});
+      held.erase({s - 1, j});
+      h = evaluate_stage(s, h);
+      if (s == last_stage)
+        add_eval_stats(st, h, y.slice(a, b));
+      else
+        held[{s, j}] = h;
     }
   }
   // Only the last stage's tp-rank-0 devices hold the sums. Every device shares its three doubles bit for bit

@@ -36,10 +36,13 @@ struct StageBuffers {
   std::map<Key, Tensor> output;       // a stage's output activation, until SEND_F or the next local stage's F
   std::map<Key, Tensor> grad_output;  // dL/d(stage output): the loss's gradient, or received by RECV_B
   std::map<Key, Tensor> grad_input;   // dL/d(stage input) made by I/B, until SEND_B or the previous stage
+  std::map<Key, Tensor> kept_input;   // recompute: a stage's input, kept instead of its activations until R
   std::map<Key, std::vector<Ctx>> ctx;     // what each block's forward stashed for its backward
   std::map<Key, std::vector<Tensor>> dys;  // each block's output gradient, kept between I and W
   std::map<Key, int64_t> stash_bytes;      // bytes of ctx per micro-batch (the stash accounting)
-  bool empty() const { return ctx.empty() && output.empty() && input.empty() && grad_input.empty(); }
+  bool empty() const {
+    return ctx.empty() && output.empty() && input.empty() && grad_input.empty() && kept_input.empty();
+  }
 };
 
 // Per-step state of the interpreter.

@@ -55,6 +55,7 @@ StepPlan plan_step(const ModelSpec& spec, const EngineConfig& cfg, Model& model)
   s.dp           = g.dp;
   s.zero1        = cfg.zero == 1;
   s.clip         = cfg.optim.clip_norm > 0;
+  s.recompute    = cfg.recompute;
   s.cuts         = plan.cuts;
   for (const auto& layers : plan.deferring) s.deferred.push_back(layers.empty() ? 0 : 1);
   const std::vector<int> owner = pipeline::generate_schedule(cfg.schedule).stage_device;

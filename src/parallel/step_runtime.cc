@@ -97,7 +97,7 @@ struct StepRun {
       case ActionKind::kForward:
         return forward(s, j);
       case ActionKind::kRecompute:
-        PX_FAIL("recompute ({}) is not supported by this runtime yet", to_string(a));
+        return recompute(s, j);
       case ActionKind::kFullBackward:
         return backward(s, j, true, true);
       case ActionKind::kBackwardInput:
@@ -145,6 +145,27 @@ struct StepRun {
       in = take(I.buf.input, key, "received activation");
     else
       in = take(I.buf.output, {s - 1, j}, "activation of the previous stage");  // on this device: a hand-off
+    Tensor out = run_blocks(s, j, in);
+    if (e.cfg_.recompute) {  // keep the input, drop what the blocks stashed: R rebuilds it
+      const int64_t dropped = I.buf.stash_bytes[key];
+      I.buf.ctx.erase(key);
+      I.buf.kept_input[key]  = in;
+      I.buf.stash_bytes[key] = in.nbytes();
+      stash_add(in.nbytes() - dropped);
+    }
+    if (s == last_stage) {
+      LossResult r = e.model_->loss(out, st.y_local.slice(j * st.mb, (j + 1) * st.mb), st.grad_scale);
+      st.loss_sum += r.loss / m;
+      I.buf.grad_output[key] = r.dlogits;
+    } else {
+      I.buf.output[key] = out;
+    }
+  }
+
+  // The stage's blocks forward on `in` with micro-batch j's context (dropout masks are keyed on step and
+  // micro-batch, so a recompute draws the same ones); what they stash for the backward is counted.
+  Tensor run_blocks(int s, int j, const Tensor& in) {
+    const Key key{s, j};
     std::vector<Ctx>& cx = I.buf.ctx[key];
     cx.assign(cuts[s + 1] - cuts[s], Ctx{});
     for (Ctx& one : cx)
@@ -153,15 +174,19 @@ struct StepRun {
     for (int b = cuts[s]; b < cuts[s + 1]; ++b) out = e.model_->blocks[b]->forward(cx[b - cuts[s]], out);
     int64_t bytes = 0;
     for (const Ctx& one : cx) bytes += one.stashed_bytes();
-    I.buf.stash_bytes[key] = bytes;
+    I.buf.stash_bytes[key] += bytes;
     stash_add(bytes);
-    if (s == last_stage) {
-      LossResult r = e.model_->loss(out, st.y_local.slice(j * st.mb, (j + 1) * st.mb), st.grad_scale);
-      st.loss_sum += r.loss / m;
-      I.buf.grad_output[key] = r.dlogits;
-    } else {
-      I.buf.output[key] = out;
-    }
+    return out;
+  }
+
+  // R: the forward again from the kept input, for the backward that follows (its output is not needed: the
+  // next stage has it, or the loss's gradient is kept).
+  void recompute(int s, int j) {
+    const Key key{s, j};
+    const Tensor in = take(I.buf.kept_input, key, "kept input to recompute from");
+    run_blocks(s, j, in);
+    I.buf.stash_bytes[key] -= in.nbytes();
+    stash_add(-in.nbytes());
   }
 
   void backward(int s, int j, bool input_pass, bool weight_pass) {

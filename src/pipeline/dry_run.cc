@@ -16,6 +16,7 @@ namespace paraxis::pipeline {
 double Durations::of(ActionKind kind) const {
   switch (kind) {
     case ActionKind::kForward:
+    case ActionKind::kRecompute:
       return forward;
     case ActionKind::kFullBackward:
       return backward;

@@ -127,8 +127,33 @@ Schedule add_step_tail(const Schedule& lowered, const StepSpec& spec) {
   return out;
 }
 
+Schedule with_recompute(const Schedule& compute_only) {
+  Schedule out = compute_only;
+  for (auto& list : out.actions) {
+    std::vector<Action> with;
+    for (const Action& a : list) {
+      if (a.kind == ActionKind::kBackwardInput || a.kind == ActionKind::kFullBackward)
+        with.push_back({a.stage, ActionKind::kRecompute, a.microbatch});
+      with.push_back(a);
+    }
+    list = std::move(with);
+  }
+  return out;
+}
+
+Schedule generate_evaluation(int pp, int microbatches, int virtual_stages) {
+  Schedule eval = Schedule::empty(pp, pp * virtual_stages, microbatches);
+  for (int k = 0; k < microbatches; ++k)
+    for (int st = 0; st < eval.num_stages; ++st)
+      eval.actions[eval.stage_device[st]].push_back({st, ActionKind::kForward, k});
+  Schedule lowered = lower_send_recv(eval);
+  validate_schedule(lowered);
+  return lowered;
+}
+
 Schedule generate_step(const StepSpec& spec) {
-  const Schedule compute = generate_schedule(spec.schedule);
+  Schedule compute = generate_schedule(spec.schedule);
+  if (spec.recompute) compute = with_recompute(compute);
   return add_step_tail(lower_send_recv(compute), spec);
 }
 

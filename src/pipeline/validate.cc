@@ -17,7 +17,7 @@ constexpr int kNumKinds = kNumActionKinds;
 
 class Validator {
  public:
-  explicit Validator(const Schedule& s) : s_(s) {}
+  explicit Validator(const Schedule& s) : s_(s), forward_only_(forward_only()) {}
 
   void run() {
     check_structure();
@@ -32,6 +32,7 @@ class Validator {
 
  private:
   const Schedule& s_;
+  const bool forward_only_;
   // For each kind, (stage, micro-batch) -> step in the owning device's list, -1 when absent.
   std::array<std::vector<int>, kNumKinds> pos_;
 
@@ -40,6 +41,15 @@ class Validator {
   }
 
   int key(int stage, int mb) const { return stage * s_.num_microbatches + mb; }
+  // An evaluation schedule (generate_evaluation): forwards only, no backward anywhere.
+  bool forward_only() const {
+    for (const auto& list : s_.actions)
+      for (const Action& a : list)
+        if (a.kind == ActionKind::kFullBackward || a.kind == ActionKind::kBackwardInput ||
+            a.kind == ActionKind::kBackwardWeight)
+          return false;
+    return true;
+  }
   int at(ActionKind k, int stage, int mb) const { return pos_[static_cast<int>(k)][key(stage, mb)]; }
   int owner(int stage) const { return s_.stage_device[stage]; }
   int end_of(int stage) const { return static_cast<int>(s_.actions[owner(stage)].size()); }
@@ -73,7 +83,7 @@ class Validator {
     for (int d = 0; d < s_.num_devices; ++d) {
       for (int i = 0; i < static_cast<int>(s_.actions[d].size()); ++i) {
         const Action& a = s_.actions[d][i];
-        if (is_tail(a.kind) || a.kind == ActionKind::kRecompute) {
+        if (is_tail(a.kind)) {
           if (a.stage >= s_.num_stages)
             fail(fmt::format("{} names stage {} of {}", to_string(a), a.stage, s_.num_stages), {{d, i}});
           continue;
@@ -111,10 +121,15 @@ class Validator {
                            "backward already is I + W",
                            st, k, st, k),
                {{d, b}, {d, i >= 0 ? i : w}});
-        if (b < 0 && (i < 0 || w < 0))
+        if (b < 0 && (i < 0 || w < 0) && !forward_only_)
           fail(fmt::format("stage {} micro-batch {} lacks its backward: need {}B{}, or both {}I{} and {}W{}",
                            st, k, st, k, st, k, st, k),
                {{d, i >= 0 ? i : (w >= 0 ? w : end_of(st))}});
+        if (forward_only_) {  // evaluation: the forwards' own order only
+          if (st > 0 && owner(st - 1) == d && at(ActionKind::kForward, st - 1, k) > f)
+            fail(fmt::format("{}F{} runs before {}F{} on the same device", st, k, st - 1, k), {{d, f}});
+          continue;
+        }
         const int g = b >= 0 ? b : i;
         if (g < f)
           fail(fmt::format("{}{}{} runs before its forward {}F{} (F before I before W)", st,
@@ -122,6 +137,12 @@ class Validator {
                {{d, g}});
         if (b < 0 && w < i)
           fail(fmt::format("{}W{} runs before {}I{} (F before I before W)", st, k, st, k), {{d, w}});
+        const int r = at(ActionKind::kRecompute, st, k);
+        if (r >= 0 && (r < f || r > g))
+          fail(fmt::format(
+                   "{}R{} must run after {}F{} and before the backward it rebuilds the activations for", st,
+                   k, st, k),
+               {{d, r}});
         // Dependencies on the same device are a matter of list order.
         if (st > 0 && owner(st - 1) == d && at(ActionKind::kForward, st - 1, k) > f)
           fail(fmt::format("{}F{} runs before {}F{} on the same device; stage {} needs stage {}'s output", st,
@@ -176,6 +197,7 @@ class Validator {
                         "the activation goes to the next stage's device");
         expect_transfer(ActionKind::kRecvForward, st + 1, k, -1, at(ActionKind::kForward, st + 1, k),
                         "the forward needs the previous stage's activation");
+        if (forward_only_) continue;  // evaluation: no gradients travel
         expect_transfer(ActionKind::kSendBackward, st + 1, k, grad_step(st + 1, k), -1,
                         "the input gradient goes to the previous stage's device");
         expect_transfer(ActionKind::kRecvBackward, st, k, -1, grad_step(st, k),

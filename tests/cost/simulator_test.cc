@@ -24,7 +24,8 @@ TEST(Simulator, UnitTimeGPipeAnd1F1BBubbleIsClosedForm) {
     for (int p : {1, 2, 3, 4, 8})
       for (int m : {1, 2, 4, 7, 16}) {
         SimResult r = run_unit(kind, p, m);
-        // (m + p − 1)(T_F + T_B) with F 1, B 2; idle fraction (p − 1)/(m + p − 1) (guide §6).
+        // (m + p − 1)(T_F + T_B) with F 1, B 2; idle fraction (p − 1)/(m + p − 1) (docs/architecture.md,
+        // reference facts).
         EXPECT_DOUBLE_EQ(r.step_time, 3.0 * (m + p - 1)) << "p " << p << " m " << m;
         EXPECT_NEAR(r.bubble, static_cast<double>(p - 1) / (m + p - 1), 1e-12) << "p " << p << " m " << m;
       }

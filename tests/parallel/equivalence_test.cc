@@ -24,6 +24,7 @@ struct Case {
   std::string optim = "sgd";
   double clip       = 1.0;    // 0: no clipping, the optimizer's fused norm+update+zero pass
   bool defer_wgrad  = false;  // Linear weight gradients once per step from all micro-batches
+  bool recompute    = false;  // activations dropped after F and recomputed (R) before the backward
 };
 
 void check_case(const Case& c, int steps = 20, int64_t batch = 16) {
@@ -41,6 +42,7 @@ void check_case(const Case& c, int steps = 20, int64_t batch = 16) {
   cfg.schedule     = {c.kind, c.pp, c.m, c.v};
   cfg.zero         = c.zero;
   cfg.defer_wgrad  = c.defer_wgrad;
+  cfg.recompute    = c.recompute;
   cfg.bucket_mb    = 0.01;  // several buckets even for small models
   RunResult got    = train_layout(c.spec, cfg, steps, batch);
   expect_same_run(ref, got);
@@ -140,4 +142,56 @@ TEST(Equivalence, FusedOptimizerStepAndDeferredWeightGradients) {
   c             = {"mlp deferred W dp2 x tp2 m2", small_mlp(), 2, 2, 1, K::k1F1B, 2, 1};
   c.defer_wgrad = true;
   check_case(c, 6);
+}
+
+// Activation recompute: every stage drops its blocks' activations after F and re-runs the forward (R) right
+// before the backward. (Dropout: see RecomputeDrawsTheSameDropoutMasks.)
+TEST(Equivalence, ActivationRecompute) {
+  for (K k : {K::kGPipe, K::k1F1B, K::kZBH1})
+    for (int pp : {1, 2}) {
+      std::string name = std::string("mlp recompute ") + pipeline::schedule_kind_name(k) + " pp" +
+                         std::to_string(pp) + " m4";
+      Case c{name.c_str(), small_mlp(), 1, 1, pp, k, 4, 1};
+      c.recompute = true;
+      check_case(c, 6);
+    }
+  Case c{"gpt recompute 1f1b pp2 m4", small_gpt(), 1, 1, 2, K::k1F1B, 4, 1};
+  c.recompute = true;
+  check_case(c, 4, 8);
+  c           = {"mlp recompute dp2 x pp2 deferred W m4", small_mlp(), 2, 1, 2, K::k1F1B, 4, 1};
+  c.recompute = c.defer_wgrad = true;
+  check_case(c, 6);
+  c           = {"cnn recompute tp2 x pp2 m2", small_cnn(), 1, 2, 2, K::k1F1B, 2, 1};
+  c.recompute = true;
+  check_case(c, 4, 8);
+}
+
+// With dropout a run depends on its micro-batching (masks are keyed on step and micro-batch), so recompute is
+// compared with the same layout without it: R draws the same masks as F did, the runs agree.
+TEST(Equivalence, RecomputeDrawsTheSameDropoutMasks) {
+  ModelSpec spec = small_gpt();
+  spec.dropout   = 0.1f;
+  EngineConfig cfg;
+  cfg.grid               = Grid{1, 1, 2};
+  cfg.schedule           = {K::k1F1B, 2, 4, 1};
+  cfg.optim.sgd.momentum = 0.9;
+  RunResult plain        = train_layout(spec, cfg, 4, 8);
+  cfg.recompute          = true;
+  RunResult recomputed   = train_layout(spec, cfg, 4, 8);
+  expect_same_run(plain, recomputed);
+}
+
+// What recompute is for: the measured stash (activations kept for the backward) shrinks from every
+// micro-batch's activations to their stage inputs plus one micro-batch's activations (here 8 x 64 KiB -> 8 x
+// 16 + 64 KiB).
+TEST(Equivalence, RecomputeKeepsLessForTheBackward) {
+  const ModelSpec spec = ModelSpec::mlp({12, 256, 256, 256, 5});
+  EngineConfig cfg;
+  cfg.grid            = Grid{1, 1, 2};
+  cfg.schedule        = {K::kGPipe, 2, 8, 1};  // GPipe: a stage holds all 8 micro-batches
+  const int64_t plain = train_layout(spec, cfg, 2, 64).peak_stash_bytes;
+  cfg.recompute       = true;
+  const int64_t kept  = train_layout(spec, cfg, 2, 64).peak_stash_bytes;
+  EXPECT_GT(plain, 0);
+  EXPECT_LE(kept, plain / 2) << "recompute kept " << kept << " bytes, without it " << plain;
 }

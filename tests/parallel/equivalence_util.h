@@ -24,6 +24,7 @@ struct RunResult {
   // Whole (replicated) parameters that differ between the devices holding them (dp or tp replicas): must
   // stay empty.
   std::vector<std::string> replica_mismatch;
+  int64_t peak_stash_bytes = 0;  // the most any device held for its backward in any step (measured)
 };
 
 // A global batch for step `step`: x from Philox, y labels in [0, classes).
@@ -58,7 +59,10 @@ inline RunResult train_layout(const ModelSpec& spec, const EngineConfig& cfg, in
     for (int s = 0; s < steps; ++s) {
       Tensor x, y;
       make_batch(spec, batch, s, x, y);
-      losses.push_back(engine.step(x, y, 0.05).loss);
+      const StepStats st = engine.step(x, y, 0.05);
+      losses.push_back(st.loss);
+      std::lock_guard<std::mutex> lock(mu);
+      out.peak_stash_bytes = std::max(out.peak_stash_bytes, st.peak_stash_bytes);
     }
     std::lock_guard<std::mutex> lock(mu);
     if (world.rank() == 0) out.losses = losses;

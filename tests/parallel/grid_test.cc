@@ -7,7 +7,7 @@
 using namespace paraxis;
 using Groups = std::vector<std::vector<int>>;
 
-// The worked example of the guide: 16 ranks, tp 2, pp 4, dp 2 (Megatron's convention: tp fastest).
+// The worked example of docs/architecture.md: 16 ranks, tp 2, pp 4, dp 2 (Megatron's convention: tp fastest).
 TEST(Grid, WorkedExample16Ranks) {
   Grid g{2, 2, 4};
   EXPECT_EQ(g.size(), 16);

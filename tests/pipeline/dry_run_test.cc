@@ -17,7 +17,8 @@ double max_idle(const DryRunResult& r) {
 }
 }  // namespace
 
-// Unit time, F = 1 and B = 2 per stage (I = W = 1): the closed forms of GUIDE section 6.
+// Unit time, F = 1 and B = 2 per stage (I = W = 1): the closed forms of docs/architecture.md, reference
+// facts.
 TEST(PipelineDryRun, GridOfScheduleSizesMatchesTheClosedForms) {
   const Durations unit{};  // F=1 B=2 I=1 W=1, transfers free
   for (int p = 2; p <= 8; ++p) {

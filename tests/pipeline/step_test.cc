@@ -93,3 +93,19 @@ TEST(PipelineStep, ValidatorRefusesAMisplacedTail) {
 
 }  // namespace
 }  // namespace paraxis::pipeline
+
+namespace paraxis::pipeline {
+namespace {
+
+TEST(PipelineStep, EvaluationIsAForwardOnlySchedule) {
+  const Schedule e = generate_evaluation(2, 2, 1);
+  EXPECT_EQ(format_schedule_text(e), "0: 0F0 0SEND_F0 0F1 0SEND_F1\n1: 1RECV_F0 1F0 1RECV_F1 1F1\n");
+  // Interleaved: stage s on device s % pp, each micro-batch through all four stages.
+  EXPECT_EQ(format_schedule_text(generate_evaluation(2, 1, 2)),
+            "0: 0F0 0SEND_F0 2RECV_F0 2F0 2SEND_F0\n1: 1RECV_F0 1F0 1SEND_F0 3RECV_F0 3F0\n");
+  EXPECT_NO_THROW(validate_schedule(e));
+  EXPECT_USER_ERROR(validate_schedule(parse_schedule_text("0: 0F0 0I0\n")), "lacks its backward");
+}
+
+}  // namespace
+}  // namespace paraxis::pipeline

@@ -8,7 +8,8 @@
 //   Cost c = m.blocks[0].at_batch(32);                      // flops/bytes of fc1 on a micro-batch of 32
 //   double s = pass_time(c.fwd_flops, c.fwd_bytes, m.blocks[0].matmuls, hw, /*threads=*/1);
 //
-// Collectives (guide §6; Thakur, Rabenseifner & Gropp 2005 for ring and binomial-tree forms):
+// Collectives (docs/architecture.md, reference facts; Thakur, Rabenseifner & Gropp 2005 for ring and
+// binomial-tree forms):
 //   ring  all-reduce  2(n−1)/n · S/β + 2(n−1)α      tree all-reduce 2⌈log2 n⌉ (α + S/β)
 //   ring  reduce-scatter = all-gather = (n−1)/n · S/β + (n−1)α;  p2p α + S/β
 // Gholami et al. 2018 (arXiv 1712.04432), fully connected layers i with weights |W_i| and widths d_i, batch

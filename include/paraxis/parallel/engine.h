@@ -50,7 +50,10 @@ struct EngineConfig {
   // step's rows) when the block's last micro-batch reaches its W pass, instead of once per micro-batch. Keeps
   // each micro-batch's layer inputs and output gradients until then (counted in the stash).
   bool defer_wgrad = false;
-  uint64_t seed    = 1;  // parameter initialisation
+  // Activation recompute: a stage keeps only its input after each forward (the blocks' activations are
+  // dropped) and re-runs the forward (the step's R actions) right before that micro-batch's backward.
+  bool recompute = false;
+  uint64_t seed  = 1;  // parameter initialisation
   OptimConfig optim;
   // Optional per-block costs for the stage partitioner (default: each block's forward+backward flops).
   std::vector<double> block_costs;
@@ -113,6 +116,8 @@ class Engine {
   friend struct StepRun;  // the interpreter of the step's actions (step_runtime.cc)
   void build_step(const ModelSpec& spec, Model& model);
   void init_local_blocks(Model& model);
+  Tensor evaluate_stage(int stage, Tensor h);
+  void add_eval_stats(EvalStats& st, const Tensor& logits, const Tensor& labels);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   EngineConfig cfg_;

@@ -54,15 +54,23 @@ std::vector<ParamSlot> device_param_slots(const std::vector<std::vector<int64_t>
 
 struct StepSpec {
   ScheduleSpec schedule;       // the pipeline (pp, m, v); one device: pp 1, m 1
-  int dp     = 1;              // data-parallel replicas of each pipeline device
-  bool zero1 = false;          // ZeRO-1: reduce-scatter, shard update, all-gather (dp > 1)
-  bool clip  = false;          // the gradient norm clips before the update
+  int dp         = 1;          // data-parallel replicas of each pipeline device
+  bool zero1     = false;      // ZeRO-1: reduce-scatter, shard update, all-gather (dp > 1)
+  bool clip      = false;      // the gradient norm clips before the update
+  bool recompute = false;      // a stage keeps only its input after F and re-runs it (R) before I/B
   std::vector<int> cuts;       // stage s holds blocks [cuts[s], cuts[s+1]); empty: one block per stage
   std::vector<char> deferred;  // per block: weight gradient deferred to its stage's FLUSH_W; empty: none
   std::vector<std::vector<GradBucket>> buckets;  // per pipeline device (used when dp > 1 without ZeRO-1)
 };
 
-// generate_schedule + lower_send_recv + the tail, validated (user errors exit 2).
+// Activation recompute: `{s}R{k}` inserted right before the first backward (I or B) of (s, k) in each
+// compute list (lowering then puts the RECV_B after it, so the recompute overlaps the wait for the gradient).
+Schedule with_recompute(const Schedule& compute_only);
+// Evaluation is a schedule too: every micro-batch forwarded through every stage (each device its stages in
+// order, micro-batch by micro-batch), with the SEND_F/RECV_F between devices; no backward, no tail.
+// Stage s on device s % pp, as in training.
+Schedule generate_evaluation(int pp, int microbatches, int virtual_stages);
+// generate_schedule (+ recompute) + lower_send_recv + the tail, validated (user errors exit 2).
 Schedule generate_step(const StepSpec& spec);
 // Appends the tail to an already lowered (or one-device) pipeline schedule.
 Schedule add_step_tail(const Schedule& lowered, const StepSpec& spec);

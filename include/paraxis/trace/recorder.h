@@ -29,7 +29,8 @@
 
 namespace paraxis::trace {
 
-// What an event was. The letters F, B, I, W follow the schedule's action text form (guide §3).
+// What an event was. The letters F, B, I, W follow the schedule's action text form (docs/architecture.md
+// §IR).
 enum class Kind : uint8_t {
   kForward,         // F
   kBackward,        // B  (full backward = I then W)
@@ -150,7 +151,7 @@ inline void Scope::finish() {
   rec_ = nullptr;
 }
 
-// Where a device sits on the grid (guide §3: tp varies fastest).
+// Where a device sits on the grid (docs/architecture.md: tp varies fastest).
 struct DeviceInfo {
   int device = 0;
   int dp = 0, tp = 0, pp = 0;

@@ -6,8 +6,9 @@
 //
 // A tiny list scheduler runs each device's actions in order, each as soon as its inputs have arrived; every
 // forward of a stage costs forward_ns, every backward backward_ns, every transfer comm_ns. With comm_ns = 0 a
-// 1F1B or GPipe step lasts (m + p − 1)(T_F + T_B), so the bubble is (p − 1)/(m + p − 1) (guide §6). These are
-// not predictions of a real run (the cost-model simulator makes those); they are oracles for the analysis.
+// 1F1B or GPipe step lasts (m + p − 1)(T_F + T_B), so the bubble is (p − 1)/(m + p − 1)
+// (docs/architecture.md, reference facts). These are not predictions of a real run (the cost-model simulator
+// makes those); they are oracles for the analysis.
 #pragma once
 
 #include <string>
