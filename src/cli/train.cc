@@ -88,6 +88,9 @@ void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
       "--defer-wgrad", cfg.defer_wgrad,
       "Pipelines: compute Linear weight gradients once per step from all micro-batches (one large GEMM "
       "instead of m small memory-bound ones; keeps the layers' inputs until then)");
+  sub.add_flag("--recompute", cfg.recompute,
+               "Activation recompute: each stage keeps only its input after a forward and runs the forward "
+               "again (R actions) right before that micro-batch's backward");
   sub.add_option("--progress", cfg.progress, "auto | bar | lines | none")->capture_default_str();
   sub.add_flag("--quiet", cfg.quiet, "Print only the summary");
   sub.add_flag("--predict", cfg.predict,
@@ -118,6 +121,7 @@ cost::Layout layout_of(const TrainConfig& cfg) {
   layout.optimizer          = cfg.optimizer;
   layout.bucket_bytes       = cfg.bucket_mb * 1024 * 1024;
   layout.defer_wgrad        = cfg.defer_wgrad;
+  layout.recompute          = cfg.recompute;
   return layout;
 }
 
@@ -208,6 +212,9 @@ const bool registered = register_command(
            else if (r.eval_loss > 0)
              fmt::print(", eval loss {:.4f}", r.eval_loss);
            fmt::print("\n");
+           fmt::print("activations kept for the backward: at most {:.2f} MB on device 0 (measured{})\n",
+                      static_cast<double>(r.peak_stash_bytes) / 1e6,
+                      cfg->recompute ? ", with --recompute" : "");
          }
          if (prediction && r.steps_done > 0) {
            prediction->calibrate("after training");

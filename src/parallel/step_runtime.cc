@@ -150,8 +150,8 @@ struct StepRun {
       const int64_t dropped = I.buf.stash_bytes[key];
       I.buf.ctx.erase(key);
       I.buf.kept_input[key]  = in;
-      I.buf.stash_bytes[key] = in.nbytes();
-      stash_add(in.nbytes() - dropped);
+      I.buf.stash_bytes[key] = kept_bytes(s, in);
+      stash_add(kept_bytes(s, in) - dropped);
     }
     if (s == last_stage) {
       LossResult r = e.model_->loss(out, st.y_local.slice(j * st.mb, (j + 1) * st.mb), st.grad_scale);
@@ -179,14 +179,17 @@ struct StepRun {
     return out;
   }
 
+  // What keeping a stage's input costs: nothing on stage 0, whose input is a view of the step's batch.
+  static int64_t kept_bytes(int s, const Tensor& in) { return s == 0 ? 0 : in.nbytes(); }
+
   // R: the forward again from the kept input, for the backward that follows (its output is not needed: the
   // next stage has it, or the loss's gradient is kept).
   void recompute(int s, int j) {
     const Key key{s, j};
     const Tensor in = take(I.buf.kept_input, key, "kept input to recompute from");
     run_blocks(s, j, in);
-    I.buf.stash_bytes[key] -= in.nbytes();
-    stash_add(-in.nbytes());
+    I.buf.stash_bytes[key] -= kept_bytes(s, in);
+    stash_add(-kept_bytes(s, in));
   }
 
   void backward(int s, int j, bool input_pass, bool weight_pass) {

@@ -46,6 +46,7 @@ TrainConfig train_config(const LayoutRunConfig& c) {
   t.microbatches = c.microbatches, t.schedule = c.schedule, t.placement = c.placement;
   t.threads_per_device = c.threads_per_device, t.comm_timeout = c.comm_timeout_s;
   t.defer_wgrad = c.defer_wgrad;
+  t.recompute   = c.recompute;
   t.progress = "none", t.quiet = true;
   apply_placement(t);
   return t;

@@ -253,6 +253,7 @@ EngineConfig engine_config(const TrainConfig& cfg) {
   e.bucket_mb   = cfg.bucket_mb;
   e.zero        = cfg.zero;
   e.defer_wgrad = cfg.defer_wgrad;
+  e.recompute   = cfg.recompute;
   e.seed        = cfg.seed;
   e.optim.kind  = cfg.optimizer;
   e.optim.sgd   = {cfg.momentum, cfg.weight_decay};
@@ -430,7 +431,8 @@ class RunOutput {
     const double samples_per_s = batch / (s.step_ms / 1000.0);
     run_.result.losses.push_back(s.loss);
     run_.result.step_ms.push_back(s.step_ms);
-    run_.result.steps_done = r.step;
+    run_.result.peak_stash_bytes = std::max(run_.result.peak_stash_bytes, s.peak_stash_bytes);
+    run_.result.steps_done       = r.step;
     run_.result.samples += batch;
     progress_.update(r.step, s.loss, samples_per_s);
     if (!log_) return;

@@ -57,3 +57,19 @@ add_test(NAME cli.train.calibrate_not_with_accelerator
 add_test(NAME cli.train.calibrate_not_under_mpi
          COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 2 "not under --backend mpi"
                  $<TARGET_FILE:paraxis> train ${PX_TRAIN_SMALL} --backend mpi --predict --calibrate)
+
+# The planner proposes only what `paraxis train` runs: its winner's printed command trains (mlp, and a GPT whose
+# memory forces recompute).
+add_test(NAME cli.plan.winner_trains_mlp
+         COMMAND sh -c "cmd=$($0 plan --model mlp --mlp-sizes 784,256,256,10 --devices 2 --global-batch 64 --optimizer sgd | sed -n 's/^run the winner: paraxis //p'); echo \"winner: $cmd\"; test -n \"$cmd\" && $0 $cmd --data synthetic --steps 2 --progress none"
+                 $<TARGET_FILE:paraxis>)
+set_tests_properties(cli.plan.winner_trains_mlp PROPERTIES PASS_REGULAR_EXPRESSION "winner: train .*trained mlp 784-256-256-10 for 2 steps")
+add_test(NAME cli.plan.winner_trains_gpt
+         COMMAND sh -c "cmd=$($0 plan --model gpt --vocab 64 --context 32 --width 64 --heads 4 --layers 4 --devices 4 --global-batch 16 --memory-per-device 1.5e6 | sed -n 's/^run the winner: paraxis //p'); echo \"winner: $cmd\"; test -n \"$cmd\" && $0 $cmd --data synthetic --steps 2 --progress none"
+                 $<TARGET_FILE:paraxis>)
+set_tests_properties(cli.plan.winner_trains_gpt PROPERTIES PASS_REGULAR_EXPRESSION "winner: train .*--pp 4 .*--recompute.*trained gpt")
+add_test(NAME cli.train.recompute_prints_its_stash
+         COMMAND $<TARGET_FILE:paraxis> train --mlp-sizes 784,512,512,512,10 --data synthetic --batch 64 --steps 2
+                 --devices 2 --pp 2 --microbatches 8 --schedule gpipe --recompute --progress none)
+set_tests_properties(cli.train.recompute_prints_its_stash PROPERTIES PASS_REGULAR_EXPRESSION
+  "activations kept for the backward: at most [0-9.]+ MB on device 0 \\(measured, with --recompute\\)")

@@ -45,6 +45,7 @@ struct LayoutRunConfig {
   bool placement         = false;   // workload partitioning: pp = devices, gpipe, m = 1
   int threads_per_device = 1;
   bool defer_wgrad       = false;  // EngineConfig::defer_wgrad
+  bool recompute         = false;  // EngineConfig::recompute
   double comm_timeout_s  = 120;
   // Keep a trace of the last `trace_steps` steps (0: record nothing). Every step is recorded (the recorder
   // costs well under 2% of a step) and the trace is cut to the last ones, so it shows steady state.

@@ -61,6 +61,7 @@ struct TrainConfig {
   double bucket_mb       = 25;
   int zero               = 0;
   bool defer_wgrad       = false;  // Linear weight gradients once per step from all micro-batches
+  bool recompute = false;  // activations dropped after each forward and recomputed (R) before backward
   // output
   std::string progress = "auto";  // auto | bar | lines | none
   bool quiet           = false;
@@ -78,8 +79,9 @@ struct TrainResult {
   std::vector<double> losses;               // per step
   std::vector<double> step_ms;              // per step (rank 0's wall time)
   double eval_loss = 0, eval_accuracy = 0;  // last evaluation (accuracy for classifiers; 0 for text)
-  int64_t steps_done = 0;
-  int64_t samples    = 0;
+  int64_t steps_done       = 0;
+  int64_t samples          = 0;
+  int64_t peak_stash_bytes = 0;   // device 0: the most activation bytes it kept for the backward (measured)
   double median_step_ms() const;  // train/loop.h's median_step_ms of step_ms
 };
 
