@@ -10,11 +10,16 @@ namespace {
 
 // Stage costs for the partitioner: the full model's (Model::partition_costs, the function the cost model's
 // describe_model reads too), or the caller's measured ones.
-std::vector<int> stage_cuts_of(const ModelSpec& spec, const EngineConfig& cfg, size_t nblocks) {
+// (One stage needs no costs; without tp the shard is the full model; with tp a full model is built for them.)
+std::vector<int> stage_cuts_of(const ModelSpec& spec, const EngineConfig& cfg, Model& model) {
+  const size_t nblocks = model.blocks.size();
+  const int stages     = cfg.schedule.pp * cfg.schedule.virtual_stages;
+  if (stages == 1) return {0, static_cast<int>(nblocks)};
   std::vector<double> costs = cfg.block_costs;
-  if (costs.empty()) costs = build_model(spec)->partition_costs(1);
+  if (costs.empty())
+    costs = cfg.grid.tp == 1 ? model.partition_costs(1) : build_model(spec)->partition_costs(1);
   PX_CHECK(costs.size() == nblocks, "{} block costs for {} blocks", costs.size(), nblocks);
-  return pipeline::partition_stages(costs, cfg.schedule.pp * cfg.schedule.virtual_stages).cuts;
+  return pipeline::partition_stages(costs, stages).cuts;
 }
 
 // Each block's parameter sizes as this shard holds them (every device's layout is the same function of the
@@ -48,7 +53,7 @@ std::vector<std::vector<Layer*>> deferring_layers(Model& model, bool defer) {
 StepPlan plan_step(const ModelSpec& spec, const EngineConfig& cfg, Model& model) {
   const Grid& g = cfg.grid;
   StepPlan plan;
-  plan.cuts      = stage_cuts_of(spec, cfg, model.blocks.size());
+  plan.cuts      = stage_cuts_of(spec, cfg, model);
   plan.deferring = deferring_layers(model, cfg.defer_wgrad);
   auto& s        = plan.spec;
   s.schedule     = cfg.schedule;

@@ -8,25 +8,14 @@
 #include <fstream>
 
 #include "paraxis/core/error.h"
+#include "test_support/temp_file.h"
 #include "test_support/user_error.h"
 
 using namespace paraxis;
 
 namespace {
 
-// A fresh path in the test's temporary directory, removed when the test ends.
-class TempFile {
- public:
-  explicit TempFile(const std::string& stem)
-      : path_((std::filesystem::temp_directory_path() /
-               (stem + "." + std::to_string(::getpid()) + ".safetensors"))
-                  .string()) {}
-  ~TempFile() { std::filesystem::remove(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using paraxis::testing::TempFile;
 
 // Writes a file by hand: the 8-byte length (given or the header's own), the header text, then `data`.
 void write_raw(const std::string& path, const std::string& header, const std::string& data,

@@ -10,6 +10,7 @@
 #include "paraxis/core/error.h"
 #include "paraxis/trace/analysis.h"
 #include "paraxis/trace/synthetic.h"
+#include "test_support/trace_events.h"
 
 using namespace paraxis;
 using namespace paraxis::trace;
@@ -26,15 +27,7 @@ TraceSet one_f_one_b() {
   return synthetic_pipeline(s);
 }
 
-Event ev(Kind kind, int64_t begin, int64_t end, int peer = -1) {
-  Event e;
-  e.kind       = kind;
-  e.track      = default_track(kind);
-  e.t_begin_ns = begin;
-  e.t_end_ns   = end;
-  e.peer       = static_cast<int16_t>(peer);
-  return e;
-}
+using paraxis::testing::ev;
 
 // Checks the properties Perfetto relies on; returns the number of flows.
 int check_schema(const json& doc) {

@@ -13,22 +13,14 @@
 #include "paraxis/core/error.h"
 #include "paraxis/trace/analysis.h"
 #include "paraxis/trace/chrome_trace.h"
+#include "test_support/trace_events.h"
 
 using namespace paraxis;
 using namespace paraxis::trace;
 
 namespace {
 
-Event ev(Kind kind, int64_t begin, int64_t end, int peer = -1, int seq = -1) {
-  Event e;
-  e.kind       = kind;
-  e.track      = default_track(kind);
-  e.t_begin_ns = begin;
-  e.t_end_ns   = end;
-  e.peer       = static_cast<int16_t>(peer);
-  e.seq        = seq;
-  return e;
-}
+using paraxis::testing::ev;
 
 void expect_same(const Event& a, const Event& b) {
   EXPECT_EQ(a.t_begin_ns, b.t_begin_ns);
