@@ -154,7 +154,10 @@ double measured_ms(const DemoRow& r) {
 std::string verdict_word(const DemoRow& r) {
   if (!r.analysis) return "-";
   if (r.layout.cfg.devices == 1) return "one device";
-  return r.analysis->parallel ? "parallel" : "workload partitioning";
+  // The kind without its details: "pipeline (1F1B, m = 8)" -> "pipeline".
+  const trace::Analysis& a = *r.analysis;
+  const std::string kind   = a.kind.substr(0, a.kind.find(" ("));
+  return a.parallel || kind == "workload partitioning" ? kind : kind + ", serial";
 }
 
 // A layout's name up to its first comma ("1F1B, 2 devices, m=8" -> "1F1B") for one-line lists.

@@ -14,6 +14,7 @@ namespace paraxis::trace {
 
 CriticalPath critical_path(const TraceSet& set, int64_t lo, int64_t hi,
                            const FlowMatch& flows);  // critical_path.cc
+void judge(const TraceSet& set, Analysis& a);        // verdict.cc: kind, verdict, recommendation
 
 namespace {
 
@@ -45,57 +46,6 @@ std::string pct(double x) {
 // Closed form for 1F1B / GPipe with equal stages and free communication (guide §6).
 double pipeline_utilization(int m, int p) {
   return static_cast<double>(m) / (m + p - 1);
-}
-
-std::string recommend(const Analysis& a) {
-  const int p = a.pipeline_stages, m = a.microbatches;
-  const double exposed = a.comm + a.wait;
-  if (a.num_devices == 1)
-    return "one device: nothing to overlap; split the model over devices (--pp with micro-batches, --tp) or "
-           "the "
-           "batch (--dp) to run in parallel";
-  if (!a.parallel && p >= 2) {
-    const int target = 4 * p;
-    return fmt::format(
-        "stream {} micro-batches with 1F1B: utilization {} → {} (m/(m+p−1) with p={}; {} micro-batches, "
-        "8p, would give {})",
-        target, pct(a.utilization), pct(pipeline_utilization(target, p)), p, 8 * p,
-        pct(pipeline_utilization(8 * p, p)));
-  }
-  if (!a.parallel)
-    return fmt::format(
-        "devices take turns ({} of the step with at most one computing): split each layer "
-        "(--tp) or the batch (--dp) so they compute together",
-        pct(a.single_fraction + a.none_fraction));
-  if (p >= 2 && m >= 1 && a.bubble > 0.15 && m < 4 * p) {
-    const int target = 4 * p;
-    return fmt::format(
-        "stream {} micro-batches instead of {}: utilization {} → {} (1F1B m/(m+p−1) with p={}); "
-        "or interleave 2 chunks per device to halve the bubble",
-        target, m, pct(a.utilization), pct(pipeline_utilization(target, p)), p);
-  }
-  if (exposed > 0.10) {
-    const double predicted = std::min(1.0, a.utilization / std::max(1e-9, 1 - exposed));
-    return fmt::format(
-        "overlap communication with compute: {} of the step is communication or waiting not "
-        "hidden behind compute (overlap {}); bucketed, asynchronous collectives during the backward "
-        "pass would bring utilization {} → up to {}",
-        pct(exposed), a.overlap ? pct(*a.overlap) : std::string("n/a"), pct(a.utilization), pct(predicted));
-  }
-  auto [lo, hi] =
-      std::minmax_element(a.devices.begin(), a.devices.end(),
-                          [](const DeviceUsage& x, const DeviceUsage& y) { return x.busy < y.busy; });
-  if (hi->busy - lo->busy > 0.10)
-    return fmt::format("rebalance the work: {} computes {:.2f} ms but {} only {:.2f} ms per step",
-                       hi->info.label(), hi->busy_ns / 1e6 / a.num_steps, lo->info.label(),
-                       lo->busy_ns / 1e6 / a.num_steps);
-  if (p >= 2 && a.bubble > 0.10)
-    return fmt::format(
-        "utilization {}: the remaining bubble is the pipeline's fill and drain; interleave 2 chunks "
-        "per device to halve it",
-        pct(a.utilization));
-  return fmt::format("utilization {}: close to the ideal for this layout; nothing to fix in the schedule",
-                     pct(a.utilization));
 }
 
 // The analysis window: one step (--step), all marked steps, or the whole trace when none is marked.
@@ -209,15 +159,6 @@ void measure_concurrency(const std::vector<Intervals>& busy_sets, Analysis& a) {
   a.parallel          = t_multi > 0 && t_multi >= t_single;
 }
 
-std::string verdict(const Analysis& a) {
-  if (a.num_devices == 1) return "one device: the baseline every layout is compared against";
-  if (a.parallel)
-    return fmt::format("parallel: two or more devices computed at the same time for {} of the step",
-                       pct(a.parallel_fraction));
-  return fmt::format("workload partitioning: at most one device computed at a time for {} of the step",
-                     pct(a.single_fraction + a.none_fraction));
-}
-
 }  // namespace
 
 Analysis analyze(const TraceSet& set, const AnalysisOptions& options) {
@@ -244,8 +185,7 @@ Analysis analyze(const TraceSet& set, const AnalysisOptions& options) {
   a.unmatched_recvs     = flows.unmatched_recvs;
   a.critical_path       = critical_path(set, a.window_begin_ns, a.window_end_ns, flows);
 
-  a.verdict        = verdict(a);
-  a.recommendation = recommend(a);
+  judge(set, a);
   return a;
 }
 

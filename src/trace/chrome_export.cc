@@ -211,6 +211,16 @@ void add_flow_arrows(json& out, const TraceSet& set, const FlowMatch& match, con
 json paraxis_meta(const TraceSet& set, int64_t origin) {
   json meta = {
       {"format", 1}, {"layout", set.layout}, {"source", set.source}, {"dropped_events", set.dropped_events}};
+  if (set.layout_info.known) {
+    const LayoutInfo& l = set.layout_info;
+    meta["layout_info"] = {{"dp", l.dp},
+                           {"tp", l.tp},
+                           {"pp", l.pp},
+                           {"m", l.m},
+                           {"v", l.v},
+                           {"schedule", l.schedule},
+                           {"placement", l.placement}};
+  }
   json devices = json::array();
   for (const DeviceInfo& info : set.devices)
     devices.push_back({{"device", info.device}, {"dp", info.dp}, {"tp", info.tp}, {"pp", info.pp}});

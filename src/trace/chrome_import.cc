@@ -195,6 +195,17 @@ TraceSet from_chrome_json(const json& doc, const std::string& what) {
   const json meta = paraxis_meta(doc);
   set.layout      = meta.value("layout", "");
   set.source      = meta.value("source", "measured");
+  if (meta.contains("layout_info") && meta["layout_info"].is_object()) {
+    const json& l   = meta["layout_info"];
+    set.layout_info = {.dp        = l.value("dp", 1),
+                       .tp        = l.value("tp", 1),
+                       .pp        = l.value("pp", 1),
+                       .m         = l.value("m", 1),
+                       .v         = l.value("v", 1),
+                       .schedule  = l.value("schedule", ""),
+                       .placement = l.value("placement", false),
+                       .known     = true};
+  }
   add_devices(meta, pids, set);
   set.steps = read_steps(meta, what);
   if (meta.contains("one_device_step_ms") && meta["one_device_step_ms"].is_number())

@@ -16,8 +16,10 @@ namespace {
 const char* verdict_class(const Analysis& a) {
   return a.num_devices == 1 ? "single" : a.parallel ? "parallel" : "partitioning";
 }
-const char* verdict_word(const Analysis& a) {
-  return a.num_devices == 1 ? "one device" : a.parallel ? "parallel" : "workload partitioning";
+// The layout's kind (the verdict's first words), and "serial" when a layout meant to be parallel was not.
+std::string verdict_word(const Analysis& a) {
+  const bool expected_serial = a.num_devices == 1 || a.kind == "workload partitioning";
+  return a.parallel || expected_serial ? a.kind : a.kind + ", serial";
 }
 }  // namespace
 

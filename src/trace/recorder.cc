@@ -77,6 +77,48 @@ std::string DeviceInfo::label() const {
   return fmt::format("device {} (dp{} tp{} pp{})", device, dp, tp, pp);
 }
 
+namespace {
+// The number after `prefix` at the start of a word ("pp2", "pp=2"), or -1.
+int number_after(std::string_view word, std::string_view prefix) {
+  if (!word.starts_with(prefix)) return -1;
+  word.remove_prefix(prefix.size());
+  if (word.starts_with('=')) word.remove_prefix(1);
+  if (word.empty() || word.size() > 6) return -1;
+  int n = 0;
+  for (char c : word) {
+    if (c < '0' || c > '9') return -1;
+    n = 10 * n + (c - '0');
+  }
+  return n;
+}
+bool is_schedule(std::string_view w) {
+  return w == "1f1b" || w == "gpipe" || w == "interleaved-1f1b" || w == "zb-h1" || w == "zbh1";
+}
+}  // namespace
+
+LayoutInfo parse_layout_label(std::string_view label) {
+  LayoutInfo info;
+  std::string lower(label);
+  for (char& c : lower)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  size_t i = 0;
+  while (i < lower.size()) {
+    const size_t j = lower.find_first_of(" ,:()x", i);
+    const std::string_view w =
+        std::string_view(lower).substr(i, (j == std::string::npos ? lower.size() : j) - i);
+    i = j == std::string::npos ? lower.size() : j + 1;
+    if (w.empty()) continue;
+    int* fields[]                    = {&info.dp, &info.tp, &info.pp, &info.m, &info.v};
+    constexpr std::string_view pre[] = {"dp", "tp", "pp", "m", "v"};
+    for (int k = 0; k < 5; ++k)
+      if (const int n = number_after(w, pre[k]); n >= 1) *fields[k] = n, info.known = true;
+    if (is_schedule(w)) info.schedule = std::string(w), info.known = true;
+    if (w == "placement") info.placement = info.known = true;
+  }
+  if (info.placement) info.m = 1;
+  return info;
+}
+
 std::pair<int64_t, int64_t> TraceSet::span() const {
   int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
   for (const auto& dev : events)

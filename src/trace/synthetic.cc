@@ -88,7 +88,8 @@ TraceSet synthetic_pipeline(const PipelineShape& s) {
         if (ready < 0) break;  // its input has not been produced yet
         if (backward && f_end[r][j] < 0) break;
         const int64_t begin = std::max(free_at[r], ready);
-        const int64_t end   = begin + ns(backward ? s.backward_ns : s.forward_ns);
+        const double weight = r < static_cast<int>(s.stage_weight.size()) ? s.stage_weight[r] : 1.0;
+        const int64_t end   = begin + ns(weight * (backward ? s.backward_ns : s.forward_ns));
         set.events[r].push_back(make(backward ? Kind::kBackward : Kind::kForward, r, j, begin, end));
         (backward ? b_end : f_end)[r][j] = end;
         free_at[r]                       = end;
@@ -108,7 +109,10 @@ TraceSet synthetic_pipeline(const PipelineShape& s) {
   if (s.opt_ns > 0)
     for (int r = 0; r < p; ++r)
       set.events[r].push_back(make(Kind::kOptStep, r, -1, free_at[r], free_at[r] + ns(s.opt_ns)));
-  set.one_device_step_ns = static_cast<double>(m) * p * (s.forward_ns + s.backward_ns) + s.opt_ns * p;
+  double weights = 0;
+  for (int r = 0; r < p; ++r)
+    weights += r < static_cast<int>(s.stage_weight.size()) ? s.stage_weight[r] : 1.0;
+  set.one_device_step_ns = m * weights * (s.forward_ns + s.backward_ns) + s.opt_ns * p;
   finish_set(set);
   return set;
 }

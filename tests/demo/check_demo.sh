@@ -21,7 +21,9 @@ for layout in "1 device" "placement, 2 devices" "1F1B, 2 devices, m=8, defer-W" 
 done
 row "1 device" | grep -q "one device" || fail "the 1-device row has no 'one device' verdict"
 row "placement, 2 devices" | grep -q "workload partitioning" || fail "placement is not judged workload partitioning"
-row "1F1B, 2 devices, m=8, defer-W" | grep -q " parallel " || fail "1F1B is not judged parallel"
+# A pipeline is named a pipeline (whether or not it ran in parallel), never workload partitioning.
+row "1F1B, 2 devices, m=8, defer-W" | grep -q " pipeline" || fail "1F1B is not judged a pipeline"
+row "1F1B, 2 devices, m=8, defer-W" | grep -q "workload partitioning" && fail "1F1B is judged workload partitioning"
 row "dp2, 2 devices" | grep -q " parallel " || fail "dp2 is not judged parallel"
 row "tp2, 2 devices" | grep -q " parallel " || fail "tp2 is not measured or not judged parallel"
 
@@ -50,5 +52,6 @@ got=$(sed -n 's/^predicted step time *\([0-9.]*\) ms.*/\1/p' "$out/predict.txt")
 awk -v a="$pred" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(b != "" && d <= 0.05 + 6e-4 * a) }' ||
   fail "the profile in machine.json does not reproduce the 1F1B row's prediction ${pred} ms: predict says '${got}'"
 "$paraxis" analyze "$out/1f1b.json" > "$out/analyze.txt" 2>&1 || fail "paraxis analyze rejects the 1F1B trace"
-grep -q "parallel" "$out/analyze.txt" || fail "paraxis analyze does not judge the 1F1B trace parallel"
+grep -q "^verdict: *pipeline (1F1B, m = 8)" "$out/analyze.txt" || fail "paraxis analyze does not judge the 1F1B trace a pipeline"
+grep -q "^verdict: .*workload partitioning" "$out/analyze.txt" && fail "paraxis analyze judges the 1F1B trace workload partitioning"
 echo "demo checks passed"

@@ -1,4 +1,4 @@
-# `paraxis demo --quick`: the table, the verdicts (placement -> workload partitioning, 1F1B -> parallel),
+# `paraxis demo --quick`: the table, the verdicts (placement -> workload partitioning, 1F1B -> pipeline, never workload partitioning),
 # equal final losses, report.html and the traces (tests/demo/check_demo.sh).
 add_test(NAME cli_demo_quick
          COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/check_demo.sh $<TARGET_FILE:paraxis>

@@ -81,7 +81,8 @@ TEST(TraceAnalysis, OneFOneBIsParallel) {
   const int p = 4, m = 8;
   Analysis a = analyze(synthetic_pipeline(pipeline(p, m, "1f1b", 5e4)));
   EXPECT_TRUE(a.parallel);
-  EXPECT_EQ(a.verdict.rfind("parallel: two or more devices computed at the same time for ", 0), 0u)
+  EXPECT_EQ(a.verdict.rfind("pipeline (1F1B, m = 8): two or more devices computed at the same time for ", 0),
+            0u)
       << a.verdict;
   EXPECT_GT(a.parallel_fraction, a.single_fraction);
   // Transfers lengthen the step a little beyond the free-communication closed form, never shorten it.

@@ -14,7 +14,7 @@ add_test(NAME cli.trace.1f1b_is_parallel
          COMMAND sh -c "$0 example-trace --layout 1f1b --devices 4 -m 8 --comm-ms 0 -o ${PX_TRACE_DIR}/1f1b.json && \
 $0 analyze ${PX_TRACE_DIR}/1f1b.json --one-device-ms 96" $<TARGET_FILE:paraxis>)
 set_tests_properties(cli.trace.1f1b_is_parallel PROPERTIES
-  PASS_REGULAR_EXPRESSION "pipeline bubble: +27.3%.*speedup: +2.91× over one device.*verdict: +parallel: two or more devices")
+  PASS_REGULAR_EXPRESSION "pipeline bubble: +27.3%.*speedup: +2.91× over one device.*verdict: +pipeline \\(1F1B, m = 8\\): two or more devices")
 
 foreach(bad missing.json not_json.json not_trace.json)
   add_test(NAME cli.trace.analyze_rejects_${bad}

@@ -74,9 +74,21 @@ struct Analysis {
   CriticalPath critical_path;
   int unmatched_sends = 0, unmatched_recvs = 0;
   int64_t dropped_events = 0;
-  std::string verdict;         // the seed's terms
-  std::string recommendation;  // one concrete change and what it predicts
+  LayoutInfo layout_info;       // the trace's layout (its metadata, else its label, else its events)
+  std::string kind;             // "one device", "workload partitioning", "pipeline", "dp2 x pipeline", ...
+  double pipeline_ideal  = 1;   // pipelines: the closed-form utilization 1 − (p−1)/(m+p−1)
+  int heaviest_stage     = -1;  // pipelines: the stage with the most compute in the window
+  double stage_imbalance = 1;   // max / mean compute per stage
+  double heaviest_share  = 0;   // the heaviest stage's share of all stages' compute
+  double transfer_ratio  = 0;   // a micro-batch's transfer time on a stage / its compute time there
+  std::string cause;    // the largest measured loss: "stage imbalance", "bubble", "transfer", "waiting"
+  std::string verdict;  // the kind, what it achieved, why
+  std::string recommendation;   // one concrete change (never the current layout) and what it predicts
+  std::string suggested_flags;  // the `paraxis train` flags the recommendation names ("" when none)
 };
+
+// "pipeline (1F1B, m = 8)", "dp2 x tp2", "workload partitioning", ... (the short name of a layout's kind).
+std::string layout_kind(const LayoutInfo& l, int devices);
 
 Analysis analyze(const TraceSet& set, const AnalysisOptions& options = {});
 std::string format_analysis(const Analysis& a);

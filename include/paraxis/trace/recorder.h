@@ -175,9 +175,24 @@ struct ClockSync {
   int64_t uncertainty_ns = 0;  // half the round trip of the best ping-pong: |error of offset| ≤ this
 };
 
+// The layout a trace was recorded under, structured (the label in TraceSet::layout is for people): the grid,
+// micro-batches m, virtual stages v, the schedule ("1f1b", "gpipe", ...) and whether it is workload
+// partitioning (placement: pp > 1, m = 1). known: the fields were set (by the runtime, the cost model, the
+// trace's metadata or parsed from the label).
+struct LayoutInfo {
+  int dp = 1, tp = 1, pp = 1, m = 1, v = 1;
+  std::string schedule;
+  bool placement = false;
+  bool known     = false;
+};
+// The layout a label names: "dp1 x tp1 x pp2, 1f1b m8", "dp1 tp1 pp2 1f1b m8 (predicted)", "placement on 2
+// devices (pp2, m1)", "1f1b pp=4 m=8", "tp=2". known is false when the label names none of them.
+LayoutInfo parse_layout_label(std::string_view label);
+
 // Everything one run recorded: events per device plus what the analysis needs to read them.
 struct TraceSet {
   std::string layout;                        // "placement", "1f1b pp=4 m=8", "tp=2", ...
+  LayoutInfo layout_info;                    // the same, structured (known = false: parse the label)
   std::string source = "measured";           // "measured" (runtime) or "simulated" (cost model)
   std::vector<DeviceInfo> devices;           // devices[i] describes events[i]
   std::vector<std::vector<Event>> events;    // per device, any order

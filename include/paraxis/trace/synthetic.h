@@ -12,6 +12,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "paraxis/trace/recorder.h"
 
@@ -23,8 +24,9 @@ struct PipelineShape {
   std::string schedule = "1f1b";  // "1f1b" or "gpipe" (identical when m = 1)
   double forward_ns    = 1e6;     // per stage and micro-batch
   double backward_ns   = 2e6;
-  double comm_ns       = 0;  // per activation / gradient transfer between neighbouring stages
-  double opt_ns        = 0;  // optimizer step after the last backward (0: none)
+  double comm_ns       = 0;          // per activation / gradient transfer between neighbouring stages
+  double opt_ns        = 0;          // optimizer step after the last backward (0: none)
+  std::vector<double> stage_weight;  // per stage, a factor on forward_ns and backward_ns (empty: all 1)
 };
 TraceSet synthetic_pipeline(const PipelineShape& shape);
 

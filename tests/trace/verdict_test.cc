@@ -1,0 +1,142 @@
+// The verdict names the layout's kind, what it achieved and why; the recommendation never repeats the layout.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <sstream>
+
+#include "paraxis/trace/analysis.h"
+#include "paraxis/trace/chrome_trace.h"
+#include "paraxis/trace/synthetic.h"
+
+using namespace paraxis::trace;
+
+namespace {
+
+PipelineShape shape(int p, int m, double comm_ns = 0, std::vector<double> weights = {}) {
+  PipelineShape s;
+  s.stages       = p;
+  s.microbatches = m;
+  s.forward_ns   = 1e6;
+  s.backward_ns  = 2e6;
+  s.comm_ns      = comm_ns;
+  s.stage_weight = std::move(weights);
+  return s;
+}
+
+// The layout `flags` leave when applied to `l` (only the flags the recommendations use).
+LayoutInfo apply_flags(LayoutInfo l, const std::string& flags) {
+  std::istringstream in(flags);
+  std::string flag, value;
+  while (in >> flag >> value) {
+    if (flag == "--dp") l.dp = std::stoi(value);
+    if (flag == "--tp") l.tp = std::stoi(value);
+    if (flag == "--pp") l.pp = std::stoi(value);
+    if (flag == "--microbatches") l.m = std::stoi(value), l.placement = false;
+    if (flag == "--virtual") l.v = std::stoi(value);
+    if (flag == "--schedule") l.schedule = value, l.placement = false;
+  }
+  return l;
+}
+bool same_layout(const LayoutInfo& x, const LayoutInfo& y) {
+  return x.dp == y.dp && x.tp == y.tp && x.pp == y.pp && x.m == y.m && x.v == y.v &&
+         x.schedule == y.schedule && x.placement == y.placement;
+}
+
+}  // namespace
+
+TEST(Verdict, ImbalancedPipelineIsAPipelineWithStageImbalance) {
+  Analysis a = analyze(synthetic_pipeline(shape(2, 8, 0, {3, 1})));
+  EXPECT_EQ(a.kind, "pipeline (1F1B, m = 8)");
+  EXPECT_EQ(a.cause, "stage imbalance");
+  EXPECT_NEAR(a.stage_imbalance, 1.5, 1e-9);
+  EXPECT_EQ(a.heaviest_stage, 0);
+  EXPECT_EQ(a.verdict.find("workload partitioning"), std::string::npos) << a.verdict;
+  EXPECT_NE(a.verdict.find("stage 0 holds 75.0% of the compute (imbalance 1.50x)"), std::string::npos)
+      << a.verdict;
+  EXPECT_EQ(a.recommendation.find("micro-batches with 1F1B"), std::string::npos) << a.recommendation;
+  EXPECT_EQ(a.suggested_flags, "--dp 2 --pp 1");
+}
+
+TEST(Verdict, TransferBoundPipelineNamesTransfer) {
+  Analysis a = analyze(synthetic_pipeline(shape(2, 8, 6e6)));
+  EXPECT_EQ(a.cause, "transfer") << a.verdict;
+  EXPECT_NEAR(a.transfer_ratio, 2.0, 0.05);
+  EXPECT_NE(a.verdict.find("transfers per micro-batch take 2.0x the compute"), std::string::npos)
+      << a.verdict;
+  EXPECT_EQ(a.suggested_flags, "--microbatches 4");
+}
+
+TEST(Verdict, SerialPipelineSaysSoAndIsNeverWorkloadPartitioning) {
+  // Stage 0 does nearly everything: the devices almost never compute together.
+  Analysis a = analyze(synthetic_pipeline(shape(2, 8, 0, {20, 1})));
+  EXPECT_FALSE(a.parallel);
+  EXPECT_EQ(a.verdict.rfind("pipeline (1F1B, m = 8): ran nearly serially", 0), 0u) << a.verdict;
+  EXPECT_EQ(a.cause, "stage imbalance");
+}
+
+TEST(Verdict, PlacementKeepsWorkloadPartitioning) {
+  Analysis a = analyze(synthetic_pipeline(shape(2, 1)));
+  EXPECT_EQ(a.kind, "workload partitioning");
+  EXPECT_TRUE(a.layout_info.placement);
+  EXPECT_EQ(a.verdict.rfind("workload partitioning: at most one device computed at a time", 0), 0u)
+      << a.verdict;
+}
+
+TEST(Verdict, OneDeviceDataAndTensorParallelKeepTheirs) {
+  EXPECT_EQ(analyze(synthetic_pipeline(shape(1, 1))).kind, "one device");
+  Analysis dp = analyze(synthetic_data_parallel({}));
+  EXPECT_EQ(dp.verdict.rfind("data parallel: two or more devices computed at the same time", 0), 0u)
+      << dp.verdict;
+  Analysis tp = analyze(synthetic_tensor_parallel({}));
+  EXPECT_EQ(tp.verdict.rfind("tensor parallel: two or more devices computed at the same time", 0), 0u)
+      << tp.verdict;
+}
+
+TEST(Verdict, LayoutComesFromMetadataElseTheLabel) {
+  EXPECT_EQ(layout_kind(parse_layout_label("dp1 x tp1 x pp2, 1f1b m8"), 2), "pipeline (1F1B, m = 8)");
+  EXPECT_EQ(layout_kind(parse_layout_label("dp1 tp1 pp2 gpipe m4 (predicted)"), 2),
+            "pipeline (GPipe, m = 4)");
+  EXPECT_EQ(layout_kind(parse_layout_label("placement on 2 devices (pp2, m1)"), 2), "workload partitioning");
+  EXPECT_EQ(layout_kind(parse_layout_label("dp2 x tp1 x pp2, 1f1b m8"), 4), "dp2 x pipeline (1F1B, m = 8)");
+  EXPECT_EQ(layout_kind(parse_layout_label("dp2 x tp2 x pp1, 1f1b m1"), 4), "dp2 x tp2");
+  EXPECT_FALSE(parse_layout_label("my run").known);
+  // A label that says nothing: the structured field decides, and survives the Chrome JSON round trip.
+  TraceSet set        = synthetic_pipeline(shape(2, 8));
+  set.layout          = "my run";
+  set.layout_info     = {.pp = 2, .m = 8, .schedule = "gpipe", .known = true};
+  const TraceSet back = from_chrome_json(to_chrome_json(set), "round trip");
+  EXPECT_TRUE(back.layout_info.known);
+  EXPECT_EQ(analyze(back).kind, "pipeline (GPipe, m = 8)");
+}
+
+TEST(Verdict, RecommendationNeverRepeatsTheCurrentLayout) {
+  std::vector<TraceSet> sets = {synthetic_pipeline(shape(1, 1)),
+                                synthetic_pipeline(shape(2, 1)),
+                                synthetic_pipeline(shape(4, 1)),
+                                synthetic_pipeline(shape(2, 8)),
+                                synthetic_pipeline(shape(4, 8)),
+                                synthetic_pipeline(shape(4, 4)),
+                                synthetic_pipeline(shape(2, 8, 6e6)),
+                                synthetic_pipeline(shape(2, 2, 6e6)),
+                                synthetic_pipeline(shape(2, 8, 0, {3, 1})),
+                                synthetic_pipeline(shape(2, 16, 0, {20, 1})),
+                                synthetic_data_parallel({}),
+                                synthetic_tensor_parallel({})};
+  for (const TraceSet& set : sets) {
+    const Analysis a    = analyze(set);
+    const LayoutInfo& l = a.layout_info;
+    SCOPED_TRACE(a.verdict + " | " + a.recommendation);
+    if (!a.suggested_flags.empty()) {
+      EXPECT_FALSE(same_layout(apply_flags(l, a.suggested_flags), l)) << a.suggested_flags;
+      EXPECT_NE(a.recommendation.find(a.suggested_flags), std::string::npos);
+    }
+    if (l.pp > 1 && !l.placement) {
+      EXPECT_EQ(a.recommendation.find(fmt::format("--microbatches {}", l.m)), std::string::npos);
+      EXPECT_EQ(a.recommendation.find(fmt::format("stream {} micro-batches", l.m)), std::string::npos);
+      EXPECT_EQ(a.verdict.find("workload partitioning"), std::string::npos);
+    }
+    if (l.tp > 1) EXPECT_EQ(a.suggested_flags.find(fmt::format("--tp {}", l.tp)), std::string::npos);
+    if (l.dp > 1) EXPECT_EQ(a.suggested_flags.find(fmt::format("--dp {}", l.dp)), std::string::npos);
+  }
+}
