@@ -112,14 +112,7 @@ LayoutRunResult run_layout(const LayoutRunConfig& cfg) {
   result.peak_stash_bytes = stash;
   if (cfg.trace_steps > 0) {
     trace::TraceSet all = traces.collect(cfg.name.empty() ? result.layout : cfg.name);
-    all.layout_info     = {.dp        = t.dp,
-                           .tp        = t.tp,
-                           .pp        = t.pp,
-                           .m         = t.microbatches,
-                           .v         = t.virtual_stages,
-                           .schedule  = t.schedule,
-                           .placement = t.placement,
-                           .known     = true};
+    all.layout_info     = trace_layout_info(t);
     result.trace        = crop_steps(all, all.steps.size() - cfg.trace_steps, cfg.trace_steps);
   }
   return result;

@@ -293,6 +293,7 @@ void write_merged_trace(Communicator& world, const trace::Recorder& rec, const t
                         const std::string& layout, const TrainConfig& cfg) {
   std::optional<trace::TraceSet> set = trace::gather_trace(world, trace::local_trace(rec, info), layout);
   if (!set) return;
+  set->layout_info = trace_layout_info(cfg);
   trace::write_chrome_trace(*set, cfg.trace_path);
   if (!cfg.quiet)
     fmt::print(
@@ -513,12 +514,26 @@ void train_device(Run& run, Communicator& world) {
 
 }  // namespace
 
+trace::LayoutInfo trace_layout_info(const TrainConfig& cfg) {
+  return {.dp        = cfg.dp > 0 ? cfg.dp : std::max(1, cfg.devices / (cfg.tp * cfg.pp)),
+          .tp        = cfg.tp,
+          .pp        = cfg.pp,
+          .m         = cfg.microbatches,
+          .v         = cfg.virtual_stages,
+          .schedule  = cfg.schedule,
+          .placement = cfg.placement,
+          .known     = true};
+}
+
 TrainResult run_training(const TrainConfig& cfg) {
   std::unique_ptr<Run> run = prepare_run(cfg);
   launch(run->backend, run->cfg.devices, device_options(run->cfg),
          [&](Communicator& world) { train_device(*run, world); });
-  if (!cfg.trace_path.empty() && run->backend == Backend::kThreads)
-    trace::write_chrome_trace(run->traces->collect(trace_layout(run->cfg)), cfg.trace_path);
+  if (!cfg.trace_path.empty() && run->backend == Backend::kThreads) {
+    trace::TraceSet set = run->traces->collect(trace_layout(run->cfg));
+    set.layout_info     = trace_layout_info(run->cfg);
+    trace::write_chrome_trace(set, cfg.trace_path);
+  }
   return std::move(run->result);
 }
 

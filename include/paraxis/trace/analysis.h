@@ -1,10 +1,10 @@
 // paraxis/trace/analysis.h — what a trace says about concurrency: utilization, bubble, overlap, critical
-// path, a verdict (parallel or workload partitioning) with a recommendation, and the work–depth view.
+// path, a verdict (the layout's kind, what it achieved, why) with a recommendation, and the work–depth view.
 //
 //   trace::TraceSet set = trace::read_chrome_trace("run.json");
 //   trace::Analysis a   = trace::analyze(set, {.one_device_step_ns = 41.5e6});
-//   fmt::print("{}\n", a.verdict);          // "parallel: two or more devices computed at the same time
-//   for 81.8% ..." fmt::print("{}", trace::format_analysis(a));   // the text `paraxis analyze` prints
+//   fmt::print("{}\n", a.verdict);  // "pipeline (1F1B, m = 8): two or more devices computed at ..."
+//   fmt::print("{}", trace::format_analysis(a));   // the text `paraxis analyze` prints
 //
 //   std::vector<trace::LayerWork> layers = {{"fc1", 2e9}, {"fc2", 1e9}};
 //   trace::WorkDepth wd = trace::work_depth(layers, {.name = "1f1b", .pp = 2, .microbatches = 8});
@@ -14,7 +14,9 @@
 //    else communicating (a SEND/RECV/collective runs), else idle; fractions are of the analysis window;
 //  * bubble = 1 − mean busy fraction (for 1F1B with free communication: (p − 1)/(m + p − 1));
 //  * overlap = share of communication time during which the same device also computed;
-//  * verdict: "parallel" when the time with ≥ 2 devices computing is at least the time with exactly one;
+//  * verdict: the layout's kind ("pipeline (1F1B, m = 8)", "workload partitioning", "data parallel", ...),
+//    whether ≥ 2 devices computed for at least as long as exactly one, and for pipelines the largest cause
+//    of the loss (stage imbalance, bubble, transfer, waiting); the recommendation never repeats the layout;
 //  * critical path: from the last event back, each step to the dependency that finished last — the previous
 //    event of the same device, the SEND of a RECV, or the last member to enter a collective.
 #pragma once

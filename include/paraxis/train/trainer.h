@@ -20,6 +20,7 @@
 
 #include "paraxis/nn/model.h"
 #include "paraxis/parallel/engine.h"
+#include "paraxis/trace/recorder.h"
 
 namespace paraxis {
 
@@ -97,5 +98,8 @@ void apply_placement(TrainConfig& cfg);
 
 // The Engine's configuration of a run whose layout is resolved (dp derived, placement applied).
 EngineConfig engine_config(const TrainConfig& cfg);
+
+// The resolved layout as a trace records it (TraceSet::layout_info, read by the analysis' verdict).
+trace::LayoutInfo trace_layout_info(const TrainConfig& cfg);
 
 }  // namespace paraxis
