@@ -236,6 +236,14 @@ class StepPricer {
   SimInput input(const std::vector<double>& shared) const {
     SimInput in;
     in.layout             = fmt::format("{} (predicted)", l_.describe());
+    in.layout_info        = {.dp        = l_.dp,
+                             .tp        = l_.tp,
+                             .pp        = l_.pp,
+                             .m         = l_.microbatches,
+                             .v         = l_.virtual_stages,
+                             .schedule  = pipeline::schedule_kind_name(l_.schedule),
+                             .placement = l_.pp > 1 && l_.microbatches == 1,
+                             .known     = true};
     in.rendezvous         = hw_.intra_node.rendezvous && l_.devices() <= hw_.devices_per_node;
     in.buckets_share_core = dp_link_.shares_compute_core && l_.devices() <= hw_.devices_per_node && l_.dp > 1;
     for (int s = 0; s < stages_; ++s) stage_input(in, s, shared[sched_.lowered.stage_device[s]]);

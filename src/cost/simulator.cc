@@ -323,9 +323,10 @@ class Sim {
   }
 
   void record_trace() {
-    r_.trace.layout = in_.layout;
-    r_.trace.source = "simulated";
-    r_.trace.events = std::move(events_);
+    r_.trace.layout      = in_.layout;
+    r_.trace.layout_info = in_.layout_info;
+    r_.trace.source      = "simulated";
+    r_.trace.events      = std::move(events_);
     for (auto& list : r_.trace.events)
       std::sort(list.begin(), list.end(),
                 [](const trace::Event& a, const trace::Event& b) { return a.t_begin_ns < b.t_begin_ns; });

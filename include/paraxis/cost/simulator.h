@@ -57,6 +57,7 @@ struct SimInput {
   bool measure_overlap = false;            // fill SimResult::overlap
   double time_unit_ns  = 1e9;              // trace timestamps: seconds → ns (1 for unit-time mode)
   std::string layout   = "simulated";      // the trace's layout label
+  trace::LayoutInfo layout_info;           // the same, structured (known = false: the label is parsed)
   std::vector<trace::DeviceInfo> devices;  // grid coordinates for the trace (default: pp = device index)
 
   // Unit-time mode: every stage F 1, B 2, I 1, W 1, free transfers, no data parallelism.
