@@ -21,7 +21,7 @@ test: build
 
 # Sanitizer builds (separate build dirs). TSan runs only the communicator's threads-backend tests: oneDNN and
 # OpenMP are not TSan-instrumented and report false races. ASan+UBSan runs the unit tests (the gtest binary:
-# kernels, layers, goldens, equivalence, collectives, schedules, trace); the CLI and MPI entries run in `make test`.
+# kernels, layers, goldens, equivalence, collectives, schedules, trace); the CLI, example and MPI entries run in `make test`.
 SAN_TEST_FLAGS = --output-on-failure -j $(JOBS) --timeout 900
 
 sanitize-thread:
@@ -32,7 +32,7 @@ sanitize-thread:
 sanitize-address:
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPARAXIS_SANITIZE=address
 	cmake --build build-asan -j $(JOBS) --target paraxis_tests
-	cd build-asan && UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" ctest $(SAN_TEST_FLAGS) -LE mpi -E '^cli'
+	cd build-asan && UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" ctest $(SAN_TEST_FLAGS) -LE mpi -E '^(cli|example)'
 
 format-check:
 	clang-format --dry-run -Werror $$(git ls-files '*.cc' '*.h')
