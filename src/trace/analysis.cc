@@ -12,6 +12,9 @@
 
 namespace paraxis::trace {
 
+using detail::pct;
+using detail::pipeline_utilization;
+
 CriticalPath critical_path(const TraceSet& set, int64_t lo, int64_t hi,
                            const FlowMatch& flows);  // critical_path.cc
 void judge(const TraceSet& set, Analysis& a);        // verdict.cc: kind, verdict, recommendation
@@ -37,15 +40,6 @@ DeviceSets classify(const std::vector<Event>& events, int64_t lo, int64_t hi) {
       comm.push_back(iv);
   }
   return {detail::normalize(busy, lo, hi), detail::normalize(wait, lo, hi), detail::normalize(comm, lo, hi)};
-}
-
-std::string pct(double x) {
-  return fmt::format("{:.1f}%", 100 * x);
-}
-
-// Closed form for 1F1B / GPipe with equal stages and free communication (guide §6).
-double pipeline_utilization(int m, int p) {
-  return static_cast<double>(m) / (m + p - 1);
 }
 
 // The analysis window: one step (--step), all marked steps, or the whole trace when none is marked.

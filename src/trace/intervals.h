@@ -1,6 +1,10 @@
 // Sets of time intervals as sorted, disjoint [begin, end) lists — the arithmetic of the utilization figures.
 #pragma once
 
+#include <fmt/format.h>
+
+#include <string>
+
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -54,6 +58,17 @@ inline Intervals unite(const Intervals& a, const Intervals& b, int64_t lo, int64
   Intervals all = a;
   all.insert(all.end(), b.begin(), b.end());
   return normalize(std::move(all), lo, hi);
+}
+
+// "12.3%".
+inline std::string pct(double x) {
+  return fmt::format("{:.1f}%", 100 * x);
+}
+
+// A pipeline's closed-form utilization m/(m+p-1): 1F1B / GPipe with equal stages and free communication
+// (docs/architecture.md, reference facts).
+inline double pipeline_utilization(int m, int p) {
+  return static_cast<double>(m) / (m + p - 1);
 }
 
 }  // namespace paraxis::trace::detail

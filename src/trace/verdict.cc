@@ -8,17 +8,13 @@
 #include <set>
 
 #include "paraxis/trace/analysis.h"
+#include "trace/intervals.h"
 
 namespace paraxis::trace {
+using detail::pct;
+using detail::pipeline_utilization;
+
 namespace {
-
-std::string pct(double x) {
-  return fmt::format("{:.1f}%", 100 * x);
-}
-
-double pipeline_utilization(int m, int p) {
-  return static_cast<double>(m) / (m + p - 1);
-}
 
 std::string schedule_name(const std::string& s) {
   if (s == "1f1b") return "1F1B";
