@@ -15,9 +15,9 @@ namespace paraxis::trace {
 using detail::pct;
 using detail::pipeline_utilization;
 
-CriticalPath critical_path(const TraceSet& set, int64_t lo, int64_t hi,
-                           const FlowMatch& flows);  // critical_path.cc
-void judge(const TraceSet& set, Analysis& a);        // verdict.cc: kind, verdict, recommendation
+CriticalPath critical_path(const TraceSet& set, int64_t lo, int64_t hi, const FlowMatch& flows,
+                           const WaitingSpans& waits);  // critical_path.cc
+void judge(const TraceSet& set, Analysis& a);           // verdict.cc: kind, verdict, recommendation
 
 namespace {
 
@@ -28,17 +28,18 @@ struct DeviceSets {
   Intervals busy, wait, comm;
 };
 
-DeviceSets classify(const std::vector<Event>& events, int64_t lo, int64_t hi) {
+// waits: the device's spans from waiting_spans (WAIT events and the time before a peer arrived).
+DeviceSets classify(const std::vector<Event>& events, const std::vector<std::pair<int64_t, int64_t>>& waits,
+                    int64_t lo, int64_t hi) {
   Intervals busy, wait, comm;
   for (const Event& e : events) {
     Interval iv{e.t_begin_ns, e.t_end_ns};
-    if (e.kind == Kind::kWait)
-      wait.push_back(iv);
-    else if (is_compute(e.kind))
+    if (is_compute(e.kind))
       busy.push_back(iv);
-    else
+    else if (e.kind != Kind::kWait)
       comm.push_back(iv);
   }
+  for (auto [b, e] : waits) wait.push_back({b, e});
   return {detail::normalize(busy, lo, hi), detail::normalize(wait, lo, hi), detail::normalize(comm, lo, hi)};
 }
 
@@ -87,12 +88,12 @@ DeviceUsage device_usage(const DeviceInfo& info, const DeviceSets& s, int64_t lo
 }
 
 // Every device's usage and their means; returns each device's busy intervals for the concurrency sweep.
-std::vector<Intervals> measure_devices(const TraceSet& set, Analysis& a) {
+std::vector<Intervals> measure_devices(const TraceSet& set, const WaitingSpans& waits, Analysis& a) {
   const int64_t lo = a.window_begin_ns, hi = a.window_end_ns;
   std::vector<Intervals> busy_sets;
   int64_t comm_total = 0, comm_hidden = 0;
   for (int d = 0; d < a.num_devices; ++d) {
-    DeviceSets s        = classify(set.events[d], lo, hi);
+    DeviceSets s        = classify(set.events[d], waits[d], lo, hi);
     const DeviceUsage u = device_usage(set.devices[d], s, lo, hi);
     comm_total += u.comm_total_ns;
     comm_hidden += u.comm_overlap_ns;
@@ -167,17 +168,18 @@ Analysis analyze(const TraceSet& set, const AnalysisOptions& options) {
   a.dropped_events = set.dropped_events;
 
   set_window(set, options.step, a);
-  const std::vector<Intervals> busy_sets = measure_devices(set, a);
+  const FlowMatch flows                  = match_flows(set);
+  const WaitingSpans waits               = waiting_spans(set, flows);
+  const std::vector<Intervals> busy_sets = measure_devices(set, waits, a);
   pipeline_shape(set, a);
   measure_concurrency(busy_sets, a);
 
   a.one_device_step_ns = options.one_device_step_ns ? options.one_device_step_ns : set.one_device_step_ns;
   if (a.one_device_step_ns) a.speedup = *a.one_device_step_ns / a.step_ns;
 
-  const FlowMatch flows = match_flows(set);
-  a.unmatched_sends     = flows.unmatched_sends;
-  a.unmatched_recvs     = flows.unmatched_recvs;
-  a.critical_path       = critical_path(set, a.window_begin_ns, a.window_end_ns, flows);
+  a.unmatched_sends = flows.unmatched_sends;
+  a.unmatched_recvs = flows.unmatched_recvs;
+  a.critical_path   = critical_path(set, a.window_begin_ns, a.window_end_ns, flows, waits);
 
   judge(set, a);
   return a;

@@ -94,9 +94,10 @@ class Walk {
       const Event& e = g_.at(cur);
       reversed.push_back({cur.device, e, crossed});
       crossed = false;
-      if (e.t_begin_ns <= lo) break;
-      const Ref same  = previous_on_device(cur.device, e.t_begin_ns);
+      // An event open at the window's start ends the walk, unless a peer it waited for arrived later.
       const Ref cross = cross_device(cur);
+      if (e.t_begin_ns <= lo && !cross.valid()) break;
+      const Ref same = e.t_begin_ns <= lo ? Ref{} : previous_on_device(cur.device, e.t_begin_ns);
       if (cross.valid() && (!same.valid() || g_.at(cross).t_end_ns >= g_.at(same).t_end_ns ||
                             (is_collective(e.kind) && g_.at(cross).t_begin_ns > g_.at(same).t_end_ns))) {
         cur     = cross;
@@ -146,8 +147,20 @@ class Walk {
   std::set<std::pair<int, size_t>> visited_;
 };
 
-// Attributes [first begin, last end] to the steps in time order; what no step covers is a gap.
-void attribute(CriticalPath& path, int64_t lo, int64_t hi) {
+// How much of [b, e) lies in the (sorted, possibly overlapping) spans.
+int64_t overlap(const std::vector<std::pair<int64_t, int64_t>>& spans, int64_t b, int64_t e) {
+  int64_t n = 0, reached = b;
+  for (auto [sb, se] : spans) {
+    if (sb >= e) break;
+    const int64_t from = std::max(sb, reached), to = std::min(se, e);
+    if (to > from) n += to - from, reached = to;
+  }
+  return n;
+}
+
+// Attributes [first begin, last end] to the steps in time order; what no step covers is a gap. A transfer's
+// or collective's time before its peer arrived (waiting_spans) is waiting, the rest communication.
+void attribute(CriticalPath& path, int64_t lo, int64_t hi, const WaitingSpans& waits) {
   std::set<int> devices;
   int64_t covered     = std::max(lo, path.steps.front().event.t_begin_ns);
   const int64_t start = covered;
@@ -157,12 +170,13 @@ void attribute(CriticalPath& path, int64_t lo, int64_t hi) {
     const int64_t e = std::min(hi, s.event.t_end_ns);
     if (b > covered) path.gap_ns += b - covered;
     if (e > b) {
-      if (s.event.kind == Kind::kWait)
-        path.wait_ns += e - b;
-      else if (is_compute(s.event.kind))
+      if (is_compute(s.event.kind)) {
         path.compute_ns += e - b;
-      else
-        path.comm_ns += e - b;
+      } else {
+        const int64_t waited = overlap(waits[s.device], b, e);
+        path.wait_ns += waited;
+        path.comm_ns += e - b - waited;
+      }
       covered = e;
     }
   }
@@ -172,7 +186,8 @@ void attribute(CriticalPath& path, int64_t lo, int64_t hi) {
 
 }  // namespace
 
-CriticalPath critical_path(const TraceSet& set, int64_t lo, int64_t hi, const FlowMatch& flows) {
+CriticalPath critical_path(const TraceSet& set, int64_t lo, int64_t hi, const FlowMatch& flows,
+                           const WaitingSpans& waits) {
   const Dependencies g = dependencies(set, lo, hi, flows);
   CriticalPath path;
   const Ref last = last_event(g);
@@ -183,7 +198,7 @@ CriticalPath critical_path(const TraceSet& set, int64_t lo, int64_t hi, const Fl
   path.steps.assign(reversed.rbegin(), reversed.rend());
   for (size_t k = path.steps.size(); k-- > 1;) path.steps[k].cross_device = path.steps[k - 1].cross_device;
   path.steps.front().cross_device = false;
-  attribute(path, lo, hi);
+  attribute(path, lo, hi, waits);
   return path;
 }
 

@@ -4,6 +4,7 @@
 
 #include "paraxis/core/error.h"
 #include "paraxis/trace/synthetic.h"
+#include "test_support/trace_events.h"
 
 using namespace paraxis;
 using namespace paraxis::trace;
@@ -155,6 +156,64 @@ TEST(TraceAnalysis, WaitInsideReceiveCountsAsWaiting) {
   EXPECT_DOUBLE_EQ(a.devices[0].wait, 0.4);
   EXPECT_DOUBLE_EQ(a.devices[0].comm, 0.1);
   EXPECT_DOUBLE_EQ(a.devices[0].idle, 0.0);
+}
+
+// Device 1 posts its receive at 0; device 0 sends at 10 after computing: device 1 waited 10, the transfer
+// itself took 2 (the "blocked in a receive, waiting for device 0's activations").
+TEST(TraceAnalysis, ReceivePostedBeforeTheSendIsWaitingNotCommunication) {
+  TraceSet set;
+  set.devices      = {{0, 0, 0, 0}, {1, 0, 0, 1}};
+  set.events       = {{ev(Kind::kForward, 0, 10), paraxis::testing::ev(Kind::kSend, 10, 11, 1, 0)},
+                      {paraxis::testing::ev(Kind::kRecv, 0, 12, 0, 0), ev(Kind::kForward, 12, 20)}};
+  const Analysis a = analyze(set);
+  EXPECT_DOUBLE_EQ(a.devices[1].wait, 10.0 / 20);
+  EXPECT_DOUBLE_EQ(a.devices[1].comm, 2.0 / 20);
+  EXPECT_DOUBLE_EQ(a.devices[1].busy, 8.0 / 20);
+  EXPECT_DOUBLE_EQ(a.devices[0].wait, 0.0);  // the receiver was there first: no wait on the sender
+  EXPECT_DOUBLE_EQ(a.devices[0].comm, 1.0 / 20);
+  const WaitingSpans w = waiting_spans(set);
+  ASSERT_EQ(w[1].size(), 1u);
+  EXPECT_EQ(w[1][0], (std::pair<int64_t, int64_t>{0, 10}));
+  EXPECT_TRUE(w[0].empty());
+  // The critical path F(d0) ⇒ RECV(d1) → F(d1) holds only the transfer's own time as communication.
+  EXPECT_EQ(
+      a.critical_path.comm_ns + a.critical_path.wait_ns + a.critical_path.compute_ns + a.critical_path.gap_ns,
+      a.critical_path.length_ns);
+  EXPECT_EQ(a.critical_path.compute_ns, 18);
+}
+
+// A blocking send whose receiver comes late waits on the sender's side, from its begin to the receive's.
+TEST(TraceAnalysis, SendBlockedOnALateReceiverIsWaiting) {
+  TraceSet set;
+  set.devices = {{0, 0, 0, 0}, {1, 0, 0, 1}};
+  set.events  = {
+       {paraxis::testing::ev(Kind::kSend, 0, 9, 1, 0), ev(Kind::kForward, 9, 10)},
+       {ev(Kind::kForward, 0, 6), paraxis::testing::ev(Kind::kRecv, 6, 9, 0, 0), ev(Kind::kForward, 9, 10)}};
+  const Analysis a = analyze(set);
+  EXPECT_DOUBLE_EQ(a.devices[0].wait, 6.0 / 10);
+  EXPECT_DOUBLE_EQ(a.devices[0].comm, 3.0 / 10);
+  EXPECT_DOUBLE_EQ(a.devices[1].wait, 0.0);
+  EXPECT_DOUBLE_EQ(a.devices[1].comm, 3.0 / 10);
+}
+
+// Members of one collective (same kind and flow id) wait for the last to enter; the rest is communication.
+// Calls that share no flow id with another device are communication throughout.
+TEST(TraceAnalysis, CollectiveEnteredBeforeTheLastMemberIsWaiting) {
+  auto call = [](int64_t b, int64_t e, int64_t flow) {
+    Event x   = ev(Kind::kAllReduce, b, e);
+    x.flow_id = flow;
+    return x;
+  };
+  TraceSet set;
+  set.devices      = {{0, 0, 0, 0}, {1, 1, 0, 0}};
+  set.events       = {{ev(Kind::kForward, 0, 2), call(2, 10, 7), call(10, 12, 8)},
+                      {ev(Kind::kForward, 0, 8), call(8, 10, 7), call(10, 12, 9)}};
+  const Analysis a = analyze(set);
+  EXPECT_DOUBLE_EQ(a.devices[0].wait, 6.0 / 12);
+  EXPECT_DOUBLE_EQ(a.devices[0].comm, 4.0 / 12);
+  EXPECT_DOUBLE_EQ(a.devices[1].wait, 0.0);
+  EXPECT_DOUBLE_EQ(a.devices[1].comm, 4.0 / 12);
+  EXPECT_DOUBLE_EQ(a.wait, 3.0 / 12);
 }
 
 TEST(TraceAnalysis, StepOutOfRangeIsAUserError) {

@@ -10,8 +10,9 @@
 //   trace::WorkDepth wd = trace::work_depth(layers, {.name = "1f1b", .pp = 2, .microbatches = 8});
 //
 // Definitions (docs/analysis.md gives them with examples):
-//  * at each instant a device is busy (a compute event runs: F B I W OPT OTHER), else waiting (a WAIT event),
-//    else communicating (a SEND/RECV/collective runs), else idle; fractions are of the analysis window;
+//  * at each instant a device is busy (a compute event runs: F B I W OPT OTHER), else waiting (blocked on a
+//    peer that has not arrived, see waiting_spans, or a WAIT event), else communicating (a SEND/RECV/collective
+//    runs), else idle; fractions are of the analysis window;
 //  * bubble = 1 − mean busy fraction (for 1F1B with free communication: (p − 1)/(m + p − 1));
 //  * overlap = share of communication time during which the same device also computed;
 //  * verdict: the layout's kind ("pipeline (1F1B, m = 8)", "workload partitioning", "data parallel", ...),
@@ -88,6 +89,14 @@ struct Analysis {
   std::string recommendation;   // one concrete change (never the current layout) and what it predicts
   std::string suggested_flags;  // the `paraxis train` flags the recommendation names ("" when none)
 };
+
+// Per device, the spans (sorted by begin, possibly overlapping) during which it was blocked on a peer: a SEND
+// or RECV from its begin until its matched partner began (match_flows), a collective from its begin until
+// the last member of the same call (same kind and flow_id) entered, and every WAIT event. Each span ends at
+// the event's own end. The rest of a transfer or collective is communication.
+using WaitingSpans = std::vector<std::vector<std::pair<int64_t, int64_t>>>;
+WaitingSpans waiting_spans(const TraceSet& set, const FlowMatch& flows);
+WaitingSpans waiting_spans(const TraceSet& set);
 
 // "pipeline (1F1B, m = 8)", "dp2 x tp2", "workload partitioning", ... (the short name of a layout's kind).
 std::string layout_kind(const LayoutInfo& l, int devices);
