@@ -186,9 +186,19 @@ void Communicator::run_recorded(const CommCall& c, RingRef ref) {
   set_state(ref, OpState::kDone);
 }
 
+namespace {
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
 void Communicator::blocking(CommCall c) {
-  c = prepare(c);
+  c                     = prepare(c);
+  const int64_t t_begin = observer_ ? steady_ns() : 0;
   run_recorded(c, record(c, OpState::kQueued));
+  if (observer_) observer_(c, t_begin, steady_ns());
 }
 
 Work Communicator::async(CommCall c) {

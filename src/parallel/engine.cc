@@ -47,22 +47,45 @@ void validate_layout(const ModelSpec& spec, const EngineConfig& cfg, int64_t glo
 void Engine::Impl::record_collective(const Grid& g, trace::Kind kind, GroupAxis axis, int64_t t_begin,
                                      int64_t bytes, int action) {
   // A collective on the comm track, from its launch (for the dp buckets: during the backward they overlap) to
-  // its completion. The members of one call share flow_id: the group (its axis and its first member's world
-  // rank) and the call number, which every member counts alike (collectives run in the same order).
+  // its completion.
+  trace::Event e;
+  e.kind = kind, e.track = trace::default_track(kind);
+  e.t_begin_ns = t_begin, e.t_end_ns = trace::now_ns();
+  e.bytes  = bytes;
+  e.action = action;
+  record_group_event(g, e, axis);
+}
+
+void Engine::Impl::record_group_event(const Grid& g, trace::Event e, GroupAxis axis) {
+  // The members of one call share flow_id: the group (its axis and its first member's world rank) and the
+  // call number, which every member counts alike (collectives run in the same order).
   const Coord c    = coord;
   const int leader = axis == GroupAxis::kDp   ? g.rank({0, c.tp, c.pp})
                      : axis == GroupAxis::kTp ? g.rank({c.dp, 0, c.pp})
                      : axis == GroupAxis::kPp ? g.rank({c.dp, c.tp, 0})
                                               : 0;
-  trace::Event e;
-  e.kind = kind, e.track = trace::default_track(kind);
-  e.t_begin_ns = t_begin, e.t_end_ns = trace::now_ns();
-  e.bytes     = bytes;
-  e.action    = action;
-  const int a = static_cast<int>(axis);
-  e.seq       = trace_calls[{a, leader}]++;
-  e.flow_id   = (int64_t{a} << 56) | (int64_t{leader} << 32) | e.seq;
+  const int a      = static_cast<int>(axis);
+  e.seq            = trace_calls[{a, leader}]++;
+  e.flow_id        = (int64_t{a} << 56) | (int64_t{leader} << 32) | e.seq;
   rec->record(e);
+}
+
+void Engine::Impl::record_tp_call(const Grid& g, const CommCall& c, int64_t t_begin, int64_t t_end) {
+  if (running_action < 0) return;
+  trace::Event e;
+  e.kind = c.op == CommOp::kAllReduce   ? trace::Kind::kAllReduce
+           : c.op == CommOp::kAllGather ? trace::Kind::kAllGather
+                                        : trace::Kind::kOther;
+  if (e.kind == trace::Kind::kOther) return;
+  // Inside a pass (F B I W R, FLUSH_W) it blocked that pass's compute; elsewhere (GRAD_NORM) it is the
+  // action's own synchronisation.
+  const pipeline::ActionKind k = actions[running_action].kind;
+  e.track      = pipeline::is_compute(k) || k == pipeline::ActionKind::kFlushWeight ? trace::Track::kCompute
+                                                                                    : trace::Track::kComm;
+  e.t_begin_ns = t_begin, e.t_end_ns = t_end;
+  e.bytes  = c.count * static_cast<int64_t>(sizeof(float));
+  e.action = running_action;
+  record_group_event(g, e, GroupAxis::kTp);
 }
 
 Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& world, trace::Recorder* recorder)
@@ -78,6 +101,9 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& wor
   I.dp_comm = world.split(g.rank({0, c.tp, c.pp}), c.dp);
   I.tp_comm = world.split(g.rank({c.dp, 0, c.pp}), c.tp);
   I.pp_comm = world.split(g.rank({c.dp, c.tp, 0}), c.pp);
+  if (I.rec && g.tp > 1)
+    I.tp_comm->set_blocking_observer(
+        [this](const CommCall& call, int64_t b, int64_t e) { impl_->record_tp_call(cfg_.grid, call, b, e); });
 
   // This device's tensor-parallel shard: the same blocks, split layers holding their slices. Block outputs
   // may be split (the Engine chains the local blocks' output shapes, so transfers use the local shapes).

@@ -85,6 +85,12 @@ struct Engine::Impl {
   // action: the index of the step action it belongs to in this device's list (-1: outside the list).
   void record_collective(const Grid& g, trace::Kind kind, GroupAxis axis, int64_t t_begin, int64_t bytes,
                          int action = -1);
+  // e as one call of the group on `axis`: its call number and flow id (the same on every member).
+  void record_group_event(const Grid& g, trace::Event e, GroupAxis axis);
+  // A tensor-parallel collective that ran inside an action: on the compute track inside a pass (it blocked
+  // the device's compute), else on the comm track. Calls outside a step's actions are not recorded.
+  void record_tp_call(const Grid& g, const CommCall& c, int64_t t_begin, int64_t t_end);
+  int running_action = -1;  // the step action running now (-1: none)
 };
 
 }  // namespace paraxis

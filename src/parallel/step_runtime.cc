@@ -73,7 +73,7 @@ struct StepRun {
   void run(size_t i) {
     const Action& a = I.actions[i];
     std::optional<trace::Scope> scope;
-    action_ = static_cast<int>(i);
+    action_ = I.running_action = static_cast<int>(i);
     if (I.rec && traced_as_action(a.kind)) {
       scope.emplace(I.rec, pipeline::trace_kind(a.kind), a.stage, a.microbatch);
       scope->event().action = action_;
@@ -309,7 +309,9 @@ struct StepRun {
   void norm_all_reduce(Communicator& comm, GroupAxis axis, float* value) {
     const int64_t t = trace::now_ns();
     comm.all_reduce(value, 1);
-    if (I.rec) I.record_collective(g, trace::Kind::kAllReduce, axis, t, sizeof(float), action_);
+    // (the tensor-parallel group's calls are recorded by its observer, Engine::Impl::record_tp_call)
+    if (I.rec && axis != GroupAxis::kTp)
+      I.record_collective(g, trace::Kind::kAllReduce, axis, t, sizeof(float), action_);
   }
 
   void record_action(trace::Kind kind, int64_t t_begin) {
@@ -329,6 +331,7 @@ struct StepRun {
   }
 
   StepStats finish(std::chrono::steady_clock::time_point t0) {
+    I.running_action = -1;
     for (auto& [w, t] : st.sends) w.wait();
     PX_CHECK(I.buf.empty(), "schedule left {} stashed micro-batches and {} unsent tensors", I.buf.ctx.size(),
              I.buf.output.size() + I.buf.input.size() + I.buf.grad_input.size());

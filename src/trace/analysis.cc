@@ -28,19 +28,24 @@ struct DeviceSets {
   Intervals busy, wait, comm;
 };
 
-// waits: the device's spans from waiting_spans (WAIT events and the time before a peer arrived).
+// waits: the device's spans from waiting_spans (WAIT events and the time before a peer arrived). Compute
+// events are busy, except where a communication event on the compute track blocked them.
 DeviceSets classify(const std::vector<Event>& events, const std::vector<std::pair<int64_t, int64_t>>& waits,
                     int64_t lo, int64_t hi) {
-  Intervals busy, wait, comm;
+  Intervals busy, wait, comm, blocking;
   for (const Event& e : events) {
     Interval iv{e.t_begin_ns, e.t_end_ns};
     if (is_compute(e.kind))
       busy.push_back(iv);
     else if (e.kind != Kind::kWait)
       comm.push_back(iv);
+    if (!is_compute(e.kind) && e.track == Track::kCompute) blocking.push_back(iv);
   }
   for (auto [b, e] : waits) wait.push_back({b, e});
-  return {detail::normalize(busy, lo, hi), detail::normalize(wait, lo, hi), detail::normalize(comm, lo, hi)};
+  // A communication on the compute track (a tensor-parallel collective inside a layer's pass) blocked the
+  // compute that encloses it: that time is not busy.
+  busy = detail::subtract(detail::normalize(busy, lo, hi), detail::normalize(blocking, lo, hi));
+  return {busy, detail::normalize(wait, lo, hi), detail::normalize(comm, lo, hi)};
 }
 
 // The analysis window: one step (--step), all marked steps, or the whole trace when none is marked.

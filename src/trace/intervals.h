@@ -60,6 +60,21 @@ inline Intervals unite(const Intervals& a, const Intervals& b, int64_t lo, int64
   return normalize(std::move(all), lo, hi);
 }
 
+// a minus b (both sorted and disjoint).
+inline Intervals subtract(const Intervals& a, const Intervals& b) {
+  Intervals out;
+  size_t j = 0;
+  for (Interval iv : a) {
+    while (j < b.size() && b[j].end <= iv.begin) ++j;
+    for (size_t k = j; k < b.size() && b[k].begin < iv.end; ++k) {
+      if (b[k].begin > iv.begin) out.push_back({iv.begin, b[k].begin});
+      iv.begin = std::max(iv.begin, b[k].end);
+    }
+    if (iv.end > iv.begin) out.push_back(iv);
+  }
+  return out;
+}
+
 // "12.3%".
 inline std::string pct(double x) {
   return fmt::format("{:.1f}%", 100 * x);

@@ -6,11 +6,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "paraxis/cost/planner.h"
 #include "paraxis/data/sources.h"
 #include "paraxis/parallel/step_plan.h"
+#include "paraxis/trace/analysis.h"
 #include "paraxis/train/layout_run.h"
 
 namespace paraxis {
@@ -73,7 +75,7 @@ void expect_trace_runs_list(const std::vector<trace::Event>& all, const std::vec
     if (e.action < 0) continue;
     ASSERT_LT(e.action, static_cast<int>(list.size())) << what;
     seen.insert(e.action);
-    if (e.track == trace::Track::kCompute && pipeline::is_compute(list[e.action].kind))
+    if (trace::is_compute(e.kind) && pipeline::is_compute(list[e.action].kind))
       compute.push_back({e.t_begin_ns, e.action});
   }
   for (int i = 0; i < static_cast<int>(list.size()); ++i)
@@ -106,6 +108,31 @@ TEST(StepProgram, EveryDeviceRunsAndThePredictionPricesTheSameList) {
       expect_trace_runs_list(p.trace.events[d], plan.schedule.actions[d],
                              fmt::format("predicted device {}", d));
   }
+}
+
+// A tensor-parallel layer's collectives block the pass that calls them: each is recorded on the compute
+// track inside its action's event, the two members of a call share a flow id, and the analysis counts that
+// time as communication or waiting, not compute.
+TEST(StepProgram, TensorParallelCollectivesAreRecordedInsideTheirPass) {
+  const LayoutRunResult r = run_layout(config_of(kCases[3]));
+  ASSERT_EQ(r.trace.num_devices(), 2);
+  std::set<int64_t> flows[2];
+  for (int d = 0; d < 2; ++d) {
+    const std::vector<trace::Event>& evs = r.trace.events[d];
+    for (const trace::Event& e : evs) {
+      if (e.kind != trace::Kind::kAllReduce || e.track != trace::Track::kCompute) continue;
+      flows[d].insert(e.flow_id);
+      const bool nested = std::any_of(evs.begin(), evs.end(), [&](const trace::Event& c) {
+        return trace::is_compute(c.kind) && c.action == e.action && c.t_begin_ns <= e.t_begin_ns &&
+               e.t_end_ns <= c.t_end_ns;
+      });
+      EXPECT_TRUE(nested) << "device " << d << ": a tp all-reduce outside its action's pass";
+    }
+  }
+  EXPECT_FALSE(flows[0].empty());
+  EXPECT_EQ(flows[0], flows[1]);
+  const trace::Analysis a = trace::analyze(r.trace);
+  for (const trace::DeviceUsage& u : a.devices) EXPECT_GT(u.comm_ns + u.wait_ns, 0) << u.info.label();
 }
 
 TEST(StepProgram, ScheduleOfAnyLayoutIsTheEnginesList) {

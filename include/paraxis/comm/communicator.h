@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -155,6 +156,12 @@ class Communicator {
   // backend always compares (it reads peers' buffers, so a count mismatch must never go unnoticed); on MPI
   // this costs one small all-gather per collective.
   void set_check(bool on) { check_ = on; }
+
+  // Called on the calling thread after every blocking call this communicator ran, with the call and its
+  // begin and end (steady_clock, ns): the engine records the tensor-parallel collectives inside a layer's
+  // pass as trace events this way. Empty (the default): nothing is called.
+  using BlockingObserver = std::function<void(const CommCall&, int64_t begin_ns, int64_t end_ns)>;
+  void set_blocking_observer(BlockingObserver f) { observer_ = std::move(f); }
   bool check() const { return check_; }
 
   // The in-flight record, if any op has run longer than `limit`: for the watchdog.
@@ -191,6 +198,7 @@ class Communicator {
   int size_;
   std::string name_;
   bool check_ = false;
+  BlockingObserver observer_;
 
   mutable std::mutex ring_mutex_;
   OpRecord ring_[kRingSize];
