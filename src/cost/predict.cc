@@ -7,6 +7,7 @@
 #include <numeric>
 #include <optional>
 
+#include "cost/replicas.h"
 #include "cost/schedule_cache.h"
 #include "paraxis/core/error.h"
 #include "paraxis/cost/planner.h"
@@ -413,7 +414,7 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
   p.compute_s      = sim.busy[busiest];
   p.exposed_comm_s = sim.step_time - sim.compute_end - in.opt_step[busiest] - in.grad_norm[busiest];
   if (p.exposed_comm_s < 1e-9 * sim.step_time) p.exposed_comm_s = 0;  // rounding, not communication
-  p.trace = std::move(sim.trace);
+  if (record_trace) p.trace = expand_replicas(std::move(sim.trace), l.dp, l.tp);
   if (record_trace) p.schedule = pricer.step();
   p.memory = estimate_memory(model, l, p.micro_batch, p.stage_cuts, sched.peak_stash, hw);
   p.comm   = comm_volume(model, l, in, pricer, static_cast<double>(p.micro_batch), hw.bytes_per_element / 4.0,

@@ -104,9 +104,12 @@ TEST(StepProgram, EveryDeviceRunsAndThePredictionPricesTheSameList) {
     const cost::PredictedStep p = cost::predict_step(cost::describe_model(cfg.model), l, cfg.batch,
                                                      cost::hardware_preset("cpu-this-machine"));
     EXPECT_EQ(pipeline::format_schedule_text(p.schedule), pipeline::format_schedule_text(plan.schedule));
-    for (int d = 0; d < c.pp; ++d)
-      expect_trace_runs_list(p.trace.events[d], plan.schedule.actions[d],
+    ASSERT_EQ(p.trace.num_devices(), c.devices);  // every device, not one per pipeline rank
+    for (int d = 0; d < c.devices; ++d) {
+      EXPECT_EQ(p.trace.devices[d].pp, g.coord(d).pp);
+      expect_trace_runs_list(p.trace.events[d], plan.schedule.actions[g.coord(d).pp],
                              fmt::format("predicted device {}", d));
+    }
   }
 }
 
@@ -133,6 +136,26 @@ TEST(StepProgram, TensorParallelCollectivesAreRecordedInsideTheirPass) {
   EXPECT_EQ(flows[0], flows[1]);
   const trace::Analysis a = trace::analyze(r.trace);
   for (const trace::DeviceUsage& u : a.devices) EXPECT_GT(u.comm_ns + u.wait_ns, 0) << u.info.label();
+}
+
+// A predicted trace draws every device of the layout, and the analysis names it as it names the measured
+// trace of the same layout (the kind; whether devices computed at once depends on this host's timing, so
+// only the prediction's is checked: its replicas compute together by construction).
+TEST(StepProgram, PredictedTracesDrawEveryDeviceAndGetTheMeasuredKind) {
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.name);
+    const LayoutRunConfig cfg = config_of(c);
+    cost::Layout l{.dp = c.dp, .tp = c.tp, .pp = c.pp};
+    l.schedule     = pipeline::parse_schedule_kind(c.schedule);
+    l.microbatches = c.m, l.defer_wgrad = c.defer, l.optimizer = "sgd";
+    const cost::PredictedStep p     = cost::predict_step(cost::describe_model(cfg.model), l, cfg.batch,
+                                                         cost::hardware_preset("cpu-this-machine"));
+    const trace::Analysis predicted = trace::analyze(p.trace);
+    const trace::Analysis measured  = trace::analyze(run_layout(cfg).trace);
+    EXPECT_EQ(predicted.num_devices, c.devices);
+    EXPECT_EQ(predicted.kind, measured.kind);
+    if (c.dp * c.tp > 1) EXPECT_TRUE(predicted.parallel) << predicted.verdict;
+  }
 }
 
 TEST(StepProgram, ScheduleOfAnyLayoutIsTheEnginesList) {
