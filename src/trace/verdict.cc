@@ -162,6 +162,37 @@ Suggestion pipeline_suggestion(const Analysis& a) {
   return {};
 }
 
+// The measured causes of a non-pipeline layout's loss (its devices' time not computing), largest first:
+// communication not hidden behind compute, waiting for peers, and work spread unevenly over the devices.
+std::vector<Loss> other_losses(const Analysis& a) {
+  auto [lo, hi] =
+      std::minmax_element(a.devices.begin(), a.devices.end(),
+                          [](const DeviceUsage& x, const DeviceUsage& y) { return x.busy < y.busy; });
+  std::vector<Loss> out = {
+      {"exposed collectives",
+       fmt::format("communication not hidden behind compute takes {} of the step (overlap {})", pct(a.comm),
+                   a.overlap ? pct(*a.overlap) : std::string("n/a")),
+       a.comm},
+      {"waiting", fmt::format("devices waited for their peers {} of the step", pct(a.wait)), a.wait},
+      {"device imbalance",
+       fmt::format("{} computed {:.2f} ms per step, {} {:.2f} ms", hi->info.label(),
+                   hi->busy_ns / 1e6 / a.num_steps, lo->info.label(), lo->busy_ns / 1e6 / a.num_steps),
+       hi->busy - lo->busy},
+  };
+  std::stable_sort(out.begin(), out.end(), [](const Loss& x, const Loss& y) { return x.share > y.share; });
+  return out;
+}
+
+// What a layout that is not a pipeline achieved, and for several devices its largest measured loss.
+std::string other_verdict(Analysis& a) {
+  std::string v = fmt::format("{}: {}; utilization {}", a.kind, achieved(a), pct(a.utilization));
+  if (a.layout_info.placement) return v;  // the bubble is the layout itself (the recommendation says so)
+  const std::vector<Loss> losses = other_losses(a);
+  if (losses.front().share < 0.05) return v;
+  a.cause = losses.front().cause;
+  return v + " — " + losses.front().why;
+}
+
 // Layouts that are not pipelines: one device, placement, tp, dp and their mixes.
 Suggestion other_suggestion(const Analysis& a) {
   const LayoutInfo& l = a.layout_info;
@@ -181,7 +212,15 @@ Suggestion other_suggestion(const Analysis& a) {
     return {l.dp > 1 ? fmt::format("--tp {} --dp 1", l.dp) : fmt::format("--dp {} --tp 1", l.tp),
             fmt::format("devices take turns ({} of the step with at most one computing): split another axis",
                         pct(a.single_fraction + a.none_fraction))};
-  const double exposed = a.comm + a.wait;
+  const double exposed  = a.comm + a.wait;
+  const bool sync_cause = a.cause == "exposed collectives" || a.cause == "waiting";
+  if (sync_cause && l.tp > 1 && l.pp == 1)
+    return {
+        fmt::format("--dp {} --tp 1", l.dp * l.tp),
+        fmt::format("{}: tensor parallelism synchronises its devices inside every layer's pass ({} of the "
+                    "step is communication or waiting); splitting the batch instead all-reduces the "
+                    "gradients once per step, during the backward",
+                    a.cause, pct(exposed))};
   if (exposed > 0.10)
     return {"",
             fmt::format("overlap communication with compute: {} of the step is communication or waiting not "
@@ -192,7 +231,7 @@ Suggestion other_suggestion(const Analysis& a) {
   auto [lo, hi] =
       std::minmax_element(a.devices.begin(), a.devices.end(),
                           [](const DeviceUsage& x, const DeviceUsage& y) { return x.busy < y.busy; });
-  if (hi->busy - lo->busy > 0.10)
+  if (a.cause == "device imbalance")
     return {"", fmt::format("rebalance the work: {} computes {:.2f} ms but {} only {:.2f} ms per step",
                             hi->info.label(), hi->busy_ns / 1e6 / a.num_steps, lo->info.label(),
                             lo->busy_ns / 1e6 / a.num_steps)};
@@ -224,7 +263,7 @@ void judge(const TraceSet& set, Analysis& a) {
   else if (is_pipeline(a.layout_info))
     a.verdict = pipeline_verdict(set, a);
   else
-    a.verdict = fmt::format("{}: {}", a.kind, achieved(a));
+    a.verdict = other_verdict(a);
   Suggestion s      = is_pipeline(a.layout_info) ? pipeline_suggestion(a) : other_suggestion(a);
   a.suggested_flags = s.flags;
   if (s.why.empty())

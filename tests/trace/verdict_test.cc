@@ -8,6 +8,7 @@
 #include "paraxis/trace/analysis.h"
 #include "paraxis/trace/chrome_trace.h"
 #include "paraxis/trace/synthetic.h"
+#include "test_support/trace_events.h"
 
 using namespace paraxis::trace;
 
@@ -81,6 +82,46 @@ TEST(Verdict, PlacementKeepsWorkloadPartitioning) {
   EXPECT_TRUE(a.layout_info.placement);
   EXPECT_EQ(a.verdict.rfind("workload partitioning: at most one device computed at a time", 0), 0u)
       << a.verdict;
+}
+
+// Data parallel whose all-reduces cannot hide: one bucket after the backward, longer than the backward.
+TEST(Verdict, ExposedAllReduceIsTheCauseOfADataParallelLoss) {
+  DataParallelShape s;
+  s.buckets        = 1;
+  s.allreduce_ns   = 10e6;
+  const Analysis a = analyze(synthetic_data_parallel(s));
+  EXPECT_EQ(a.kind, "data parallel");
+  EXPECT_EQ(a.cause, "exposed collectives") << a.verdict;
+  EXPECT_NE(a.verdict.find("communication not hidden behind compute"), std::string::npos) << a.verdict;
+}
+
+// The "one device will sit idle while it's waiting for data": stage 0 is slow to produce (it idles
+// before each forward), so stage 1 sits in its receives. That is waiting, and the verdict says so.
+TEST(Verdict, WaitingHeavyReceiveNamesWaiting) {
+  TraceSet set;
+  set.devices     = {{0, 0, 0, 0}, {1, 0, 0, 1}};
+  set.layout_info = {.pp = 2, .m = 4, .schedule = "gpipe", .known = true};
+  set.events.resize(2);
+  int64_t t1 = 0;  // device 1's clock
+  for (int j = 0; j < 4; ++j) {
+    const int64_t f0 = 25 * j + 20;  // device 0 idles 20 before each forward
+    Event f          = paraxis::testing::ev(Kind::kForward, f0, f0 + 4);
+    f.stage = 0, f.microbatch = j;
+    set.events[0].push_back(f);
+    set.events[0].push_back(paraxis::testing::ev(Kind::kSend, f0 + 4, f0 + 5, 1, j));
+    set.events[1].push_back(paraxis::testing::ev(Kind::kRecv, t1, f0 + 5, 0, j));
+    Event g = paraxis::testing::ev(Kind::kForward, f0 + 5, f0 + 9);
+    g.stage = 1, g.microbatch = j;
+    set.events[1].push_back(g);
+    t1 = f0 + 9;
+  }
+  const Analysis a = analyze(set);
+  EXPECT_EQ(a.kind, "pipeline (GPipe, m = 4)");
+  EXPECT_GT(a.devices[1].wait, 0.6);
+  EXPECT_LT(a.devices[1].comm, 0.1);  // the transfers themselves are short
+  EXPECT_EQ(a.cause, "waiting") << a.verdict;
+  EXPECT_NE(a.verdict.find("devices waited"), std::string::npos) << a.verdict;
+  EXPECT_FALSE(a.suggested_flags.empty());
 }
 
 TEST(Verdict, OneDeviceDataAndTensorParallelKeepTheirs) {

@@ -45,7 +45,7 @@ enum class Kind : uint8_t {
   kBroadcast,       // BROADCAST
   kAllToAll,        // ALLTOALL
   kBarrier,         // BARRIER
-  kWait,            // WAIT    (blocked on a peer or on an async Work; counted as waiting, not communicating)
+  kWait,            // WAIT    (blocked on a peer that has not arrived; counted as waiting, not communicating)
   kOther,           // OTHER   (loss, data loading, anything else)
 };
 inline constexpr int kNumKinds = 15;
