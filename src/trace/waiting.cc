@@ -1,10 +1,11 @@
 // Waiting, told apart from communication (docs/analysis.md, "Waiting"): a device that entered a transfer or a
 // collective before its peer spent the time until the peer arrived waiting, not moving data. The peer's
 // arrival is what every trace records, whatever its source: the begin of the partner's SEND or RECV (matched
-// by match_flows), or the latest entry among a collective's members (grouped by flow id). The same rule
+// by match_flows), or the latest entry among a collective's members (grouped by call). The same rule
 // reads runtime traces (threads or MPI, merged onto one clock), predicted traces and other frameworks'.
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 #include "paraxis/trace/analysis.h"
 
@@ -27,16 +28,18 @@ void transfer_waits(const TraceSet& set, const FlowMatch& flows, WaitingSpans& s
   }
 }
 
-// Every member of a collective (same kind and flow id on two or more devices) waited for the last to enter.
+// Every member of a collective (one call on two or more devices) waited for the last to enter.
 void collective_waits(const TraceSet& set, WaitingSpans& spans) {
   struct Member {
     int device;
     const Event* event;
   };
-  std::map<std::pair<Kind, int64_t>, std::vector<Member>> calls;
+  // One call: the same kind and flow id, else the same kind and sequence number (as the critical path).
+  std::map<std::tuple<Kind, bool, int64_t>, std::vector<Member>> calls;
   for (int d = 0; d < set.num_devices(); ++d)
     for (const Event& e : set.events[d])
-      if (is_collective(e.kind) && e.flow_id >= 0) calls[{e.kind, e.flow_id}].push_back({d, &e});
+      if (is_collective(e.kind) && (e.flow_id >= 0 || e.seq >= 0))
+        calls[{e.kind, e.flow_id >= 0, e.flow_id >= 0 ? e.flow_id : e.seq}].push_back({d, &e});
   for (const auto& [key, members] : calls) {
     if (members.size() < 2) continue;
     int64_t last = members.front().event->t_begin_ns;

@@ -92,8 +92,8 @@ struct Analysis {
 
 // Per device, the spans (sorted by begin, possibly overlapping) during which it was blocked on a peer: a SEND
 // or RECV from its begin until its matched partner began (match_flows), a collective from its begin until
-// the last member of the same call (same kind and flow_id) entered, and every WAIT event. Each span ends at
-// the event's own end. The rest of a transfer or collective is communication.
+// the last member of the same call (same kind and flow_id, else seq) entered, and every WAIT event. Each
+// span ends at the event's own end. The rest of a transfer or collective is communication.
 using WaitingSpans = std::vector<std::vector<std::pair<int64_t, int64_t>>>;
 WaitingSpans waiting_spans(const TraceSet& set, const FlowMatch& flows);
 WaitingSpans waiting_spans(const TraceSet& set);
