@@ -2,7 +2,9 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "cli/predicted_effect.h"
 #include "paraxis/core/error.h"
+#include "paraxis/cost/hardware.h"
 #include "paraxis/trace/analysis.h"
 #include "paraxis/trace/chrome_trace.h"
 
@@ -12,7 +14,20 @@ struct AnalyzeArgs {
   std::string trace;
   double one_device_ms = 0;
   int step             = -1;
+  std::string machine, preset = "cpu-this-machine";  // prices the recommendation (predicted_effect.h)
 };
+
+// The recommendation's predicted effect, when the trace records its run; the profile is read only then.
+void print_predicted_effect(const paraxis::trace::TraceSet& set, const paraxis::trace::Analysis& a,
+                            const AnalyzeArgs& args) {
+  using namespace paraxis;
+  if (set.run.model_json.empty() || a.suggested_flags.empty()) return;
+  const cost::HardwareProfile hw =
+      args.machine.empty() ? cost::hardware_preset(args.preset) : cost::load_hardware(args.machine);
+  const std::string name = args.machine.empty() ? "preset " + args.preset : "profile " + args.machine;
+  const std::string line = cli::predicted_effect(set, a, hw, name);
+  if (!line.empty()) fmt::print("                   {}\n", line);
+}
 
 int run_analyze(const AnalyzeArgs& args) {
   using namespace paraxis;
@@ -24,6 +39,7 @@ int run_analyze(const AnalyzeArgs& args) {
   if (args.one_device_ms > 0) options.one_device_step_ns = args.one_device_ms * 1e6;
   trace::Analysis a = trace::analyze(set, options);
   fmt::print("trace: {}\n{}", args.trace, trace::format_analysis(a));
+  print_predicted_effect(set, a, args);
   std::vector<trace::LayerWork> work = trace::trace_work(set);
   if (!work.empty()) {
     auto layouts = trace::standard_layouts(set.num_devices());
@@ -43,6 +59,10 @@ const bool registered = paraxis::cli::register_command(
        sub.add_option("--one-device-ms", args->one_device_ms,
                       "Step time of the same model on one device (ms), for the speedup");
        sub.add_option("--step", args->step, "Analyse only this step (0-based); default: all steps");
+       sub.add_option("--machine", args->machine,
+                      "Hardware profile (`paraxis calibrate -o FILE`) that prices the recommendation");
+       sub.add_option("--preset", args->preset, "Built-in hardware profile when no --machine is given")
+           ->capture_default_str();
        return [args] { return run_analyze(*args); };
      }});
 

@@ -221,6 +221,10 @@ json paraxis_meta(const TraceSet& set, int64_t origin) {
                            {"schedule", l.schedule},
                            {"placement", l.placement}};
   }
+  if (!set.run.model_json.empty())
+    meta["run"] = {{"model", json::parse(set.run.model_json, nullptr, false)},
+                   {"batch", set.run.batch},
+                   {"optimizer", set.run.optimizer}};
   json devices = json::array();
   for (const DeviceInfo& info : set.devices)
     devices.push_back({{"device", info.device}, {"dp", info.dp}, {"tp", info.tp}, {"pp", info.pp}});

@@ -206,6 +206,10 @@ TraceSet from_chrome_json(const json& doc, const std::string& what) {
                        .placement = l.value("placement", false),
                        .known     = true};
   }
+  if (meta.contains("run") && meta["run"].is_object() && meta["run"].contains("model")) {
+    const json& r = meta["run"];
+    set.run       = {r["model"].dump(), get_int(r, "batch", 0), r.value("optimizer", "")};
+  }
   add_devices(meta, pids, set);
   set.steps = read_steps(meta, what);
   if (meta.contains("one_device_step_ms") && meta["one_device_step_ms"].is_number())

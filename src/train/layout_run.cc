@@ -113,6 +113,7 @@ LayoutRunResult run_layout(const LayoutRunConfig& cfg) {
   if (cfg.trace_steps > 0) {
     trace::TraceSet all = traces.collect(cfg.name.empty() ? result.layout : cfg.name);
     all.layout_info     = trace_layout_info(t);
+    all.run             = trace_run_info(t);
     result.trace        = crop_steps(all, all.steps.size() - cfg.trace_steps, cfg.trace_steps);
   }
   return result;

@@ -13,6 +13,7 @@
 #include "paraxis/core/safetensors.h"
 #include "paraxis/data/loader.h"
 #include "paraxis/data/sources.h"
+#include "paraxis/nn/model_spec_json.h"
 #include "paraxis/nn/optim.h"
 #include "paraxis/nn/param_io.h"
 #include "paraxis/parallel/engine.h"
@@ -294,6 +295,7 @@ void write_merged_trace(Communicator& world, const trace::Recorder& rec, const t
   std::optional<trace::TraceSet> set = trace::gather_trace(world, trace::local_trace(rec, info), layout);
   if (!set) return;
   set->layout_info = trace_layout_info(cfg);
+  set->run         = trace_run_info(cfg);
   trace::write_chrome_trace(*set, cfg.trace_path);
   if (!cfg.quiet)
     fmt::print(
@@ -514,6 +516,10 @@ void train_device(Run& run, Communicator& world) {
 
 }  // namespace
 
+trace::RunInfo trace_run_info(const TrainConfig& cfg) {
+  return {model_spec_to_json(cfg.model).dump(), cfg.batch, cfg.optimizer};
+}
+
 trace::LayoutInfo trace_layout_info(const TrainConfig& cfg) {
   return {.dp        = cfg.dp > 0 ? cfg.dp : std::max(1, cfg.devices / (cfg.tp * cfg.pp)),
           .tp        = cfg.tp,
@@ -532,6 +538,7 @@ TrainResult run_training(const TrainConfig& cfg) {
   if (!cfg.trace_path.empty() && run->backend == Backend::kThreads) {
     trace::TraceSet set = run->traces->collect(trace_layout(run->cfg));
     set.layout_info     = trace_layout_info(run->cfg);
+    set.run             = trace_run_info(run->cfg);
     trace::write_chrome_trace(set, cfg.trace_path);
   }
   return std::move(run->result);

@@ -185,6 +185,15 @@ struct LayoutInfo {
   bool placement = false;
   bool known     = false;
 };
+// What was trained, so that other layouts of the same run can be priced (`paraxis analyze` prints a
+// recommendation's predicted effect from it): the model as JSON text (nn/model_spec_json.h), the global
+// batch and the optimizer. An empty model: unknown (older traces, other frameworks' traces).
+struct RunInfo {
+  std::string model_json;
+  int64_t batch = 0;
+  std::string optimizer;
+};
+
 // The layout a label names: "dp1 x tp1 x pp2, 1f1b m8", "dp1 tp1 pp2 1f1b m8 (predicted)", "placement on 2
 // devices (pp2, m1)", "1f1b pp=4 m=8", "tp=2". known is false when the label names none of them.
 LayoutInfo parse_layout_label(std::string_view label);
@@ -193,6 +202,7 @@ LayoutInfo parse_layout_label(std::string_view label);
 struct TraceSet {
   std::string layout;                        // "placement", "1f1b pp=4 m=8", "tp=2", ...
   LayoutInfo layout_info;                    // the same, structured (known = false: parse the label)
+  RunInfo run;                               // the model and batch it trained (empty: unknown)
   std::string source = "measured";           // "measured" (runtime) or "simulated" (cost model)
   std::vector<DeviceInfo> devices;           // devices[i] describes events[i]
   std::vector<std::vector<Event>> events;    // per device, any order

@@ -101,5 +101,7 @@ EngineConfig engine_config(const TrainConfig& cfg);
 
 // The resolved layout as a trace records it (TraceSet::layout_info, read by the analysis' verdict).
 trace::LayoutInfo trace_layout_info(const TrainConfig& cfg);
+// The model, batch and optimizer the trace records (trace::RunInfo).
+trace::RunInfo trace_run_info(const TrainConfig& cfg);
 
 }  // namespace paraxis
