@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "paraxis/trace/analysis.h"
+#include "trace/intervals.h"
 
 namespace paraxis::trace {
 namespace {
@@ -147,15 +148,11 @@ class Walk {
   std::set<std::pair<int, size_t>> visited_;
 };
 
-// How much of [b, e) lies in the (sorted, possibly overlapping) spans.
+// How much of [b, e) lies in the spans (sorted, possibly overlapping): their union clipped to [b, e).
 int64_t overlap(const std::vector<std::pair<int64_t, int64_t>>& spans, int64_t b, int64_t e) {
-  int64_t n = 0, reached = b;
-  for (auto [sb, se] : spans) {
-    if (sb >= e) break;
-    const int64_t from = std::max(sb, reached), to = std::min(se, e);
-    if (to > from) n += to - from, reached = to;
-  }
-  return n;
+  detail::Intervals v;
+  for (auto [sb, se] : spans) v.push_back({sb, se});
+  return detail::length(detail::normalize(std::move(v), b, e));
 }
 
 // Attributes [first begin, last end] to the steps in time order; what no step covers is a gap. A transfer's
