@@ -45,16 +45,16 @@ double p2p_time(double bytes, const LinkProfile& link) {
 double allreduce_time(double bytes, int n, const LinkProfile& link, CollectiveAlgo algo) {
   if (n <= 1 || bytes <= 0) return 0;
   if (algo == CollectiveAlgo::kTree)  // binomial reduce then broadcast, whole message per level
-    return 2.0 * ceil_log2(n) * (link.latency_s + bytes / link.bandwidth);
+    return 2.0 * ceil_log2(n) * (link.latency_s + bytes / link.achieved_bandwidth());
   // Two devices on a calibrated link: the measured all-reduce (it includes the reduction's memory traffic,
   // which the α–β line of the point-to-point copies leaves out).
   if (n == 2 && !link.allreduce_measured.empty()) return link.measured_allreduce_time(bytes);
-  return 2.0 * (n - 1) / n * bytes / link.bandwidth + 2.0 * (n - 1) * link.latency_s;
+  return 2.0 * (n - 1) / n * bytes / link.achieved_bandwidth() + 2.0 * (n - 1) * link.latency_s;
 }
 
 double reduce_scatter_time(double bytes, int n, const LinkProfile& link) {
   if (n <= 1 || bytes <= 0) return 0;
-  return static_cast<double>(n - 1) / n * bytes / link.bandwidth + (n - 1) * link.latency_s;
+  return static_cast<double>(n - 1) / n * bytes / link.achieved_bandwidth() + (n - 1) * link.latency_s;
 }
 
 double all_gather_time(double bytes, int n, const LinkProfile& link) {
@@ -71,7 +71,7 @@ GholamiCost gholami_integrated(const std::vector<int64_t>& widths, int64_t batch
                 widths.size());
   PX_USER_CHECK(pr >= 1 && pc >= 1 && batch >= 1, "gholami: Pr {} Pc {} batch {} must be >= 1", pr, pc,
                 batch);
-  const double beta = 1.0 / link.bandwidth, alpha = link.latency_s, e = bytes_per_element;
+  const double beta = 1.0 / link.achieved_bandwidth(), alpha = link.latency_s, e = bytes_per_element;
   GholamiCost g;
   for (size_t i = 1; i < widths.size(); ++i) {
     const double weights = static_cast<double>(widths[i - 1]) * widths[i] * e;  // |W_i| in bytes
