@@ -186,6 +186,8 @@ ModelDesc gpt_symbolic(const GptSize& g) {
                 g.seq, g.vocab);
   PX_USER_CHECK(g.hidden % g.heads == 0, "gpt heads {} must divide the hidden size {}", g.heads, g.hidden);
   const double s = g.seq, h = g.hidden, a = g.heads, V = g.vocab, sh = s * h;
+  const TransformerDims dims{
+      .hidden = g.hidden, .heads = g.heads, .seq = g.seq, .ffn = 4 * g.hidden, .vocab = g.vocab};
   ModelDesc d;
   d.name = fmt::format("gpt L{} H{} NH{} T{} V{} (symbolic)", g.layers, g.hidden, g.heads, g.seq, g.vocab);
   d.symbolic               = true;
@@ -202,6 +204,8 @@ ModelDesc gpt_symbolic(const GptSize& g) {
   embed.per_sample.bwd_weight_bytes = 4 * (s + 5 * sh);
   embed.per_sample.activation_bytes = static_cast<int64_t>(4 * s);
   embed.out_bytes_per_sample        = 4 * sh;
+  embed.dims                        = dims;
+  embed.tp_split = true;  // vocabulary-parallel (Megatron's VocabParallelEmbedding): V/tp rows per device
   d.blocks.push_back(embed);
 
   BlockDesc layer;
@@ -231,6 +235,7 @@ ModelDesc gpt_symbolic(const GptSize& g) {
   layer.tp_split                    = true;
   layer.tp_allreduce_fwd = layer.tp_allreduce_bwd = 2;
   layer.tp_allreduce_bytes_per_sample             = 4 * sh;
+  layer.dims                                      = dims;
   for (int64_t i = 0; i < g.layers; ++i) {
     layer.name = fmt::format("blocks.{}", i);
     d.blocks.push_back(layer);
@@ -269,6 +274,7 @@ ModelDesc gpt_symbolic(const GptSize& g) {
   head.tp_split                      = true;  // vocabulary-parallel; the loss reduces a few floats per token
   head.tp_allreduce_bwd              = 1;
   head.tp_allreduce_bytes_per_sample = 4 * sh;
+  head.dims                          = dims;
   d.blocks.push_back(head);
   for (const BlockDesc& b : d.blocks) d.partition_costs.push_back(partition_cost(b.at_batch(1), false));
   return d;
