@@ -201,12 +201,12 @@ std::string format_plan(const PlanResult& plan, int show_rejected) {
                   o.devices, plan.hardware, o.global_batch);
   out += fmt::format("considered {} layouts: {} fit, {} rejected\n\n", plan.considered, plan.ranked.size(),
                      plan.rejected.size());
-  out += fmt::format("{:>4}  {:<44} {:>6} {:>14} {:>11} {:>8} {:>11} {:>11} {:>11}\n", "rank", "layout", "mb",
+  out += fmt::format("{:>4}  {:<72} {:>6} {:>14} {:>11} {:>8} {:>11} {:>11} {:>11}\n", "rank", "layout", "mb",
                      "predicted ms", "memory/dev", "bubble", "dp MB/dev", "tp MB/dev", "pp MB/dev");
   const int k = std::min<int>(o.top_k, static_cast<int>(plan.ranked.size()));
   for (int i = 0; i < k; ++i) {
     const PredictedStep& p = plan.ranked[i];
-    out += fmt::format("{:>4}  {:<44} {:>6} {:>14.4g} {:>11} {:>7.1f}% {:>11.4g} {:>11.4g} {:>11.4g}\n",
+    out += fmt::format("{:>4}  {:<72} {:>6} {:>14.4g} {:>11} {:>7.1f}% {:>11.4g} {:>11.4g} {:>11.4g}\n",
                        i + 1, p.layout.describe(), p.micro_batch, p.step_s * 1e3, gb(p.memory.total()),
                        p.bubble * 100, p.comm.dp / 1e6, p.comm.tp / 1e6, p.comm.pp / 1e6);
   }
