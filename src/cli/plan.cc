@@ -87,6 +87,7 @@ std::string train_command(const ModelSpec& spec, const Layout& l, int64_t batch)
 struct PlanFlags {
   CommonOptions common;
   int devices = 1, top = 5;
+  double margin = 0.1;
   std::string trace_out;
 };
 
@@ -97,6 +98,9 @@ const bool plan_registered = cli::register_command(
        add_common(sub, f->common);
        sub.add_option("--devices", f->devices, "devices to lay the model on")->required();
        sub.add_option("--top", f->top, "how many of the fastest layouts to print")->capture_default_str();
+       sub.add_option("--memory-margin", f->margin,
+                      "fraction of each device's memory a layout must leave free")
+           ->capture_default_str();
        sub.add_option("--trace-out", f->trace_out, "write the winner's predicted Chrome trace here");
        return [f] {
          const auto t0      = std::chrono::steady_clock::now();
@@ -106,6 +110,7 @@ const bool plan_registered = cli::register_command(
          opt.devices            = f->devices;
          opt.global_batch       = f->common.global_batch;
          opt.memory_per_device  = f->common.memory_per_device;
+         opt.memory_margin      = f->margin;
          opt.top_k              = f->top;
          opt.optimizer          = f->common.optimizer;
          opt.threads_per_device = f->common.threads;
@@ -137,7 +142,7 @@ const bool plan_registered = cli::register_command(
 struct PredictFlags {
   CommonOptions common;
   Layout layout;
-  std::string schedule = "1f1b", trace_out;
+  std::string schedule = "1f1b", trace_out, granularity;
 };
 
 const bool predict_registered = cli::register_command(
@@ -156,19 +161,28 @@ const bool predict_registered = cli::register_command(
            ->capture_default_str();
        sub.add_flag("--zero1", f->layout.zero1, "shard optimizer state over dp");
        sub.add_flag("--recompute", f->layout.recompute, "recompute activations in backward");
+       sub.add_option("--recompute-granularity", f->granularity,
+                      "Megatron-LM's name: full (as --recompute) or selective (the attention core only; a "
+                      "gpt-SIZE or gpt:L,H,A,S,V model)");
+       sub.add_flag("--sequence-parallel", f->layout.sequence_parallel,
+                    "Megatron-LM's sequence parallelism under tp (a gpt-SIZE or gpt:L,H,A,S,V model)");
        sub.add_flag("--clip", f->layout.clip,
                     "the step clips the gradient norm (one more read of the gradients)");
        sub.add_flag("--defer-wgrad", f->layout.defer_wgrad,
                     "Linear weight gradients once per step from all micro-batches (train --defer-wgrad)");
        sub.add_option("--trace-out", f->trace_out, "write the predicted Chrome trace here");
        return [f] {
-         ModelDesc model      = describe(f->common);
-         HardwareProfile hw   = hardware(f->common);
-         Layout l             = f->layout;
-         l.schedule           = pipeline::parse_schedule_kind(f->schedule);
-         l.optimizer          = f->common.optimizer;
-         l.threads_per_device = f->common.threads;
-         PredictedStep p      = predict_step(model, l, f->common.global_batch, hw, !f->trace_out.empty());
+         ModelDesc model    = describe(f->common);
+         HardwareProfile hw = hardware(f->common);
+         Layout l           = f->layout;
+         PX_USER_CHECK(f->granularity.empty() || f->granularity == "full" || f->granularity == "selective",
+                       "--recompute-granularity {}: use full or selective", f->granularity);
+         l.recompute           = l.recompute || f->granularity == "full";
+         l.selective_recompute = f->granularity == "selective";
+         l.schedule            = pipeline::parse_schedule_kind(f->schedule);
+         l.optimizer           = f->common.optimizer;
+         l.threads_per_device  = f->common.threads;
+         PredictedStep p       = predict_step(model, l, f->common.global_batch, hw, !f->trace_out.empty());
          fmt::print("{} on {}: {}\n", model.name, hw.name, l.describe());
          fmt::print("predicted step time   {:.4g} ms (micro-batch {})\n", p.step_s * 1e3, p.micro_batch);
          fmt::print("predicted compute     {:.4g} ms on the busiest device\n", p.compute_s * 1e3);

@@ -45,16 +45,16 @@ double p2p_time(double bytes, const LinkProfile& link) {
 double allreduce_time(double bytes, int n, const LinkProfile& link, CollectiveAlgo algo) {
   if (n <= 1 || bytes <= 0) return 0;
   if (algo == CollectiveAlgo::kTree)  // binomial reduce then broadcast, whole message per level
-    return 2.0 * ceil_log2(n) * (link.latency_s + bytes / link.bandwidth);
+    return 2.0 * ceil_log2(n) * (link.latency_s + bytes / link.achieved_bandwidth());
   // Two devices on a calibrated link: the measured all-reduce (it includes the reduction's memory traffic,
   // which the α–β line of the point-to-point copies leaves out).
   if (n == 2 && !link.allreduce_measured.empty()) return link.measured_allreduce_time(bytes);
-  return 2.0 * (n - 1) / n * bytes / link.bandwidth + 2.0 * (n - 1) * link.latency_s;
+  return 2.0 * (n - 1) / n * bytes / link.achieved_bandwidth() + 2.0 * (n - 1) * link.latency_s;
 }
 
 double reduce_scatter_time(double bytes, int n, const LinkProfile& link) {
   if (n <= 1 || bytes <= 0) return 0;
-  return static_cast<double>(n - 1) / n * bytes / link.bandwidth + (n - 1) * link.latency_s;
+  return static_cast<double>(n - 1) / n * bytes / link.achieved_bandwidth() + (n - 1) * link.latency_s;
 }
 
 double all_gather_time(double bytes, int n, const LinkProfile& link) {
@@ -71,7 +71,7 @@ GholamiCost gholami_integrated(const std::vector<int64_t>& widths, int64_t batch
                 widths.size());
   PX_USER_CHECK(pr >= 1 && pc >= 1 && batch >= 1, "gholami: Pr {} Pc {} batch {} must be >= 1", pr, pc,
                 batch);
-  const double beta = 1.0 / link.bandwidth, alpha = link.latency_s, e = bytes_per_element;
+  const double beta = 1.0 / link.achieved_bandwidth(), alpha = link.latency_s, e = bytes_per_element;
   GholamiCost g;
   for (size_t i = 1; i < widths.size(); ++i) {
     const double weights = static_cast<double>(widths[i - 1]) * widths[i] * e;  // |W_i| in bytes
@@ -186,6 +186,8 @@ ModelDesc gpt_symbolic(const GptSize& g) {
                 g.seq, g.vocab);
   PX_USER_CHECK(g.hidden % g.heads == 0, "gpt heads {} must divide the hidden size {}", g.heads, g.hidden);
   const double s = g.seq, h = g.hidden, a = g.heads, V = g.vocab, sh = s * h;
+  const TransformerDims dims{
+      .hidden = g.hidden, .heads = g.heads, .seq = g.seq, .ffn = 4 * g.hidden, .vocab = g.vocab};
   ModelDesc d;
   d.name = fmt::format("gpt L{} H{} NH{} T{} V{} (symbolic)", g.layers, g.hidden, g.heads, g.seq, g.vocab);
   d.symbolic               = true;
@@ -202,6 +204,8 @@ ModelDesc gpt_symbolic(const GptSize& g) {
   embed.per_sample.bwd_weight_bytes = 4 * (s + 5 * sh);
   embed.per_sample.activation_bytes = static_cast<int64_t>(4 * s);
   embed.out_bytes_per_sample        = 4 * sh;
+  embed.dims                        = dims;
+  embed.tp_split = true;  // vocabulary-parallel (Megatron's VocabParallelEmbedding): V/tp rows per device
   d.blocks.push_back(embed);
 
   BlockDesc layer;
@@ -231,6 +235,7 @@ ModelDesc gpt_symbolic(const GptSize& g) {
   layer.tp_split                    = true;
   layer.tp_allreduce_fwd = layer.tp_allreduce_bwd = 2;
   layer.tp_allreduce_bytes_per_sample             = 4 * sh;
+  layer.dims                                      = dims;
   for (int64_t i = 0; i < g.layers; ++i) {
     layer.name = fmt::format("blocks.{}", i);
     d.blocks.push_back(layer);
@@ -269,6 +274,7 @@ ModelDesc gpt_symbolic(const GptSize& g) {
   head.tp_split                      = true;  // vocabulary-parallel; the loss reduces a few floats per token
   head.tp_allreduce_bwd              = 1;
   head.tp_allreduce_bytes_per_sample = 4 * sh;
+  head.dims                          = dims;
   d.blocks.push_back(head);
   for (const BlockDesc& b : d.blocks) d.partition_costs.push_back(partition_cost(b.at_batch(1), false));
   return d;

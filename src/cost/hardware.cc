@@ -70,6 +70,16 @@ double HardwareProfile::shape_rate(PassKind kind, double rows, double in, double
   return rate(*lo) + w * (rate(*hi) - rate(*lo));
 }
 
+LinkProfile HardwareProfile::collective_link(int group_size, int stride) const {
+  if (static_cast<double>(group_size) * stride <= devices_per_node) return intra_node;
+  const int per_node = std::clamp(devices_per_node / std::max(1, stride), 1, group_size);
+  LinkProfile link   = inter_node;
+  link.bandwidth     = std::min(intra_node.achieved_bandwidth(), per_node * inter_node.achieved_bandwidth());
+  link.efficiency    = 1;
+  if (per_node > 1) link.name += fmt::format(" x{} per node", per_node);
+  return link;
+}
+
 double LinkProfile::measured_allreduce_time(double bytes) const {
   const auto& t = allreduce_measured;
   if (t.empty()) return -1;
@@ -83,12 +93,20 @@ double LinkProfile::measured_allreduce_time(double bytes) const {
 }
 
 std::string HardwareProfile::summary() const {
+  const std::string gemm_part =
+      gemm.sms > 0
+          ? fmt::format(", GEMMs at a measured {:.4g} TFLOP/s ceiling on {} SMs (tile and wave model)",
+                        gemm.achievable_flops / 1e12, gemm.sms)
+          : "";
   return fmt::format(
-      "{}: {} peak {:.4g} TFLOP/s, memory {:.4g} GB/s, {:.4g} GB per device, {} per node; "
-      "intra-node {} (α {:.3g} us, β {:.4g} GB/s), inter-node {} (α {:.3g} us, β {:.4g} GB/s). Source: {}",
-      name, dtype, peak_flops / 1e12, memory_bandwidth / 1e9, memory_bytes / 1e9, devices_per_node,
-      intra_node.name, intra_node.latency_s * 1e6, intra_node.bandwidth / 1e9, inter_node.name,
-      inter_node.latency_s * 1e6, inter_node.bandwidth / 1e9, source);
+      "{}: {} peak {:.4g} TFLOP/s{}, memory {:.4g} GB/s × {:.2g} achievable, {:.4g} GB per device, {} per "
+      "node; "
+      "intra-node {} (α {:.3g} us, β {:.4g} GB/s × {:.2g}), inter-node {} (α {:.3g} us, β {:.4g} GB/s × "
+      "{:.2g}). Source: {}",
+      name, dtype, peak_flops / 1e12, gemm_part, memory_bandwidth / 1e9, memory_efficiency,
+      memory_bytes / 1e9, devices_per_node, intra_node.name, intra_node.latency_s * 1e6,
+      intra_node.bandwidth / 1e9, intra_node.efficiency, inter_node.name, inter_node.latency_s * 1e6,
+      inter_node.bandwidth / 1e9, inter_node.efficiency, source);
 }
 
 static bool measured_in_turns(const ShapeRatePoint& p) {
@@ -198,7 +216,8 @@ nlohmann::json link_json(const LinkProfile& l) {
                       {"rendezvous", l.rendezvous},
                       {"shares_compute_core", l.shares_compute_core},
                       {"source", l.source}};
-  auto pts         = [](const std::vector<MessagePoint>& v) {
+  if (l.efficiency != 1) j["efficiency"] = l.efficiency;
+  auto pts = [](const std::vector<MessagePoint>& v) {
     nlohmann::json a = nlohmann::json::array();
     for (const auto& p : v) a.push_back({p.bytes, p.seconds});
     return a;
@@ -206,6 +225,27 @@ nlohmann::json link_json(const LinkProfile& l) {
   if (!l.p2p_measured.empty()) j["p2p_measured"] = pts(l.p2p_measured);
   if (!l.allreduce_measured.empty()) j["allreduce_measured"] = pts(l.allreduce_measured);
   return j;
+}
+
+nlohmann::json gemm_json(const GemmProfile& g) {
+  nlohmann::json tiles = nlohmann::json::array();
+  for (const auto& [m, n] : g.tiles) tiles.push_back({m, n});
+  return {{"achievable_flops", g.achievable_flops}, {"sms", g.sms}, {"tiles", tiles}, {"source", g.source}};
+}
+
+GemmProfile gemm_from_json(const nlohmann::json& j, const std::string& what) {
+  GemmProfile g;
+  g.achievable_flops = positive(j, "achievable_flops", what + " gemm");
+  g.sms              = j.value("sms", 0);
+  g.source           = j.value("source", std::string());
+  PX_USER_CHECK(g.sms > 0, "{}: gemm.sms = {} must be a positive count of multiprocessors", what, g.sms);
+  for (const auto& t : j.at("tiles")) {
+    const int m = t.at(0).get<int>(), n = t.at(1).get<int>();
+    PX_USER_CHECK(m > 0 && n > 0, "{}: gemm tile [{}, {}] must be positive", what, m, n);
+    g.tiles.emplace_back(m, n);
+  }
+  PX_USER_CHECK(!g.tiles.empty(), "{}: gemm.tiles must list at least one [rows, cols] tile", what);
+  return g;
 }
 
 }  // namespace
@@ -224,6 +264,9 @@ LinkProfile link_from_json(const nlohmann::json& j, const std::string& what) {
   std::sort(l.allreduce_measured.begin(), l.allreduce_measured.end(),
             [](const MessagePoint& a, const MessagePoint& b) { return a.bytes < b.bytes; });
   l.shares_compute_core = j.value("shares_compute_core", false);
+  l.efficiency          = j.value("efficiency", 1.0);
+  PX_USER_CHECK(l.efficiency > 0 && l.efficiency <= 1, "{}: efficiency = {} must be in (0, 1]", what,
+                l.efficiency);
   return l;
 }
 
@@ -247,6 +290,8 @@ nlohmann::json to_json(const HardwareProfile& hw) {
   if (!hw.row_rates_concurrent.empty()) j["row_rates_concurrent"] = row_rates_json(hw.row_rates_concurrent);
   if (!hw.shape_rates.empty()) j["shape_rates"] = shape_rates_json(hw.shape_rates);
   if (hw.memory_bandwidth_concurrent > 0) j["memory_bandwidth_concurrent"] = hw.memory_bandwidth_concurrent;
+  if (hw.memory_efficiency != 1) j["memory_efficiency"] = hw.memory_efficiency;
+  if (hw.gemm.sms > 0) j["gemm"] = gemm_json(hw.gemm);
   return j;
 }
 
@@ -265,6 +310,10 @@ HardwareProfile hardware_from_json(const nlohmann::json& j, const std::string& w
     hw.memory_bytes          = j.value("memory_bytes", 0.0);
     hw.kernel_overhead_s     = j.value("kernel_overhead_s", 0.0);
     hw.concurrent_efficiency = j.value("concurrent_efficiency", 1.0);
+    hw.memory_efficiency     = j.value("memory_efficiency", 1.0);
+    PX_USER_CHECK(hw.memory_efficiency > 0 && hw.memory_efficiency <= 1,
+                  "{}: memory_efficiency = {} must be in (0, 1]", what, hw.memory_efficiency);
+    if (j.contains("gemm")) hw.gemm = gemm_from_json(j["gemm"], what);
     PX_USER_CHECK(hw.concurrent_efficiency > 0 && hw.concurrent_efficiency <= 1,
                   "{}: concurrent_efficiency = {} must be in (0, 1]", what, hw.concurrent_efficiency);
     hw.devices_per_node = j.value("devices_per_node", 1);

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "paraxis/cost/planner.h"
+#include "paraxis/cost/transformer.h"
 
 namespace paraxis::cost {
 
@@ -20,6 +21,43 @@ double stored_activation_bytes(const BlockDesc& block, double micro_batch, int t
       static_cast<double>(block.at_batch(micro_batch).activation_bytes) * hw.bytes_per_element / 4.0;
   return block.tp_split ? bytes / tp : bytes;
 }
+
+namespace {
+
+// A symbolic GPT's layers store what Korthikanti et al.'s Table 2 says for the layout's options (16-bit
+// figures, scaled to the profile's element size); other blocks what their Layer::cost reports.
+double block_activation_bytes(const BlockDesc& blk, double b, const Layout& l, const HardwareProfile& hw,
+                              bool full_recompute) {
+  if (blk.kind != "transformer_block" || !blk.dims.known()) return stored_activation_bytes(blk, b, l.tp, hw);
+  const MegatronOptions o{
+      .tp = l.tp, .sequence_parallel = l.sequence_parallel, .selective_recompute = l.selective_recompute};
+  return layer_activation_bytes(blk.dims, b, o, full_recompute) * hw.bytes_per_element / 2.0;
+}
+
+// What one stage keeps per stashed micro-batch under recompute, and its peak while one micro-batch is
+// recomputed. A symbolic GPT is checkpointed layer by layer as Megatron-LM does (each layer's input kept,
+// one layer's activations rebuilt at a time); our own models keep the stage's input and rebuild the stage.
+std::pair<double, double> recompute_bytes(const ModelDesc& model, int first, int last, double b,
+                                          const Layout& l, const HardwareProfile& hw) {
+  double kept = 0, peak = 0, stage = 0;
+  bool per_layer = false;
+  for (int i = first; i < last; ++i) {
+    const BlockDesc& blk = model.blocks[i];
+    stage += block_activation_bytes(blk, b, l, hw, false);
+    if (blk.kind == "transformer_block" && blk.dims.known()) {
+      per_layer = true;
+      kept += block_activation_bytes(blk, b, l, hw, true);
+      peak = std::max(peak, block_activation_bytes(blk, b, l, hw, false));
+    }
+  }
+  if (per_layer) return {kept, peak};
+  const double e = hw.bytes_per_element;
+  const double input =
+      (first == 0 ? model.input_bytes_per_sample : model.blocks[first - 1].out_bytes_per_sample);
+  return {input * b * e / 4.0, stage};
+}
+
+}  // namespace
 
 MemoryEstimate estimate_memory(const ModelDesc& model, const Layout& layout, int64_t micro_batch,
                                const std::vector<int>& cuts, const std::vector<int>& peak_stash,
@@ -44,7 +82,7 @@ MemoryEstimate estimate_memory(const ModelDesc& model, const Layout& layout, int
         const BlockDesc& blk = model.blocks[i];
         params +=
             blk.tp_split ? static_cast<double>(blk.params) / layout.tp : static_cast<double>(blk.params);
-        stage_act += stored_activation_bytes(blk, b, layout.tp, hw);
+        stage_act += block_activation_bytes(blk, b, layout, hw, false);
         largest_output = std::max(largest_output, blk.out_bytes_per_sample * b * e / 4.0);
         if (layout.defer_wgrad && blk.kind == "linear" && blk.gemm_in > 0) {
           // Every micro-batch's input (rows, in) and output gradient (rows, out) stay until the step's flush,
@@ -60,11 +98,9 @@ MemoryEstimate estimate_memory(const ModelDesc& model, const Layout& layout, int
       }
       const double held = s < static_cast<int>(peak_stash.size()) ? peak_stash[s] : 1;
       if (layout.recompute) {
-        const double input =
-            (cuts[s] == 0 ? model.input_bytes_per_sample : model.blocks[cuts[s] - 1].out_bytes_per_sample) *
-            b * e / 4.0;
-        m.activations += held * input;
-        recompute_peak = std::max(recompute_peak, stage_act);
+        const auto [kept, peak] = recompute_bytes(model, cuts[s], cuts[s + 1], b, layout, hw);
+        m.activations += held * kept;
+        recompute_peak = std::max(recompute_peak, peak);
       } else {
         m.activations += held * stage_act;
       }

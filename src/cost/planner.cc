@@ -48,9 +48,11 @@ struct Search {
     if (!problem.empty()) return reject(l, mb, "does not divide: " + problem);
     PredictedStep p = predict_with(model, l, opt.global_batch, hw, cache, /*record_trace=*/false);
     if (p.memory.total() > capacity)
-      return reject(l, mb,
-                    fmt::format("does not fit: needs {} per device ({}) > {} available", gb(p.memory.total()),
-                                p.memory.summary(), gb(capacity)));
+      return reject(
+          l, mb,
+          fmt::format("does not fit: needs {} per device ({}) > {} available (a {:.0f}% margin "
+                      "kept)",
+                      gb(p.memory.total()), p.memory.summary(), gb(capacity), opt.memory_margin * 100));
     ++res.considered;
     res.ranked.push_back(std::move(p));
   }
@@ -85,14 +87,24 @@ struct Search {
     l.microbatches = static_cast<int>(m);
     for (auto [kind, v] : schedules(pp, m))
       for (bool zero : {false, true})
-        for (bool recompute : {false, true}) {
+        for (Recompute r : recompute_options()) {
           if (zero && dp == 1) continue;  // nothing to shard
-          l.schedule       = kind;
-          l.virtual_stages = v;
-          l.zero1          = zero;
-          l.recompute      = recompute;
+          l.schedule            = kind;
+          l.virtual_stages      = v;
+          l.zero1               = zero;
+          l.recompute           = r == Recompute::kFull;
+          l.selective_recompute = r == Recompute::kSelective;
+          l.sequence_parallel   = r == Recompute::kSelective && base.tp > 1;
           consider(l, mb);
         }
+  }
+
+  // None and full; for a symbolic GPT also Megatron's selective recompute, with sequence parallelism under
+  // tp (Korthikanti et al. 2022: the pair that removes most activation memory for little compute).
+  enum class Recompute { kNone, kFull, kSelective };
+  std::vector<Recompute> recompute_options() const {
+    if (model.symbolic) return {Recompute::kNone, Recompute::kFull, Recompute::kSelective};
+    return {Recompute::kNone, Recompute::kFull};
   }
 
   // The schedules (kind, virtual stages) worth pricing for pp stages and m micro-batches.
@@ -160,12 +172,15 @@ PlanResult make_plan(const ModelDesc& model, const PlanOptions& opt, const Hardw
   PX_USER_CHECK(opt.global_batch >= 1, "--global-batch {} must be >= 1", opt.global_batch);
   PX_USER_CHECK(opt.top_k >= 1, "--top {} must be >= 1", opt.top_k);
   PlanResult res;
-  res.model             = model.name;
-  res.hardware          = hw.name;
-  res.options           = opt;
-  const double capacity = opt.memory_per_device > 0 ? opt.memory_per_device : hw.memory_bytes;
-  PX_USER_CHECK(capacity > 0, "the hardware profile {} has no memory_bytes; give --memory-per-device BYTES",
+  res.model    = model.name;
+  res.hardware = hw.name;
+  res.options  = opt;
+  PX_USER_CHECK(opt.memory_margin >= 0 && opt.memory_margin < 1, "--memory-margin {} must be in [0, 1)",
+                opt.memory_margin);
+  const double memory = opt.memory_per_device > 0 ? opt.memory_per_device : hw.memory_bytes;
+  PX_USER_CHECK(memory > 0, "the hardware profile {} has no memory_bytes; give --memory-per-device BYTES",
                 hw.name);
+  const double capacity = memory * (1 - opt.memory_margin);  // never plan a device full to the last byte
   Search search{model, opt, hw, capacity, static_cast<int>(model.blocks.size()), res, {}};
   for (int tp : divisors(opt.devices))
     for (int pp : divisors(opt.devices / tp)) search.grid(tp, pp);
@@ -186,12 +201,12 @@ std::string format_plan(const PlanResult& plan, int show_rejected) {
                   o.devices, plan.hardware, o.global_batch);
   out += fmt::format("considered {} layouts: {} fit, {} rejected\n\n", plan.considered, plan.ranked.size(),
                      plan.rejected.size());
-  out += fmt::format("{:>4}  {:<44} {:>6} {:>14} {:>11} {:>8} {:>11} {:>11} {:>11}\n", "rank", "layout", "mb",
+  out += fmt::format("{:>4}  {:<72} {:>6} {:>14} {:>11} {:>8} {:>11} {:>11} {:>11}\n", "rank", "layout", "mb",
                      "predicted ms", "memory/dev", "bubble", "dp MB/dev", "tp MB/dev", "pp MB/dev");
   const int k = std::min<int>(o.top_k, static_cast<int>(plan.ranked.size()));
   for (int i = 0; i < k; ++i) {
     const PredictedStep& p = plan.ranked[i];
-    out += fmt::format("{:>4}  {:<44} {:>6} {:>14.4g} {:>11} {:>7.1f}% {:>11.4g} {:>11.4g} {:>11.4g}\n",
+    out += fmt::format("{:>4}  {:<72} {:>6} {:>14.4g} {:>11} {:>7.1f}% {:>11.4g} {:>11.4g} {:>11.4g}\n",
                        i + 1, p.layout.describe(), p.micro_batch, p.step_s * 1e3, gb(p.memory.total()),
                        p.bubble * 100, p.comm.dp / 1e6, p.comm.tp / 1e6, p.comm.pp / 1e6);
   }

@@ -28,6 +28,8 @@ std::string Layout::describe() const {
   }
   if (zero1) s += " zero1";
   if (recompute) s += " recompute";
+  if (selective_recompute) s += " selective-recompute";
+  if (sequence_parallel && tp > 1) s += " sequence-parallel";
   if (defer_wgrad) s += " defer-wgrad";
   return s;
 }
@@ -86,15 +88,48 @@ struct StageCost {
   double flush = 0;                 // the stage's deferred weight gradients: once per step
 };
 
+MegatronOptions megatron_options(const Layout& l) {
+  return {.tp = l.tp, .sequence_parallel = l.sequence_parallel, .selective_recompute = l.selective_recompute};
+}
+
+// A symbolic GPT block's passes, kernel by kernel (transformer.h), collectives included.
+LayerPassTimes kernel_pass_times(const BlockDesc& blk, double b, const Layout& l, const HardwareProfile& hw) {
+  const MegatronOptions o = megatron_options(l);
+  if (blk.kind == "transformer_block") return layer_pass_times(blk.dims, b, o, hw);
+  const LinkProfile link = hw.collective_link(l.tp, 1);
+  const int e            = hw.bytes_per_element;
+  auto time              = [&](const PassKernels& k) { return kernels_time(k, hw, link, l.tp); };
+  if (blk.kind == "embedding")
+    return {time(embedding_forward(blk.dims, b, o, e)), 0.0,
+            time(embedding_backward_weight(blk.dims, b, o, e))};
+  return {time(head_forward(blk.dims, b, o, e)), time(head_backward_input(blk.dims, b, o, e)),
+          time(head_backward_weight(blk.dims, b, o, e))};
+}
+
 // Compute time of every block pass of one stage at micro-batch b; `together`: every device of the node
 // computes at the same time (the concurrent rates and bandwidth of the profile).
 StageCost stage_cost(const ModelDesc& model, int first, int last, double b, const Layout& l,
                      const HardwareProfile& hw, bool together) {
   StageCost c;
-  const int concurrent       = together ? std::min(l.devices(), hw.devices_per_node) : 1;
-  const LinkProfile& tp_link = hw.link_for(l.tp);
+  const int concurrent      = together ? std::min(l.devices(), hw.devices_per_node) : 1;
+  const LinkProfile tp_link = hw.collective_link(l.tp, 1);
+  std::optional<LayerPassTimes> layer;  // a symbolic GPT's layers are alike: priced once per stage
   for (int i = first; i < last; ++i) {
     const BlockDesc& blk = model.blocks[i];
+    if (blk.dims.known()) {
+      const bool is_layer = blk.kind == "transformer_block";
+      if (!is_layer || !layer) {
+        const LayerPassTimes k = kernel_pass_times(blk, b, l, hw);
+        if (is_layer) layer = k;
+        c.F += k.forward, c.I += k.backward_input, c.W += k.backward_weight;
+        c.block_W.push_back(k.backward_weight);
+      } else {
+        c.F += layer->forward, c.I += layer->backward_input, c.W += layer->backward_weight;
+        c.block_W.push_back(layer->backward_weight);
+      }
+      c.block_flush.push_back(0.0);
+      continue;
+    }
     Cost x               = blk.at_batch(b);
     const double split   = blk.tp_split ? static_cast<double>(l.tp) : 1.0;
     const double rows    = blk.rows_per_sample * b;
@@ -206,7 +241,7 @@ class StepPricer {
         stages_(l.pp * l.virtual_stages),
         b_(static_cast<double>(global_batch / (static_cast<int64_t>(l.dp) * l.microbatches))),
         e_(hw.bytes_per_element / 4.0),
-        dp_link_(hw.link_for(l.devices())) {
+        dp_link_(hw.collective_link(l.dp, l.tp)) {  // dp peers are tp ranks apart (tp varies fastest)
     cuts_ = pipeline::partition_stages(model.partition_costs, stages_).cuts;
     step_ = step_list(model, l, cuts_, l.recompute ? sched.lowered_recompute : sched.lowered);
     // Devices of one node computing at the same time share its memory system (CPU cores): the profile's
@@ -261,7 +296,7 @@ class StepPricer {
   const CachedSchedule& sched_;
   const int stages_;
   const double b_, e_;
-  const LinkProfile& dp_link_;
+  const LinkProfile dp_link_;
   std::vector<int> cuts_;
   pipeline::Schedule step_;
   bool contended_ = false, replicas_ = false;
@@ -284,6 +319,7 @@ class StepPricer {
                                       : static_cast<double>(model_.blocks[i].params);
     }
     // The loss (softmax cross-entropy over the last stage's logits) is memory-bound work in the last forward.
+    if (model_.blocks.back().dims.known()) return;  // the head's cross-entropy is among its kernels
     const double logits = model_.blocks.back().out_bytes_per_sample * b_;
     alone_.back().F += pass_time(5.0 * logits / 4.0, 3.0 * logits, 0, hw_, l_.threads_per_device, 1);
     together_.back().F += pass_time(5.0 * logits / 4.0, 3.0 * logits, 0, hw_, l_.threads_per_device,
@@ -302,9 +338,14 @@ class StepPricer {
     d.backward        = d.backward_input + d.backward_weight;
     in.stages.push_back(d);
     if (l_.defer_wgrad) in.flush.push_back(mix(alone_[s].flush, together_[s].flush, f));
-    const LinkProfile& pp_link = hw_.link_for(l_.tp * l_.pp);
-    const double fwd_bytes     = model_.blocks[last - 1].out_bytes_per_sample * b_ * e_;
-    const double bwd_bytes     = (first == 0 ? 0.0 : model_.blocks[first - 1].out_bytes_per_sample) * b_ * e_;
+    // Pipeline neighbours are dp·tp ranks apart: the group spans every device. A symbolic GPT under tp
+    // sends 1/tp of the activation from each tp rank (Megatron's scatter-gather across nodes, Narayanan et
+    // al. 2021 §4.1; with sequence parallelism the activation is that shard already).
+    const LinkProfile& pp_link = hw_.link_for(l_.devices());
+    const double shard         = model_.blocks[last - 1].dims.known() ? l_.tp : 1.0;
+    const double fwd_bytes     = model_.blocks[last - 1].out_bytes_per_sample * b_ * e_ / shard;
+    const double bwd_bytes =
+        (first == 0 ? 0.0 : model_.blocks[first - 1].out_bytes_per_sample) * b_ * e_ / shard;
     in.send_forward.push_back(p2p_time(fwd_bytes, pp_link));
     in.send_backward.push_back(first == 0 ? 0.0 : p2p_time(bwd_bytes, pp_link));
     in.forward_bytes.push_back(static_cast<int64_t>(fwd_bytes));

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "paraxis/cost/hardware.h"
+#include "paraxis/cost/transformer.h"
 #include "paraxis/nn/layer.h"
 #include "paraxis/nn/model.h"
 
@@ -69,7 +70,10 @@ struct BlockDesc {
   bool tp_split               = false;  // flops, bytes and parameters divide by tp
   int tp_allreduce_fwd = 0, tp_allreduce_bwd = 0;  // Megatron all-reduces per pass under tp > 1
   double tp_allreduce_bytes_per_sample = 0;        // size of each of them
-  Cost at_batch(double b) const;                   // fixed + b · per_sample
+  // A symbolic GPT's embedding, transformer layers and LM head: priced kernel by kernel (transformer.h)
+  // from these sizes, not from the aggregate flops and bytes above (which stay for the stage cuts).
+  TransformerDims dims;
+  Cost at_batch(double b) const;  // fixed + b · per_sample
 };
 
 struct ModelDesc {

@@ -38,7 +38,11 @@ struct LinkProfile {
   // The collectives run on a helper thread that shares the device's core (threads backend on a machine with
   // a core per device): while a collective runs, the device's compute gets the core half the time.
   bool shares_compute_core = false;
-  double time(double bytes) const { return latency_s + bytes / bandwidth; }
+  // Fraction of β that collectives and transfers reach on this link (nccl-tests bus bandwidth over the
+  // datasheet figure); 1 for a calibrated link, whose β is already measured.
+  double efficiency = 1;
+  double achieved_bandwidth() const { return bandwidth * efficiency; }
+  double time(double bytes) const { return latency_s + bytes / achieved_bandwidth(); }
   // All-reduce of `bytes` over 2 devices from allreduce_measured (log-log interpolation, the table's last
   // bandwidth beyond its end); a negative value when nothing is measured.
   double measured_allreduce_time(double bytes) const;
@@ -73,6 +77,16 @@ struct ShapeRatePoint {
   RowRatePoint turns;
 };
 
+// How a GPU's GEMM library runs a matrix product (gemm.h): output tiles of tile_m × tile_n, one tile per
+// streaming multiprocessor at a time, at `achievable_flops` per device when every SM is busy (the measured
+// ceiling of a large, perfectly shaped matmul, not the datasheet peak). sms 0: no such model (CPU profiles).
+struct GemmProfile {
+  double achievable_flops = 0;
+  int sms                 = 0;
+  std::vector<std::pair<int, int>> tiles;  // candidate tile shapes; the library picks the fastest
+  std::string source;
+};
+
 struct HardwareProfile {
   std::string name;
   std::string source;  // datasheet URL(s) or the calibration that measured it
@@ -81,7 +95,11 @@ struct HardwareProfile {
   double peak_flops     = 0;  // dense, per device, in `dtype`
   // Achieved rate by call size, sorted by flops (empty: peak_flops for every size).
   std::vector<RatePoint> matmul_rates;
-  double memory_bandwidth  = 0;  // bytes/s per device (elementwise passes, optimizer step)
+  double memory_bandwidth = 0;  // bytes/s per device (elementwise passes, optimizer step)
+  // Fraction of memory_bandwidth that streaming kernels reach (GPU presets: measured over datasheet; a
+  // calibrated profile measures its bandwidth and keeps 1).
+  double memory_efficiency = 1;
+  GemmProfile gemm;              // GPU presets: tile and wave model of each GEMM (gemm.h); empty on a CPU
   double memory_bytes      = 0;  // capacity per device
   double kernel_overhead_s = 0;  // fixed cost per kernel call (launch, dispatch)
   // Rate when every core of the machine computes at once, relative to one alone (1 for accelerators).
@@ -109,14 +127,20 @@ struct HardwareProfile {
   HardwareProfile turn_rates_as_alone() const;
   // Concurrent: never above the bandwidth alone (a higher calibrated figure is timing noise).
   double bandwidth(bool concurrent) const {
-    return concurrent && memory_bandwidth_concurrent > 0
-               ? std::min(memory_bandwidth_concurrent, memory_bandwidth)
-               : memory_bandwidth;
+    return memory_efficiency * (concurrent && memory_bandwidth_concurrent > 0
+                                    ? std::min(memory_bandwidth_concurrent, memory_bandwidth)
+                                    : memory_bandwidth);
   }
   // The link a group of `group_size` devices, packed on nodes, is limited by.
   const LinkProfile& link_for(int group_size) const {
     return group_size <= devices_per_node ? intra_node : inter_node;
   }
+  // The link a collective over `group_size` devices, `stride` ranks apart, runs on: inside one node the
+  // intra-node link; across nodes the inter-node link with the bandwidth of every member on a node
+  // together, since the library runs one ring per network port (a node's k members move k ports' worth:
+  // nccl-tests counts a DGX A100 node's 4 HDR ports as 100 GB/s of all-reduce bus bandwidth,
+  // https://github.com/NVIDIA/nccl-tests/issues/119), never above the intra-node link.
+  LinkProfile collective_link(int group_size, int stride) const;
   std::string summary() const;  // one paragraph: rates, bandwidths, links, source
 };
 

@@ -40,9 +40,14 @@ struct Layout {  // NOTE: memory.h and the CLI read it too
   int virtual_stages              = 1;      // v (interleaved-1f1b)
   bool zero1                      = false;  // optimizer state sharded over dp (reduce-scatter + all-gather)
   bool recompute                  = false;  // keep only stage inputs; recompute the forward during backward
-  int threads_per_device          = 1;
-  std::string optimizer           = "adamw";  // adamw | sgd (momentum)
-  bool clip                       = false;    // gradient clipping by global norm (one more gradient read)
+  // Megatron-LM's options for a symbolic GPT (transformer.h; Korthikanti et al. 2022): LayerNorm, dropout
+  // and residual work split over tp with all-gather / reduce-scatter in place of all-reduce; the attention
+  // core recomputed in the backward instead of stored.
+  bool sequence_parallel   = false;
+  bool selective_recompute = false;
+  int threads_per_device   = 1;
+  std::string optimizer    = "adamw";  // adamw | sgd (momentum)
+  bool clip                = false;    // gradient clipping by global norm (one more gradient read)
   // Linear layers' weight gradients once per step over all micro-batches (EngineConfig::defer_wgrad): their
   // per-micro-batch W passes become one flush per stage before the gradient reduction.
   bool defer_wgrad    = false;
@@ -98,9 +103,11 @@ LinearCalls linear_calls(const ModelDesc& model, const Layout& layout, int64_t g
 std::string layout_problem(const ModelDesc& model, const Layout& layout, int64_t global_batch);
 
 struct PlanOptions {
-  int devices                            = 1;
-  int64_t global_batch                   = 32;
-  double memory_per_device               = 0;  // bytes; 0: the profile's memory_bytes
+  int devices              = 1;
+  int64_t global_batch     = 32;
+  double memory_per_device = 0;    // bytes; 0: the profile's memory_bytes
+  double memory_margin     = 0.1;  // fraction of it a layout must leave free (fragmentation,
+                                   // allocator caches, buffers the model does not count)
   int top_k                              = 5;
   std::vector<int64_t> micro_batch_sizes = {1, 2, 4, 8, 16, 32, 64};
   int max_microbatches                   = 256;  // larger m are skipped (said so in the result)
