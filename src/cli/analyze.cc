@@ -1,5 +1,8 @@
-// `paraxis analyze TRACE [--one-device-ms X] [--step K]`: the concurrency report of one trace.
+// `paraxis analyze TRACE [--one-device-ms X] [--step K | --steps A:B]`: the concurrency report of one trace,
+// or of some of its steps.
 #include <fmt/format.h>
+
+#include <optional>
 
 #include "cli/command.h"
 #include "cli/predicted_effect.h"
@@ -7,6 +10,7 @@
 #include "paraxis/cost/hardware.h"
 #include "paraxis/trace/analysis.h"
 #include "paraxis/trace/chrome_trace.h"
+#include "paraxis/trace/step_window.h"
 
 namespace {
 
@@ -14,6 +18,7 @@ struct AnalyzeArgs {
   std::string trace;
   double one_device_ms = 0;
   int step             = -1;
+  std::string steps;                                 // "A:B"
   std::string machine, preset = "cpu-this-machine";  // prices the recommendation (predicted_effect.h)
 };
 
@@ -33,12 +38,20 @@ int run_analyze(const AnalyzeArgs& args) {
   using namespace paraxis;
   PX_USER_CHECK(args.one_device_ms >= 0,
                 "--one-device-ms {} is negative; give the one-device step time in ms", args.one_device_ms);
+  std::optional<trace::StepRange> range;
+  if (!args.steps.empty()) range = trace::parse_step_range(args.steps);  // before reading a big file
   trace::TraceSet set = trace::read_chrome_trace(args.trace);
+  std::string shown;
+  if (range) {
+    trace::check_step_range(*range, set, args.trace);
+    shown = fmt::format(" ({})", trace::describe_window(*range, set));
+    set   = trace::restrict_to_steps(set, *range);
+  }
   trace::AnalysisOptions options;
   options.step = args.step;
   if (args.one_device_ms > 0) options.one_device_step_ns = args.one_device_ms * 1e6;
   trace::Analysis a = trace::analyze(set, options);
-  fmt::print("trace: {}\n{}", args.trace, trace::format_analysis(a));
+  fmt::print("trace: {}{}\n{}", args.trace, shown, trace::format_analysis(a));
   print_predicted_effect(set, a, args);
   std::vector<trace::LayerWork> work = trace::trace_work(set);
   if (!work.empty()) {
@@ -58,7 +71,12 @@ const bool registered = paraxis::cli::register_command(
            ->required();
        sub.add_option("--one-device-ms", args->one_device_ms,
                       "Step time of the same model on one device (ms), for the speedup");
-       sub.add_option("--step", args->step, "Analyse only this step (0-based); default: all steps");
+       auto* step =
+           sub.add_option("--step", args->step, "Analyse only this step (0-based); default: all steps");
+       sub.add_option("--steps", args->steps,
+                      "Analyse only steps A:B (0-based, both included), e.g. the window `paraxis report` "
+                      "shows")
+           ->excludes(step);
        sub.add_option("--machine", args->machine,
                       "Hardware profile (`paraxis calibrate -o FILE`) that prices the recommendation");
        sub.add_option("--preset", args->preset, "Built-in hardware profile when no --machine is given")

@@ -409,7 +409,7 @@ std::string write_results(std::vector<DemoRow>& rows, double one_device_ms, cons
   std::ofstream f(report);
   PX_USER_CHECK(f.good(), "--out {}: cannot write {}", args.out, report);
   f << trace::render_html_report(
-      entries, fmt::format("paraxis demo: {}, batch {}", base.model.describe(), base.batch));
+      entries, {.title = fmt::format("paraxis demo: {}, batch {}", base.model.describe(), base.batch)});
   return report;
 }
 

@@ -14,6 +14,7 @@ struct ExampleArgs {
   int devices        = 4;
   int microbatches   = 8;
   double comm_ms     = 0.05;
+  int steps          = 1;
   std::string output;
 };
 
@@ -21,6 +22,7 @@ int run_example(const ExampleArgs& a) {
   using namespace paraxis::trace;
   PX_USER_CHECK(a.devices >= 1 && a.devices <= 64, "--devices {} is out of range; use 1..64", a.devices);
   PX_USER_CHECK(a.comm_ms >= 0, "--comm-ms {} is negative; use 0 or more", a.comm_ms);
+  PX_USER_CHECK(a.steps >= 1, "--steps {} is not a number of steps; use 1 or more", a.steps);
   TraceSet set;
   if (a.layout == "placement" || a.layout == "1f1b" || a.layout == "gpipe") {
     PipelineShape s;
@@ -50,8 +52,12 @@ int run_example(const ExampleArgs& a) {
   } else {
     PX_USER_FAIL("--layout '{}' is unknown; use placement, 1f1b, gpipe, tp or dp", a.layout);
   }
+  if (a.steps > 1) set = repeat_steps(set, a.steps);
   write_chrome_trace(set, a.output);
-  fmt::print("wrote {} ({}, {} devices)\n", a.output, set.layout, set.num_devices());
+  size_t events = 0;
+  for (const auto& device_events : set.events) events += device_events.size();
+  fmt::print("wrote {} ({}, {} devices, {} step{}, {} events)\n", a.output, set.layout, set.num_devices(),
+             set.steps.size(), set.steps.size() == 1 ? "" : "s", events);
   return 0;
 }
 
@@ -67,6 +73,8 @@ const bool registered = paraxis::cli::register_command(
        sub.add_option("-m,--microbatches", args->microbatches, "Micro-batches for 1f1b and gpipe")
            ->capture_default_str();
        sub.add_option("--comm-ms", args->comm_ms, "Cost of one transfer between stages (ms)")
+           ->capture_default_str();
+       sub.add_option("--steps", args->steps, "Repeat the step this many times (a long run)")
            ->capture_default_str();
        sub.add_option("-o,--output", args->output, "Where to write the Chrome-trace JSON")->required();
        return [args] { return run_example(*args); };

@@ -1,4 +1,5 @@
-// `paraxis report TRACE... -o report.html`: one self-contained HTML page comparing traces side by side.
+// `paraxis report TRACE... -o report.html [--steps A:B]`: one self-contained HTML page comparing traces side
+// by side, each shown over a window of its steps.
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -10,6 +11,7 @@
 #include "paraxis/core/error.h"
 #include "paraxis/trace/chrome_trace.h"
 #include "paraxis/trace/report.h"
+#include "paraxis/trace/step_window.h"
 
 namespace {
 
@@ -17,20 +19,24 @@ struct ReportArgs {
   std::vector<std::string> traces;
   std::string output = "report.html";
   std::string title  = "paraxis trace report";
+  std::string steps;  // "A:B"; empty: each trace's median step and its neighbours
 };
 
 int run_report(const ReportArgs& args) {
   using namespace paraxis;
+  trace::ReportOptions options{.title = args.title};
+  if (!args.steps.empty()) options.steps = trace::parse_step_range(args.steps);  // before reading big files
   std::vector<trace::ReportEntry> entries;
   for (const std::string& path : args.traces)
     entries.push_back({std::filesystem::path(path).filename().string(), trace::read_chrome_trace(path)});
-  const std::string html = trace::render_html_report(entries, args.title);
+  const std::string html = trace::render_html_report(entries, options);
   std::ofstream out(args.output);
   PX_USER_CHECK(out.good(), "cannot write report '{}': {}; give -o a path in a writable directory",
                 args.output, std::strerror(errno));
   out << html;
   PX_CHECK(out.good(), "writing report '{}' failed: {}", args.output, std::strerror(errno));
-  fmt::print("wrote {} ({} trace{})\n", args.output, entries.size(), entries.size() == 1 ? "" : "s");
+  fmt::print("wrote {} ({} trace{}, {:.0f} KB)\n", args.output, entries.size(),
+             entries.size() == 1 ? "" : "s", html.size() / 1e3);
   return 0;
 }
 
@@ -41,6 +47,9 @@ const bool registered = paraxis::cli::register_command(
        sub.add_option("TRACE", args->traces, "Chrome-trace JSON files, shown side by side")->required();
        sub.add_option("-o,--output", args->output, "HTML file to write")->capture_default_str();
        sub.add_option("--title", args->title, "Heading of the page")->capture_default_str();
+       sub.add_option("--steps", args->steps,
+                      "Steps A:B to show (0-based, both included; K for one); default: the median step and "
+                      "its neighbours");
        return [args] { return run_report(*args); };
      }});
 

@@ -185,4 +185,31 @@ TraceSet synthetic_data_parallel(const DataParallelShape& s) {
   return set;
 }
 
+TraceSet repeat_steps(const TraceSet& one, int steps) {
+  PX_USER_CHECK(steps >= 1, "a repeated trace needs 1 or more steps, got {}", steps);
+  auto [lo, hi]     = one.span();
+  int64_t seq_count = 0, flow_count = 0;
+  for (const auto& events : one.events)
+    for (const Event& e : events) {
+      seq_count  = std::max<int64_t>(seq_count, e.seq + 1);
+      flow_count = std::max<int64_t>(flow_count, e.flow_id + 1);
+    }
+  TraceSet out = one;
+  out.steps.clear();
+  for (auto& events : out.events) events.clear();
+  for (int k = 0; k < steps; ++k) {
+    const int64_t shift = k * (hi - lo);
+    out.steps.push_back({lo + shift, hi + shift});
+    for (size_t d = 0; d < one.events.size(); ++d)
+      for (Event e : one.events[d]) {
+        e.t_begin_ns += shift;
+        e.t_end_ns += shift;
+        if (e.seq >= 0) e.seq += static_cast<int32_t>(k * seq_count);
+        if (e.flow_id >= 0) e.flow_id += k * flow_count;
+        out.events[d].push_back(e);
+      }
+  }
+  return out;
+}
+
 }  // namespace paraxis::trace

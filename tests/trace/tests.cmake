@@ -24,6 +24,37 @@ foreach(bad missing.json not_json.json not_trace.json)
                    $<TARGET_FILE:paraxis>)
 endforeach()
 
+# --steps A:B: a 10-step run, its figures over steps 3..5, and each bad value (exit 2, the value, the rule and
+# a valid alternative) on both commands.
+add_test(NAME cli.trace.long_trace
+         COMMAND $<TARGET_FILE:paraxis> example-trace --layout 1f1b --devices 4 -m 8 --comm-ms 0 --steps 10
+                 -o ${PX_TRACE_DIR}/long10.json)
+set_tests_properties(cli.trace.long_trace PROPERTIES FIXTURES_SETUP px_long_trace
+  PASS_REGULAR_EXPRESSION "10 steps, [0-9]+ events")
+add_test(NAME cli.trace.analyze_steps
+         COMMAND $<TARGET_FILE:paraxis> analyze ${PX_TRACE_DIR}/long10.json --steps 3:5)
+set_tests_properties(cli.trace.analyze_steps PROPERTIES FIXTURES_REQUIRED px_long_trace
+  PASS_REGULAR_EXPRESSION "long10.json \\(steps 3–5 of 10\\).*\\(mean of 3 steps\\).*pipeline bubble: +27.3%")
+add_test(NAME cli.trace.report_steps
+         COMMAND ${PARAXIS_EXPECT_EXIT} 0 "wrote .*long10.html \\(1 trace, [0-9]+ KB\\)"
+                 $<TARGET_FILE:paraxis> report ${PX_TRACE_DIR}/long10.json --steps 3:5 -o ${PX_TRACE_DIR}/long10.html)
+set_tests_properties(cli.trace.report_steps PROPERTIES FIXTURES_REQUIRED px_long_trace)
+set(PX_BAD_STEPS_after "5:3" "--steps 5:3 starts after it ends \\(5 > 3\\).*use --steps 3:5")
+set(PX_BAD_STEPS_range "0:10" "--steps 0:10 is out of range: .*long10.json marks 10 steps, numbered 0..9; use --steps 0:9")
+set(PX_BAD_STEPS_text "x:2" "--steps 'x:2' is not a step range: give A:B.*e.g. --steps 0:2")
+foreach(bad after range text)
+  list(GET PX_BAD_STEPS_${bad} 0 value)
+  list(GET PX_BAD_STEPS_${bad} 1 message)
+  add_test(NAME cli.trace.analyze_rejects_steps_${bad}
+           COMMAND ${PARAXIS_EXPECT_EXIT} 2 "${message}"
+                   $<TARGET_FILE:paraxis> analyze ${PX_TRACE_DIR}/long10.json --steps ${value})
+  add_test(NAME cli.trace.report_rejects_steps_${bad}
+           COMMAND ${PARAXIS_EXPECT_EXIT} 2 "${message}"
+                   $<TARGET_FILE:paraxis> report ${PX_TRACE_DIR}/long10.json --steps ${value} -o ${PX_TRACE_DIR}/bad.html)
+  set_tests_properties(cli.trace.analyze_rejects_steps_${bad} cli.trace.report_rejects_steps_${bad}
+                       PROPERTIES FIXTURES_REQUIRED px_long_trace)
+endforeach()
+
 # --trace under --backend mpi (ctest label `mpi`): one merged file from every rank (src/trace/merge.cc).
 set(PX_TRACE_MPIRUN ${MPIEXEC_EXECUTABLE} --allow-run-as-root --oversubscribe --bind-to none --timeout 120)
 add_test(NAME mpi_train_trace_np2

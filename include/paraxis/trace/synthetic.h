@@ -49,4 +49,9 @@ struct DataParallelShape {
 };
 TraceSet synthetic_data_parallel(const DataParallelShape& shape);
 
+// A long run: the trace `one` (one step) repeated `steps` times back to back, each copy marked as a step.
+// Sequence numbers and flow ids go on counting from copy to copy, so every send keeps its own receive.
+//   auto long_run = trace::repeat_steps(trace::synthetic_pipeline({.stages = 4, .microbatches = 16}), 300);
+TraceSet repeat_steps(const TraceSet& one, int steps);
+
 }  // namespace paraxis::trace
