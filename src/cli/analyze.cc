@@ -1,6 +1,8 @@
-// `paraxis analyze TRACE [--one-device-ms X] [--step K | --steps A:B]`: the concurrency report of one trace,
-// or of some of its steps.
+// `paraxis analyze TRACE... [--one-device-ms X] [--step K | --steps A:B]`: the concurrency report of one
+// run (one paraxis trace, or the PyTorch profiler traces of one run's ranks: trace::read_trace_run), or of
+// some of its steps.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <optional>
 
@@ -15,7 +17,7 @@
 namespace {
 
 struct AnalyzeArgs {
-  std::string trace;
+  std::vector<std::string> traces;
   double one_device_ms = 0;
   int step             = -1;
   std::string steps;                                 // "A:B"
@@ -40,10 +42,10 @@ int run_analyze(const AnalyzeArgs& args) {
                 "--one-device-ms {} is negative; give the one-device step time in ms", args.one_device_ms);
   std::optional<trace::StepRange> range;
   if (!args.steps.empty()) range = trace::parse_step_range(args.steps);  // before reading a big file
-  trace::TraceSet set = trace::read_chrome_trace(args.trace);
+  trace::TraceSet set = trace::read_trace_run(args.traces);
   std::string shown;
   if (range) {
-    trace::check_step_range(*range, set, args.trace);
+    trace::check_step_range(*range, set, fmt::format("{}", fmt::join(args.traces, " ")));
     shown = fmt::format(" ({})", trace::describe_window(*range, set));
     set   = trace::restrict_to_steps(set, *range);
   }
@@ -51,7 +53,7 @@ int run_analyze(const AnalyzeArgs& args) {
   options.step = args.step;
   if (args.one_device_ms > 0) options.one_device_step_ns = args.one_device_ms * 1e6;
   trace::Analysis a = trace::analyze(set, options);
-  fmt::print("trace: {}{}\n{}", args.trace, shown, trace::format_analysis(a));
+  fmt::print("trace: {}{}\n{}", fmt::join(args.traces, " "), shown, trace::format_analysis(a));
   print_predicted_effect(set, a, args);
   std::vector<trace::LayerWork> work = trace::trace_work(set);
   if (!work.empty()) {
@@ -67,7 +69,10 @@ const bool registered = paraxis::cli::register_command(
     {"analyze", "Concurrency report of a trace: utilization, bubble, overlap, critical path, verdict",
      [](CLI::App& sub) -> paraxis::cli::Runner {
        auto args = std::make_shared<AnalyzeArgs>();
-       sub.add_option("TRACE", args->trace, "Chrome-trace JSON written by `paraxis train --trace`")
+       sub.add_option(
+              "TRACE", args->traces,
+              "Chrome-trace JSON written by `paraxis train --trace`, or PyTorch profiler traces of one "
+              "run (one file per rank, or one merged file)")
            ->required();
        sub.add_option("--one-device-ms", args->one_device_ms,
                       "Step time of the same model on one device (ms), for the speedup");

@@ -4,7 +4,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 
 #include "cli/command.h"
@@ -27,8 +26,8 @@ int run_report(const ReportArgs& args) {
   trace::ReportOptions options{.title = args.title};
   if (!args.steps.empty()) options.steps = trace::parse_step_range(args.steps);  // before reading big files
   std::vector<trace::ReportEntry> entries;
-  for (const std::string& path : args.traces)
-    entries.push_back({std::filesystem::path(path).filename().string(), trace::read_chrome_trace(path)});
+  for (trace::TraceRun& run : trace::read_trace_runs(args.traces))
+    entries.push_back({std::move(run.name), std::move(run.set)});
   const std::string html = trace::render_html_report(entries, options);
   std::ofstream out(args.output);
   PX_USER_CHECK(out.good(), "cannot write report '{}': {}; give -o a path in a writable directory",
@@ -44,7 +43,10 @@ const bool registered = paraxis::cli::register_command(
     {"report", "Self-contained HTML report: timelines, utilization and verdict of one or more traces",
      [](CLI::App& sub) -> paraxis::cli::Runner {
        auto args = std::make_shared<ReportArgs>();
-       sub.add_option("TRACE", args->traces, "Chrome-trace JSON files, shown side by side")->required();
+       sub.add_option("TRACE", args->traces,
+                      "Chrome-trace JSON files, shown side by side; a PyTorch run's rank files one after "
+                      "another (grouped by their distributedInfo world size)")
+           ->required();
        sub.add_option("-o,--output", args->output, "HTML file to write")->capture_default_str();
        sub.add_option("--title", args->title, "Heading of the page")->capture_default_str();
        sub.add_option("--steps", args->steps,

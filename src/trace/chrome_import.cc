@@ -1,10 +1,7 @@
 // Chrome trace import: rebuilds a TraceSet from the JSON written by chrome_export.cc (or by the simulator in
 // the same format). Every check is a user error: the file comes from the command line.
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -221,19 +218,7 @@ TraceSet from_chrome_json(const json& doc, const std::string& what) {
 }
 
 TraceSet read_chrome_trace(const std::string& path) {
-  std::ifstream in(path);
-  PX_USER_CHECK(in.good(),
-                "cannot open trace file '{}': {}; give the JSON written by `paraxis train --trace FILE`",
-                path, std::strerror(errno));
-  json doc;
-  try {
-    doc = json::parse(in);
-  } catch (const json::parse_error& e) {
-    PX_USER_FAIL(
-        "trace file '{}' is not valid JSON ({}); give the JSON written by `paraxis train --trace FILE`", path,
-        e.what());
-  }
-  return from_chrome_json(doc, fmt::format("trace file '{}'", path));
+  return read_trace_run(std::span(&path, 1));
 }
 
 }  // namespace paraxis::trace

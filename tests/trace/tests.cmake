@@ -55,6 +55,28 @@ foreach(bad after range text)
                        PROPERTIES FIXTURES_REQUIRED px_long_trace)
 endforeach()
 
+# PyTorch profiler traces (scripts/torch-traces wrote the fixtures): one run from its rank files, the verdict
+# of its layout; a rank file alone is bad input; `report` shows each run once.
+set(PX_TORCH_FIXTURES ${CMAKE_SOURCE_DIR}/tests/trace/fixtures/torch)
+# The kinds only: what a run achieved depends on the load of the machine the fixtures were recorded on.
+foreach(run_verdict "placement;workload partitioning: " "gpipe;pipeline \\(GPipe, m = 4\\): " "ddp;data parallel: ")
+  list(GET run_verdict 0 run)
+  list(GET run_verdict 1 verdict)
+  add_test(NAME cli.trace.torch_${run}
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 0 "verdict: +${verdict}"
+                   $<TARGET_FILE:paraxis> analyze ${PX_TORCH_FIXTURES}/${run}.rank0.json
+                   ${PX_TORCH_FIXTURES}/${run}.rank1.json)
+endforeach()
+add_test(NAME cli.trace.torch_rank_file_alone
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 2 "is rank 1 of a 2-rank run, but 1 rank file was given"
+                 $<TARGET_FILE:paraxis> analyze ${PX_TORCH_FIXTURES}/ddp.rank1.json)
+add_test(NAME cli.trace.torch_report
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 0 "wrote .*torch.html \\(3 traces,"
+                 $<TARGET_FILE:paraxis> report ${PX_TORCH_FIXTURES}/placement.rank0.json
+                 ${PX_TORCH_FIXTURES}/placement.rank1.json ${PX_TORCH_FIXTURES}/gpipe.rank0.json
+                 ${PX_TORCH_FIXTURES}/gpipe.rank1.json ${PX_TORCH_FIXTURES}/ddp.rank0.json
+                 ${PX_TORCH_FIXTURES}/ddp.rank1.json -o ${PX_TRACE_DIR}/torch.html)
+
 # --trace under --backend mpi (ctest label `mpi`): one merged file from every rank (src/trace/merge.cc).
 set(PX_TRACE_MPIRUN ${MPIEXEC_EXECUTABLE} --allow-run-as-root --oversubscribe --bind-to none --timeout 120)
 add_test(NAME mpi_train_trace_np2

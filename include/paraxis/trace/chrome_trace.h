@@ -16,7 +16,9 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "paraxis/trace/recorder.h"
 
@@ -27,6 +29,21 @@ void write_chrome_trace(const TraceSet& set, const std::string& path);
 
 // Throws a user error (exit 2) for a missing file, invalid JSON, or JSON that is not a trace.
 TraceSet from_chrome_json(const nlohmann::json& doc, const std::string& what = "trace");
+// One file: a paraxis trace, or a PyTorch profiler trace of one process or merged (torch_trace.h).
 TraceSet read_chrome_trace(const std::string& path);
+
+// Trace files named on a command line (trace_files.cc). A file is a paraxis trace (otherData.paraxis) or a
+// PyTorch profiler trace (torch_trace.h); a Chrome trace of any other framework is a user error (exit 2).
+// read_trace_run: the files are one run — one paraxis trace, or PyTorch rank files (in any order) or one
+// merged PyTorch file. `paraxis analyze` reads this.
+TraceSet read_trace_run(std::span<const std::string> paths);
+// read_trace_runs: one run per paraxis trace; PyTorch rank files are grouped one after another by the world
+// size their distributedInfo names (a 2-rank run: its two files next to each other; a file that names none is
+// a run of its own). `paraxis report` reads this, a run per column.
+struct TraceRun {
+  std::string name;  // the file name, or the rank files' names joined by " + "
+  TraceSet set;
+};
+std::vector<TraceRun> read_trace_runs(std::span<const std::string> paths);
 
 }  // namespace paraxis::trace
