@@ -476,7 +476,9 @@ LinearCalls linear_calls(const ModelDesc& model, const Layout& l, int64_t global
     if (blk.kind != "linear" || blk.gemm_in <= 0) continue;  // the lookups stage_cost makes
     const auto [in, out] = device_gemm(blk, l.tp);
     const auto rows      = static_cast<int64_t>(blk.rows_per_sample * b);
-    LinearCalls block{{{static_cast<int64_t>(in), static_cast<int64_t>(out)}}, {rows}};
+    LinearCalls block;
+    block.shapes = {{static_cast<int64_t>(in), static_cast<int64_t>(out)}};
+    block.rows   = {rows};
     if (defers_weight_pass(l, blk) && l.microbatches > 1) block.rows.push_back(rows * l.microbatches);
     calls.merge(block);
   }
