@@ -125,10 +125,26 @@ std::string event_svg(const Event& e, const RowGeometry& g, bool critical) {
   return s;
 }
 
-// Everything drawn for device d: label, lanes, utilization bar and its events in the window. The one place
-// that decides how a device's time looks.
+// The part of a transfer or collective spent blocked on a peer (waiting_spans), drawn over the comm lane in
+// the waiting colour: a receive posted before its send shows red until the send began, then its own colour.
+std::string waiting_svg(const std::vector<std::pair<int64_t, int64_t>>& spans, const RowGeometry& g) {
+  std::string s;
+  for (auto [begin, end] : spans) {
+    const int64_t b = std::max(begin, g.lo), en = std::min(end, g.hi);
+    if (en <= b) continue;
+    s += fmt::format(
+        R"(<rect class="waitspan WAIT" x="{:.2f}" y="{:.1f}" width="{:.2f}" height="{}" data-b="{:.6f}" )"
+        R"(data-e="{:.6f}"><title>waiting for a peer · {:.3f} ms</title></rect>)",
+        kLabelWidth + (b - g.lo) * g.px_per_ns, g.y + kComputeH + 1, (en - b) * g.px_per_ns, kCommH,
+        (b - g.lo) / 1e6, (en - g.lo) / 1e6, (end - begin) / 1e6);
+  }
+  return s;
+}
+
+// Everything drawn for device d: label, lanes, utilization bar, its events in the window and their waiting
+// parts. The one place that decides how a device's time looks.
 std::string device_row(const TraceSet& set, const Analysis& a, int d, const RowGeometry& g,
-                       const std::set<std::pair<int, int64_t>>& critical) {
+                       const std::set<std::pair<int, int64_t>>& critical, const WaitingSpans& waiting) {
   std::string s          = fmt::format(R"(<g class="device"><text class="device" x="4" y="{:.1f}">{}</text>)",
                                        g.y + kComputeH - 5, escape(set.devices[d].label()));
   const double window_px = (g.hi - g.lo) * g.px_per_ns, window_ms = (g.hi - g.lo) / 1e6;
@@ -141,7 +157,7 @@ std::string device_row(const TraceSet& set, const Analysis& a, int d, const RowG
     if (!in_window(e, g.lo, g.hi)) continue;
     s += event_svg(e, g, is_compute(e.kind) && critical.count({d, e.t_begin_ns}));
   }
-  return s + "</g>\n";
+  return s + waiting_svg(waiting[d], g) + "</g>\n";
 }
 
 }  // namespace
@@ -162,9 +178,10 @@ std::string timeline_svg(const TraceSet& set, const Analysis& a, double axis_ms,
   for (const PathStep& p : a.critical_path.steps)
     if (is_compute(p.event.kind)) critical.insert({p.device, p.event.t_begin_ns});
   RowGeometry g{a.window_begin_ns, a.window_end_ns, kPlotWidth / (axis_ms * 1e6), 0};
+  const WaitingSpans waiting = waiting_spans(set);
   for (int d = 0; d < set.num_devices(); ++d) {
     g.y = kAxisH + d * row_h;
-    s += device_row(set, a, d, g, critical);
+    s += device_row(set, a, d, g, critical, waiting);
   }
   return s + "</svg>\n";
 }
