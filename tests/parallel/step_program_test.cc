@@ -14,6 +14,7 @@
 #include "paraxis/parallel/step_plan.h"
 #include "paraxis/trace/analysis.h"
 #include "paraxis/train/layout_run.h"
+#include "test_support/recommendation.h"
 
 namespace paraxis {
 namespace {
@@ -152,6 +153,8 @@ TEST(StepProgram, PredictedTracesDrawEveryDeviceAndGetTheMeasuredKind) {
                                                          cost::hardware_preset("cpu-this-machine"));
     const trace::Analysis predicted = trace::analyze(p.trace);
     const trace::Analysis measured  = trace::analyze(run_layout(cfg).trace);
+    paraxis::testing::expect_recommendation_is_new(predicted);
+    paraxis::testing::expect_recommendation_is_new(measured);
     EXPECT_EQ(predicted.num_devices, c.devices);
     EXPECT_EQ(predicted.kind, measured.kind);
     if (c.dp * c.tp > 1) EXPECT_TRUE(predicted.parallel) << predicted.verdict;

@@ -8,6 +8,7 @@
 #include "paraxis/trace/analysis.h"
 #include "paraxis/trace/chrome_trace.h"
 #include "paraxis/trace/synthetic.h"
+#include "test_support/recommendation.h"
 #include "test_support/trace_events.h"
 
 using namespace paraxis::trace;
@@ -23,25 +24,6 @@ PipelineShape shape(int p, int m, double comm_ns = 0, std::vector<double> weight
   s.comm_ns      = comm_ns;
   s.stage_weight = std::move(weights);
   return s;
-}
-
-// The layout `flags` leave when applied to `l` (only the flags the recommendations use).
-LayoutInfo apply_flags(LayoutInfo l, const std::string& flags) {
-  std::istringstream in(flags);
-  std::string flag, value;
-  while (in >> flag >> value) {
-    if (flag == "--dp") l.dp = std::stoi(value);
-    if (flag == "--tp") l.tp = std::stoi(value);
-    if (flag == "--pp") l.pp = std::stoi(value);
-    if (flag == "--microbatches") l.m = std::stoi(value), l.placement = false;
-    if (flag == "--virtual") l.v = std::stoi(value);
-    if (flag == "--schedule") l.schedule = value, l.placement = false;
-  }
-  return l;
-}
-bool same_layout(const LayoutInfo& x, const LayoutInfo& y) {
-  return x.dp == y.dp && x.tp == y.tp && x.pp == y.pp && x.m == y.m && x.v == y.v &&
-         x.schedule == y.schedule && x.placement == y.placement;
 }
 
 }  // namespace
@@ -164,20 +146,15 @@ TEST(Verdict, RecommendationNeverRepeatsTheCurrentLayout) {
                                 synthetic_pipeline(shape(2, 16, 0, {20, 1})),
                                 synthetic_data_parallel({}),
                                 synthetic_tensor_parallel({})};
-  for (const TraceSet& set : sets) {
-    const Analysis a    = analyze(set);
-    const LayoutInfo& l = a.layout_info;
-    SCOPED_TRACE(a.verdict + " | " + a.recommendation);
-    if (!a.suggested_flags.empty()) {
-      EXPECT_FALSE(same_layout(apply_flags(l, a.suggested_flags), l)) << a.suggested_flags;
-      EXPECT_NE(a.recommendation.find(a.suggested_flags), std::string::npos);
-    }
-    if (l.pp > 1 && !l.placement) {
-      EXPECT_EQ(a.recommendation.find(fmt::format("--microbatches {}", l.m)), std::string::npos);
-      EXPECT_EQ(a.recommendation.find(fmt::format("stream {} micro-batches", l.m)), std::string::npos);
-      EXPECT_EQ(a.verdict.find("workload partitioning"), std::string::npos);
-    }
-    if (l.tp > 1) EXPECT_EQ(a.suggested_flags.find(fmt::format("--tp {}", l.tp)), std::string::npos);
-    if (l.dp > 1) EXPECT_EQ(a.suggested_flags.find(fmt::format("--dp {}", l.dp)), std::string::npos);
+  for (const TraceSet& set : sets) paraxis::testing::expect_recommendation_is_new(analyze(set));
+}
+
+// The same property on PyTorch's runs (tests/trace/fixtures/torch, scripts/torch-traces).
+TEST(Verdict, RecommendationForAPyTorchRunNeverRepeatsItsLayout) {
+  for (const char* run : {"placement", "gpipe", "ddp"}) {
+    SCOPED_TRACE(run);
+    const std::string dir = std::string(PARAXIS_SOURCE_DIR) + "/tests/trace/fixtures/torch/" + run;
+    const std::vector<std::string> files = {dir + ".rank0.json", dir + ".rank1.json"};
+    paraxis::testing::expect_recommendation_is_new(analyze(read_trace_run(files)));
   }
 }
