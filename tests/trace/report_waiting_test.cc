@@ -21,7 +21,7 @@ TraceSet receive_before_send(int64_t send_begin_ns) {
   Event f = paraxis::testing::ev(Kind::kForward, 0, send_begin_ns);
   f.stage = 0, f.microbatch = 0;
   set.events[0] = {f, paraxis::testing::ev(Kind::kSend, send_begin_ns, send_begin_ns + 2'000'000, 1, 0)};
-  Event g = paraxis::testing::ev(Kind::kForward, send_begin_ns + 2'000'000, send_begin_ns + 5'000'000);
+  Event g       = paraxis::testing::ev(Kind::kForward, send_begin_ns + 2'000'000, send_begin_ns + 5'000'000);
   g.stage = 1, g.microbatch = 0;
   set.events[1] = {paraxis::testing::ev(Kind::kRecv, 0, send_begin_ns + 2'000'000, 0, 0), g};
   return set;
@@ -45,7 +45,7 @@ TEST(ReportWaiting, ReceivePostedBeforeItsSendIsDrawnAsWaitingUntilTheSendBegan)
 }
 
 TEST(ReportWaiting, ReceivePostedWhenTheSendBeganDrawsNoWaiting) {
-  TraceSet set = receive_before_send(10'000'000);
+  TraceSet set                = receive_before_send(10'000'000);
   set.events[1][0].t_begin_ns = 10'000'000;  // posted exactly when the send began: pure transfer
   const ReportEntry entry{"pair", set};
   EXPECT_TRUE(waiting_rects(render_html_report({&entry, 1})).empty());
