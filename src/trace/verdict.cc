@@ -137,9 +137,10 @@ struct Suggestion {
 Suggestion pipeline_suggestion(const Analysis& a) {
   const LayoutInfo& l = a.layout_info;
   const int p = l.pp, m = l.m;
-  // The pipeline's devices moved to another axis (the device count stays).
-  const std::string other_axis = fmt::format("--tp {} --pp 1", l.tp * p),
-                    data_axis  = fmt::format("--dp {} --pp 1", l.dp * p);
+  // The pipeline's devices moved to another axis (the device count stays); `--microbatches 1`, since the
+  // flags are added to the run's own command, whose m would otherwise remain as gradient accumulation.
+  const std::string other_axis = fmt::format("--tp {} --pp 1 --microbatches 1", l.tp * p),
+                    data_axis  = fmt::format("--dp {} --pp 1 --microbatches 1", l.dp * p);
   if (a.cause == "transfer" && m >= 4)
     return {fmt::format("--microbatches {}", m / 2),
             fmt::format(

@@ -38,7 +38,7 @@ TEST(Verdict, ImbalancedPipelineIsAPipelineWithStageImbalance) {
   EXPECT_NE(a.verdict.find("stage 0 holds 75.0% of the compute (imbalance 1.50x)"), std::string::npos)
       << a.verdict;
   EXPECT_EQ(a.recommendation.find("micro-batches with 1F1B"), std::string::npos) << a.recommendation;
-  EXPECT_EQ(a.suggested_flags, "--dp 2 --pp 1");
+  EXPECT_EQ(a.suggested_flags, "--dp 2 --pp 1 --microbatches 1");
 }
 
 TEST(Verdict, TransferBoundPipelineNamesTransfer) {
