@@ -256,7 +256,10 @@ void print_explanation(const std::vector<DemoRow>& rows, int m, bool defer_wgrad
       "  tp2         splits every layer: each device holds half of each weight matrix and computes every\n"
       "              layer at once on its half; the pieces are joined by all-reduces (comm track).\n"
       "  dp2         splits the batch: each device runs the whole model on {} of the {} rows; the gradients\n"
-      "              are averaged by an all-reduce that overlaps the backward.\n",
+      "              are averaged by an all-reduce that overlaps the backward.\n"
+      "  waiting     a device blocked on a peer that has not sent yet (a receive posted before its send, a\n"
+      "              collective entered before the last member): red in report.html, apart from the\n"
+      "              transfer itself (comm).\n",
       m, 100.0 * (p - 1) / (m + p - 1), p,
       defer_wgrad
           ? "\n              defer-W: each Linear's weight gradient is one GEMM of all m micro-batches at "
