@@ -53,7 +53,7 @@ void expect_chromium() {
   int which = -1;
   run("command -v chromium >/dev/null 2>&1", &which);
   ASSERT_EQ(which, 0) << "Debian's `chromium` is not installed; the HTML report test needs it: run "
-                         "scripts/install-deps --report (apt-get install chromium)";
+                         "scripts/install-deps (apt-get install chromium)";
 }
 
 // The page's DOM after its script ran; `url` may carry a #fragment.
