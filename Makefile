@@ -19,14 +19,15 @@ demo: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
-# Sanitizer builds (separate build dirs). TSan runs only the communicator's threads-backend tests: oneDNN and
+# Sanitizer builds (separate build dirs). TSan builds and runs only the communicator's threads-backend tests
+# (target paraxis_comm_tests: src/comm, src/core, tests/comm): oneDNN and
 # OpenMP are not TSan-instrumented and report false races. ASan+UBSan runs the unit tests (the gtest binary:
 # kernels, layers, goldens, equivalence, collectives, schedules, trace); the CLI, example and MPI entries run in `make test`.
 SAN_TEST_FLAGS = --output-on-failure -j $(JOBS) --timeout 900
 
 sanitize-thread:
 	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPARAXIS_SANITIZE=thread
-	cmake --build build-tsan -j $(JOBS) --target paraxis_tests
+	cmake --build build-tsan -j $(JOBS) --target paraxis_comm_tests
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1" ctest $(SAN_TEST_FLAGS) -R '^(ThreadsComm|CommFailure)'
 
 sanitize-address:
