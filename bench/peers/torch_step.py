@@ -28,6 +28,8 @@ def main():
     ap.add_argument("--gpt", default="256,128,256,4,4", help="V,T,C,NH,L")
     ap.add_argument("--optimizer", choices=["none", "sgd", "adamw"], default="none",
                     help="none times forward+backward only; sgd/adamw time a full training step")
+    ap.add_argument("--autocast", choices=["none", "bf16"], default="none",
+                    help="bf16: the forward and loss under torch.autocast('cpu', dtype=torch.bfloat16)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -54,8 +56,9 @@ def main():
     def step():
         if opt:
             opt.zero_grad(set_to_none=False)
-        logits = model(x)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast == "bf16"):
+            logits = model(x)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         loss.backward()
         if opt:
             opt.step()
@@ -68,7 +71,8 @@ def main():
         step()
         times.append((time.perf_counter() - t0) * 1e3)
     print(json.dumps({"model": a.model, "batch": a.batch, "threads": a.threads, "median_ms": statistics.median(times),
-                      "min_ms": min(times), "max_ms": max(times), "runs": a.runs, "torch": torch.__version__}))
+                      "min_ms": min(times), "max_ms": max(times), "runs": a.runs, "autocast": a.autocast,
+                      "torch": torch.__version__}))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 #include "paraxis/core/error.h"
 #include "paraxis/cost/hardware.h"
 #include "paraxis/cost/planner.h"
+#include "paraxis/kernels/precision.h"
 #include "paraxis/measure/measure.h"
 #include "paraxis/train/trainer.h"
 
@@ -91,6 +92,10 @@ void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
   sub.add_flag("--recompute", cfg.recompute,
                "Activation recompute: each stage keeps only its input after a forward and runs the forward "
                "again (R actions) right before that micro-batch's backward");
+  sub.add_option("--precision", cfg.precision,
+                 "fp32 | bf16: bf16 matmul inputs with fp32 accumulation; weights, gradients (and their "
+                 "all-reduce) and optimizer state stay fp32")
+      ->capture_default_str();
   sub.add_option("--progress", cfg.progress, "auto | bar | lines | none")->capture_default_str();
   sub.add_flag("--quiet", cfg.quiet, "Print only the summary");
   sub.add_flag("--predict", cfg.predict,
@@ -203,6 +208,8 @@ const bool registered = register_command(
          if (cfg->predict || cfg->calibrate == 1)
            prediction.emplace(*cfg, sub.get_option("--preset")->count() > 0);
          if (prediction) prediction->calibrate("before training");
+         if (cfg->precision == "bf16" && !cfg->quiet)
+           fmt::print("--precision bf16: {}\n", describe_bf16_support());
          TrainResult r = run_training(*cfg);
          if (r.steps_done > 0 && !cfg->quiet) {
            fmt::print("trained {} for {} steps: final loss {:.4f}, median step {:.2f} ms",

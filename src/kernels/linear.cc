@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "kernels/dnnl_util.h"
+#include "kernels/matmul_bf16.h"
 #include "paraxis/kernels/matmul.h"
+#include "paraxis/kernels/precision.h"
 
 namespace paraxis {
 
@@ -39,7 +41,9 @@ void matmul_bias_dnnl(float* y, const float* x, const float* w, const float* b, 
 
 void linear_forward(float* y, const float* x, const float* w, const float* b, int64_t n, int64_t in,
                     int64_t out) {
-  if (b && n > 0 && kernel_path() == KernelPath::kFast) return matmul_bias_dnnl(y, x, w, b, n, in, out);
+  if (b && n > 0 && kernel_path() == KernelPath::kFast)
+    return matmul_precision() == Precision::kBf16 ? bf16::matmul_bias(y, x, w, b, n, in, out)
+                                                  : matmul_bias_dnnl(y, x, w, b, n, in, out);
   if (b) {
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < out; ++j) y[i * out + j] = b[j];

@@ -5,6 +5,8 @@
 #include <cstring>
 
 #include "kernels/dnnl_util.h"
+#include "kernels/matmul_bf16.h"
+#include "paraxis/kernels/precision.h"
 
 namespace paraxis {
 
@@ -42,6 +44,8 @@ void matmul(float* c, const float* a, const float* b, int64_t m, int64_t n, int6
     return;
   }
   if (g_path == KernelPath::kRef) return ref::matmul(c, a, b, m, n, k, trans_a, trans_b, beta, batch);
+  if (matmul_precision() == Precision::kBf16)
+    return bf16::matmul(c, a, b, m, n, k, trans_a, trans_b, beta, batch);
   using namespace dnnl;
   using dt            = memory::data_type;
   std::string key     = fmt::format("{},{},{},{},{},{},{}", m, n, k, trans_a, trans_b, beta, batch);

@@ -13,6 +13,7 @@
 #include "paraxis/core/safetensors.h"
 #include "paraxis/data/loader.h"
 #include "paraxis/data/sources.h"
+#include "paraxis/kernels/precision.h"
 #include "paraxis/nn/model_spec_json.h"
 #include "paraxis/nn/optim.h"
 #include "paraxis/nn/param_io.h"
@@ -265,6 +266,7 @@ EngineConfig engine_config(const TrainConfig& cfg) {
 
 void validate_train_config(TrainConfig& cfg) {
   check_numbers(cfg);
+  parse_precision(cfg.precision);
   if (cfg.placement) {
     PX_USER_CHECK(
         cfg.microbatches == 1,
@@ -533,6 +535,7 @@ trace::LayoutInfo trace_layout_info(const TrainConfig& cfg) {
 
 TrainResult run_training(const TrainConfig& cfg) {
   std::unique_ptr<Run> run = prepare_run(cfg);
+  const MatmulPrecisionScope precision(parse_precision(cfg.precision));
   launch(run->backend, run->cfg.devices, device_options(run->cfg),
          [&](Communicator& world) { train_device(*run, world); });
   if (!cfg.trace_path.empty() && run->backend == Backend::kThreads) {

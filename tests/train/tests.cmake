@@ -53,3 +53,17 @@ add_test(NAME cli.bench_step.bad_runs
 add_test(NAME example.train_mlp COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/example_train_mlp.sh
                                         $<TARGET_FILE:example_train_mlp> 20)
 set_tests_properties(example.train_mlp PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)
+
+# --precision bf16 (kernels/precision.h): a run trains and says how bf16 runs here; an unknown precision is
+# bad input; `bench step` takes it too.
+add_test(NAME cli.train.precision_bf16
+         COMMAND sh ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 0 "--precision bf16: bf16 products (native|emulated)"
+                 $<TARGET_FILE:paraxis> train --model mlp --mlp-sizes 64,32,10 --data synthetic --steps 5
+                 --batch 16 --devices 2 --dp 2 --precision bf16 --progress none)
+add_test(NAME cli.train.bad_precision
+         COMMAND sh ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 2 "--precision 'fp16' is not a precision: use fp32"
+                 $<TARGET_FILE:paraxis> train --model mlp --precision fp16)
+add_test(NAME cli.bench_step.bf16
+         COMMAND sh ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 0 "bf16 products, median of 2 runs"
+                 $<TARGET_FILE:paraxis> bench step --model mlp --mlp-sizes 64,32,10 --batch 16 --runs 2
+                 --precision bf16)

@@ -63,6 +63,8 @@ struct TrainConfig {
   int zero               = 0;
   bool defer_wgrad       = false;  // Linear weight gradients once per step from all micro-batches
   bool recompute = false;  // activations dropped after each forward and recomputed (R) before backward
+  std::string precision =
+      "fp32";  // fp32 | bf16: matmul inputs rounded to bf16, fp32 accumulation (precision.h)
   // output
   std::string progress = "auto";  // auto | bar | lines | none
   bool quiet           = false;

@@ -1,0 +1,122 @@
+// bf16 matrix products (precision.h): the rounding itself, then every product form against a float64
+// reference computed from the same bf16-rounded inputs — bf16 × bf16 products are exact in fp32, so the only
+// difference left is fp32 accumulation — and against the fp32 product within the bf16 bound.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "paraxis/kernels/linear.h"
+#include "paraxis/kernels/matmul.h"
+#include "paraxis/kernels/precision.h"
+#include "test_support/user_error.h"
+
+using namespace paraxis;
+
+namespace {
+
+std::vector<float> randv(size_t n, std::mt19937& g) {
+  std::uniform_real_distribution<float> d(-1, 1);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+
+std::vector<double> rounded(const std::vector<float>& v) {
+  std::vector<uint16_t> bits(v.size());
+  to_bf16(bits.data(), v.data(), static_cast<int64_t>(v.size()));
+  std::vector<double> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = from_bf16(bits[i]);
+  return out;
+}
+
+// c[b][i][j] = beta c + Σ_k a[b][i][k] b[b][k][j] in float64, a stored (K, M) when ta, b stored (N, K) when tb.
+std::vector<double> reference(const std::vector<double>& a, const std::vector<double>& b,
+                              const std::vector<float>& c0, int64_t m, int64_t n, int64_t k, bool ta, bool tb,
+                              float beta, int64_t batch) {
+  std::vector<double> c(c0.begin(), c0.end());
+  for (int64_t s = 0; s < batch; ++s)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double acc = 0;
+        for (int64_t p = 0; p < k; ++p)
+          acc += a[s * m * k + (ta ? p * m + i : i * k + p)] * b[s * k * n + (tb ? j * k + p : p * n + j)];
+        double& out = c[s * m * n + i * n + j];
+        out         = beta * out + acc;
+      }
+  return c;
+}
+
+struct Bf16Scope {  // the precision for one test, fp32 again after it
+  Bf16Scope() { set_matmul_precision(Precision::kBf16); }
+  ~Bf16Scope() { set_matmul_precision(Precision::kFp32); }
+};
+
+}  // namespace
+
+TEST(Bf16, RoundsToNearestEvenAndKeepsSpecialValues) {
+  const float inf             = std::numeric_limits<float>::infinity();
+  const std::vector<float> in = {
+      1.0f, 1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, 1.0f + 0x1p-8f + 0x1p-20f, -2.5f, inf, -inf, 0.0f};
+  std::vector<uint16_t> out(in.size());
+  to_bf16(out.data(), in.data(), static_cast<int64_t>(in.size()));
+  EXPECT_EQ(out[0], 0x3f80);  // 1
+  EXPECT_EQ(out[1], 0x3f80);  // halfway between 1 and 1 + 2^-7: ties to the even 1
+  EXPECT_EQ(out[2], 0x3f82);  // halfway between 1 + 2^-7 and 1 + 2^-6: ties to the even 1 + 2^-6
+  EXPECT_EQ(out[3], 0x3f81);  // just above halfway: up
+  EXPECT_EQ(from_bf16(out[4]), -2.5f);
+  EXPECT_EQ(from_bf16(out[5]), inf);
+  EXPECT_EQ(from_bf16(out[6]), -inf);
+  EXPECT_EQ(out[7], 0);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  uint16_t nan_bits;
+  to_bf16(&nan_bits, &nan, 1);
+  EXPECT_TRUE(std::isnan(from_bf16(nan_bits)));
+}
+
+TEST(Bf16, MatmulIsTheExactProductOfTheRoundedInputsAccumulatedInFp32) {
+  Bf16Scope bf16;
+  std::mt19937 g(11);
+  for (int64_t m : {int64_t{1}, int64_t{7}, int64_t{33}})
+    for (int64_t n : {int64_t{1}, int64_t{31}})
+      for (int64_t k : {int64_t{1}, int64_t{13}, int64_t{300}})
+        for (int t = 0; t < 4; ++t)
+          for (float beta : {0.0f, 1.0f})
+            for (int64_t batch : {int64_t{1}, int64_t{3}}) {
+              const bool ta = t & 1, tb = t & 2;
+              auto a = randv(batch * m * k, g), b = randv(batch * k * n, g), c = randv(batch * m * n, g);
+              const std::vector<double> want =
+                  reference(rounded(a), rounded(b), c, m, n, k, ta, tb, beta, batch);
+              const std::vector<double> fp32 =
+                  reference({a.begin(), a.end()}, {b.begin(), b.end()}, c, m, n, k, ta, tb, beta, batch);
+              matmul(c.data(), a.data(), b.data(), m, n, k, ta, tb, beta, batch);
+              for (size_t i = 0; i < c.size(); ++i) {
+                ASSERT_NEAR(c[i], want[i], 2e-6 * (1 + k)) << m << "x" << n << "x" << k << " t" << t;
+                ASSERT_NEAR(c[i], fp32[i], k * 0x1p-8 + 1e-5) << "within the bf16 bound of fp32";
+              }
+            }
+}
+
+TEST(Bf16, LinearForwardWithBiasRoundsItsInputsNotItsBias) {
+  Bf16Scope bf16;
+  std::mt19937 g(5);
+  const int64_t n = 9, in = 70, out = 13;
+  auto x = randv(n * in, g), w = randv(out * in, g), bias = randv(out, g);
+  std::vector<float> y(n * out);
+  linear_forward(y.data(), x.data(), w.data(), bias.data(), n, in, out);
+  const std::vector<double> xr = rounded(x), wr = rounded(w);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < out; ++j) {
+      double want = bias[j];
+      for (int64_t p = 0; p < in; ++p) want += xr[i * in + p] * wr[j * in + p];
+      ASSERT_NEAR(y[i * out + j], want, 2e-6 * in) << i << "," << j;
+    }
+}
+
+TEST(Bf16, PrecisionNamesAreCheckedAsUserInput) {
+  EXPECT_EQ(parse_precision("bf16"), Precision::kBf16);
+  EXPECT_EQ(parse_precision("fp32"), Precision::kFp32);
+  EXPECT_USER_ERROR(parse_precision("fp16"), "'fp16'", "fp32", "bf16");
+}
