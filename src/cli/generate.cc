@@ -25,7 +25,7 @@ struct GenerateOptions {
   uint64_t seed      = 1;
 };
 
-int generate(const GenerateOptions& o) {
+void check_options(const GenerateOptions& o) {
   PX_USER_CHECK(o.spec.kind == "gpt", "--model {}: generate samples text from a gpt; use --model gpt",
                 o.spec.kind);
   PX_USER_CHECK(std::filesystem::is_regular_file(o.init),
@@ -37,48 +37,62 @@ int generate(const GenerateOptions& o) {
   PX_USER_CHECK(o.top_k >= 0 && o.top_k <= o.spec.vocab, "--top-k {} must be in [0, {}] (0: no limit)",
                 o.top_k, o.spec.vocab);
   PX_USER_CHECK(!o.prompt.empty(), "--prompt must not be empty; try --prompt \"The \"");
+}
+
+// The next token from the last position's logits: softmax at the temperature over the top k (all when 0).
+int32_t sample_next(const float* last, const GenerateOptions& o, const Philox& rng, int64_t n) {
+  const int64_t V = o.spec.vocab;
+  std::vector<double> p(V);
+  const double mx  = *std::max_element(last, last + V);
+  double threshold = -INFINITY;
+  if (o.top_k > 0) {
+    std::vector<float> sorted(last, last + V);
+    std::nth_element(sorted.begin(), sorted.begin() + (o.top_k - 1), sorted.end(), std::greater<float>());
+    threshold = sorted[o.top_k - 1];
+  }
+  double sum = 0;
+  for (int64_t v = 0; v < V; ++v)
+    sum += p[v] = last[v] >= threshold ? std::exp((last[v] - mx) / o.temperature) : 0.0;
+  double u = rng.uniform(n) * sum, acc = 0;
+  for (int64_t v = 0; v < V; ++v)
+    if (u < (acc += p[v])) return static_cast<int32_t>(v);
+  return static_cast<int32_t>(V - 1);
+}
+
+// A byte-level model's tokens are bytes of text; a larger vocabulary's (GPT-2's 50,257) have no tokenizer
+// here, so their ids are printed.
+void emit(int32_t token, int64_t vocab) {
+  if (vocab <= 256)
+    std::fputc(token, stdout);
+  else
+    fmt::print(" [{}]", token);
+  std::fflush(stdout);
+}
+
+int generate(const GenerateOptions& o) {
+  check_options(o);
   auto model = build_model(o.spec);
   load_params(read_safetensors(o.init), model->params(), o.init);
   std::vector<int32_t> ids(o.prompt.begin(), o.prompt.end());
   for (int32_t& t : ids) t &= 0xff;
   for (int32_t t : ids)
     PX_USER_CHECK(t < o.spec.vocab, "the prompt has byte {} but the vocabulary is {}", t, o.spec.vocab);
+  if (o.spec.vocab > 256)
+    fmt::print(
+        "vocabulary {}: no tokenizer here, so the prompt's bytes are its token ids and the sampled "
+        "ids are printed in brackets\n",
+        o.spec.vocab);
   fmt::print("{}", o.prompt);
   Philox rng(o.seed, stream_id("generate"));
   std::vector<Ctx> ctx;
   for (int64_t n = 0; n < o.tokens; ++n) {
-    int64_t T = std::min<int64_t>(static_cast<int64_t>(ids.size()), o.spec.context);
-    std::vector<int32_t> window(ids.end() - T, ids.end());
-    Tensor x = Tensor::from_ints({1, T}, window);
+    const int64_t T = std::min<int64_t>(static_cast<int64_t>(ids.size()), o.spec.context);
+    Tensor x        = Tensor::from_ints({1, T}, std::vector<int32_t>(ids.end() - T, ids.end()));
     ctx.assign(model->blocks.size(), Ctx{});
     for (Ctx& c : ctx) c.training = false;
-    Tensor logits     = model->forward(ctx, x);  // (1, T, V)
-    const float* last = logits.data() + (T - 1) * o.spec.vocab;
-    std::vector<double> p(o.spec.vocab);
-    double mx        = *std::max_element(last, last + o.spec.vocab);
-    double threshold = -INFINITY;
-    if (o.top_k > 0) {
-      std::vector<float> sorted(last, last + o.spec.vocab);
-      std::nth_element(sorted.begin(), sorted.begin() + (o.top_k - 1), sorted.end(), std::greater<float>());
-      threshold = sorted[o.top_k - 1];
-    }
-    double sum = 0;
-    for (int64_t v = 0; v < o.spec.vocab; ++v) {
-      p[v] = last[v] >= threshold ? std::exp((last[v] - mx) / o.temperature) : 0.0;
-      sum += p[v];
-    }
-    double u = rng.uniform(n) * sum, acc = 0;
-    int32_t next = static_cast<int32_t>(o.spec.vocab - 1);
-    for (int64_t v = 0; v < o.spec.vocab; ++v) {
-      acc += p[v];
-      if (u < acc) {
-        next = static_cast<int32_t>(v);
-        break;
-      }
-    }
-    ids.push_back(next);
-    std::fputc(next, stdout);
-    std::fflush(stdout);
+    Tensor logits = model->forward(ctx, x);  // (1, T, V)
+    ids.push_back(sample_next(logits.data() + (T - 1) * o.spec.vocab, o, rng, n));
+    emit(ids.back(), o.spec.vocab);
   }
   fmt::print("\n");
   return 0;
@@ -90,9 +104,10 @@ const bool registered = register_command(
        add_model_flags(sub, o->spec);
        sub.add_option("--init", o->init, "Parameters of the GPT (safetensors)")->required();
        sub.add_option("--prompt", o->prompt, "Text to continue")->capture_default_str();
-       sub.add_option("--tokens", o->tokens, "Bytes to generate")->capture_default_str();
+       sub.add_option("--tokens", o->tokens, "Tokens to generate (bytes for a byte-level model)")
+           ->capture_default_str();
        sub.add_option("--temperature", o->temperature, "Softmax temperature")->capture_default_str();
-       sub.add_option("--top-k", o->top_k, "Sample among the k most likely bytes (0: all)")
+       sub.add_option("--top-k", o->top_k, "Sample among the k most likely tokens (0: all)")
            ->capture_default_str();
        sub.add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
        return [o] {

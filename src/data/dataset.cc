@@ -53,7 +53,7 @@ std::string ClassificationDataset::describe() const {
   return fmt::format("{}: {} x {}, {} classes", name_, size(), shape_str(sample_shape()), num_classes_);
 }
 
-TextDataset::TextDataset(std::shared_ptr<const std::vector<uint8_t>> tokens, int64_t begin, int64_t end,
+TextDataset::TextDataset(std::shared_ptr<const std::vector<Token>> tokens, int64_t begin, int64_t end,
                          int64_t context, int64_t vocab, std::string name)
     : tokens_(std::move(tokens)),
       begin_(begin),
@@ -64,28 +64,27 @@ TextDataset::TextDataset(std::shared_ptr<const std::vector<uint8_t>> tokens, int
   PX_CHECK(tokens_ && begin >= 0 && begin <= end && end <= static_cast<int64_t>(tokens_->size()),
            "{}: token range [{}, {})", name_, begin, end);
   PX_USER_CHECK(context > 0, "{}: context {} must be positive", name_, context);
-  PX_USER_CHECK(vocab > 0 && vocab <= 256, "{}: vocabulary {} must be in [1, 256] (tokens are bytes)", name_,
-                vocab);
+  PX_USER_CHECK(vocab > 0, "{}: vocabulary {} must be positive", name_, vocab);
   PX_USER_CHECK(end - begin >= context + 1,
                 "{}: {} tokens are too few for one sample of context {} (needs {}); "
                 "use a context of at most {} or more text",
                 name_, end - begin, context, context + 1, std::max<int64_t>(end - begin - 1, 0));
-  if (vocab < 256)
-    for (int64_t i = begin; i < end; ++i)
-      PX_USER_CHECK((*tokens_)[i] < vocab, "{}: token {} at {} is outside the vocabulary of {}", name_,
-                    (*tokens_)[i], i, vocab);
+  for (int64_t i = begin; i < end; ++i)
+    PX_USER_CHECK((*tokens_)[i] >= 0 && (*tokens_)[i] < vocab,
+                  "{}: token {} at {} is outside the vocabulary of {} (ids 0 to {}); give --vocab {} or more",
+                  name_, (*tokens_)[i], i, vocab, vocab - 1, (*tokens_)[i] + 1);
 }
 
 Batch TextDataset::gather(std::span<const int64_t> indices) const {
   const int64_t B = static_cast<int64_t>(indices.size()), T = context_;
   Batch b{Tensor::empty({B, T}, DType::kI32), Tensor::empty({B, T}, DType::kI32)};  // (B, T), (B, T)
-  int32_t* bx        = b.x.data_i32();
-  int32_t* by        = b.y.data_i32();
-  const uint8_t* tok = tokens_->data() + begin_;
+  int32_t* bx      = b.x.data_i32();
+  int32_t* by      = b.y.data_i32();
+  const Token* tok = tokens_->data() + begin_;
   for (int64_t r = 0; r < B; ++r) {
     int64_t i = indices[r];
     PX_CHECK(i >= 0 && i < size(), "{}: sample index {} outside [0, {})", name_, i, size());
-    const uint8_t* w = tok + i * T;
+    const Token* w = tok + i * T;
     for (int64_t t = 0; t < T; ++t) {
       bx[r * T + t] = w[t];
       by[r * T + t] = w[t + 1];
@@ -99,7 +98,12 @@ std::string TextDataset::describe() const {
                      context_, vocab_);
 }
 
-TextSplits make_text_splits(std::vector<uint8_t> tokens, int64_t context, double val_fraction, int64_t vocab,
+TextSplits make_text_splits(const std::vector<uint8_t>& bytes, int64_t context, double val_fraction,
+                            int64_t vocab, const std::string& name) {
+  return make_text_splits(std::vector<Token>(bytes.begin(), bytes.end()), context, val_fraction, vocab, name);
+}
+
+TextSplits make_text_splits(std::vector<Token> tokens, int64_t context, double val_fraction, int64_t vocab,
                             const std::string& name) {
   PX_USER_CHECK(val_fraction > 0 && val_fraction < 1,
                 "{}: validation fraction {} must be in (0, 1); 0.1 is "
@@ -107,7 +111,7 @@ TextSplits make_text_splits(std::vector<uint8_t> tokens, int64_t context, double
                 name, val_fraction);
   const int64_t n       = static_cast<int64_t>(tokens.size());
   const int64_t n_train = static_cast<int64_t>(static_cast<double>(n) * (1.0 - val_fraction));
-  auto shared           = std::make_shared<const std::vector<uint8_t>>(std::move(tokens));
+  auto shared           = std::make_shared<const std::vector<Token>>(std::move(tokens));
   TextSplits s;
   s.train = std::make_shared<TextDataset>(shared, 0, n_train, context, vocab, name + " train");
   s.val   = std::make_shared<TextDataset>(shared, n_train, n, context, vocab, name + " val");

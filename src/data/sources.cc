@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 
 #include "paraxis/core/error.h"
 #include "paraxis/core/rng.h"
@@ -118,14 +119,13 @@ ClassificationDataset make_synthetic_classification(int64_t n, const Shape& samp
   return ClassificationDataset(std::move(x), std::move(y), classes, "synthetic");
 }
 
-std::vector<uint8_t> make_synthetic_tokens(int64_t n, int64_t vocab, uint64_t seed) {
-  PX_USER_CHECK(n > 0 && vocab >= 1 && vocab <= 256,
-                "synthetic text: need n > 0 tokens and a vocabulary in "
-                "[1, 256], got n={} vocab={}",
-                n, vocab);
+std::vector<Token> make_synthetic_tokens(int64_t n, int64_t vocab, uint64_t seed) {
+  PX_USER_CHECK(n > 0 && vocab >= 1 && vocab <= std::numeric_limits<Token>::max(),
+                "synthetic text: need n > 0 tokens and a vocabulary in [1, 2^31), got n={} vocab={}", n,
+                vocab);
   const Philox rng(seed, stream_id("synthetic.tokens"));
-  std::vector<uint8_t> tokens(n);
-  for (int64_t i = 0; i < n; ++i) tokens[i] = static_cast<uint8_t>(rng.u32(i) % static_cast<uint64_t>(vocab));
+  std::vector<Token> tokens(n);
+  for (int64_t i = 0; i < n; ++i) tokens[i] = static_cast<Token>(rng.u32(i) % static_cast<uint64_t>(vocab));
   return tokens;
 }
 

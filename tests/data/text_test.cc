@@ -1,11 +1,13 @@
 // Text datasets: windows, shifted targets, train/validation split, the default fortunes text.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <numeric>
 
 #include "paraxis/core/error.h"
 #include "paraxis/data/loader.h"
 #include "paraxis/data/sources.h"
+#include "test_support/user_error.h"
 
 using namespace paraxis;
 
@@ -59,7 +61,7 @@ TEST(Text, FortunesAreTheDefaultText) {
 }
 
 TEST(Text, SyntheticTokensAreSeededAndInVocabulary) {
-  std::vector<uint8_t> a = make_synthetic_tokens(4096, 17, 3), b = make_synthetic_tokens(4096, 17, 3);
+  std::vector<Token> a = make_synthetic_tokens(4096, 17, 3), b = make_synthetic_tokens(4096, 17, 3);
   EXPECT_EQ(a, b);
   EXPECT_NE(a, make_synthetic_tokens(4096, 17, 4));
   EXPECT_EQ(*std::max_element(a.begin(), a.end()), 16);
@@ -67,4 +69,16 @@ TEST(Text, SyntheticTokensAreSeededAndInVocabulary) {
   Loader loader(s.train, {.batch_size = 4, .seed = 1});
   Batch batch = loader.next();
   EXPECT_EQ(batch.x.shape(), (Shape{4, 16}));
+}
+
+// GPT-2's vocabulary (50,257 ids) needs tokens wider than a byte: ids above 255 reach the batch intact.
+TEST(Text, TokensBeyondAByteForALargeVocabulary) {
+  std::vector<Token> a = make_synthetic_tokens(1 << 14, 50257, 1);
+  EXPECT_GT(*std::max_element(a.begin(), a.end()), 50000);
+  TextSplits s     = make_text_splits(a, 64, 0.1, 50257, "synthetic");
+  Batch batch      = Loader(s.train, {.batch_size = 2, .seed = 1}).next();
+  const int32_t* x = batch.x.data_i32();
+  EXPECT_GT(*std::max_element(x, x + batch.x.numel()), 255);
+  EXPECT_USER_ERROR(make_text_splits(a, 64, 0.1, 50000, "small"), "outside the vocabulary of 50000",
+                    "give --vocab");
 }

@@ -67,3 +67,14 @@ add_test(NAME cli.bench_step.bf16
          COMMAND sh ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 0 "bf16 products, median of 2 runs"
                  $<TARGET_FILE:paraxis> bench step --model mlp --mlp-sizes 64,32,10 --batch 16 --runs 2
                  --precision bf16)
+
+# A vocabulary wider than a byte (GPT-2's is 50,257): synthetic tokens train it, and generate prints the
+# sampled ids, since no tokenizer is at hand.
+add_test(NAME cli.train.large_vocab_generate
+         COMMAND sh -c "$0 train --model gpt --vocab 1000 --context 16 --width 32 --heads 2 --layers 1 \
+--data synthetic --steps 2 --batch 4 --progress none --save $1/large_vocab.safetensors && \
+$0 generate --vocab 1000 --context 16 --width 32 --heads 2 --layers 1 --init $1/large_vocab.safetensors \
+--prompt Hi --tokens 4"
+                 $<TARGET_FILE:paraxis> ${CMAKE_BINARY_DIR})
+set_tests_properties(cli.train.large_vocab_generate PROPERTIES
+  PASS_REGULAR_EXPRESSION "vocabulary 1000: no tokenizer here.*Hi \\[[0-9]+\\] \\[[0-9]+\\] \\[[0-9]+\\] \\[[0-9]+\\]")

@@ -64,10 +64,13 @@ class ClassificationDataset : public Dataset {
 // Byte- (or token-) level text: sample i is the window of T + 1 tokens starting at token i*T of this split;
 // x = its first T tokens, y = its last T (the next-token targets). Windows overlap by one token, so every
 // token of the split except the first is a target exactly once per epoch: size() = (tokens - 1) / T.
+// A token id: a byte of text (vocabulary 256) or any id below a larger vocabulary (GPT-2's 50,257).
+using Token = int32_t;
+
 class TextDataset : public Dataset {
  public:
-  // Tokens [begin, end) of a shared buffer; each token < vocab.
-  TextDataset(std::shared_ptr<const std::vector<uint8_t>> tokens, int64_t begin, int64_t end, int64_t context,
+  // Tokens [begin, end) of a shared buffer; each token in [0, vocab).
+  TextDataset(std::shared_ptr<const std::vector<Token>> tokens, int64_t begin, int64_t end, int64_t context,
               int64_t vocab, std::string name);
   int64_t size() const override { return (end_ - begin_ - 1) / context_; }
   Batch gather(std::span<const int64_t> indices) const override;
@@ -78,7 +81,7 @@ class TextDataset : public Dataset {
   int64_t num_tokens() const { return end_ - begin_; }
 
  private:
-  std::shared_ptr<const std::vector<uint8_t>> tokens_;
+  std::shared_ptr<const std::vector<Token>> tokens_;
   int64_t begin_, end_, context_, vocab_;
   std::string name_;
 };
@@ -88,7 +91,10 @@ struct TextSplits {
 };
 // Train = the first floor(n * (1 - val_fraction)) tokens, validation = the rest (nanoGPT's split). Each part
 // must hold at least context + 1 tokens; val_fraction in (0, 1).
-TextSplits make_text_splits(std::vector<uint8_t> tokens, int64_t context, double val_fraction = 0.1,
+TextSplits make_text_splits(std::vector<Token> tokens, int64_t context, double val_fraction = 0.1,
+                            int64_t vocab = 256, const std::string& name = "text");
+// Bytes of text as tokens (vocabulary 256).
+TextSplits make_text_splits(const std::vector<uint8_t>& bytes, int64_t context, double val_fraction = 0.1,
                             int64_t vocab = 256, const std::string& name = "text");
 
 }  // namespace paraxis

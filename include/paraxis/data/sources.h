@@ -45,6 +45,6 @@ std::vector<uint8_t> read_text(const std::string& path);
 ClassificationDataset make_synthetic_classification(int64_t n, const Shape& sample_shape, int64_t classes,
                                                     uint64_t seed, float noise = 1.0f);
 // Uniform random tokens: token_i = u32(i) % vocab, stream "synthetic.tokens". For benchmarks and tests.
-std::vector<uint8_t> make_synthetic_tokens(int64_t n, int64_t vocab, uint64_t seed);
+std::vector<Token> make_synthetic_tokens(int64_t n, int64_t vocab, uint64_t seed);
 
 }  // namespace paraxis
