@@ -18,6 +18,7 @@
 #include "kernels/dnnl_util.h"
 #include "paraxis/core/error.h"
 #include "paraxis/kernels/matmul.h"
+#include "paraxis/kernels/precision.h"
 
 namespace paraxis {
 
@@ -36,12 +37,31 @@ struct ConvDescs {
   memory::dims strides, pad_l, pad_r;
 };
 
-ConvDescs make_descs(const Conv2dShape& s, bool plain) {
+// The data types a primitive computes with: fp32 throughout, or under bf16 products (precision.h) its inputs
+// in bf16 and its outputs (activations, gradients) in fp32. The caller's buffers stay fp32; the reorders at
+// the primitive's edges (Arg) convert.
+struct ConvTypes {
+  dt src = dt::f32, weights = dt::f32, dst = dt::f32;
+};
+enum class Pass { kForward, kBackwardData, kBackwardWeights };
+ConvTypes conv_types(Pass pass) {
+  if (matmul_precision() != Precision::kBf16) return {};
+  switch (pass) {
+    case Pass::kForward:
+      return {dt::bf16, dt::bf16, dt::f32};
+    case Pass::kBackwardData:  // diff_src (the src desc) is the output
+      return {dt::f32, dt::bf16, dt::bf16};
+    default:  // diff_weights is the output
+      return {dt::bf16, dt::f32, dt::bf16};
+  }
+}
+
+ConvDescs make_descs(const Conv2dShape& s, bool plain, ConvTypes t = {}) {
   ConvDescs d;
-  d.src     = memory::desc({s.n, s.cin, s.h, s.w}, dt::f32, plain ? tag::nchw : tag::any);
-  d.weights = memory::desc({s.cout, s.cin, s.k, s.k}, dt::f32, plain ? tag::oihw : tag::any);
+  d.src     = memory::desc({s.n, s.cin, s.h, s.w}, t.src, plain ? tag::nchw : tag::any);
+  d.weights = memory::desc({s.cout, s.cin, s.k, s.k}, t.weights, plain ? tag::oihw : tag::any);
   d.bias    = memory::desc({s.cout}, dt::f32, tag::x);
-  d.dst     = memory::desc({s.n, s.cout, s.oh(), s.ow()}, dt::f32, plain ? tag::nchw : tag::any);
+  d.dst     = memory::desc({s.n, s.cout, s.oh(), s.ow()}, t.dst, plain ? tag::nchw : tag::any);
   d.strides = {s.stride, s.stride};
   // oneDNN derives the output size with the same floor as PyTorch, so the right padding is the nominal one.
   d.pad_l = {s.pad, s.pad};
@@ -134,7 +154,8 @@ struct BackwardWeightsEntry {
 };
 
 std::string shape_key(const Conv2dShape& s, bool bias) {
-  return fmt::format("{},{},{},{},{},{},{},{},{}", s.n, s.cin, s.h, s.w, s.cout, s.k, s.stride, s.pad, bias);
+  return fmt::format("{},{},{},{},{},{},{},{},{},{}", s.n, s.cin, s.h, s.w, s.cout, s.k, s.stride, s.pad,
+                     bias, precision_name(matmul_precision()));
 }
 
 ForwardEntry& forward_entry(const Conv2dShape& s, bool bias) {
@@ -143,7 +164,7 @@ ForwardEntry& forward_entry(const Conv2dShape& s, bool bias) {
   auto it     = cache.find(key);
   if (it != cache.end()) return it->second;
   ConvDescs plain = make_descs(s, true);
-  auto pd         = forward_pd(make_descs(s, false), bias);
+  auto pd         = forward_pd(make_descs(s, false, conv_types(Pass::kForward)), bias);
   ForwardEntry e{convolution_forward(pd), Arg(0, plain.src, pd.src_desc(), true),
                  Arg(1, plain.weights, pd.weights_desc(), true),
                  bias ? Arg(2, plain.bias, pd.bias_desc(), true) : Arg(),
@@ -156,11 +177,13 @@ BackwardDataEntry& backward_data_entry(const Conv2dShape& s) {
   auto key    = shape_key(s, false);
   auto it     = cache.find(key);
   if (it != cache.end()) return it->second;
-  ConvDescs plain = make_descs(s, true);
-  ConvDescs d     = make_descs(s, /*plain=*/s.cin < 16);  // see the note at the top
+  ConvDescs plain    = make_descs(s, true);
+  const bool blocked = s.cin >= 16;  // see the note at the top
+  ConvDescs d        = make_descs(s, !blocked, conv_types(Pass::kBackwardData));
   convolution_backward_data::desc desc(algorithm::convolution_direct, d.src, d.weights, d.dst, d.strides,
                                        d.pad_l, d.pad_r);
-  convolution_backward_data::primitive_desc pd(desc, dnnl_util::engine(), forward_pd(d, false));
+  const auto hint = forward_pd(make_descs(s, !blocked, conv_types(Pass::kForward)), false);
+  convolution_backward_data::primitive_desc pd(desc, dnnl_util::engine(), hint);
   BackwardDataEntry e{convolution_backward_data(pd), Arg(0, plain.dst, pd.diff_dst_desc(), true),
                       Arg(1, plain.weights, pd.weights_desc(), true),
                       Arg(2, plain.src, pd.diff_src_desc(), false)};
@@ -173,12 +196,13 @@ BackwardWeightsEntry& backward_weights_entry(const Conv2dShape& s, bool bias) {
   auto it     = cache.find(key);
   if (it != cache.end()) return it->second;
   ConvDescs plain = make_descs(s, true);
-  ConvDescs d     = make_descs(s, false);
+  ConvDescs d     = make_descs(s, false, conv_types(Pass::kBackwardWeights));
   auto desc       = bias ? convolution_backward_weights::desc(algorithm::convolution_direct, d.src, d.weights,
                                                               d.bias, d.dst, d.strides, d.pad_l, d.pad_r)
                          : convolution_backward_weights::desc(algorithm::convolution_direct, d.src, d.weights,
                                                               d.dst, d.strides, d.pad_l, d.pad_r);
-  convolution_backward_weights::primitive_desc pd(desc, dnnl_util::engine(), forward_pd(d, bias));
+  const auto hint = forward_pd(make_descs(s, false, conv_types(Pass::kForward)), bias);
+  convolution_backward_weights::primitive_desc pd(desc, dnnl_util::engine(), hint);
   BackwardWeightsEntry e{convolution_backward_weights(pd), Arg(0, plain.src, pd.src_desc(), true),
                          Arg(1, plain.dst, pd.diff_dst_desc(), true),
                          Arg(2, plain.weights, pd.diff_weights_desc(), false, /*accumulate=*/true),

@@ -55,8 +55,8 @@ void expect_bf16_curve_near_fp32(const ModelSpec& spec, int64_t batch, bool lear
 
 TEST(Bf16Training, LossCurveStaysWithinTwoPercentOfFp32) {
   expect_bf16_curve_near_fp32(kMlp, 32, true);
-  expect_bf16_curve_near_fp32(ModelSpec::gpt(64, 16, 32, 4, 2), 8,
-                              false);  // attention's products in bf16 too
+  expect_bf16_curve_near_fp32(ModelSpec::gpt(64, 16, 32, 4, 2), 8, false);  // attention's products too
+  expect_bf16_curve_near_fp32(ModelSpec::cnn(4, 8, 16, 10), 8, false);      // and convolutions
 }
 
 // dp, tp and pp in bf16 against one device in bf16. A layout changes the summation order of fp32
