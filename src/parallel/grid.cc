@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "paraxis/core/error.h"
 
 namespace paraxis {
@@ -75,9 +77,14 @@ std::string divisors_of(int n) {
 
 Grid make_grid(int devices, int dp, int tp, int pp, int sp) {
   PX_USER_CHECK(sp >= 1, "--sp {} must be at least 1; use one of {}", sp, divisors_of(devices));
-  if (sp > 1) {
+  if (sp > 1) {  // the other axes share devices / sp
     PX_USER_CHECK(devices % sp == 0, "--sp {} does not divide --devices {}; use one of {}", sp, devices,
                   divisors_of(devices));
+    PX_USER_CHECK(dp <= 0 || int64_t{dp} * tp * pp * sp == devices,
+                  "--dp {} x --tp {} x --pp {} x --sp {} = {} devices, but --devices is {}; use --dp {} or "
+                  "--devices {}",
+                  dp, tp, pp, sp, int64_t{dp} * tp * pp * sp, devices, devices / std::max(1, tp * pp * sp),
+                  int64_t{dp} * tp * pp * sp);
     Grid g = make_grid(devices / sp, dp, tp, pp);
     g.sp   = sp;
     return g;

@@ -94,12 +94,12 @@ Datasets load_classification(const TrainConfig& cfg, const DataSpec& d) {
                   m.mlp_sizes.back(), train.num_classes(), train.num_classes());
   } else if (m.has_images()) {
     const Shape want = {m.image[0], m.image[1], m.image[2]};
-    PX_USER_CHECK(train.sample_shape() == want,
-                  "--model {} takes {} images (--image); the data has samples {}; use --image {},{},{} or "
-                  "--data synthetic",
-                  m.kind, shape_str(want), shape_str(train.sample_shape()), train.sample_shape()[0],
-                  train.sample_shape().size() > 1 ? train.sample_shape()[1] : 1,
-                  train.sample_shape().size() > 2 ? train.sample_shape()[2] : 1);
+    const Shape got  = train.sample_shape();
+    const std::string fix =
+        m.kind == "cnn" && got.size() == 3 ? fmt::format("--image {},{},{} or ", got[0], got[1], got[2]) : "";
+    PX_USER_CHECK(got == want,
+                  "--model {} takes {} images (--image); the data has samples {}; use {}--data synthetic",
+                  m.kind, shape_str(want), shape_str(got), fix);
     PX_USER_CHECK(m.classes >= train.num_classes(),
                   "--classes {} but the data has {} classes; use --classes {}", m.classes,
                   train.num_classes(), train.num_classes());

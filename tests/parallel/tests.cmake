@@ -89,3 +89,9 @@ add_test(NAME cli.describe.alexnet_sp2
 add_test(NAME cli.schedule.sp2
          COMMAND ${PARAXIS_TP_EXPECT_EXIT} 0 "conv2 +conv2d +spatial \\(rows\\) +7/7 rows"
                  $<TARGET_FILE:paraxis> schedule --dp 2 --sp 2 --pp 1 -m 1 --model cnn)
+# The spatial layout under mpirun (one process per device) against the threads backend, step by step.
+add_test(NAME mpi_train_dp2_sp2_cnn_np4
+         COMMAND ${PARAXIS_TP_MPI_CHECK} 4 $<TARGET_FILE:paraxis> ${PARAXIS_TP_MPIRUN} --
+                 --dp 2 --sp 2 --model cnn --cnn-c1 4 --cnn-c2 8 --cnn-fc 16 --image 1,20,20 --data synthetic
+                 --steps 3 --batch 8)
+set_tests_properties(mpi_train_dp2_sp2_cnn_np4 PROPERTIES LABELS mpi TIMEOUT 240)

@@ -43,7 +43,7 @@ RowRange HaloExchange::needed_by(int member) const {
 }
 
 void HaloExchange::record(int64_t t0, int64_t bytes) const {
-  if (sp_.record) sp_.record(t0, trace::now_ns(), bytes);
+  if (sp_.record && bytes > 0) sp_.record(t0, trace::now_ns(), bytes);  // windows inside the slab: no event
 }
 
 Tensor HaloExchange::gather(const Tensor& x, int64_t wpad) const {
