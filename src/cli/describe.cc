@@ -9,6 +9,7 @@
 #include "cli/model_flags.h"
 #include "paraxis/core/error.h"
 #include "paraxis/nn/model.h"
+#include "paraxis/parallel/spatial.h"
 
 namespace paraxis::cli {
 namespace {
@@ -21,7 +22,20 @@ std::string si(double v) {
   return i == 0 ? fmt::format("{:.0f}", v) : fmt::format("{:.3g}{}", v, suffix[i]);
 }
 
-int run_describe(const ModelSpec& spec, int64_t batch) {
+// --sp: which split each block uses (parallel/spatial.h) and each device's part of it.
+void print_spatial_layout(const ModelSpec& spec, int sp, int64_t batch) {
+  validate_spatial(spec, sp, sp);  // the model and the heights (describe's batch need not divide)
+  const int64_t b = (batch + sp - 1) / sp * sp;  // a micro-batch sp divides
+  fmt::print(
+      "\nunder --sp {} (docs/domain-parallelism.md), a micro-batch of {}: the conv side split along H with "
+      "halo exchanges, then batch shares; gradients averaged over dp x sp\n",
+      sp, b);
+  fmt::print("{:<16} {:<12} {:<18} {}\n", "block", "kind", "split", "per device");
+  for (const BlockSplit& row : spatial_layout(spec, sp, b))
+    fmt::print("{:<16} {:<12} {:<18} {}\n", row.block, row.kind, row.split, row.per_device);
+}
+
+int run_describe(const ModelSpec& spec, int64_t batch, int sp) {
   validate_model_spec(spec);
   PX_USER_CHECK(batch > 0, "--batch {}: the batch must be positive; use e.g. --batch 32", batch);
   std::unique_ptr<Model> model = build_model(spec);
@@ -55,12 +69,14 @@ int run_describe(const ModelSpec& spec, int64_t batch) {
              si(sum.bwd_input_flops), si(sum.bwd_weight_flops), si(sum.activation_bytes) + "B");
   fmt::print("\nflops per training step (forward + backward) at batch {}: {}\n", batch,
              si(sum.fwd_flops + sum.bwd_input_flops + sum.bwd_weight_flops));
+  if (sp > 1) print_spatial_layout(spec, sp, batch);
   return 0;
 }
 
 struct DescribeOptions {
   ModelSpec spec;
   int64_t batch = 1;
+  int sp        = 1;
 };
 
 const bool registered = register_command(
@@ -69,7 +85,9 @@ const bool registered = register_command(
        add_model_flags(sub, opts->spec);
        sub.add_option("--batch", opts->batch, "Batch size for the flops and activation figures")
            ->capture_default_str();
-       return [opts] { return run_describe(opts->spec, opts->batch); };
+       sub.add_option("--sp", opts->sp, "Also print each block's split under domain parallelism (--sp N)")
+           ->capture_default_str();
+       return [opts] { return run_describe(opts->spec, opts->batch, opts->sp); };
      }});
 
 }  // namespace

@@ -44,7 +44,7 @@ void add_common(CLI::App& sub, CommonOptions& o) {
 }
 
 ModelDesc describe(const CommonOptions& o) {
-  if (o.spec.kind == "mlp" || o.spec.kind == "cnn" || o.spec.kind == "gpt") {
+  if (o.spec.kind == "mlp" || o.spec.kind == "cnn" || o.spec.kind == "alexnet" || o.spec.kind == "gpt") {
     cli::validate_model_spec(o.spec);
     return describe_model(o.spec);
   }
@@ -67,6 +67,12 @@ std::string train_command(const ModelSpec& spec, const Layout& l, int64_t batch)
   } else if (spec.kind == "cnn") {
     model = fmt::format("--model cnn --cnn-c1 {} --cnn-c2 {} --cnn-fc {} --classes {}", spec.cnn_c1,
                         spec.cnn_c2, spec.cnn_fc, spec.classes);
+    if (spec.cnn_kernel != 5 || spec.cnn_stride != 1)
+      model += fmt::format(" --cnn-kernel {} --cnn-stride {}", spec.cnn_kernel, spec.cnn_stride);
+    if (spec.image != std::vector<int64_t>{1, 28, 28})
+      model += fmt::format(" --image {},{},{}", spec.image[0], spec.image[1], spec.image[2]);
+  } else if (spec.kind == "alexnet") {
+    model = fmt::format("--model alexnet --classes {}", spec.classes);
   } else {
     model = fmt::format("--model gpt --vocab {} --context {} --width {} --heads {} --layers {}", spec.vocab,
                         spec.context, spec.width, spec.heads, spec.layers);

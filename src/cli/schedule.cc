@@ -15,6 +15,7 @@
 #include "cli/command.h"
 #include "cli/model_flags.h"
 #include "paraxis/core/error.h"
+#include "paraxis/parallel/spatial.h"
 #include "paraxis/parallel/step_plan.h"
 #include "paraxis/pipeline/dry_run.h"
 #include "paraxis/pipeline/generators.h"
@@ -40,12 +41,13 @@ struct Options {
   std::string costs;
   // The whole step (tail included) of a layout as the engine runs it: any of these flags asks for it.
   bool step = false;
-  int dp = 1, tp = 1, zero = 0;
+  int dp = 1, tp = 1, zero = 0, sp = 1;
   double bucket_mb = 25, clip = 0;
   bool defer_wgrad = false;
   ModelSpec model;
   bool whole_step(const CLI::App& app) const {
-    for (const char* f : {"--step", "--dp", "--tp", "--zero", "--bucket-mb", "--clip", "--defer-wgrad"})
+    for (const char* f :
+         {"--step", "--dp", "--tp", "--sp", "--zero", "--bucket-mb", "--clip", "--defer-wgrad"})
       if (app.count(f) > 0) return true;
     return false;
   }
@@ -66,6 +68,18 @@ void print_buckets(const ModelSpec& spec, const StepPlan& plan) {
   fmt::print("\n");
 }
 
+// --sp: which split each block uses; the halo exchanges and the layout change run inside the F and B actions
+// (the spatial layers' own passes), so the lists above do not change.
+void print_spatial_splits(const Options& o) {
+  fmt::print(
+      "domain parallelism, sp {}: halos inside each conv/pool block's F and B, the layout change inside "
+      "flatten's\n",
+      o.sp);
+  for (const BlockSplit& b : spatial_layout(o.model, o.sp, int64_t{o.sp} * o.microbatches))
+    fmt::print("  {:<16} {:<12} {:<18} {}\n", b.block, b.kind, b.split, b.per_device);
+  fmt::print("\n");
+}
+
 // The layout's whole step from the engine's own planner (parallel/step_plan.h): buckets, FLUSH_W, ZeRO-1,
 // GRAD_NORM and OPT_STEP in every device's list.
 StepPlan whole_step(const Options& o, std::string& title) {
@@ -75,20 +89,21 @@ StepPlan whole_step(const Options& o, std::string& title) {
       "--bucket-mb, --clip, --defer-wgrad, --step) describe a layout instead: give one or the other");
   cli::validate_model_spec(o.model);
   EngineConfig cfg;
-  cfg.grid            = Grid{o.dp, o.tp, o.pp};
+  cfg.grid            = Grid{o.dp, o.tp, o.pp, o.sp};
   cfg.schedule        = {parse_schedule_kind(o.schedule), o.pp, o.microbatches, o.virtual_stages};
   cfg.bucket_mb       = o.bucket_mb;
   cfg.zero            = o.zero;
   cfg.defer_wgrad     = o.defer_wgrad;
   cfg.optim.clip_norm = o.clip;
-  validate_layout(o.model, cfg, int64_t{o.dp} * o.microbatches);
+  validate_layout(o.model, cfg, int64_t{o.dp} * o.microbatches * o.sp);
   const StepPlan plan = plan_step(o.model, cfg);
   title               = fmt::format(
                     "step of {} on dp {} x tp {} x pp {} ({} m {}{}{}{}): each pipeline device's list, which "
                                   "its {} data- and tensor-parallel replica(s) run alike",
                     o.model.describe(), o.dp, o.tp, o.pp, o.schedule, o.microbatches,
       o.dp > 1 && o.zero == 0 ? fmt::format(", buckets of {:g} MB", o.bucket_mb) : "",
-      o.zero ? ", ZeRO-1" : "", o.defer_wgrad ? ", deferred weight gradients" : "", o.dp * o.tp);
+      o.zero ? ", ZeRO-1" : "", o.defer_wgrad ? ", deferred weight gradients" : "", o.dp * o.tp * o.sp);
+  if (o.sp > 1) title += fmt::format("; sp {}: the gradients average over dp x sp", o.sp);
   return plan;
 }
 
@@ -222,6 +237,7 @@ void print_report(const Options& o, bool whole, const Source& src, const Duratio
                   const DryRunResult& r, const Theory& theory) {
   const Schedule& schedule = src.schedule;
   if (src.plan) print_buckets(o.model, *src.plan);
+  if (src.plan && o.sp > 1) print_spatial_splits(o);
   fmt::print("{} ({})\n\n", src.title,
              whole                   ? "the whole step"
              : schedule.is_lowered() ? "lowered: with send/recv"
@@ -304,6 +320,9 @@ const bool registered = paraxis::cli::register_command(
                     "--dp, --tp, --zero, --bucket-mb, --clip, --defer-wgrad)");
        sub.add_option("--dp", o->dp, "data-parallel replicas (whole step)")->capture_default_str();
        sub.add_option("--tp", o->tp, "tensor-parallel devices per layer (whole step)")->capture_default_str();
+       sub.add_option("--sp", o->sp,
+                      "spatial (domain-parallel) devices: the conv side split along H (whole step)")
+           ->capture_default_str();
        sub.add_option("--zero", o->zero, "1: ZeRO-1 (whole step)")->capture_default_str();
        sub.add_option("--bucket-mb", o->bucket_mb, "data-parallel gradient bucket size in MB (whole step)")
            ->capture_default_str();

@@ -68,6 +68,10 @@ void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
   sub.add_option("--tp,--tensor-model-parallel-size", cfg.tp, "Tensor-parallel size")->capture_default_str();
   sub.add_option("--pp,--pipeline-model-parallel-size", cfg.pp, "Pipeline-parallel size")
       ->capture_default_str();
+  sub.add_option("--sp", cfg.sp,
+                 "Spatial (domain) parallel size: a CNN's conv side split along the image height, halos "
+                 "exchanged; the FC side batch-parallel (docs/domain-parallelism.md)")
+      ->capture_default_str();
   sub.add_option("--microbatches", cfg.microbatches, "Micro-batches per step (per data-parallel rank)")
       ->capture_default_str();
   sub.add_option("--schedule", cfg.schedule, "gpipe | 1f1b | interleaved-1f1b | zb-h1")

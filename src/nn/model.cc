@@ -28,28 +28,45 @@ ModelSpec ModelSpec::cnn(int64_t c1, int64_t c2, int64_t fc, int64_t classes) {
   return s;
 }
 
+ModelSpec ModelSpec::alexnet(int64_t classes) {
+  ModelSpec s;
+  s.kind    = "alexnet";
+  s.classes = classes;
+  s.image   = {3, 224, 224};
+  return s;
+}
+
 std::string ModelSpec::describe() const {
   if (kind == "mlp") {
     std::string out = "mlp ";
     for (size_t i = 0; i < mlp_sizes.size(); ++i) out += (i ? "-" : "") + std::to_string(mlp_sizes[i]);
     return out;
   }
-  if (kind == "cnn") return fmt::format("cnn c{}-c{}-fc{}-{}", cnn_c1, cnn_c2, cnn_fc, classes);
+  const std::string img = fmt::format("{}x{}x{}", image.at(0), image.at(1), image.at(2));
+  if (kind == "cnn") {
+    const std::string conv =
+        cnn_kernel != 5 || cnn_stride != 1 ? fmt::format(" k{}s{}", cnn_kernel, cnn_stride) : std::string();
+    const std::string size = img == "1x28x28" ? std::string() : fmt::format(" image {}", img);
+    return fmt::format("cnn c{}-c{}-fc{}-{}{}{}", cnn_c1, cnn_c2, cnn_fc, classes, conv, size);
+  }
+  if (kind == "alexnet") return fmt::format("alexnet {} image {}", classes, img);
   return fmt::format("gpt V{} T{} C{} NH{} L{}", vocab, context, width, heads, layers);
 }
 
 void check_model_spec(const ModelSpec& spec) {
   if (spec.kind == "mlp") return check_mlp_spec(spec);
   if (spec.kind == "cnn") return check_cnn_spec(spec);
+  if (spec.kind == "alexnet") return check_alexnet_spec(spec);
   if (spec.kind == "gpt") return check_gpt_spec(spec);
-  PX_USER_FAIL("unknown model '{}'; use mlp, cnn or gpt", spec.kind);
+  PX_USER_FAIL("unknown model '{}'; use mlp, cnn, alexnet or gpt", spec.kind);
 }
 
 std::unique_ptr<Model> build_model(const ModelSpec& spec) {
   if (spec.kind == "mlp") return build_mlp(spec);
   if (spec.kind == "cnn") return build_cnn(spec);
+  if (spec.kind == "alexnet") return build_alexnet(spec);
   if (spec.kind == "gpt") return build_gpt(spec);
-  PX_USER_FAIL("unknown model '{}'; use mlp, cnn or gpt", spec.kind);
+  PX_USER_FAIL("unknown model '{}'; use mlp, cnn, alexnet or gpt", spec.kind);
 }
 
 LossResult Model::loss(const Tensor& logits, const Tensor& labels, float scale) const {
@@ -106,14 +123,14 @@ int64_t Model::num_params() {
 
 Shape Model::input_shape(int64_t batch) const {
   if (spec.kind == "mlp") return {batch, spec.mlp_sizes.front()};
-  if (spec.kind == "cnn") return {batch, 1, 28, 28};
+  if (spec.has_images()) return {batch, spec.image.at(0), spec.image.at(1), spec.image.at(2)};
   return {batch, spec.context};
 }
 
 bool Model::first_block_skips_input_pass() const {
   if (blocks.empty()) return false;
   const std::string k0 = blocks[0]->kind();
-  return k0 == "linear" || k0 == "conv2d" || k0 == "column_parallel";
+  return k0 == "linear" || k0 == "conv2d" || k0 == "column_parallel" || k0 == "spatial_conv2d";
 }
 
 double partition_cost(const Cost& c, bool skips_input_pass) {

@@ -7,6 +7,7 @@
 
 #include "parallel/engine_impl.h"
 #include "paraxis/core/error.h"
+#include "paraxis/parallel/spatial.h"
 #include "paraxis/parallel/step_plan.h"
 #include "paraxis/parallel/tensor_parallel.h"
 #include "paraxis/pipeline/partition.h"
@@ -34,6 +35,7 @@ void validate_layout(const ModelSpec& spec, const EngineConfig& cfg, int64_t glo
   PX_USER_CHECK(cfg.zero == 0 || cfg.zero == 1, "--zero {} is not supported; use --zero 0 or --zero 1",
                 cfg.zero);
   validate_tensor_parallel(spec, g.tp);  // heads, hidden, ffn, vocabulary, channels divisible by tp
+  validate_spatial_layout(spec, g, global_batch / (int64_t{g.dp} * m), int64_t{g.dp} * m);
   auto model = build_model(spec);
   int stages = cfg.schedule.pp * cfg.schedule.virtual_stages;
   int blocks = static_cast<int>(model->blocks.size());
@@ -42,6 +44,17 @@ void validate_layout(const ModelSpec& spec, const EngineConfig& cfg, int64_t glo
       "{} pipeline stages (pp {} x virtual {}) but the model {} has only {} blocks; use --pp {} or fewer",
       stages, cfg.schedule.pp, cfg.schedule.virtual_stages, spec.describe(), blocks,
       blocks / cfg.schedule.virtual_stages);
+}
+
+// sp with dp only for now: tp and pp need the spatial layers' shards and slab-shaped pipeline transfers.
+void validate_spatial_layout(const ModelSpec& spec, const Grid& g, int64_t microbatch_rows,
+                             int64_t microbatches) {
+  if (g.sp == 1) return;
+  PX_USER_CHECK(g.tp == 1 && g.pp == 1,
+                "--sp {} with --tp {} / --pp {} is not supported yet; domain parallelism combines with --dp "
+                "(e.g. --dp {} --sp {})",
+                g.sp, g.tp, g.pp, g.dp * g.tp * g.pp, g.sp);
+  validate_spatial(spec, g.sp, microbatch_rows, microbatches);
 }
 
 void Engine::Impl::record_collective(const Grid& g, trace::Kind kind, GroupAxis axis, int64_t t_begin,
@@ -60,9 +73,10 @@ void Engine::Impl::record_group_event(const Grid& g, trace::Event e, GroupAxis a
   // The members of one call share flow_id: the group (its axis and its first member's world rank) and the
   // call number, which every member counts alike (collectives run in the same order).
   const Coord c    = coord;
-  const int leader = axis == GroupAxis::kDp   ? g.rank({0, c.tp, c.pp})
-                     : axis == GroupAxis::kTp ? g.rank({c.dp, 0, c.pp})
-                     : axis == GroupAxis::kPp ? g.rank({c.dp, c.tp, 0})
+  const int leader = axis == GroupAxis::kDp   ? g.rank({0, c.tp, c.pp, 0})
+                     : axis == GroupAxis::kTp ? g.rank({c.dp, 0, c.pp, c.sp})
+                     : axis == GroupAxis::kPp ? g.rank({c.dp, c.tp, 0, c.sp})
+                     : axis == GroupAxis::kSp ? g.rank({c.dp, c.tp, c.pp, 0})
                                               : 0;
   const int a      = static_cast<int>(axis);
   e.seq            = trace_calls[{a, leader}]++;
@@ -97,17 +111,21 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& wor
   I.rec         = recorder;
   I.coord       = g.coord(rank_);
   const Coord c = I.coord;
-  // Sub-communicators, split in the same order on every device (collectives over world).
-  I.dp_comm = world.split(g.rank({0, c.tp, c.pp}), c.dp);
-  I.tp_comm = world.split(g.rank({c.dp, 0, c.pp}), c.tp);
-  I.pp_comm = world.split(g.rank({c.dp, c.tp, 0}), c.pp);
+  // Sub-communicators, split in the same order on every device (collectives over world). The gradients are
+  // averaged over dp x sp: under domain parallelism every member of a spatial group holds the whole model.
+  I.dp_comm = world.split(g.rank({0, c.tp, c.pp, 0}), c.dp * g.sp + c.sp);
+  I.tp_comm = world.split(g.rank({c.dp, 0, c.pp, c.sp}), c.tp);
+  I.pp_comm = world.split(g.rank({c.dp, c.tp, 0, c.sp}), c.pp);
+  I.sp_comm = world.split(g.rank({c.dp, c.tp, c.pp, 0}), c.sp);
   if (I.rec && g.tp > 1)
     I.tp_comm->set_blocking_observer(
         [this](const CommCall& call, int64_t b, int64_t e) { impl_->record_tp_call(cfg_.grid, call, b, e); });
 
   // This device's tensor-parallel shard: the same blocks, split layers holding their slices. Block outputs
   // may be split (the Engine chains the local blocks' output shapes, so transfers use the local shapes).
-  model_               = build_model(spec, TpInfo{I.tp_comm.get(), c.tp, g.tp});
+  // Under sp, the spatial layout: conv side on row slabs, FC side on a batch share.
+  model_               = g.sp > 1 ? build_spatial_model(spec, spatial_info())
+                                  : build_model(spec, TpInfo{I.tp_comm.get(), c.tp, g.tp});
   const size_t nblocks = model_->blocks.size();
   I.model_in           = model_->input_shape(1);
   I.first_backward_only.assign(nblocks, 0);
@@ -164,12 +182,32 @@ void Engine::init_local_blocks(Model& model) {
     record = [&I, &g](trace::Kind kind, int64_t t, int64_t bytes, int action) {
       I.record_collective(g, kind, GroupAxis::kDp, t, bytes, action);
     };
-  I.dp = std::make_unique<DataParallel>(I.params, blocks, I.dp_comm.get(), g.dp, I.coord.dp, cfg_.zero == 1,
-                                        cfg_.bucket_mb, record);
+  I.dp =
+      std::make_unique<DataParallel>(I.params, blocks, I.dp_comm.get(), g.dp * g.sp,
+                                     I.coord.dp * g.sp + I.coord.sp, cfg_.zero == 1, cfg_.bucket_mb, record);
   const int tp_rank = I.coord.tp;
   I.optim           = std::make_unique<OptimStep>(
       make_optimizer(cfg_.optim.kind, I.dp->optimizer_params(), cfg_.optim.sgd, cfg_.optim.adamw),
       cfg_.optim.clip_norm, [tp_rank](const Param* p) { return !p->tp_replicated || tp_rank == 0; });
+}
+
+// The spatial group and, when tracing, the recording of its halo exchanges and layout changes: HALO events
+// on the compute track inside the pass that waits for them (slices nest, like tp's collectives).
+SpInfo Engine::spatial_info() {
+  Impl& I = *impl_;
+  SpInfo sp{I.sp_comm.get(), I.coord.sp, cfg_.grid.sp, {}};
+  if (I.rec)
+    sp.record = [this](int64_t t_begin, int64_t t_end, int64_t bytes) {
+      Impl& J = *impl_;
+      if (J.running_action < 0) return;
+      trace::Event e;
+      e.kind = trace::Kind::kHalo, e.track = trace::Track::kCompute;
+      e.t_begin_ns = t_begin, e.t_end_ns = t_end;
+      e.bytes  = bytes;
+      e.action = J.running_action;
+      J.record_group_event(cfg_.grid, e, GroupAxis::kSp);
+    };
+  return sp;
 }
 
 Engine::~Engine() = default;
@@ -247,9 +285,10 @@ Engine::EvalStats Engine::evaluate(const Tensor& x, const Tensor& y) {
     } else {
       Tensor h = s == 0 ? x.slice(a, b) : held.at({s - 1, j});
       held.erase({s - 1, j});
-      h = evaluate_stage(s, h);
-      if (s == last_stage)
-        add_eval_stats(st, h, y.slice(a, b));
+      h                    = evaluate_stage(s, h);
+      const RowRange share = rows_of(b - a, g.sp, I.coord.sp);  // after the layout change (sp 1: all)
+      if (s == last_stage && share.size() > 0)
+        add_eval_stats(st, h, y.slice(a + share.begin, a + share.end));
       else
         held[{s, j}] = h;
     }
@@ -285,7 +324,7 @@ std::vector<std::pair<std::string, Tensor>> Engine::gather_params() {
     int stage = 0;
     while (cuts_[stage + 1] <= static_cast<int>(b)) ++stage;
     const int pp_owner = schedule_.stage_device[stage];
-    const bool owner   = I.coord.dp == 0 && I.coord.pp == pp_owner;
+    const bool owner   = I.coord.dp == 0 && I.coord.sp == 0 && I.coord.pp == pp_owner;
     std::vector<Param*> mine;
     if (owner) model_->blocks[b]->collect_params(mine);
     std::vector<Param*> names;

@@ -11,6 +11,7 @@
 #include "parallel/optim_step.h"
 #include "paraxis/parallel/data_parallel.h"
 #include "paraxis/parallel/engine.h"
+#include "paraxis/parallel/spatial.h"
 #include "paraxis/trace/recorder.h"
 
 namespace paraxis {
@@ -26,7 +27,12 @@ inline int transfer_tag(int direction, int stage, int microbatch) {
 }
 
 // Which communicator group a traced collective belongs to (its flow id names the group).
-enum class GroupAxis { kDp, kTp, kPp, kWorld };
+enum class GroupAxis { kDp, kTp, kPp, kWorld, kSp };
+
+// Throws the user errors of --sp (parallel/spatial.h) and its combinations with the other axes.
+// microbatches: dp x m, the micro-batches of a global batch (to suggest a --batch).
+void validate_spatial_layout(const ModelSpec& spec, const Grid& g, int64_t microbatch_rows,
+                             int64_t microbatches);
 
 // The tensors a device holds for its stages between actions, keyed by (stage, micro-batch). Each map is one
 // kind of buffer, so a hand-off is a move from one named map to another.
@@ -49,6 +55,7 @@ struct StageBuffers {
 struct StepState {
   Tensor x_local, y_local;  // this dp rank's rows
   int64_t mb        = 0;    // rows per micro-batch
+  RowRange share    = {};   // of which this device's after a spatial layout change (sp 1: all)
   float grad_scale  = 1;    // 1/m: the accumulated gradient is that of the global batch's mean loss
   double lr         = 0;
   double loss_sum   = 0;
@@ -60,7 +67,7 @@ struct StepState {
 
 struct Engine::Impl {
   Communicator& world;
-  std::unique_ptr<Communicator> dp_comm, tp_comm, pp_comm;
+  std::unique_ptr<Communicator> dp_comm, tp_comm, pp_comm, sp_comm;  // dp_comm: dp x sp (the gradients)
   Coord coord;
   trace::Recorder* rec = nullptr;
   std::vector<pipeline::Action> actions;  // this device's list: the whole step (pipeline::generate_step)

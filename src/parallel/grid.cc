@@ -2,40 +2,49 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "paraxis/core/error.h"
 
 namespace paraxis {
 
 const char* axis_name(Axis a) {
-  return a == Axis::kDp ? "dp" : a == Axis::kTp ? "tp" : "pp";
+  return a == Axis::kDp ? "dp" : a == Axis::kTp ? "tp" : a == Axis::kPp ? "pp" : "sp";
 }
 
 int Grid::axis_size(Axis a) const {
-  return a == Axis::kDp ? dp : a == Axis::kTp ? tp : pp;
+  return a == Axis::kDp ? dp : a == Axis::kTp ? tp : a == Axis::kPp ? pp : sp;
 }
+
+namespace {
+int& coord_ref(Coord& c, Axis a) {
+  return a == Axis::kDp ? c.dp : a == Axis::kTp ? c.tp : a == Axis::kPp ? c.pp : c.sp;
+}
+}  // namespace
 
 Coord Grid::coord(int r) const {
   PX_CHECK(r >= 0 && r < size(), "rank {} outside grid {} of {} devices", r, describe(), size());
-  return Coord{r / (tp * pp), r % tp, (r / tp) % pp};
+  return Coord{r / (tp * sp * pp), r % tp, (r / (tp * sp)) % pp, (r / tp) % sp};
 }
 
 int Grid::rank(const Coord& c) const {
-  PX_CHECK(c.dp >= 0 && c.dp < dp && c.tp >= 0 && c.tp < tp && c.pp >= 0 && c.pp < pp,
-           "coordinate dp{} tp{} pp{} outside grid {}", c.dp, c.tp, c.pp, describe());
-  return c.tp + tp * (c.pp + pp * c.dp);
+  PX_CHECK(
+      c.dp >= 0 && c.dp < dp && c.tp >= 0 && c.tp < tp && c.pp >= 0 && c.pp < pp && c.sp >= 0 && c.sp < sp,
+      "coordinate dp{} tp{} pp{} sp{} outside grid {}", c.dp, c.tp, c.pp, c.sp, describe());
+  return c.tp + tp * (c.sp + sp * (c.pp + pp * c.dp));
 }
 
 int Grid::coord_on(Axis a, int r) const {
   Coord c = coord(r);
-  return a == Axis::kDp ? c.dp : a == Axis::kTp ? c.tp : c.pp;
+  return coord_ref(c, a);
 }
 
 std::vector<int> Grid::group(Axis a, int r) const {
   Coord c = coord(r);
   std::vector<int> out;
   for (int i = 0; i < axis_size(a); ++i) {
-    Coord o                                                = c;
-    (a == Axis::kDp ? o.dp : a == Axis::kTp ? o.tp : o.pp) = i;
+    Coord o         = c;
+    coord_ref(o, a) = i;
     out.push_back(rank(o));
   }
   return out;
@@ -49,12 +58,12 @@ std::vector<std::vector<int>> Grid::groups(Axis a) const {
 }
 
 std::string Grid::describe() const {
-  return fmt::format("dp{} x tp{} x pp{}", dp, tp, pp);
+  return fmt::format("dp{} x tp{} x pp{}{}", dp, tp, pp, sp > 1 ? fmt::format(" x sp{}", sp) : "");
 }
 
 std::string Grid::coord_str(int r) const {
   Coord c = coord(r);
-  return fmt::format("dp{} tp{} pp{}", c.dp, c.tp, c.pp);
+  return fmt::format("dp{} tp{} pp{}{}", c.dp, c.tp, c.pp, sp > 1 ? fmt::format(" sp{}", c.sp) : "");
 }
 
 namespace {
@@ -66,7 +75,20 @@ std::string divisors_of(int n) {
 }
 }  // namespace
 
-Grid make_grid(int devices, int dp, int tp, int pp) {
+Grid make_grid(int devices, int dp, int tp, int pp, int sp) {
+  PX_USER_CHECK(sp >= 1, "--sp {} must be at least 1; use one of {}", sp, divisors_of(devices));
+  if (sp > 1) {  // the other axes share devices / sp
+    PX_USER_CHECK(devices % sp == 0, "--sp {} does not divide --devices {}; use one of {}", sp, devices,
+                  divisors_of(devices));
+    PX_USER_CHECK(dp <= 0 || int64_t{dp} * tp * pp * sp == devices,
+                  "--dp {} x --tp {} x --pp {} x --sp {} = {} devices, but --devices is {}; use --dp {} or "
+                  "--devices {}",
+                  dp, tp, pp, sp, int64_t{dp} * tp * pp * sp, devices, devices / std::max(1, tp * pp * sp),
+                  int64_t{dp} * tp * pp * sp);
+    Grid g = make_grid(devices / sp, dp, tp, pp);
+    g.sp   = sp;
+    return g;
+  }
   PX_USER_CHECK(devices >= 1, "--devices {} must be at least 1", devices);
   PX_USER_CHECK(tp >= 1, "--tp {} must be at least 1; use one of {}", tp, divisors_of(devices));
   PX_USER_CHECK(pp >= 1, "--pp {} must be at least 1; use one of {}", pp, divisors_of(devices));

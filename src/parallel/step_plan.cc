@@ -57,7 +57,7 @@ StepPlan plan_step(const ModelSpec& spec, const EngineConfig& cfg, Model& model)
   plan.deferring = deferring_layers(model, cfg.defer_wgrad);
   auto& s        = plan.spec;
   s.schedule     = cfg.schedule;
-  s.dp           = g.dp;
+  s.dp           = g.dp * g.sp;  // the gradients are averaged over dp x sp (parallel/spatial.h)
   s.zero1        = cfg.zero == 1;
   s.clip         = cfg.optim.clip_norm > 0;
   s.recompute    = cfg.recompute;

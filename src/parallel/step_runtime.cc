@@ -6,6 +6,7 @@
 
 #include "parallel/engine_impl.h"
 #include "paraxis/core/error.h"
+#include "paraxis/parallel/spatial.h"
 #include "paraxis/pipeline/trace_kind.h"
 
 namespace paraxis {
@@ -64,6 +65,7 @@ struct StepRun {
     st.x_local         = x.slice(I.coord.dp * rows, (I.coord.dp + 1) * rows);
     st.y_local         = y.slice(I.coord.dp * rows, (I.coord.dp + 1) * rows);
     st.grad_scale      = 1.0f / static_cast<float>(m);
+    st.share           = rows_of(st.mb, g.sp, I.coord.sp);
     st.lr              = lr;
     st.block_remaining.assign(e.model_->blocks.size(), 0);
     for (int b : e.local_blocks()) st.block_remaining[b] = m;
@@ -154,7 +156,9 @@ struct StepRun {
       stash_add(kept_bytes(s, in) - dropped);
     }
     if (s == last_stage) {
-      LossResult r = e.model_->loss(out, st.y_local.slice(j * st.mb, (j + 1) * st.mb), st.grad_scale);
+      // Under sp the logits are this device's share of the micro-batch (after the layout change).
+      const int64_t lo = j * st.mb + st.share.begin, hi = j * st.mb + st.share.end;
+      LossResult r = e.model_->loss(out, st.y_local.slice(lo, hi), st.grad_scale);
       st.loss_sum += r.loss / m;
       I.buf.grad_output[key] = r.dlogits;
     } else {
@@ -258,7 +262,7 @@ struct StepRun {
   // rank) and its message number on that ordered pair of devices.
   void trace_transfer(trace::Event* ev, int peer, int64_t bytes, std::map<int, int32_t>& counters) {
     if (!ev) return;
-    const int device = g.rank({I.coord.dp, I.coord.tp, peer});
+    const int device = g.rank({I.coord.dp, I.coord.tp, peer, I.coord.sp});
     ev->peer         = static_cast<int16_t>(device);
     ev->bytes        = bytes;
     ev->seq          = counters[device]++;
@@ -346,7 +350,7 @@ struct StepRun {
       I.rec->step_end();
     }
     StepStats out;
-    out.loss             = loss / g.dp;
+    out.loss             = loss / (g.dp * g.sp);
     out.grad_norm        = I.optim->norm();
     out.peak_stash_bytes = st.stash_peak;
     out.compute_ms       = st.compute_ms;

@@ -120,6 +120,10 @@ void validate_tensor_parallel(const ModelSpec& spec, int tp) {
     std::string what;  // "8 attention heads"
   };
   std::vector<Rule> rules;
+  PX_USER_CHECK(spec.kind != "alexnet" || tp == 1,
+                "--tp {} with --model alexnet is not supported yet (its layers have no tensor-parallel "
+                "shards); use --tp 1 with --dp, --pp or --sp",
+                tp);
   if (spec.kind == "mlp") {
     // Column-parallel Linears are fc1, fc3, ... when a row-parallel partner follows: their widths split.
     const auto& s = spec.mlp_sizes;

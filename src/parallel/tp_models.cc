@@ -54,14 +54,17 @@ void build_tp_mlp(Model& m, const TpInfo& tp) {
 void build_tp_cnn(Model& m, const TpInfo& tp) {
   const ModelSpec& s = m.spec;
   auto& b            = m.blocks;
-  b.push_back(column_parallel_conv2d(1, s.cnn_c1, 5, 1, 2, "conv1", tp));  // (N, c1/tp, 28, 28)
+  const int64_t k    = s.cnn_kernel;
+  const auto f       = cnn_feature_shape(s);
+  b.push_back(column_parallel_conv2d(s.image[0], s.cnn_c1, k, s.cnn_stride, k / 2, "conv1",
+                                     tp));  // (N, c1/tp, 28, 28)
   b.push_back(std::make_unique<ReLU>("relu1"));
-  b.push_back(std::make_unique<MaxPool2d>(2, 2, "pool1"));                     // (N, c1/tp, 14, 14)
-  b.push_back(row_parallel_conv2d(s.cnn_c1, s.cnn_c2, 5, 1, 2, "conv2", tp));  // (N, c2, 14, 14) full
+  b.push_back(std::make_unique<MaxPool2d>(2, 2, "pool1"));                         // (N, c1/tp, 14, 14)
+  b.push_back(row_parallel_conv2d(s.cnn_c1, s.cnn_c2, k, 1, k / 2, "conv2", tp));  // (N, c2, 14, 14) full
   b.push_back(std::make_unique<ReLU>("relu2"));
-  b.push_back(std::make_unique<MaxPool2d>(2, 2, "pool2"));                     // (N, c2, 7, 7)
-  b.push_back(std::make_unique<Flatten>("flatten"));                           // (N, c2 * 49)
-  b.push_back(column_parallel_linear(s.cnn_c2 * 7 * 7, s.cnn_fc, "fc1", tp));  // (N, fc/tp)
+  b.push_back(std::make_unique<MaxPool2d>(2, 2, "pool2"));                       // (N, c2, 7, 7)
+  b.push_back(std::make_unique<Flatten>("flatten"));                             // (N, c2 * 49)
+  b.push_back(column_parallel_linear(f[0] * f[1] * f[2], s.cnn_fc, "fc1", tp));  // (N, fc/tp)
   b.push_back(std::make_unique<ReLU>("relu3"));
   b.push_back(row_parallel_linear(s.cnn_fc, s.classes, "fc2", tp));  // (N, classes) full
 }

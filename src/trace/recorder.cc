@@ -11,8 +11,8 @@
 namespace paraxis::trace {
 namespace {
 constexpr std::array<std::string_view, kNumKinds> kKindNames = {
-    "F",         "B",         "I",        "W",       "OPT",  "SEND", "RECV", "ALLREDUCE", "REDUCE_SCATTER",
-    "ALLGATHER", "BROADCAST", "ALLTOALL", "BARRIER", "WAIT", "OTHER"};
+    "F",         "B",         "I",        "W",       "OPT",  "SEND",  "RECV", "ALLREDUCE", "REDUCE_SCATTER",
+    "ALLGATHER", "BROADCAST", "ALLTOALL", "BARRIER", "WAIT", "OTHER", "HALO"};
 }  // namespace
 
 std::string_view kind_name(Kind k) {

@@ -28,6 +28,7 @@ std::string css_class(Kind k) {
       return "OPT";
     case Kind::kSend:
     case Kind::kRecv:
+    case Kind::kHalo:
       return "P2P";
     case Kind::kWait:
       return "WAIT";

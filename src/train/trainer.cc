@@ -82,7 +82,7 @@ struct Datasets {
 // Fashion-MNIST or an IDX pair, checked against the classifier's input and output sizes.
 Datasets load_classification(const TrainConfig& cfg, const DataSpec& d) {
   const ModelSpec& m          = cfg.model;
-  const bool images           = m.kind == "cnn";
+  const bool images           = m.has_images();
   ClassificationDataset train = d.kind == "fashion-mnist" ? load_fashion_mnist("train", images)
                                                           : load_idx_classification(d.a, d.b, images);
   const int64_t in            = shape_numel(train.sample_shape());
@@ -93,9 +93,14 @@ Datasets load_classification(const TrainConfig& cfg, const DataSpec& d) {
     PX_USER_CHECK(m.mlp_sizes.back() >= train.num_classes(),
                   "--mlp-sizes ends with {} outputs but the data has {} classes; end it with {}",
                   m.mlp_sizes.back(), train.num_classes(), train.num_classes());
-  } else if (m.kind == "cnn") {
-    PX_USER_CHECK(train.sample_shape() == (Shape{1, 28, 28}),
-                  "the cnn takes 28x28 images; the data has samples {}", shape_str(train.sample_shape()));
+  } else if (m.has_images()) {
+    const Shape want = {m.image[0], m.image[1], m.image[2]};
+    const Shape got  = train.sample_shape();
+    const std::string fix =
+        m.kind == "cnn" && got.size() == 3 ? fmt::format("--image {},{},{} or ", got[0], got[1], got[2]) : "";
+    PX_USER_CHECK(got == want,
+                  "--model {} takes {} images (--image); the data has samples {}; use {}--data synthetic",
+                  m.kind, shape_str(want), shape_str(got), fix);
     PX_USER_CHECK(m.classes >= train.num_classes(),
                   "--classes {} but the data has {} classes; use --classes {}", m.classes,
                   train.num_classes(), train.num_classes());
@@ -127,22 +132,27 @@ Datasets text_datasets(TextSplits s) {
 // the noise grows with the dimension so that the classes overlap a little and the task is not solved in a
 // few steps.
 Datasets synthetic_classification(const TrainConfig& cfg) {
-  const ModelSpec& m    = cfg.model;
-  const Shape sample    = m.kind == "cnn" ? Shape{1, 28, 28} : Shape{m.mlp_sizes.front()};
-  const int64_t classes = m.kind == "cnn" ? m.classes : m.mlp_sizes.back();
+  const ModelSpec& m = cfg.model;
+  const Shape sample =
+      m.has_images() ? Shape{m.image[0], m.image[1], m.image[2]} : Shape{m.mlp_sizes.front()};
+  const int64_t classes = m.has_images() ? m.classes : m.mlp_sizes.back();
   const float noise     = 0.3f * std::sqrt(static_cast<float>(shape_numel(sample)));
+  // 16384 training and 2048 held-out rows, fewer for large images (at most 2^26 floats, 256 MiB, in all):
+  // AlexNet's 3x224x224 gets 392 + 49.
+  const int64_t train_n = std::clamp<int64_t>((int64_t{1} << 26) / shape_numel(sample) / 9 * 8, 64, 16384);
+  const int64_t eval_n  = std::max<int64_t>(8, train_n / 8);
   const ClassificationDataset all =
-      make_synthetic_classification(16384 + 2048, sample, classes, cfg.seed, noise);
+      make_synthetic_classification(train_n + eval_n, sample, classes, cfg.seed, noise);
   Tensor x = all.features();
   // Unit variance per feature (centre N(0, 1) plus noise), the scale a default learning rate expects.
   const float unit = 1.0f / std::sqrt(1.0f + noise * noise);
   for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] *= unit;
   const Tensor& y = all.labels();
   Datasets out;
-  out.train = std::make_shared<ClassificationDataset>(x.slice(0, 16384), y.slice(0, 16384), classes,
+  out.train = std::make_shared<ClassificationDataset>(x.slice(0, train_n), y.slice(0, train_n), classes,
                                                       "synthetic train");
   out.eval  = std::make_shared<ClassificationDataset>(
-      x.slice(16384, 16384 + 2048), y.slice(16384, 16384 + 2048), classes, "synthetic held-out");
+      x.slice(train_n, train_n + eval_n), y.slice(train_n, train_n + eval_n), classes, "synthetic held-out");
   out.eval_name = "held-out synthetic";
   return out;
 }
@@ -250,7 +260,7 @@ void apply_placement(TrainConfig& cfg) {
 
 EngineConfig engine_config(const TrainConfig& cfg) {
   EngineConfig e;
-  e.grid        = Grid{cfg.dp, cfg.tp, cfg.pp};
+  e.grid        = Grid{cfg.dp, cfg.tp, cfg.pp, cfg.sp};
   e.schedule    = {pipeline::parse_schedule_kind(cfg.schedule), cfg.pp, cfg.microbatches, cfg.virtual_stages};
   e.bucket_mb   = cfg.bucket_mb;
   e.zero        = cfg.zero;
@@ -272,13 +282,14 @@ void validate_train_config(TrainConfig& cfg) {
         cfg.microbatches == 1,
         "--placement streams no micro-batches (m = 1) but --microbatches is {}; drop one of the two",
         cfg.microbatches);
-    PX_USER_CHECK(cfg.tp == 1 && (cfg.dp == 0 || cfg.dp == 1),
-                  "--placement puts whole blocks on devices; it does not combine with --tp {} / --dp {}",
-                  cfg.tp, cfg.dp);
+    PX_USER_CHECK(
+        cfg.tp == 1 && cfg.sp == 1 && (cfg.dp == 0 || cfg.dp == 1),
+        "--placement puts whole blocks on devices; it does not combine with --tp {} / --dp {} / --sp {}",
+        cfg.tp, cfg.dp, cfg.sp);
     apply_placement(cfg);
   }
   check_files(cfg);
-  if (cfg.backend == "threads") cfg.dp = make_grid(cfg.devices, cfg.dp, cfg.tp, cfg.pp).dp;
+  if (cfg.backend == "threads") cfg.dp = make_grid(cfg.devices, cfg.dp, cfg.tp, cfg.pp, cfg.sp).dp;
   validate_device_options(cfg.devices, device_options(cfg));
   if (cfg.backend == "threads") validate_layout(cfg.model, engine_config(cfg), cfg.batch);
 }
@@ -287,7 +298,7 @@ namespace {
 
 std::string trace_layout(const TrainConfig& cfg) {
   return fmt::format("{} on {} device(s): {}", cfg.model.describe(), cfg.devices,
-                     Grid{cfg.dp, cfg.tp, cfg.pp}.describe());
+                     Grid{cfg.dp, cfg.tp, cfg.pp, cfg.sp}.describe());
 }
 
 // --backend mpi: every rank sends its events to rank 0, which puts them on its own clock and writes one trace
@@ -343,7 +354,7 @@ std::unique_ptr<Run> prepare_run(const TrainConfig& cfg_in) {
   if (run->backend == Backend::kMpi) {
     cfg.devices = rank_source_from_env().size;
     apply_placement(cfg);
-    cfg.dp = make_grid(cfg.devices, cfg_in.dp, cfg.tp, cfg.pp).dp;
+    cfg.dp = make_grid(cfg.devices, cfg_in.dp, cfg.tp, cfg.pp, cfg.sp).dp;
     validate_layout(cfg.model, engine_config(cfg), cfg.batch);
   }
   run->engine = engine_config(cfg);

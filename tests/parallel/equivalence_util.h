@@ -39,8 +39,9 @@ inline void make_batch(const ModelSpec& spec, int64_t batch, int step, Tensor& x
     }
     return;
   }
-  Shape xs        = spec.kind == "cnn" ? Shape{batch, 1, 28, 28} : Shape{batch, spec.mlp_sizes.front()};
-  int64_t classes = spec.kind == "cnn" ? spec.classes : spec.mlp_sizes.back();
+  Shape xs        = spec.has_images() ? Shape{batch, spec.image[0], spec.image[1], spec.image[2]}
+                                      : Shape{batch, spec.mlp_sizes.front()};
+  int64_t classes = spec.has_images() ? spec.classes : spec.mlp_sizes.back();
   x               = Tensor::empty(xs);
   rng_fill_uniform(x, 0, 1, r);
   y = Tensor::empty({batch}, DType::kI32);

@@ -57,3 +57,41 @@ add_test(NAME cli.schedule.step_tp_must_divide
 add_test(NAME cli.schedule.step_not_with_from
          COMMAND ${PARAXIS_TP_EXPECT_EXIT} 2 "--from reads a schedule; the whole-step flags"
                  $<TARGET_FILE:paraxis> schedule --dp 2 --from nothing.csv)
+
+# Domain parallelism (--sp, docs/domain-parallelism.md) through `paraxis train` / `describe` / `schedule`: each
+# rule's exit 2 and message, a dp2 x sp2 run, AlexNet's parameter count and splits.
+add_test(NAME cli.train.sp_no_conv_side
+         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 2 "--sp 2 splits images along their height, but the model mlp"
+                 $<TARGET_FILE:paraxis> train --devices 2 --sp 2 --mlp-sizes 784,64,10 --data synthetic --steps 1)
+add_test(NAME cli.train.sp_too_few_rows
+         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 2 "--sp 8: block flatten \\(flatten\\) gets 7 rows, fewer than the 8 devices.*use --sp 7 or fewer"
+                 $<TARGET_FILE:paraxis> train --devices 8 --sp 8 --model cnn --data synthetic --steps 1 --batch 16)
+add_test(NAME cli.train.sp_batch_not_divisible
+         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 2 "--sp 3 does not divide the 16 samples of a micro-batch.*use --batch 18"
+                 $<TARGET_FILE:paraxis> train --devices 3 --sp 3 --model cnn --data synthetic --steps 1 --batch 16)
+add_test(NAME cli.train.sp_with_tp_not_yet
+         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 2 "--sp 2 with --tp 2 / --pp 1 is not supported yet"
+                 $<TARGET_FILE:paraxis> train --devices 4 --sp 2 --tp 2 --model cnn --data synthetic --steps 1
+                 --batch 16)
+add_test(NAME cli.train.sp_not_dividing_devices
+         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 2 "--sp 2 does not divide --devices 3"
+                 $<TARGET_FILE:paraxis> train --devices 3 --sp 2 --model cnn --data synthetic --steps 1)
+add_test(NAME cli.train.dp2_sp2_cnn_image
+         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 0 "trained cnn c4-c8-fc16-10 image 3x20x24"
+                 $<TARGET_FILE:paraxis> train --devices 4 --dp 2 --sp 2 --model cnn --cnn-c1 4 --cnn-c2 8
+                 --cnn-fc 16 --image 3,20,24 --data synthetic --steps 3 --batch 8 --progress none)
+add_test(NAME cli.describe.alexnet_params
+         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 0 "^total +61100840 "
+                 $<TARGET_FILE:paraxis> describe --model alexnet)
+add_test(NAME cli.describe.alexnet_sp2
+         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 0 "features.5 +maxpool2d +spatial \\(rows\\) +6/7 rows"
+                 $<TARGET_FILE:paraxis> describe --model alexnet --sp 2)
+add_test(NAME cli.schedule.sp2
+         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 0 "conv2 +conv2d +spatial \\(rows\\) +7/7 rows"
+                 $<TARGET_FILE:paraxis> schedule --dp 2 --sp 2 --pp 1 -m 1 --model cnn)
+# The spatial layout under mpirun (one process per device) against the threads backend, step by step.
+add_test(NAME mpi_train_dp2_sp2_cnn_np4
+         COMMAND ${PARAXIS_TP_MPI_CHECK} 4 $<TARGET_FILE:paraxis> ${PARAXIS_TP_MPIRUN} --
+                 --dp 2 --sp 2 --model cnn --cnn-c1 4 --cnn-c2 8 --cnn-fc 16 --image 1,20,20 --data synthetic
+                 --steps 3 --batch 8)
+set_tests_properties(mpi_train_dp2_sp2_cnn_np4 PROPERTIES LABELS mpi TIMEOUT 240)

@@ -27,6 +27,12 @@ class Conv2d : public Layer {
 
   Param& weight() { return weight_; }
   Param& bias() { return bias_; }
+  int64_t in_channels() const { return cin_; }
+  int64_t out_channels() const { return cout_; }
+  int64_t kernel() const { return k_; }
+  int64_t stride() const { return stride_; }
+  int64_t pad() const { return pad_; }
+  bool has_bias() const { return has_bias_; }
 
  private:
   Conv2dShape kernel_shape(const Shape& in) const;  // validates `in` against this layer

@@ -20,6 +20,8 @@ class MaxPool2d : public Layer {
   Tensor backward_input(Ctx& ctx, const Tensor& dy) override;
   Shape output_shape(const Shape& in) const override;
   Cost cost(const Shape& in) const override;
+  int64_t kernel() const { return k_; }
+  int64_t stride() const { return stride_; }
 
  private:
   Pool2dShape kernel_shape(const Shape& in) const;  // validates `in` against this layer

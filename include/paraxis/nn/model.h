@@ -26,12 +26,16 @@
 namespace paraxis {
 
 struct ModelSpec {
-  std::string kind = "mlp";  // mlp | cnn | gpt
+  std::string kind = "mlp";  // mlp | cnn | alexnet | gpt
   // mlp: layer widths, input first, classes last (784-256-10 is {784, 256, 10}).
   std::vector<int64_t> mlp_sizes = {784, 256, 10};
   // cnn (28x28 grayscale): conv(1->c1, k5, pad 2) relu pool2, conv(c1->c2, k5, pad 2) relu pool2,
   // fc(c2*7*7->fc) relu, fc(fc->classes).
   int64_t cnn_c1 = 16, cnn_c2 = 32, cnn_fc = 128, classes = 10;
+  // cnn: both convolutions' kernel (pad k/2) and the first one's stride (5, 1: the 28x28 model above).
+  int64_t cnn_kernel = 5, cnn_stride = 1;
+  // cnn and alexnet: the input image (C, H, W); Fashion-MNIST is (1, 28, 28), AlexNet (3, 224, 224).
+  std::vector<int64_t> image = {1, 28, 28};
   // gpt
   int64_t vocab = 256, context = 64, width = 128, heads = 4, layers = 2;
   float dropout = 0.0f;
@@ -39,6 +43,8 @@ struct ModelSpec {
   static ModelSpec mlp(std::vector<int64_t> sizes);
   static ModelSpec gpt(int64_t vocab, int64_t context, int64_t width, int64_t heads, int64_t layers);
   static ModelSpec cnn(int64_t c1 = 16, int64_t c2 = 32, int64_t fc = 128, int64_t classes = 10);
+  static ModelSpec alexnet(int64_t classes = 1000);  // torchvision's, on 3x224x224 images
+  bool has_images() const { return kind == "cnn" || kind == "alexnet"; }
   std::string describe() const;  // "mlp 784-256-10", "gpt V256 T64 C128 NH4 L2", ...
 };
 
@@ -100,6 +106,9 @@ std::unique_ptr<Model> build_model(const ModelSpec& spec);
 // Each family's builder; build_model dispatches on spec.kind.
 std::unique_ptr<Model> build_mlp(const ModelSpec& spec);
 std::unique_ptr<Model> build_cnn(const ModelSpec& spec);
+std::unique_ptr<Model> build_alexnet(const ModelSpec& spec);
+// The cnn's (C, H, W) after pool2: what its flatten block hands to fc1.
+std::vector<int64_t> cnn_feature_shape(const ModelSpec& spec);
 std::unique_ptr<Model> build_gpt(const ModelSpec& spec);
 // The checks each builder runs on its family's sizes (positive sizes, heads dividing the width, a known
 // kind): user errors naming the value and a valid example. For builders of other layouts of the same blocks.

@@ -40,6 +40,7 @@ namespace paraxis {
 namespace trace {
 class Recorder;
 }
+struct SpInfo;
 
 struct EngineConfig {
   Grid grid;
@@ -115,6 +116,7 @@ class Engine {
  private:
   friend struct StepRun;  // the interpreter of the step's actions (step_runtime.cc)
   void build_step(const ModelSpec& spec, Model& model);
+  SpInfo spatial_info();
   void init_local_blocks(Model& model);
   Tensor evaluate_stage(int stage, Tensor h);
   void add_eval_stats(EvalStats& st, const Tensor& logits, const Tensor& labels);

@@ -47,8 +47,9 @@ enum class Kind : uint8_t {
   kBarrier,         // BARRIER
   kWait,            // WAIT    (blocked on a peer that has not arrived; counted as waiting, not communicating)
   kOther,           // OTHER   (loss, data loading, anything else)
+  kHalo,            // HALO    (domain parallelism: a halo exchange or layout change inside a pass, sp group)
 };
-inline constexpr int kNumKinds = 15;
+inline constexpr int kNumKinds = 16;
 
 // Compute and communication run on separate threads of the Chrome trace.
 enum class Track : uint8_t { kCompute = 0, kComm = 1 };

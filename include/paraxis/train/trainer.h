@@ -52,7 +52,8 @@ struct TrainConfig {
   // layout
   std::string backend = "threads";  // threads | mpi
   int devices         = 1;
-  int dp = 0, tp = 1, pp = 1;  // dp 0: devices / (tp * pp)
+  int dp = 0, tp = 1, pp = 1;  // dp 0: devices / (tp * pp * sp)
+  int sp                 = 1;  // spatial (domain) parallelism: conv side split along H (parallel/spatial.h)
   int microbatches       = 1;
   std::string schedule   = "1f1b";
   int virtual_stages     = 1;

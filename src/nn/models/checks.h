@@ -8,6 +8,8 @@ namespace paraxis {
 
 void check_mlp_spec(const ModelSpec& spec);
 void check_cnn_spec(const ModelSpec& spec);
+void check_image(const ModelSpec& spec);  // spec.image is (C, H, W), all positive
+void check_alexnet_spec(const ModelSpec& spec);
 void check_gpt_spec(const ModelSpec& spec);
 
 }  // namespace paraxis

@@ -1,0 +1,67 @@
+// paraxis/parallel/spatial.h — domain (spatial) parallelism: the conv side of a CNN split along H over the sp
+// devices of a spatial group (Gholami et al. 2018, "Integrated Model, Batch and Domain Parallelism").
+//
+//   SpInfo sp{sp_comm, /*rank=*/1, /*size=*/2};
+//   auto model = build_spatial_model(spec, sp);   // conv/pool blocks on row slabs, FC blocks on a batch share
+//   Tensor y = model->blocks[0]->forward(ctx, x);  // x (N, C, H, W) whole -> y (N, Cout, my OH rows, OW)
+//
+// Rows are owned from the OUTPUT side (DistDL style): device r owns output rows rows_of(OH, sp, r); for them
+// it needs input rows [o0*stride - pad, (o1-1)*stride - pad + k - 1], clipped to the image, and receives the
+// ones it does not own from their owners (the halo); zero padding is applied only at the true image border.
+// The flatten block changes the layout from spatial (every sample, my rows) to batch (my samples, every row):
+// after it the FC blocks run batch-parallel over the spatial group. docs/domain-parallelism.md.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "paraxis/nn/model.h"
+
+namespace paraxis {
+
+class Communicator;
+
+struct SpInfo {
+  Communicator* comm = nullptr;  // the spatial group (null: size 1, or built for its shapes only)
+  int rank           = 0;
+  int size           = 1;  // sp
+  // Records one halo exchange or layout change (begin, end in ns, bytes moved) on the device's trace.
+  std::function<void(int64_t t_begin_ns, int64_t t_end_ns, int64_t bytes)> record;
+  bool active() const { return size > 1; }
+};
+
+// A half-open range [begin, end) of rows (or samples).
+struct RowRange {
+  int64_t begin = 0, end = 0;
+  int64_t size() const { return end > begin ? end - begin : 0; }
+  bool operator==(const RowRange&) const = default;
+};
+
+// Part r of n of `count` rows, balanced (sizes differ by at most one): [r*count/n, (r+1)*count/n).
+RowRange rows_of(int64_t count, int parts, int part);
+// The input rows a window of size k with this stride and padding reads for output rows `out`, unclipped
+// (negative or past the image where padding supplies zeros).
+RowRange input_rows(RowRange out, int64_t k, int64_t stride, int64_t pad);
+RowRange intersect(RowRange a, RowRange b);
+
+// The spatial layout of a CNN model: its conv-side blocks wrapped to work on row slabs, the flatten block a
+// layout change to batch, the rest unchanged. Same blocks, names and parameters as build_model(spec).
+std::unique_ptr<Model> build_spatial_model(const ModelSpec& spec, const SpInfo& sp);
+
+// Checks before any device starts (user errors, exit 2): a model with a spatial side (cnn, alexnet), every
+// split height at least sp, the micro-batch rows divisible by sp (the FC side's batch shares).
+void validate_spatial(const ModelSpec& spec, int sp, int64_t microbatch_rows,
+                      int64_t microbatches_per_batch = 1);  // dp x m: to suggest a --batch
+
+// Which split each block uses under sp, for `describe` and `schedule`: "spatial" (rows of H) before the
+// layout change, "spatial -> batch" at flatten, "batch" after it; `per_device` lists each device's output
+// rows (spatial) or samples of a batch (batch), e.g. "10/9/9".
+struct BlockSplit {
+  std::string block, kind, split, per_device;
+};
+std::vector<BlockSplit> spatial_layout(const ModelSpec& spec, int sp, int64_t batch);
+
+}  // namespace paraxis

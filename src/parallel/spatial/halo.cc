@@ -1,0 +1,137 @@
+// The halo exchange: rows a member's windows read but another member owns travel by point-to-point
+// send/recv over the spatial group; the backward sends their gradients back (the adjoint) and the owner adds
+// them. docs/domain-parallelism.md, "Halos from the output side".
+#include "parallel/spatial/halo.h"
+
+#include <cstring>
+
+#include "paraxis/comm/communicator.h"
+#include "paraxis/core/error.h"
+#include "paraxis/trace/recorder.h"
+
+namespace paraxis {
+
+namespace {
+constexpr int kHaloTag = 0x4a10;
+}
+
+void copy_rows(PlaneView dst, const PlaneView& src, const RowBlock& b, bool add) {
+  for (int64_t p = 0; p < b.planes; ++p)
+    for (int64_t r = 0; r < b.rows; ++r) {
+      float* d       = dst.data + (p * dst.h + dst.row + r) * dst.w + dst.col;
+      const float* s = src.data + (p * src.h + src.row + r) * src.w + src.col;
+      if (add)
+        for (int64_t c = 0; c < b.cols; ++c) d[c] += s[c];
+      else
+        std::memcpy(d, s, sizeof(float) * b.cols);
+    }
+}
+
+HaloExchange::HaloExchange(int64_t h_in, int64_t h_out, int64_t k, int64_t stride, int64_t pad,
+                           const SpInfo& sp, bool input_whole)
+    : h_in_(h_in), sp_(sp), input_whole_(input_whole) {
+  for (int r = 0; r < sp.size; ++r) {
+    own_in_.push_back(rows_of(h_in, sp.size, r));
+    window_of_.push_back(input_rows(rows_of(h_out, sp.size, r), k, stride, pad));
+  }
+  own_out_ = rows_of(h_out, sp.size, sp.rank);
+  window_  = window_of_[sp.rank];
+}
+
+RowRange HaloExchange::needed_by(int member) const {
+  return intersect(window_of_[member], {0, h_in_});
+}
+
+void HaloExchange::record(int64_t t0, int64_t bytes) const {
+  if (sp_.record && bytes > 0) sp_.record(t0, trace::now_ns(), bytes);  // windows inside the slab: no event
+}
+
+Tensor HaloExchange::gather(const Tensor& x, int64_t wpad) const {
+  const int64_t t0   = trace::now_ns();
+  const RowRange own = own_in(), need = needed_by(sp_.rank);
+  PX_CHECK(x.shape().size() == 4 && x.dim(2) == own.size(), "halo gather: input {} but {} own rows",
+           shape_str(x.shape()), own.size());
+  const int64_t n = x.dim(0), c = x.dim(1), w = x.dim(3), planes = n * c;
+  Tensor win = Tensor::zeros({n, c, window_.size(), w + 2 * wpad});  // (N, C, rows, W + 2 pad)
+  const PlaneView X{const_cast<float*>(x.data()), own.size(), w, 0, 0};
+  const PlaneView Wn{win.data(), window_.size(), w + 2 * wpad, 0, wpad};
+  auto to_window = [&](PlaneView src, RowRange rows) {
+    PlaneView d = Wn;
+    d.row       = rows.begin - window_.begin;
+    copy_rows(d, src, {planes, rows.size(), w}, false);
+  };
+  const RowRange mine = intersect(own, need);
+  to_window({X.data, X.h, w, mine.begin - own.begin, 0}, mine);
+  int64_t bytes = 0;
+  if (!input_whole_ && sp_.active()) {
+    std::vector<std::pair<Work, Tensor>> sends;
+    for (int q = 0; q < sp_.size; ++q) {
+      const RowRange rows = intersect(own, needed_by(q));
+      if (q == sp_.rank || rows.size() == 0) continue;
+      Tensor buf = Tensor::empty({n, c, rows.size(), w});
+      copy_rows({buf.data(), rows.size(), w, 0, 0}, {X.data, X.h, w, rows.begin - own.begin, 0},
+                {planes, rows.size(), w}, false);
+      sends.emplace_back(sp_.comm->send_async(buf.data(), buf.numel(), q, kHaloTag), buf);
+      bytes += buf.nbytes();
+    }
+    for (int q = 0; q < sp_.size; ++q) {
+      const RowRange rows = intersect(own_in_[q], need);
+      if (q == sp_.rank || rows.size() == 0) continue;
+      Tensor buf = Tensor::empty({n, c, rows.size(), w});
+      sp_.comm->recv(buf.data(), buf.numel(), q, kHaloTag);
+      to_window({buf.data(), rows.size(), w, 0, 0}, rows);
+      bytes += buf.nbytes();
+    }
+    for (auto& s : sends) s.first.wait();
+    record(t0, bytes);
+  }
+  return win;
+}
+
+Tensor HaloExchange::scatter_add(const Tensor& dwin, int64_t wpad) const {
+  const int64_t t0   = trace::now_ns();
+  const RowRange own = own_in(), need = needed_by(sp_.rank);
+  const int64_t n = dwin.dim(0), c = dwin.dim(1), w = dwin.dim(3) - 2 * wpad, planes = n * c;
+  Tensor dx = Tensor::zeros({n, c, own.size(), w});  // (N, C, own rows, W)
+  const PlaneView D{const_cast<float*>(dwin.data()), window_.size(), w + 2 * wpad, 0, wpad};
+  auto from_window = [&](RowRange rows) {
+    PlaneView s = D;
+    s.row       = rows.begin - window_.begin;
+    return s;
+  };
+  const RowRange mine = intersect(own, need);
+  copy_rows({dx.data(), own.size(), w, mine.begin - own.begin, 0}, from_window(mine),
+            {planes, mine.size(), w}, true);
+  if (input_whole_) {
+    if (sp_.active()) {
+      sp_.comm->all_reduce(dx.data(), dx.numel());
+      record(t0, dx.nbytes());
+    }
+    return dx;
+  }
+  if (!sp_.active()) return dx;
+  int64_t bytes = 0;
+  std::vector<std::pair<Work, Tensor>> sends;
+  for (int q = 0; q < sp_.size; ++q) {  // back to their owners: the rows received from q
+    const RowRange rows = intersect(own_in_[q], need);
+    if (q == sp_.rank || rows.size() == 0) continue;
+    Tensor buf = Tensor::empty({n, c, rows.size(), w});
+    copy_rows({buf.data(), rows.size(), w, 0, 0}, from_window(rows), {planes, rows.size(), w}, false);
+    sends.emplace_back(sp_.comm->send_async(buf.data(), buf.numel(), q, kHaloTag + 1), buf);
+    bytes += buf.nbytes();
+  }
+  for (int q = 0; q < sp_.size; ++q) {  // from every member that read my rows
+    const RowRange rows = intersect(own, needed_by(q));
+    if (q == sp_.rank || rows.size() == 0) continue;
+    Tensor buf = Tensor::empty({n, c, rows.size(), w});
+    sp_.comm->recv(buf.data(), buf.numel(), q, kHaloTag + 1);
+    copy_rows({dx.data(), own.size(), w, rows.begin - own.begin, 0}, {buf.data(), rows.size(), w, 0, 0},
+              {planes, rows.size(), w}, true);
+    bytes += buf.nbytes();
+  }
+  for (auto& s : sends) s.first.wait();
+  record(t0, bytes);
+  return dx;
+}
+
+}  // namespace paraxis

@@ -1,0 +1,54 @@
+// The halo exchange of one spatially split window layer (convolution or pooling): which input rows each
+// member of the spatial group needs for its output rows, and the exchange of those rows (forward) and of
+// their gradients (the adjoint, backward). docs/domain-parallelism.md.
+#pragma once
+
+#include <vector>
+
+#include "paraxis/core/tensor.h"
+#include "paraxis/parallel/spatial.h"
+
+namespace paraxis {
+
+class HaloExchange {
+ public:
+  // h_in: the whole input height, h_out: the whole output height; k, stride, pad: the window along H.
+  // input_whole: the layer's input is the whole tensor on every member (the model's first block), so the
+  // forward needs no exchange and the adjoint sums the members' input gradients.
+  HaloExchange(int64_t h_in, int64_t h_out, int64_t k, int64_t stride, int64_t pad, const SpInfo& sp,
+               bool input_whole);
+
+  RowRange own_in() const { return input_whole_ ? RowRange{0, h_in_} : own_in_[sp_.rank]; }
+  RowRange own_out() const { return own_out_; }
+  int64_t window_rows() const { return window_.size(); }  // rows the local window holds, padding included
+
+  // window (N, C, window_rows, W + 2 wpad): zero, then the needed rows of the input at column wpad, own ones
+  // copied from x (N, C, own_in rows, W), the others received from their owners.
+  Tensor gather(const Tensor& x, int64_t wpad) const;
+  // The adjoint: dx (N, C, own_in rows, W) = the window gradient's rows, summed over every member that read
+  // them (each sends back what it received).
+  Tensor scatter_add(const Tensor& dwindow, int64_t wpad) const;
+
+ private:
+  RowRange needed_by(int member) const;  // clipped to the image
+  void record(int64_t t0, int64_t bytes) const;
+  int64_t h_in_;
+  SpInfo sp_;
+  bool input_whole_;
+  std::vector<RowRange> own_in_;     // each member's input rows
+  std::vector<RowRange> window_of_;  // each member's window rows, unclipped
+  RowRange own_out_, window_;
+};
+
+// Copies (or adds) `rows` rows of `cols` columns for each of `planes` planes between two (planes, h, w)
+// buffers, starting at (src_row, src_col) and (dst_row, dst_col).
+struct RowBlock {
+  int64_t planes, rows, cols;
+};
+struct PlaneView {
+  float* data;
+  int64_t h, w, row, col;
+};
+void copy_rows(PlaneView dst, const PlaneView& src, const RowBlock& b, bool add);
+
+}  // namespace paraxis

@@ -1,0 +1,66 @@
+// The spatially split layers (parallel/spatial.h): a convolution and a max-pooling on row slabs with their
+// halo exchanges, and the layout change from spatial to batch at the flatten block.
+#pragma once
+
+#include <memory>
+
+#include "parallel/spatial/halo.h"
+#include "paraxis/nn/conv2d.h"
+#include "paraxis/nn/maxpool2d.h"
+
+namespace paraxis {
+
+// A Conv2d on this member's output rows: input halo before the forward, output-gradient halo (the adjoint)
+// after the input-gradient pass. Holds the single-device layer: same name, parameters and initialisation.
+class SpatialConv2d : public Layer {
+ public:
+  // h_in: the whole input height; input_whole: the input is the whole image on every member (first block).
+  SpatialConv2d(std::unique_ptr<Conv2d> conv, int64_t h_in, const SpInfo& sp, bool input_whole);
+  const char* kind() const override { return "spatial_conv2d"; }
+  Tensor forward(Ctx& ctx, const Tensor& x) override;
+  Tensor backward_input(Ctx& ctx, const Tensor& dy) override;
+  void backward_weight(Ctx& ctx, const Tensor& dy) override;
+  Shape output_shape(const Shape& in) const override;
+  Cost cost(const Shape& in) const override;
+  void collect_params(std::vector<Param*>& out) override { conv_->collect_params(out); }
+  void init(uint64_t seed) override { conv_->init(seed); }
+
+ private:
+  Conv2dShape window_shape(const Shape& in) const;  // the local window, padding explicit (pad 0)
+  std::unique_ptr<Conv2d> conv_;
+  HaloExchange halo_;
+};
+
+// A MaxPool2d on this member's output rows; windows that cross a slab edge read their rows from the halo.
+class SpatialMaxPool2d : public Layer {
+ public:
+  SpatialMaxPool2d(std::unique_ptr<MaxPool2d> pool, int64_t h_in, const SpInfo& sp);
+  const char* kind() const override { return "spatial_maxpool2d"; }
+  Tensor forward(Ctx& ctx, const Tensor& x) override;
+  Tensor backward_input(Ctx& ctx, const Tensor& dy) override;
+  Shape output_shape(const Shape& in) const override;
+  Cost cost(const Shape& in) const override;
+
+ private:
+  Pool2dShape window_shape(const Shape& in) const;
+  std::unique_ptr<MaxPool2d> pool_;
+  HaloExchange halo_;
+};
+
+// Flatten with the layout change: (N, C, my rows, W) -> (my samples, C*H*W). Every member sends each other
+// member that member's samples of its rows; the backward sends the gradient back the same way.
+class SpatialToBatch : public Layer {
+ public:
+  SpatialToBatch(std::string name, int64_t h, const SpInfo& sp);
+  const char* kind() const override { return "spatial_to_batch"; }
+  Tensor forward(Ctx& ctx, const Tensor& x) override;
+  Tensor backward_input(Ctx& ctx, const Tensor& dy) override;
+  Shape output_shape(const Shape& in) const override;
+  Cost cost(const Shape& in) const override;
+
+ private:
+  int64_t h_;
+  SpInfo sp_;
+};
+
+}  // namespace paraxis
