@@ -112,8 +112,8 @@ AtomicFile::AtomicFile(std::string what, std::string path)
   check_not_special(what_, path_, false);
   remove_stale_temps(path_);
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  PX_USER_CHECK(fd_ >= 0, "{} {}: cannot create {}: {}; give a path in a writable directory", what_, path_,
-                tmp_, std::strerror(errno));
+  PX_USER_CHECK(fd_ >= 0, "{} {}: cannot create {}: {}; check that the directory exists and is writable",
+                what_, path_, tmp_, std::strerror(errno));
 }
 
 AtomicFile::~AtomicFile() {

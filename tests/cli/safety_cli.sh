@@ -71,6 +71,10 @@ case "$CASE" in
   analyze_directory) mkdir d; run 2 "d: is a directory" analyze d ;;
   analyze_fifo) mkfifo f; run 2 "f: is not a regular file" analyze f ;;
   report_fifo) mkfifo f; run 2 "f: is not a regular file" report f -o r.html ;;
+  machine_fifo)
+    trace t.json; mkfifo f
+    run 2 "--machine f: is not a regular file" analyze t.json --machine f
+    run 2 "--machine f: is not a regular file" plan --devices 2 --machine f ;;
   data_directory) mkdir d; run 2 "d: is a directory" train $MLP --data idx:d,d ;;
   data_fifo) mkfifo f; run 2 "f: is not a regular file" train $MLP --data idx:f,f ;;
   trace_deep_nesting)
