@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 
 #include "paraxis/core/error.h"
@@ -348,6 +349,8 @@ HardwareProfile hardware_from_json(const nlohmann::json& j, const std::string& w
 }
 
 HardwareProfile load_hardware(const std::string& path) {
+  PX_USER_CHECK(std::filesystem::exists(path),
+                "--machine {}: no such file; write one with `paraxis calibrate -o {}`", path, path);
   check_input_file("--machine", path);
   std::ifstream in(path);
   PX_USER_CHECK(in.good(), "--machine {}: cannot open the file; write one with `paraxis calibrate -o {}`",
