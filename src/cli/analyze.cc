@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "cli/predicted_effect.h"
 #include "paraxis/core/error.h"
+#include "paraxis/core/input_file.h"
 #include "paraxis/cost/hardware.h"
 #include "paraxis/trace/analysis.h"
 #include "paraxis/trace/chrome_trace.h"
@@ -41,7 +42,8 @@ int run_analyze(const AnalyzeArgs& args) {
   PX_USER_CHECK(args.one_device_ms >= 0,
                 "--one-device-ms {} is negative; give the one-device step time in ms", args.one_device_ms);
   std::optional<trace::StepRange> range;
-  if (!args.steps.empty()) range = trace::parse_step_range(args.steps);  // before reading a big file
+  if (!args.steps.empty()) range = trace::parse_step_range(args.steps);    // before reading a big file
+  if (!args.machine.empty()) check_input_file("--machine", args.machine);  // read only when it prices
   trace::TraceSet set = trace::read_trace_run(args.traces);
   std::string shown;
   if (range) {

@@ -15,6 +15,7 @@
 #include "cli/model_flags.h"
 #include "paraxis/comm/launch.h"
 #include "paraxis/core/error.h"
+#include "paraxis/core/safe_write.h"
 #include "paraxis/cost/hardware.h"
 #include "paraxis/kernels/matmul.h"
 #include "paraxis/measure/calibration.h"
@@ -113,6 +114,7 @@ const bool registered = cli::register_command(
               "over the run; each rate is the median over them")
            ->capture_default_str();
        return [f] {
+         check_output_path("-o", f->out);  // before ~90 s of measuring
          if (!f->preset.empty()) {
            save_hardware(hardware_preset(f->preset), f->out);
            fmt::print("wrote preset {} to {}\n", f->preset, f->out);

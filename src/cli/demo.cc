@@ -17,6 +17,7 @@
 #include "cli/in_run_rates.h"
 #include "cli/model_flags.h"
 #include "paraxis/core/error.h"
+#include "paraxis/core/safe_write.h"
 #include "paraxis/cost/hardware.h"
 #include "paraxis/cost/planner.h"
 #include "paraxis/data/sources.h"
@@ -409,10 +410,10 @@ std::string write_results(std::vector<DemoRow>& rows, double one_device_ms, cons
   // The profile behind the predicted column: `paraxis predict --machine DIR/machine.json` reproduces a row.
   cost::save_hardware(hw, (fs::path(args.out) / "machine.json").string());
   const std::string report = (fs::path(args.out) / "report.html").string();
-  std::ofstream f(report);
-  PX_USER_CHECK(f.good(), "--out {}: cannot write {}", args.out, report);
-  f << trace::render_html_report(
-      entries, {.title = fmt::format("paraxis demo: {}, batch {}", base.model.describe(), base.batch)});
+  write_file_atomic(
+      "--out", report,
+      trace::render_html_report(
+          entries, {.title = fmt::format("paraxis demo: {}, batch {}", base.model.describe(), base.batch)}));
   return report;
 }
 

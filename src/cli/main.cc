@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <csignal>
 #include <cstdio>
 
 #include "cli/command.h"
@@ -19,6 +20,8 @@ bool register_command(Command c) {
 
 int main(int argc, char** argv) {
   using namespace paraxis;
+  // A file-size limit (ulimit -f) must fail the write with EFBIG, reported, not kill the process silently.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{
       "paraxis — parallel training you can see: data, tensor, pipeline and placement on a device grid"};
   app.require_subcommand(1);

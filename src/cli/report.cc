@@ -8,6 +8,7 @@
 
 #include "cli/command.h"
 #include "paraxis/core/error.h"
+#include "paraxis/core/safe_write.h"
 #include "paraxis/trace/chrome_trace.h"
 #include "paraxis/trace/report.h"
 #include "paraxis/trace/step_window.h"
@@ -24,18 +25,15 @@ struct ReportArgs {
 int run_report(const ReportArgs& args) {
   using namespace paraxis;
   trace::ReportOptions options{.title = args.title};
+  check_output_path("-o", args.output, /*allow_stdout=*/true);                   // before reading big traces
   if (!args.steps.empty()) options.steps = trace::parse_step_range(args.steps);  // before reading big files
   std::vector<trace::ReportEntry> entries;
   for (trace::TraceRun& run : trace::read_trace_runs(args.traces))
     entries.push_back({std::move(run.name), std::move(run.set)});
   const std::string html = trace::render_html_report(entries, options);
-  std::ofstream out(args.output);
-  PX_USER_CHECK(out.good(), "cannot write report '{}': {}; give -o a path in a writable directory",
-                args.output, std::strerror(errno));
-  out << html;
-  PX_CHECK(out.good(), "writing report '{}' failed: {}", args.output, std::strerror(errno));
-  fmt::print("wrote {} ({} trace{}, {:.0f} KB)\n", args.output, entries.size(),
-             entries.size() == 1 ? "" : "s", html.size() / 1e3);
+  write_output("-o", args.output, html);
+  fmt::print(args.output == "-" ? stderr : stdout, "wrote {} ({} trace{}, {:.0f} KB)\n", args.output,
+             entries.size(), entries.size() == 1 ? "" : "s", html.size() / 1e3);
   return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "cli/command.h"
 #include "cli/model_flags.h"
 #include "paraxis/core/error.h"
+#include "paraxis/core/input_file.h"
 #include "paraxis/parallel/spatial.h"
 #include "paraxis/parallel/step_plan.h"
 #include "paraxis/pipeline/dry_run.h"
@@ -111,6 +112,7 @@ StepPlan whole_step(const Options& o, std::string& title) {
 // UNSHARD/RESHARD in some row), else in ours; a torch CSV without those reads the same in both. `torch` keeps
 // what writes a torch file back unchanged (idle cells, overlapped pairs).
 Schedule read_schedule_file(const std::string& path, std::optional<TorchCsvSchedule>& torch) {
+  check_input_file("--from", path);
   std::ifstream in(path);
   PX_USER_CHECK(in.good(), "--from {}: cannot open the file; give a schedule in CSV (.csv) or text form",
                 path);

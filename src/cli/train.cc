@@ -227,6 +227,11 @@ const bool registered = register_command(
                       static_cast<double>(r.peak_stash_bytes) / 1e6,
                       cfg->recompute ? ", with --recompute" : "");
          }
+         if (r.interrupted_by != 0) {
+           fmt::print(stderr, "stopped by signal {} after step {}{}\n", r.interrupted_by, r.steps_done,
+                      cfg->checkpoint_dir.empty() ? "" : "; the checkpoint holds that step (--resume it)");
+           return 128 + r.interrupted_by;
+         }
          if (prediction && r.steps_done > 0) {
            prediction->calibrate("after training");
            prediction->print(r.median_step_ms());

@@ -1,8 +1,5 @@
 #include "paraxis/core/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -13,6 +10,9 @@
 #include <set>
 
 #include "paraxis/core/error.h"
+#include "paraxis/core/input_file.h"
+#include "paraxis/core/json_read.h"
+#include "paraxis/core/safe_write.h"
 
 namespace paraxis {
 
@@ -129,21 +129,10 @@ std::map<std::string, std::string> parse_metadata(const std::string& path, const
   return out;
 }
 
-// Writes all of `bytes` or throws; `what` names the file.
-void write_all(int fd, const void* bytes, size_t n, const std::string& what) {
-  const char* p = static_cast<const char*>(bytes);
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    PX_CHECK(w > 0, "writing {}: {}", what, std::strerror(errno));
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
 }  // namespace
 
 SafetensorsFile read_safetensors(const std::string& path) {
+  check_input_file("safetensors", path);
   std::error_code ec;
   uint64_t file_bytes = std::filesystem::file_size(path, ec);
   PX_USER_CHECK(!ec, "safetensors {}: cannot read the file: {}; check the path", path, ec.message());
@@ -170,7 +159,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
   std::string header(header_bytes, '\0');
   in.read(header.data(), static_cast<std::streamsize>(header_bytes));
   PX_USER_CHECK(in.good(), "safetensors {}: could not read the {}-byte header", path, header_bytes);
-  json root = json::parse(header, nullptr, /*allow_exceptions=*/false);
+  json root = parse_json_bounded(header, fmt::format("safetensors {}", path));
   PX_USER_CHECK(!root.is_discarded(), "safetensors {}: the header is not valid JSON", path);
   PX_USER_CHECK(root.is_object(), "safetensors {}: the header is a JSON {}, expected an object", path,
                 root.type_name());
@@ -229,32 +218,11 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors,
   for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(uint64_t{header.size()} >> (8 * i));
 
   // Write beside the target and rename over it: a crash never leaves a half-written checkpoint.
-  std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  int fd          = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  PX_USER_CHECK(fd >= 0,
-                "safetensors {}: cannot create {}: {}; check that the directory exists and is writable", path,
-                tmp, std::strerror(errno));
-  try {
-    write_all(fd, len_bytes, 8, tmp);
-    write_all(fd, header.data(), header.size(), tmp);
-    for (const auto* nt : sorted) write_all(fd, nt->second.raw(), nt->second.nbytes(), tmp);
-    PX_CHECK(::fsync(fd) == 0, "fsync {}: {}", tmp, std::strerror(errno));
-    PX_CHECK(::close(fd) == 0, "closing {}: {}", tmp, std::strerror(errno));
-    fd = -1;
-    PX_CHECK(::rename(tmp.c_str(), path.c_str()) == 0, "renaming {} to {}: {}", tmp, path,
-             std::strerror(errno));
-  } catch (...) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  // Make the rename itself durable.
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  int dfd         = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  AtomicFile out("safetensors", path);
+  out.write(len_bytes, 8);
+  out.write(header);
+  for (const auto* nt : sorted) out.write(nt->second.raw(), nt->second.nbytes());
+  out.commit();
 }
 
 }  // namespace paraxis

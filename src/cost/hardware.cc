@@ -4,9 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 
 #include "paraxis/core/error.h"
+#include "paraxis/core/input_file.h"
+#include "paraxis/core/json_read.h"
+#include "paraxis/core/safe_write.h"
 
 namespace paraxis::cost {
 
@@ -345,19 +349,20 @@ HardwareProfile hardware_from_json(const nlohmann::json& j, const std::string& w
 }
 
 HardwareProfile load_hardware(const std::string& path) {
+  PX_USER_CHECK(std::filesystem::exists(path),
+                "--machine {}: no such file; write one with `paraxis calibrate -o {}`", path, path);
+  check_input_file("--machine", path);
   std::ifstream in(path);
   PX_USER_CHECK(in.good(), "--machine {}: cannot open the file; write one with `paraxis calibrate -o {}`",
                 path, path);
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json j = parse_json_bounded(in, "--machine " + path);
   PX_USER_CHECK(!j.is_discarded(), "--machine {}: not valid JSON; write one with `paraxis calibrate -o {}`",
                 path, path);
   return hardware_from_json(j, path);
 }
 
 void save_hardware(const HardwareProfile& hw, const std::string& path) {
-  std::ofstream out(path);
-  PX_USER_CHECK(out.good(), "-o {}: cannot write the file", path);
-  out << to_json(hw).dump(2) << "\n";
+  write_output("-o", path, to_json(hw).dump(2) + "\n");
 }
 
 }  // namespace paraxis::cost

@@ -1,5 +1,6 @@
 #include "paraxis/data/idx.h"
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -8,6 +9,8 @@
 #include <fstream>
 
 #include "paraxis/core/error.h"
+#include "paraxis/core/input_file.h"
+#include "paraxis/core/safe_write.h"
 
 namespace paraxis {
 
@@ -16,27 +19,50 @@ constexpr uint8_t kIdxUnsignedByte     = 0x08;
 constexpr size_t kMaxDecompressedBytes = size_t{1}
                                          << 33;  // 8 GiB: refuse gzip bombs rather than exhaust memory
 
+// The whole size an IDX header announces (magic and dims in the first bytes); 0 while unknown or invalid.
+size_t idx_announced_size(const uint8_t* p, size_t n) {
+  if (n < 4 || p[0] != 0 || p[1] != 0 || p[3] < 1 || p[3] > 4) return 0;
+  const size_t header = 4 + 4 * size_t{p[3]};
+  if (n < header) return 0;
+  size_t total = 1;
+  for (size_t d = 0; d < p[3]; ++d) {
+    const size_t dim = (size_t{p[4 + 4 * d]} << 24) | (size_t{p[5 + 4 * d]} << 16) |
+                       (size_t{p[6 + 4 * d]} << 8) | size_t{p[7 + 4 * d]};
+    total = (dim != 0 && total > kMaxDecompressedBytes / dim) ? kMaxDecompressedBytes : total * dim;
+  }
+  return header + total;
+}
+
+// How far the output may grow: deflate's best ratio (about 1032:1) bounds it, the IDX header (once inflated)
+// bounds it tighter; one byte more than announced is enough to report trailing bytes.
+size_t output_cap(const std::vector<uint8_t>& in, const std::vector<uint8_t>& out, size_t produced) {
+  size_t cap = std::min(in.size() * 1032 + (1 << 16), kMaxDecompressedBytes);
+  if (const size_t announced = idx_announced_size(out.data(), produced)) cap = std::min(cap, announced + 1);
+  return cap;
+}
+
 std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const std::string& path) {
   z_stream zs{};
   PX_CHECK(inflateInit2(&zs, 15 + 16) == Z_OK, "zlib inflateInit2 failed");
   std::vector<uint8_t> out;
-  // The gzip trailer holds the uncompressed size modulo 2^32: a good first guess for the buffer. A damaged
-  // file's trailer is garbage, so the guess is capped by deflate's best ratio (about 1032:1).
+  // The gzip trailer holds the uncompressed size modulo 2^32: a first guess for the buffer, trusted only up
+  // to 16 times the compressed size (a damaged trailer claiming 4 GiB must not allocate 4 GiB).
   uint32_t hint = 0;
   if (in.size() >= 4) memcpy(&hint, in.data() + in.size() - 4, 4);  // little-endian on the machines we run on
-  out.resize(
-      std::clamp<size_t>(hint, 1 << 16, std::min(in.size() * 1032 + (1 << 16), kMaxDecompressedBytes)));
+  out.resize(std::clamp<size_t>(hint, 1 << 16, in.size() * 16 + (1 << 16)));
   zs.next_in      = const_cast<Bytef*>(in.data());
   zs.avail_in     = static_cast<uInt>(in.size());
   size_t produced = 0;
   int rc          = Z_OK;
   while (true) {
     if (produced == out.size()) {
-      PX_USER_CHECK(out.size() < kMaxDecompressedBytes,
-                    "'{}': decompresses to more than {} bytes; not a dataset "
-                    "file we can read",
-                    path, kMaxDecompressedBytes);
-      out.resize(std::min(out.size() * 2, kMaxDecompressedBytes));
+      const size_t cap = output_cap(in, out, produced);
+      if (produced >= cap) inflateEnd(&zs);
+      PX_USER_CHECK(produced < cap,
+                    "'{}': decompresses to more than {} bytes (the IDX header, or deflate's best ratio for "
+                    "{} compressed bytes, allows no more); the file is damaged or not a dataset",
+                    path, cap, in.size());
+      out.resize(std::min(out.size() * 2, cap));
     }
     zs.next_out   = out.data() + produced;
     zs.avail_out  = static_cast<uInt>(std::min<size_t>(out.size() - produced, UINT32_MAX));
@@ -70,6 +96,7 @@ uint32_t big_endian_u32(const uint8_t* p) {
 }  // namespace
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  check_input_file("IDX file", path);
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   PX_USER_CHECK(f.good(), "cannot open '{}': {}", path, std::strerror(errno));
   std::streamoff size = f.tellg();
@@ -83,18 +110,17 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
 }
 
 void write_file_bytes(const std::string& path, const std::vector<uint8_t>& bytes, bool gzip) {
+  AtomicFile out("IDX file", path);
   if (gzip) {
-    gzFile f = gzopen(path.c_str(), "wb");
-    PX_USER_CHECK(f != nullptr, "cannot write '{}': {}", path, std::strerror(errno));
+    gzFile f = gzdopen(::dup(out.fd()), "wb");
+    PX_CHECK(f != nullptr, "IDX file {}: cannot start gzip: {}", path, std::strerror(errno));
     int written = bytes.empty() ? 0 : gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
     int closed  = gzclose(f);
     PX_CHECK(written == static_cast<int>(bytes.size()) && closed == Z_OK, "writing gzip '{}' failed", path);
-    return;
+  } else {
+    out.write(bytes.data(), bytes.size());
   }
-  std::ofstream f(path, std::ios::binary);
-  PX_USER_CHECK(f.good(), "cannot write '{}': {}", path, std::strerror(errno));
-  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  PX_CHECK(f.good(), "writing '{}' failed", path);
+  out.commit();
 }
 
 IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& what) {

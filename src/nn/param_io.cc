@@ -1,6 +1,7 @@
 #include "paraxis/nn/param_io.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "paraxis/core/error.h"
@@ -21,6 +22,17 @@ void check_no_extra_tensors(const SafetensorsFile& file, const std::vector<Param
   }
 }
 
+// A NaN or infinity in a parameter file would only show up as a diverged loss steps later; refuse it here.
+void check_finite(const Tensor& t, const std::string& name, const std::string& source) {
+  if (t.dtype() != DType::kF32) return;
+  const float* v = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i)
+    PX_USER_CHECK(std::isfinite(v[i]),
+                  "{}: parameter '{}' holds {} at flat index {}; parameters must be finite (the file is "
+                  "corrupt or was saved from a diverged run); use an earlier checkpoint or re-export it",
+                  source, name, v[i], i);
+}
+
 // The file's tensor for p, checked against p's name, dtype and full shape.
 const Tensor& tensor_for(const SafetensorsFile& file, const Param& p, const std::string& source) {
   auto it = file.tensors.find(p.name);
@@ -35,6 +47,7 @@ const Tensor& tensor_for(const SafetensorsFile& file, const Param& p, const std:
       "{}: parameter '{}' has shape {} in the file, the model expects {}; use the model size the file "
       "was written with",
       source, p.name, shape_str(t.shape()), shape_str(p.full_shape));
+  check_finite(t, p.name, source);
   return t;
 }
 

@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "paraxis/core/error.h"
+#include "paraxis/core/safe_write.h"
 #include "paraxis/trace/chrome_trace.h"
 
 namespace paraxis::trace {
@@ -269,11 +270,8 @@ json to_chrome_json(const TraceSet& set) {
 }
 
 void write_chrome_trace(const TraceSet& set, const std::string& path) {
-  std::ofstream out(path);
-  PX_USER_CHECK(out.good(), "cannot write trace file '{}': {}; give a path in a writable directory", path,
-                std::strerror(errno));
-  out << to_chrome_json(set).dump() << '\n';
-  PX_CHECK(out.good(), "writing trace file '{}' failed: {}", path, std::strerror(errno));
+  check_output_path("trace file", path, /*allow_stdout=*/true);
+  write_output("trace file", path, to_chrome_json(set).dump() + "\n");
 }
 
 }  // namespace paraxis::trace

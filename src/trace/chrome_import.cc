@@ -105,21 +105,32 @@ struct PidEvents {
   std::map<int64_t, std::string> names;
 };
 
+void read_event(const json& ev, size_t index, const std::string& what, PidEvents& out) {
+  std::string ph = ev.value("ph", "");
+  if (ph == "M" && ev.value("name", "") == "process_name" && ev.contains("pid") && ev["pid"].is_number()) {
+    if (ev.contains("args") && ev["args"].is_object())
+      out.names[ev["pid"].get<int64_t>()] = ev["args"].value("name", "");
+    return;
+  }
+  if (ph != "X") return;
+  Event e = complete_event(ev, index, what);
+  out.events[ev["pid"].get<int64_t>()].push_back(e);
+}
+
 PidEvents read_events(const json& events, const std::string& what) {
   PidEvents out;
   size_t index = 0;
   for (const json& ev : events) {
     ++index;
     PX_USER_CHECK(ev.is_object(), "{}: traceEvents[{}] is not an object", what, index - 1);
-    std::string ph = ev.value("ph", "");
-    if (ph == "M" && ev.value("name", "") == "process_name" && ev.contains("pid") && ev["pid"].is_number()) {
-      if (ev.contains("args") && ev["args"].is_object())
-        out.names[ev["pid"].get<int64_t>()] = ev["args"].value("name", "");
-      continue;
+    try {
+      read_event(ev, index - 1, what, out);
+    } catch (const json::exception& e) {  // e.g. "cat": 3 where a string belongs
+      PX_USER_FAIL(
+          "{}: traceEvents[{}]: a field has the wrong type ({}); fields are as chrome_export writes "
+          "them (ph, name, cat: strings; pid, ts, dur: numbers)",
+          what, index - 1, e.what());
     }
-    if (ph != "X") continue;
-    Event e = complete_event(ev, index - 1, what);
-    out.events[ev["pid"].get<int64_t>()].push_back(e);
   }
   PX_USER_CHECK(!out.events.empty(), "{} has no complete events (\"ph\": \"X\"); nothing to analyse", what);
   return out;
@@ -184,10 +195,8 @@ std::vector<LayerWork> read_layers(const json& meta) {
   return layers;
 }
 
-}  // namespace
-
-TraceSet from_chrome_json(const json& doc, const std::string& what) {
-  PidEvents pids = read_events(trace_events(doc, what), what);
+// The set from the events and paraxis's metadata (layout, steps, layers, clocks).
+TraceSet with_meta(const json& doc, const std::string& what, PidEvents& pids) {
   TraceSet set;
   const json meta = paraxis_meta(doc);
   set.layout      = meta.value("layout", "");
@@ -215,6 +224,18 @@ TraceSet from_chrome_json(const json& doc, const std::string& what) {
   set.dropped_events = get_int(meta, "dropped_events", 0);
   set.clocks         = read_clock_sync(meta);
   return set;
+}
+
+}  // namespace
+
+TraceSet from_chrome_json(const json& doc, const std::string& what) {
+  PidEvents pids = read_events(trace_events(doc, what), what);
+  try {
+    return with_meta(doc, what, pids);
+  } catch (const json::exception& e) {  // e.g. "layout_info": {"dp": "2"}
+    PX_USER_FAIL("{}: a field of otherData.paraxis has the wrong type ({}); it is as chrome_export writes it",
+                 what, e.what());
+  }
 }
 
 TraceSet read_chrome_trace(const std::string& path) {

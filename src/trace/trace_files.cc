@@ -5,6 +5,8 @@
 #include <fstream>
 
 #include "paraxis/core/error.h"
+#include "paraxis/core/input_file.h"
+#include "paraxis/core/json_read.h"
 #include "paraxis/trace/chrome_trace.h"
 #include "paraxis/trace/torch_trace.h"
 
@@ -27,10 +29,11 @@ struct TraceFile {
 };
 
 json parse_file(const std::string& path) {
+  check_input_file("trace file", path);
   std::ifstream in(path);
   PX_USER_CHECK(in.good(), "cannot open trace file '{}': {}; {}", path, std::strerror(errno), kWhatWorks);
   try {
-    return json::parse(in);
+    return parse_json_bounded(in, fmt::format("trace file '{}'", path), /*allow_exceptions=*/true);
   } catch (const json::parse_error& e) {
     PX_USER_FAIL("trace file '{}' is not valid JSON ({}); {}", path, e.what(), kWhatWorks);
   }
@@ -75,7 +78,19 @@ TraceRun torch_run(std::span<TraceFile> files) {
     name += (name.empty() ? "" : " + ") + file_name(f.path);
     docs.push_back({f.what, std::move(f.doc)});
   }
-  return {name, from_torch_traces(docs)};
+  try {
+    return {name, from_torch_traces(docs)};
+  } catch (const json::exception& e) {  // a field of the wrong type somewhere in the PyTorch files
+    PX_USER_FAIL("{}: a field has the wrong type ({}); {}", name, e.what(), kWhatWorks);
+  }
+}
+
+TorchRankInfo rank_info(const TraceFile& f) {
+  try {
+    return torch_rank_info(f.doc);
+  } catch (const json::exception& e) {
+    PX_USER_FAIL("{}: a field has the wrong type ({}); {}", f.what, e.what(), kWhatWorks);
+  }
 }
 
 }  // namespace
@@ -99,7 +114,7 @@ std::vector<TraceRun> read_trace_runs(std::span<const std::string> paths) {
       ++i;
       continue;
     }
-    const TorchRankInfo info = torch_rank_info(files[i].doc);
+    const TorchRankInfo info = rank_info(files[i]);
     const size_t n           = static_cast<size_t>(std::max(1, info.world_size));
     PX_USER_CHECK(i + n <= files.size(),
                   "{} is rank {} of a {}-rank PyTorch run, but only {} file{} follow{} it; give the run's {} "

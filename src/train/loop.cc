@@ -39,9 +39,28 @@ bool due(int64_t done, int64_t every, int64_t end) {
   return (every > 0 && done % every == 0) || done == end;
 }
 
+// The parameters are updated before the loop sees the step's statistics, so a non-finite gradient has already
+// reached them: the first one (in model order) holding a non-finite value names where it went wrong.
+std::string first_nonfinite_param(const Engine& engine) {
+  for (const Param* p : engine.params()) {
+    const float* v = p->value.data();
+    for (int64_t i = 0; i < p->value.numel(); ++i)
+      if (!std::isfinite(v[i])) return fmt::format("; the first parameter it reached: '{}'", p->name);
+  }
+  return "";
+}
+
+void check_finite_step(const Engine& engine, const StepReport& r, const std::string& hint) {
+  const bool loss_ok = std::isfinite(r.stats.loss);
+  if (loss_ok && std::isfinite(r.stats.grad_norm)) return;
+  PX_FAIL("step {}: the {} is {}{}; training stopped (diverged, or non-finite data){}", r.step,
+          loss_ok ? "gradient norm" : "loss", loss_ok ? r.stats.grad_norm : r.stats.loss,
+          first_nonfinite_param(engine), hint);
+}
+
 }  // namespace
 
-void train_steps(Engine& engine, Loader& loader, StepRange range, const LoopHooks& hooks) {
+int64_t train_steps(Engine& engine, Loader& loader, StepRange range, const LoopHooks& hooks) {
   PX_CHECK(static_cast<bool>(hooks.lr), "train_steps needs a learning rate (LoopHooks::lr)");
   for (int64_t step = range.start; step < range.end; ++step) {
     const Batch b = loader.next();
@@ -49,12 +68,17 @@ void train_steps(Engine& engine, Loader& loader, StepRange range, const LoopHook
     r.step  = step + 1;
     r.lr    = hooks.lr(step);
     r.stats = engine.step(b.x, b.y, r.lr);
-    PX_CHECK(std::isfinite(r.stats.loss), "the loss is {} at step {}: training diverged{}", r.stats.loss,
-             step, hooks.diverged_hint);
+    check_finite_step(engine, r, hooks.diverged_hint);
     if (hooks.evaluate && due(r.step, hooks.eval_every, range.end)) r.eval = hooks.evaluate(r.step);
     if (hooks.on_step) hooks.on_step(r);
-    if (hooks.checkpoint && due(r.step, hooks.save_every, range.end)) hooks.checkpoint(r.step);
+    const bool saved = hooks.checkpoint && due(r.step, hooks.save_every, range.end);
+    if (saved) hooks.checkpoint(r.step);
+    if (hooks.stop_requested && r.step < range.end && hooks.stop_requested()) {
+      if (hooks.checkpoint && !saved) hooks.checkpoint(r.step);
+      return r.step;
+    }
   }
+  return range.end;
 }
 
 double median_step_ms(std::vector<double> step_ms) {

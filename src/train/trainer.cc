@@ -10,6 +10,8 @@
 
 #include "paraxis/comm/launch.h"
 #include "paraxis/core/error.h"
+#include "paraxis/core/input_file.h"
+#include "paraxis/core/safe_write.h"
 #include "paraxis/core/safetensors.h"
 #include "paraxis/data/loader.h"
 #include "paraxis/data/sources.h"
@@ -22,6 +24,7 @@
 #include "paraxis/trace/merge.h"
 #include "paraxis/trace/recorder.h"
 #include "paraxis/train/checkpoint.h"
+#include "paraxis/train/interrupt.h"
 #include "paraxis/train/loop.h"
 #include "paraxis/train/progress.h"
 
@@ -63,14 +66,7 @@ DataSpec parse_data(const std::string& text) {
 }
 
 void check_readable(const std::string& path, const char* flag) {
-  PX_USER_CHECK(fs::is_regular_file(path), "{} {}: no such file", flag, path);
-}
-
-void check_writable_parent(const std::string& path, const char* flag) {
-  fs::path parent = fs::path(path).parent_path();
-  if (parent.empty()) parent = ".";
-  PX_USER_CHECK(fs::is_directory(parent), "{} {}: directory {} does not exist; create it first", flag, path,
-                parent.string());
+  check_input_file(flag, path);
 }
 
 struct Datasets {
@@ -188,8 +184,9 @@ void drop_log_lines_after(const std::string& path, int64_t step) {
     keep.push_back(line);
   }
   in.close();
-  std::ofstream out(path, std::ios::trunc);
-  for (const std::string& line : keep) out << line << "\n";
+  std::string text;
+  for (const std::string& line : keep) text += line + "\n";
+  write_file_atomic("--log", path, text);
 }
 
 double lr_at(const TrainConfig& cfg, int64_t step, int64_t total) {
@@ -207,7 +204,7 @@ DeviceOptions device_options(const TrainConfig& cfg) {
 void check_numbers(const TrainConfig& cfg) {
   PX_USER_CHECK(!(cfg.steps > 0 && cfg.epochs > 0), "give --steps or --epochs, not both (got {} and {})",
                 cfg.steps, cfg.epochs);
-  PX_USER_CHECK(cfg.steps >= 0, "--steps {} must be 0 or more", cfg.steps);
+  PX_USER_CHECK(cfg.steps >= -1, "--steps {} must be 0 or more", cfg.steps);  // -1: not given
   PX_USER_CHECK(cfg.epochs >= 0, "--epochs {} must be 0 or more", cfg.epochs);
   PX_USER_CHECK(cfg.batch >= 1, "--batch {} must be at least 1; try --batch 64", cfg.batch);
   PX_USER_CHECK(cfg.optimizer == "sgd" || cfg.optimizer == "adamw",
@@ -241,9 +238,9 @@ void check_files(const TrainConfig& cfg) {
   }
   if (data.kind == "text" && !data.a.empty()) check_readable(data.a, "--data text:");
   if (!cfg.init_path.empty()) check_readable(cfg.init_path, "--init");
-  if (!cfg.save_path.empty()) check_writable_parent(cfg.save_path, "--save");
-  if (!cfg.log_path.empty()) check_writable_parent(cfg.log_path, "--log");
-  if (!cfg.trace_path.empty()) check_writable_parent(cfg.trace_path, "--trace");
+  if (!cfg.save_path.empty()) check_output_path("--save", cfg.save_path);
+  if (!cfg.log_path.empty()) check_output_path("--log", cfg.log_path);
+  if (!cfg.trace_path.empty()) check_output_path("--trace", cfg.trace_path);
   if (!cfg.resume_dir.empty())
     PX_USER_CHECK(fs::is_directory(cfg.resume_dir), "--resume {}: no such checkpoint directory",
                   cfg.resume_dir);
@@ -343,13 +340,13 @@ std::unique_ptr<Run> prepare_run(const TrainConfig& cfg_in) {
                 "--batch {} is larger than the {} training samples; use --batch {}", cfg.batch,
                 run->data.train->size(), run->data.train->size());
   if (cfg.epochs > 0) cfg.steps = cfg.epochs * probe.batches_per_epoch();
-  if (cfg.steps == 0 && cfg.epochs == 0) cfg.steps = 100;
+  if (cfg.steps < 0 && cfg.epochs == 0) cfg.steps = 100;  // --steps 0 is zero steps
   run->total_steps = cfg.steps;
   PX_USER_CHECK(
-      cfg.lr_schedule != "cosine" || cfg.warmup < run->total_steps,
+      cfg.lr_schedule != "cosine" || run->total_steps == 0 || cfg.warmup < run->total_steps,
       "--warmup {} must be fewer than the {} training steps for --lr-schedule cosine; use e.g. --warmup {}",
       cfg.warmup, run->total_steps, run->total_steps / 10);
-  run->export_only = cfg_in.steps == 0 && cfg_in.epochs == 0 && !cfg.save_path.empty();
+  run->export_only = cfg.steps == 0 && !cfg.save_path.empty();
   run->backend     = parse_backend(cfg.backend);
   if (run->backend == Backend::kMpi) {
     cfg.devices = rank_source_from_env().size;
@@ -423,8 +420,7 @@ class RunOutput {
     if (!lead || path.empty()) return;
     // A resumed run appends, after dropping the lines of steps past its checkpoint.
     if (start > 0) drop_log_lines_after(path, start);
-    log_ = std::make_unique<std::ofstream>(path, start > 0 ? std::ios::app : std::ios::trunc);
-    PX_USER_CHECK(log_->good(), "--log {}: cannot open for writing", path);
+    log_ = std::make_unique<AppendFile>("--log", path, /*truncate=*/start == 0);
   }
 
   void evaluated(int64_t step, const EvalResult& e) {
@@ -467,7 +463,7 @@ class RunOutput {
       else
         line["eval_accuracy"] = r.eval->accuracy;
     }
-    *log_ << line.dump() << "\n" << std::flush;
+    log_->write_line(line.dump());
   }
 
   void finish() { progress_.finish(); }
@@ -476,11 +472,11 @@ class RunOutput {
   Run& run_;
   bool lead_;
   Progress progress_;
-  std::unique_ptr<std::ofstream> log_;
+  std::unique_ptr<AppendFile> log_;
 };
 
 // The loop's hooks for `paraxis train`: the schedule's learning rate, evaluation, output, checkpoints.
-LoopHooks train_hooks(Run& run, Engine& engine, Loader& loader, int rank, RunOutput& out) {
+LoopHooks train_hooks(Run& run, Engine& engine, Loader& loader, Communicator& world, RunOutput& out) {
   const TrainConfig& cfg = run.cfg;
   LoopHooks h;
   h.lr         = [&run](int64_t step) { return lr_at(run.cfg, step, run.total_steps); };
@@ -491,10 +487,19 @@ LoopHooks train_hooks(Run& run, Engine& engine, Loader& loader, int rank, RunOut
     return e;
   };
   h.on_step       = [&out](const StepReport& r) { out.stepped(r); };
-  h.diverged_hint = fmt::format("; lower --lr (now {}) or set --clip 1", cfg.lr);
+  h.diverged_hint = fmt::format(
+      "; if the loss was rising, lower --lr (now {}) or set --clip 1; otherwise check the data and "
+      "--init for non-finite values",
+      cfg.lr);
+  // A signal reaches the devices at different moments: they agree (max over the world) to stop together.
+  h.stop_requested = [&world] {
+    float stop = interrupt_signal() != 0 ? 1.0f : 0.0f;
+    if (world.size() > 1) world.all_reduce(&stop, 1, ReduceOp::kMax);
+    return stop > 0;
+  };
   if (!cfg.checkpoint_dir.empty()) {
     h.save_every = cfg.save_every;
-    h.checkpoint = [&run, &engine, &loader, rank](int64_t step) {
+    h.checkpoint = [&run, &engine, &loader, rank = world.rank()](int64_t step) {
       save_checkpoint(run.cfg.checkpoint_dir, rank, run.cfg, engine, {step, loader.state()});
     };
   }
@@ -513,13 +518,17 @@ void train_device(Run& run, Communicator& world) {
   if (run.export_only) return export_initial(cfg, engine, lead);
   // --stop-at ends the run early (a time-limited job) on the schedule of the full --steps.
   const int64_t end = cfg.stop_at > 0 ? std::min(cfg.stop_at, run.total_steps) : run.total_steps;
-  if (lead && start >= end && !cfg.quiet)
+  if (lead && end == 0 && !cfg.quiet)
+    fmt::print(stderr, "--steps 0: no training step (add --save FILE to write the initial parameters)\n");
+  else if (lead && start >= end && !cfg.quiet)
     fmt::print(stderr, "the checkpoint in {} is at step {}: nothing left to train (--steps {})\n",
                cfg.resume_dir, start, end);
   RunOutput out(run, lead, start);
-  train_steps(engine, loader, {start, end}, train_hooks(run, engine, loader, rank, out));
+  const int64_t done =
+      train_steps(engine, loader, {start, end}, train_hooks(run, engine, loader, world, out));
   out.finish();
-  if (!cfg.save_path.empty()) save_final(cfg, engine, lead, end);
+  // Stopped by a signal: the checkpoint (if any) is written and the trace follows; no --save of a half run.
+  if (!cfg.save_path.empty() && done >= end) save_final(cfg, engine, lead, end);
   if (const trace::Recorder* rec = run.traces->recorder(rank)) {
     run.traces->set_info(rank, engine);
     if (run.backend == Backend::kMpi)
@@ -547,6 +556,7 @@ trace::LayoutInfo trace_layout_info(const TrainConfig& cfg) {
 TrainResult run_training(const TrainConfig& cfg) {
   std::unique_ptr<Run> run = prepare_run(cfg);
   const MatmulPrecisionScope precision(parse_precision(cfg.precision));
+  InterruptGuard interrupts;
   launch(run->backend, run->cfg.devices, device_options(run->cfg),
          [&](Communicator& world) { train_device(*run, world); });
   if (!cfg.trace_path.empty() && run->backend == Backend::kThreads) {
@@ -555,6 +565,7 @@ TrainResult run_training(const TrainConfig& cfg) {
     set.run             = trace_run_info(run->cfg);
     trace::write_chrome_trace(set, cfg.trace_path);
   }
+  run->result.interrupted_by = interrupt_signal();
   return std::move(run->result);
 }
 

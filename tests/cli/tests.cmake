@@ -29,3 +29,16 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/src/cli/describe.cc)
            COMMAND ${PARAXIS_EXPECT_EXIT} 2 "--batch 0"
                    $<TARGET_FILE:paraxis> describe --batch 0)
 endif()
+
+# Issue #19, nothing lost, nothing destroyed (tests/cli/safety_cli.sh): safe writes, special and hostile input
+# files, config files, non-finite numbers, signals.
+set(PX_SAFETY_CLI ${CMAKE_CURRENT_LIST_DIR}/safety_cli.sh)
+foreach(case
+  save_symlink save_device save_directory save_fifo save_checked_before_training write_error_is_reported
+  stale_temp_removed report_to_symlink report_to_stdout analyze_directory analyze_fifo report_fifo machine_fifo
+  data_directory data_fifo trace_deep_nesting trace_wrong_type toml_empty_array toml_datetime_bool
+  toml_empty_number toml_bool_for_number toml_repeated_table steps_zero init_nan nan_loss_names_step
+  sigint_checkpoints sigterm_two_devices second_signal_exits_at_once)
+  add_test(NAME cli.safety.${case} COMMAND sh ${PX_SAFETY_CLI} $<TARGET_FILE:paraxis> ${case})
+  set_tests_properties(cli.safety.${case} PROPERTIES TIMEOUT 120)
+endforeach()

@@ -131,7 +131,7 @@ TEST(Idx, DimensionMismatchBetweenImagesAndLabels) {
 
 TEST(Idx, MissingFileIsAUserError) {
   expect_user_error([] { read_idx("/nonexistent/paraxis/x.idx"); },
-                    {"cannot open", "/nonexistent/paraxis/x.idx"});
+                    {"no such file", "/nonexistent/paraxis/x.idx"});
   expect_user_error([] { load_fashion_mnist("train", false, "/nonexistent/paraxis"); },
                     {"install the Debian package dataset-fashion-mnist (scripts/install-deps)"});
   expect_user_error([] { load_fashion_mnist("validation"); }, {"use train or test"});

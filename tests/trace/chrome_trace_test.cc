@@ -173,7 +173,7 @@ TEST(ChromeTrace, BadInputIsAUserError) {
     return (dir / name).string();
   };
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {(dir / "missing.json").string(), "cannot open trace file"},
+      {(dir / "missing.json").string(), "no such file"},
       {write("invalid.json", "{\"traceEvents\": [ {"), "is not valid JSON"},
       {write("object.json", "{\"hello\": 1}"), "is not a Chrome trace"},
       {write("empty.json", "{\"traceEvents\": []}"), "has no complete events"},

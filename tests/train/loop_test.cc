@@ -96,8 +96,13 @@ TEST(TrainLoop, DivergenceNamesTheStepAndTheHint) {
       train_steps(engine, loader, {0, 20}, h);
       FAIL() << "a learning rate of 1e30 should diverge";
     } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("training diverged; lower the learning rate"), std::string::npos)
-          << e.what();
+      // The step as the log counts it (from 1), the parameter the non-finite update reached, the hint.
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("step "), std::string::npos) << msg;
+      EXPECT_NE(msg.find("the first parameter it reached: '"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("training stopped (diverged, or non-finite data); lower the learning rate"),
+                std::string::npos)
+          << msg;
     }
   });
 }

@@ -61,8 +61,11 @@ struct LoopHooks {
   // After on_step, every `save_every` steps (0: never periodically) and after the last one.
   int64_t save_every = 0;
   std::function<void(int64_t step)> checkpoint;
-  // Added to the error when the loss is not finite ("; lower --lr ...").
+  // Added to the error when the loss or the gradient norm is not finite ("; lower --lr ...").
   std::string diverged_hint;
+  // Asked after each step (and its checkpoint); true ends the run there, with a checkpoint when one is
+  // configured. Every device must get the same answer at the same step (`paraxis train` all-reduces it).
+  std::function<bool()> stop_requested;
 };
 
 // Steps [start, end) as numbered from 0; a resumed run starts past 0 with the loader restored.
@@ -70,9 +73,11 @@ struct StepRange {
   int64_t start = 0, end = 0;
 };
 
-// Runs the steps: the loader's next global batch, Engine::step at hooks.lr(step), then the hooks. Throws
-// when the loss is not finite (the run diverged).
-void train_steps(Engine& engine, Loader& loader, StepRange range, const LoopHooks& hooks);
+// Runs the steps: the loader's next global batch, Engine::step at hooks.lr(step), then the hooks. Throws a
+// runtime error (exit 1) when the loss or the gradient norm is not finite, naming the step as the log counts
+// it (from 1) and the first parameter, in model order, the non-finite update reached. Returns the number of
+// steps done (range.end, or earlier when stop_requested said so).
+int64_t train_steps(Engine& engine, Loader& loader, StepRange range, const LoopHooks& hooks);
 
 // The steady-state step time of a run: the median of per-step times without the first step (primitive
 // creation, first touches) when there are at least 3; the mean of the middle two for an even count; 0 for

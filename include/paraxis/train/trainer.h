@@ -28,7 +28,7 @@ struct TrainConfig {
   ModelSpec model;
   // fashion-mnist | idx:IMAGES,LABELS | text[:PATH] (default text: Debian's fortunes) | synthetic
   std::string data = "synthetic";
-  int64_t steps    = 0;  // one of steps / epochs; 0 = unset
+  int64_t steps    = -1;  // one of steps / epochs; -1 = unset (100 unless epochs); 0 = no step
   int64_t epochs   = 0;
   int64_t batch    = 64;  // global
   bool shuffle     = true;
@@ -84,6 +84,7 @@ struct TrainResult {
   std::vector<double> step_ms;              // per step (rank 0's wall time)
   double eval_loss = 0, eval_accuracy = 0;  // last evaluation (accuracy for classifiers; 0 for text)
   int64_t steps_done       = 0;
+  int interrupted_by       = 0;  // SIGINT / SIGTERM that ended the run early (after a step), or 0
   int64_t samples          = 0;
   int64_t peak_stash_bytes = 0;   // device 0: the most activation bytes it kept for the backward (measured)
   double median_step_ms() const;  // train/loop.h's median_step_ms of step_ms
