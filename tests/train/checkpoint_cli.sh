@@ -32,6 +32,8 @@ DP2="--devices 2 --dp 2"
 PP2="--devices 2 --pp 2 --microbatches 4"
 TP2="--devices 2 --tp 2"
 ZERO="--devices 2 --dp 2 --zero 1"
+ZERO_TP2="--devices 4 --tp 2 --zero 1"
+PP2_M2="--devices 2 --pp 2 --microbatches 2"
 
 # fault LAYOUT POINT RESUMED_STEP: killed at POINT of the save of step 8 (saves every 4 steps of 12); the
 # resume takes step RESUMED_STEP and ends bit-identical to the uninterrupted run.
@@ -140,6 +142,7 @@ case "$CASE" in
   reshard_pp2_one) reshard "$PP2" "$ONE" "$MLP" ;;
   reshard_zero1_plain) reshard "$ZERO" "$DP2" "$MLP" ;;
   reshard_one_zero1) reshard "$ONE" "$ZERO" "$GPT" ;;
+  reshard_zero1_tp2_pp2) reshard "$ZERO_TP2" "$PP2_M2" "$GPT" ;;
   *) fail "unknown case" ;;
 esac
 echo "PASS [$CASE]"

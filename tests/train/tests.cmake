@@ -73,7 +73,8 @@ foreach(
   reshard_tp2_pp2
   reshard_pp2_one
   reshard_zero1_plain
-  reshard_one_zero1)
+  reshard_one_zero1
+  reshard_zero1_tp2_pp2)
   add_test(NAME cli.checkpoint.${case} COMMAND sh ${PX_CKPT_CLI} $<TARGET_FILE:paraxis> ${case})
 endforeach()
 
