@@ -54,9 +54,15 @@ void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
   sub.add_option("--log", cfg.log_path,
                  "JSON lines: step, loss, lr, grad_norm, step_ms, samples_per_s, eval");
   sub.add_option("--save-every", cfg.save_every, "Checkpoint every N steps into --checkpoint-dir");
-  sub.add_option("--checkpoint-dir", cfg.checkpoint_dir,
-                 "Where checkpoints go (one file per device); also written at the last step");
-  sub.add_option("--resume", cfg.resume_dir, "Resume from the checkpoint in this directory");
+  sub.add_option(
+      "--checkpoint-dir", cfg.checkpoint_dir,
+      "Where checkpoints go (DIR/step-NNNNNN/, one file per device and a manifest); also written at "
+      "the last step");
+  sub.add_option("--keep-checkpoints", cfg.keep_checkpoints,
+                 "Committed checkpoints kept in --checkpoint-dir (the newest; default 2)");
+  sub.add_option("--resume", cfg.resume_dir,
+                 "Resume from the newest complete checkpoint in this directory (or from DIR/step-NNNNNN), on "
+                 "any layout");
   sub.add_option("--stop-at", cfg.stop_at,
                  "Stop after this step, keeping the learning-rate schedule of --steps (a time-limited job; "
                  "checkpoints there when --checkpoint-dir is set; continue with --resume)");

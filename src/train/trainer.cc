@@ -219,6 +219,8 @@ void check_numbers(const TrainConfig& cfg) {
   PX_USER_CHECK(cfg.warmup >= 0, "--warmup {} must be 0 or more", cfg.warmup);
   PX_USER_CHECK(cfg.eval_every >= 0, "--eval-every {} must be 0 (only at the end) or more", cfg.eval_every);
   PX_USER_CHECK(cfg.save_every >= 0, "--save-every {} must be 0 (off) or more", cfg.save_every);
+  PX_USER_CHECK(cfg.keep_checkpoints >= 1,
+                "--keep-checkpoints {} must be at least 1 (2 keeps the previous one)", cfg.keep_checkpoints);
   PX_USER_CHECK(cfg.stop_at >= 0, "--stop-at {} must be 0 (off) or a step to stop after", cfg.stop_at);
   PX_USER_CHECK(cfg.save_every == 0 || !cfg.checkpoint_dir.empty(),
                 "--save-every {} needs --checkpoint-dir DIR to write into", cfg.save_every);
@@ -325,7 +327,27 @@ struct Run {
   EngineConfig engine;
   std::unique_ptr<DeviceTraces> traces;
   TrainResult result;
+  ResumePoint resume;                    // with --resume: the verified checkpoint to load
+  std::string run_id;                    // the checkpoints' run id (the resumed one's, or new)
+  std::unique_ptr<CheckpointLock> lock;  // --checkpoint-dir, held by process rank 0
 };
+
+// --resume and --checkpoint-dir, once per process before the devices start: the checkpoint to load (verified),
+// the run id, and the directory's lock. A fresh run refuses a directory holding another run's checkpoints.
+void prepare_checkpoints(Run& run) {
+  const TrainConfig& cfg = run.cfg;
+  const bool lead        = run.backend != Backend::kMpi || rank_source_from_env().rank == 0;
+  if (!cfg.resume_dir.empty()) run.resume = find_resume_point(cfg.resume_dir, cfg, lead && !cfg.quiet);
+  run.run_id = run.resume.run_id.empty() ? new_run_id() : run.resume.run_id;
+  if (cfg.checkpoint_dir.empty() || !lead) return;
+  run.lock                = std::make_unique<CheckpointLock>(cfg.checkpoint_dir, !cfg.quiet);
+  const std::string other = committed_run_id(cfg.checkpoint_dir);
+  PX_USER_CHECK(
+      other.empty() || other == run.run_id,
+      "--checkpoint-dir {} holds the checkpoints of another run ({}); continue it with --resume {}, "
+      "or use an empty directory",
+      cfg.checkpoint_dir, other, cfg.checkpoint_dir);
+}
 
 // The data, the number of steps (from --epochs needs the data's size) and, under MPI, the layout on the
 // world's size.
@@ -356,6 +378,7 @@ std::unique_ptr<Run> prepare_run(const TrainConfig& cfg_in) {
   }
   run->engine = engine_config(cfg);
   run->traces = std::make_unique<DeviceTraces>(cfg.devices, !cfg.trace_path.empty());
+  prepare_checkpoints(*run);
   return run;
 }
 
@@ -373,14 +396,16 @@ void print_zero_state(Engine& engine, const TrainConfig& cfg) {
 
 // --init and --resume: the parameters (and with --resume the optimizer state and the loader's position).
 // Returns the step to start from.
-int64_t restore(const TrainConfig& cfg, Engine& engine, Loader& loader, Communicator& world) {
+int64_t restore(const Run& run, Engine& engine, Loader& loader, Communicator& world) {
+  const TrainConfig& cfg = run.cfg;
   if (!cfg.init_path.empty())
     load_params(read_safetensors(cfg.init_path), engine.params(), cfg.init_path, ExtraTensors::kIgnore);
   if (cfg.resume_dir.empty()) return 0;
-  CheckpointState st = load_checkpoint(cfg.resume_dir, world.rank(), cfg, engine);
+  CheckpointState st = load_checkpoint(run.resume, cfg, engine);
   loader.restore(st.loader);
   engine.set_steps_done(st.step);
-  // One file per device: a crash between two devices' renames leaves files of different steps.
+  if (!run.resume.legacy) return st.step;
+  // Format 1, one file per device: a crash between two devices' renames leaves files of different steps.
   float steps[2] = {static_cast<float>(st.step), -static_cast<float>(st.step)};
   world.all_reduce(steps, 2, ReduceOp::kMax);
   PX_USER_CHECK(steps[0] == -steps[1],
@@ -388,6 +413,18 @@ int64_t restore(const TrainConfig& cfg, Engine& engine, Loader& loader, Communic
                 "was interrupted; resume from an older copy of the directory",
                 cfg.resume_dir, -steps[1], steps[0]);
   return st.step;
+}
+
+// The run id as device 0 has it (MPI processes each drew their own for a fresh run), one hex digit a float.
+std::string shared_run_id(const std::string& mine, Communicator& world) {
+  std::vector<float> digits(32, 0);
+  for (size_t i = 0; i < mine.size() && i < digits.size(); ++i)
+    digits[i] = static_cast<float>(std::stoi(std::string(1, mine[i]), nullptr, 16) + 1);
+  world.broadcast(digits.data(), static_cast<int64_t>(digits.size()), 0);
+  std::string id;
+  for (float d : digits)
+    if (d > 0) id += "0123456789abcdef"[static_cast<int>(d) - 1];
+  return id;
 }
 
 // --steps 0 --save FILE: the initial parameters, gathered on rank 0 (every device takes part).
@@ -499,8 +536,9 @@ LoopHooks train_hooks(Run& run, Engine& engine, Loader& loader, Communicator& wo
   };
   if (!cfg.checkpoint_dir.empty()) {
     h.save_every = cfg.save_every;
-    h.checkpoint = [&run, &engine, &loader, rank = world.rank()](int64_t step) {
-      save_checkpoint(run.cfg.checkpoint_dir, rank, run.cfg, engine, {step, loader.state()});
+    const CheckpointWriter writer{cfg.checkpoint_dir, shared_run_id(run.run_id, world), cfg.keep_checkpoints};
+    h.checkpoint = [&run, &engine, &loader, &world, writer](int64_t step) {
+      save_checkpoint(writer, world, run.cfg, engine, {step, loader.state()});
     };
   }
   return h;
@@ -514,7 +552,7 @@ void train_device(Run& run, Communicator& world) {
   Engine engine(cfg.model, run.engine, world, run.traces->start(rank));
   Loader loader(run.data.train, run.loader);
   if (cfg.zero == 1 && lead && !cfg.quiet) print_zero_state(engine, cfg);
-  const int64_t start = restore(cfg, engine, loader, world);
+  const int64_t start = restore(run, engine, loader, world);
   if (run.export_only) return export_initial(cfg, engine, lead);
   // --stop-at ends the run early (a time-limited job) on the schedule of the full --steps.
   const int64_t end = cfg.stop_at > 0 ? std::min(cfg.stop_at, run.total_steps) : run.total_steps;

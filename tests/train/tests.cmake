@@ -29,11 +29,53 @@ foreach(
   bad_garbage_checkpoint
   bad_resume_missing_dir
   bad_resume_other_model
-  bad_resume_other_layout
+  resume_other_layout
+  bad_resume_other_optimizer
   bad_resume_other_seed
   bad_resume_other_shuffle
   bad_resume_mixed_steps)
   add_test(NAME cli.train.${case} COMMAND sh ${PX_TRAIN_CLI} $<TARGET_FILE:paraxis> ${case})
+endforeach()
+
+# The checkpoint commit protocol (tests/train/checkpoint_cli.sh): fault injection at each point of a save for
+# 1 device, dp 2 and pp 2; refusal of corrupt, mixed-run and tampered checkpoints; the lock; resharding.
+set(PX_CKPT_CLI ${CMAKE_CURRENT_LIST_DIR}/checkpoint_cli.sh)
+foreach(
+  case
+  fault_before_files_one
+  fault_after_files_one
+  fault_after_manifest_one
+  fault_after_latest_one
+  fault_before_files_dp2
+  fault_between_files_dp2
+  fault_after_files_dp2
+  fault_after_manifest_dp2
+  fault_after_latest_dp2
+  fault_before_files_pp2
+  fault_between_files_pp2
+  fault_after_files_pp2
+  fault_after_manifest_pp2
+  fault_after_latest_pp2
+  layout_on_disk
+  keep_one
+  bad_keep_zero
+  skip_incomplete
+  bad_flipped_bit
+  bad_mixed_run
+  bad_tampered_step_negative
+  bad_tampered_step_suffix
+  bad_tampered_step_moved
+  bad_no_complete
+  bad_other_run_dir
+  lock_live
+  lock_stale
+  reshard_dp2_tp2
+  reshard_tp2_pp2
+  reshard_pp2_one
+  reshard_zero1_plain
+  reshard_one_zero1
+  reshard_zero1_tp2_pp2)
+  add_test(NAME cli.checkpoint.${case} COMMAND sh ${PX_CKPT_CLI} $<TARGET_FILE:paraxis> ${case})
 endforeach()
 
 # `paraxis bench step`: runs and reports (no timing is asserted), and rejects bad input with exit code 2.

@@ -44,17 +44,19 @@ case "$CASE" in
     run 0 "" train $A --resume ck --save resumed.st
     same full.st resumed.st ;;
   resume_pipeline)
-    # Two devices (pp 2, 1F1B, 4 micro-batches): one checkpoint file per device.
+    # Two devices (pp 2, 1F1B, 4 micro-batches): one checkpoint file per device and the manifest.
     L="--devices 2 --pp 2 --microbatches 4"
     run 0 "" train $MLP $L --steps 12 --save full.st
     run 0 "" train $MLP $L --steps 12 --stop-at 6 --checkpoint-dir ck
-    [ -f ck/device-0.safetensors ] && [ -f ck/device-1.safetensors ] || fail "missing per-device files"
+    S=ck/step-000006
+    [ -f $S/device-0.safetensors ] && [ -f $S/device-1.safetensors ] && [ -f $S/manifest.json ] ||
+      fail "missing per-device files or the manifest"
     run 0 "" train $MLP $L --steps 12 --resume ck --save resumed.st
     same full.st resumed.st ;;
   resume_ignores_temp_file)
-    # A crash during a save leaves DIR/device-0.safetensors.tmp.PID behind; resume uses the last whole file.
+    # A crash during a save leaves DIR/step-N/device-0.safetensors.tmp.PID behind; resume ignores it.
     run 0 "" train $MLP --steps 20 --checkpoint-dir ck
-    head -c 1000 ck/device-0.safetensors > ck/device-0.safetensors.tmp.4242
+    head -c 1000 ck/step-000020/device-0.safetensors > ck/step-000020/device-0.safetensors.tmp.4242
     run 0 "" train $MLP --steps 30 --save full30.st
     run 0 "" train $MLP --steps 30 --resume ck --save resumed30.st
     same full30.st resumed30.st ;;
@@ -137,7 +139,7 @@ EOF
     run 2 "images.idx': dimensions (60000, 28, 28) need 47040000 data bytes" train --model mlp --data idx:images.idx,labels.idx --steps 1 ;;
   bad_corrupt_checkpoint)
     run 0 "" train $MLP --steps 4 --checkpoint-dir ck
-    head -c 300 ck/device-0.safetensors > cut && mv cut ck/device-0.safetensors
+    head -c 300 ck/step-000004/device-0.safetensors > cut && mv cut ck/step-000004/device-0.safetensors
     run 2 "device-0.safetensors" train $MLP --steps 8 --resume ck ;;
   bad_garbage_checkpoint)
     mkdir ck && head -c 4096 /dev/urandom > ck/device-0.safetensors
@@ -147,9 +149,13 @@ EOF
     run 0 "" train $MLP --steps 4 --checkpoint-dir ck
     run 2 "the checkpoint is of model 'mlp 32-24-10'" train --model mlp --mlp-sizes 32,16,10 --data synthetic \
       --batch 512 --steps 8 --resume ck ;;
-  bad_resume_other_layout)
+  resume_other_layout)
+    # A checkpoint resumes on another layout (resharded; tests/train/checkpoint_cli.sh checks the values).
     run 0 "" train $MLP --steps 4 --devices 2 --pp 2 --checkpoint-dir ck
-    run 2 "resume with the same layout" train $MLP --steps 8 --devices 2 --dp 2 --resume ck ;;
+    run 0 "from layout 'devices 2 dp 1 tp 1 pp 2" train $MLP --steps 8 --devices 2 --dp 2 --resume ck ;;
+  bad_resume_other_optimizer)
+    run 0 "" train $MLP --steps 4 --checkpoint-dir ck
+    run 2 "resume with --optimizer sgd" train $MLP --steps 8 --optimizer adamw --resume ck ;;
   bad_resume_other_seed)
     run 0 "" train $MLP --steps 4 --checkpoint-dir ck
     run 2 "resume with --seed 1" train $MLP --steps 8 --seed 2 --resume ck ;;
@@ -157,13 +163,13 @@ EOF
     run 0 "" train $MLP --steps 4 --checkpoint-dir ck
     run 2 "resume with --shuffle" train $MLP --steps 8 --no-shuffle --resume ck ;;
   bad_resume_mixed_steps)
-    # Per-device files of different steps (a save interrupted between two devices' renames).
+    # Per-device files of different steps (a directory assembled by hand): the manifest refuses it.
     L="--devices 2 --pp 2"
     run 0 "" train $MLP $L --steps 4 --checkpoint-dir ck
-    cp ck/device-1.safetensors dev1-step4
     run 0 "" train $MLP $L --steps 8 --resume ck --checkpoint-dir ck
-    cp dev1-step4 ck/device-1.safetensors
-    run 2 "checkpoint files are of different steps" train $MLP $L --steps 12 --resume ck ;;
+    cp ck/step-000004/device-1.safetensors ck/step-000008/device-1.safetensors
+    run 2 "device-1.safetensors: step '4' but the manifest's step is 8" train $MLP $L --steps 12 \
+      --resume ck/step-000008 ;;
   *) fail "unknown case" ;;
 esac
 echo "PASS [$CASE]"

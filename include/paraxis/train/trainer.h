@@ -47,8 +47,9 @@ struct TrainConfig {
   int64_t eval_every   = 0;  // steps; 0: only at the end
   int64_t eval_batches = 0;  // 0: the whole evaluation split
   std::string init_path, save_path, log_path, checkpoint_dir, resume_dir, trace_path;
-  int64_t save_every = 0;
-  int64_t stop_at    = 0;  // > 0: stop after this step (on the schedule of `steps`); resume later
+  int64_t save_every   = 0;
+  int64_t stop_at      = 0;  // > 0: stop after this step (on the schedule of `steps`); resume later
+  int keep_checkpoints = 2;  // committed checkpoints kept in checkpoint_dir (the newest ones)
   // layout
   std::string backend = "threads";  // threads | mpi
   int devices         = 1;
