@@ -1,10 +1,11 @@
 // bench_step — forward + loss + backward (no optimizer) of the two reference models against PyTorch on the
 // same model, batch and thread count, measured in the same run: MLP 784-4096-4096-10 at batch 256 and GPT
-// (V256, T128, C256, NH4, L4) at batch 8. Prints median wall ms for both, the ratio, and our GFLOP/s as a
-// share of one core's peak (kCorePeakGflops × threads). The ceiling line times oneDNN alone on the MLP's
-// largest product.
+// (V256, T128, C256, NH4, L4) at batch 8. Each row runs `rounds` interleaved rounds (ours, then the peer's,
+// `runs` steps each) and prints the medians over rounds with their spread (min–max), the ratio's median and
+// spread, and our GFLOP/s as a share of this machine's one-thread FMA peak, measured at the start of the run
+// (measure/fma_peak.h; never a constant). The ceiling line times oneDNN alone on the MLP's largest product.
 //
-//   build/bench_step [runs=10] [threads=1]
+//   build/bench_step [runs=10] [threads=1] [rounds=5]
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -12,26 +13,48 @@
 #include <cstdlib>
 #include <vector>
 
+#include "bench_util.h"
 #include "paraxis/kernels/matmul.h"
+#include "paraxis/measure/fma_peak.h"
 #include "paraxis/nn/step_timer.h"
-#include "torch_peer.h"
 
 using namespace paraxis;
 
 namespace {
 
-void row(const char* label, const ModelSpec& spec, int64_t batch, int runs, int threads,
-         const std::string& peer_args) {
-  StepTiming t = time_forward_backward(spec, batch, runs);
-  double peer  = bench::torch_peer_ms(
-       fmt::format("{} --batch {} --runs {} --optimizer none", peer_args, batch, runs), threads);
-  double gflops = t.gflop / (t.median_ms / 1e3);
-  fmt::print("{:<34} {:>9.2f} {:>9.2f} {:>7} {:>9.1f} {:>7.1f}% {:>8.2f}\n", label, t.median_ms, peer,
-             peer > 0 ? fmt::format("{:.2f}", peer / t.median_ms) : "-", gflops,
-             100 * gflops / (kCorePeakGflops * threads), t.gflop);
+struct Spread {
+  double median, lo, hi;
+};
+Spread spread(const std::vector<double>& v) {
+  if (v.empty()) return {0, 0, 0};
+  return {bench::median(v), *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end())};
+}
+std::string fmt_spread(Spread s, int digits) {
+  return fmt::format("{:.{}f} [{:.{}f}-{:.{}f}]", s.median, digits, s.lo, digits, s.hi, digits);
 }
 
-void ceiling(int runs, int threads) {
+void row(const char* label, const ModelSpec& spec, int64_t batch, int runs, int threads, int rounds,
+         double peak) {
+  std::vector<double> ours, peer, ratio;
+  double gflop = 0;
+  for (int r = 0; r < rounds; ++r) {  // interleaved: load from other work hits both sides alike
+    StepTiming t = time_forward_backward(spec, batch, runs);
+    double p     = bench::torch_peer_ms(
+            fmt::format("{} --batch {} --runs {} --optimizer none", bench::peer_model_args(spec), batch, runs),
+            threads);
+    gflop = t.gflop;
+    ours.push_back(t.median_ms);
+    if (p > 0) peer.push_back(p), ratio.push_back(p / t.median_ms);
+  }
+  Spread o = spread(ours), g = {gflop / (o.median / 1e3), gflop / (o.hi / 1e3), gflop / (o.lo / 1e3)};
+  fmt::print("{}: {:.3f} GFLOP per step\n", label, gflop);
+  fmt::print("  paraxis ms {}   torch ms {}\n", fmt_spread(o, 2), fmt_spread(spread(peer), 2));
+  fmt::print("  ratio (torch/paraxis) {}   GFLOP/s {}   of measured peak {:.1f}% [{:.1f}-{:.1f}]\n",
+             fmt_spread(spread(ratio), 2), fmt_spread(g, 1), 100 * g.median / (peak * threads),
+             100 * g.lo / (peak * threads), 100 * g.hi / (peak * threads));
+}
+
+void ceiling(int runs, int threads, double peak) {
   const int64_t m = 256, n = 4096, k = 4096;
   std::vector<float> a(m * k, 0.5f), b(k * n, 0.25f), out(m * n);
   std::vector<double> wall;
@@ -41,10 +64,9 @@ void ceiling(int runs, int threads) {
     auto t1 = std::chrono::steady_clock::now();
     if (it >= 2) wall.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
   }
-  std::sort(wall.begin(), wall.end());
-  double w = wall[wall.size() / 2], gflop = 2.0 * m * n * k / 1e9, gflops = gflop / (w / 1e3);
-  fmt::print("{:<34} {:>9.2f} {:>9} {:>7} {:>9.1f} {:>7.1f}% {:>8.2f}\n", "oneDNN matmul 256x4096x4096", w,
-             "-", "-", gflops, 100 * gflops / (kCorePeakGflops * threads), gflop);
+  double w = bench::median(wall), gflops = 2.0 * m * n * k / 1e9 / (w / 1e3);
+  fmt::print("oneDNN matmul 256x4096x4096: {:.2f} ms, {:.1f} GFLOP/s, {:.1f}% of measured peak\n", w, gflops,
+             100 * gflops / (peak * threads));
 }
 
 }  // namespace
@@ -52,17 +74,22 @@ void ceiling(int runs, int threads) {
 int main(int argc, char** argv) {
   int runs    = argc > 1 ? std::max(1, std::atoi(argv[1])) : 10;
   int threads = argc > 2 ? std::max(1, std::atoi(argv[2])) : 1;
+  int rounds  = argc > 3 ? std::max(1, std::atoi(argv[3])) : 5;
   set_kernel_threads(threads);
-  fmt::print("forward+loss+backward, {} thread(s), median of {} runs; peer: PyTorch, OPENBLAS_CORETYPE={}\n",
-             threads, runs, bench::peer_coretype().empty() ? "(unset)" : bench::peer_coretype());
-  fmt::print("ratio = torch ms / paraxis ms (> 1: paraxis faster); peak = {:.0f} GFLOP/s per core\n",
-             kCorePeakGflops);
-  fmt::print("{:<34} {:>9} {:>9} {:>7} {:>9} {:>8} {:>8}\n", "model", "paraxis", "torch", "ratio", "GFLOP/s",
-             "of peak", "GFLOP");
-  ceiling(runs, threads);
-  row("mlp 784-4096-4096-10 batch 256", ModelSpec::mlp({784, 4096, 4096, 10}), 256, runs, threads,
-      "--model mlp --mlp-sizes 784,4096,4096,10");
-  row("gpt V256 T128 C256 NH4 L4 batch 8", ModelSpec::gpt(256, 128, 256, 4, 4), 8, runs, threads,
-      "--model gpt --gpt 256,128,256,4,4");
+  measure::FmaPeak peak = measure::measure_fma_peak();
+  fmt::print(
+      "forward+loss+backward, {} thread(s), {} interleaved rounds of {} steps (median [min-max] over "
+      "rounds); load average {}\n",
+      threads, rounds, runs, bench::load_average());
+  fmt::print("peer: PyTorch, OPENBLAS_CORETYPE={}; ratio = torch ms / paraxis ms (> 1: paraxis faster)\n",
+             bench::peer_coretype().empty() ? "(unset)" : bench::peer_coretype());
+  fmt::print("peak: {:.1f} GFLOP/s per thread, measured now ({} FMA loop, best of 20)\n", peak.gflops,
+             peak.isa);
+  ceiling(runs, threads, peak.gflops);
+  if (!std::getenv("BENCH_STEP_GPT_ONLY"))
+    row("mlp 784-4096-4096-10 batch 256", ModelSpec::mlp({784, 4096, 4096, 10}), 256, runs, threads, rounds,
+        peak.gflops);
+  row("gpt V256 T128 C256 NH4 L4 batch 8", ModelSpec::gpt(256, 128, 256, 4, 4), 8, runs, threads, rounds,
+      peak.gflops);
   return 0;
 }

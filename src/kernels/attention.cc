@@ -1,8 +1,17 @@
+// NOTE [fused attention] — see docs/layers.md. Per (batch, head) z, one thread: the head's K (transposed,
+// pre-scaled by 1/sqrt(hd)) and V are gathered once into per-thread scratch (linear in T), then blocks of
+// kBlock query rows run over blocks of kBlock key rows. Forward: the online softmax (running max m, running
+// sum l, the output accumulator rescaled by e^(m_old - m_new)); lse = m + log l. Backward, key block outer:
+// P = e^(S - lse) is recomputed per block, dV_j += Pᵀ dO_i, dP = dO_i V_jᵀ, dS = P (dP - D_i) / sqrt(hd) with
+// D = rowsum(dO ∘ O), dQ_i += dS K_j, dK_j += dSᵀ Q_i.
 #include "paraxis/kernels/attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
+#include "kernels/small_gemm.h"
 #include "kernels/vec_math.h"
 #include "paraxis/core/tensor.h"
 #include "paraxis/kernels/matmul.h"
@@ -10,92 +19,234 @@
 namespace paraxis {
 
 namespace {
+constexpr int64_t kBlock       = 64;  // query and key rows per block
 constexpr int64_t kParallelMin = 1 << 16;
 
-// (B, T, stride) rows, head h at column offset + h*hd  <->  (B*NH, T, hd) contiguous heads.
-void split_heads(float* heads, const float* src, int64_t stride, int64_t offset, int64_t b, int64_t t,
-                 int64_t nh, int64_t hd) {
-#pragma omp parallel for collapse(2) if (b * t * nh * hd > kParallelMin) schedule(static)
-  for (int64_t bi = 0; bi < b; ++bi)
-    for (int64_t h = 0; h < nh; ++h)
-      for (int64_t ti = 0; ti < t; ++ti)
-        std::memcpy(heads + ((bi * nh + h) * t + ti) * hd, src + (bi * t + ti) * stride + offset + h * hd,
-                    sizeof(float) * hd);
+using small_gemm::gemm_acc;
+
+struct Head {
+  int64_t t, c, hd;  // sequence, width (the qkv row is 3c), head width
+  float scale;       // 1 / sqrt(hd)
+  bool causal;
+  int64_t key_end(int64_t i0, int64_t rows) const { return causal ? i0 + rows : t; }
+  // Keys j0 + [0, n) visible to query row i: a prefix of the block, possibly empty.
+  int64_t visible(int64_t i, int64_t j0, int64_t n) const {
+    return causal ? std::clamp<int64_t>(i - j0 + 1, 0, n) : n;
+  }
+};
+
+// rows (T, hd) contiguous <- T rows of `src` with stride `stride`.
+void gather_rows(float* dst, const float* src, int64_t stride, int64_t t, int64_t hd) {
+  for (int64_t i = 0; i < t; ++i) std::memcpy(dst + i * hd, src + i * stride, sizeof(float) * hd);
 }
-void merge_heads(float* dst, const float* heads, int64_t stride, int64_t offset, int64_t b, int64_t t,
-                 int64_t nh, int64_t hd) {
-#pragma omp parallel for collapse(2) if (b * t * nh * hd > kParallelMin) schedule(static)
-  for (int64_t bi = 0; bi < b; ++bi)
-    for (int64_t h = 0; h < nh; ++h)
-      for (int64_t ti = 0; ti < t; ++ti)
-        std::memcpy(dst + (bi * t + ti) * stride + offset + h * hd, heads + ((bi * nh + h) * t + ti) * hd,
-                    sizeof(float) * hd);
+// transposed (hd, T), times `mul`.
+void gather_cols(float* dst, const float* src, int64_t stride, int64_t t, int64_t hd, float mul) {
+  for (int64_t i = 0; i < t; ++i)
+    for (int64_t d = 0; d < hd; ++d) dst[d * t + i] = src[i * stride + d] * mul;
+}
+void scatter_rows(float* dst, const float* src, int64_t stride, int64_t t, int64_t hd) {
+  for (int64_t i = 0; i < t; ++i) std::memcpy(dst + i * stride, src + i * hd, sizeof(float) * hd);
+}
+
+// Online softmax over one (rows × n) block of scores s (row stride kBlock), in place into e^(s - m_new);
+// m, l are the rows' running max and sum, acc (rows × hd) the running output, rescaled when m grows.
+void online_softmax(float* s, float* m, float* l, float* acc, const Head& h, int64_t i0, int64_t j0,
+                    int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row        = s + r * kBlock;
+    const int64_t vis = h.visible(i0 + r, j0, n);
+    float mx          = m[r];
+    for (int64_t j = 0; j < vis; ++j) mx = std::max(mx, row[j]);
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < vis; ++j) {
+      row[j] = vec::exp(row[j] - mx);
+      sum += row[j];
+    }
+    for (int64_t j = vis; j < n; ++j) row[j] = 0.0f;
+    if (vis == 0) continue;
+    const float alpha = std::exp(m[r] - mx);  // 0 on the first block (m = -inf)
+    for (int64_t d = 0; d < h.hd; ++d) acc[r * h.hd + d] *= alpha;
+    l[r] = l[r] * alpha + sum;
+    m[r] = mx;
+  }
+}
+
+struct FwdScratch {
+  std::vector<float> kt, v, q, s, acc, m, l;
+  explicit FwdScratch(const Head& h)
+      : kt(h.hd * h.t),
+        v(h.t * h.hd),
+        q(kBlock * h.hd),
+        s(kBlock * kBlock),
+        acc(kBlock * h.hd),
+        m(kBlock),
+        l(kBlock) {}
+};
+
+// One block of query rows [i0, i0 + rows): out rows (stride c) and their lse.
+void forward_rows(float* out, float* lse, const float* qkv, const Head& h, FwdScratch& w, int64_t i0,
+                  int64_t rows) {
+  gather_rows(w.q.data(), qkv + i0 * 3 * h.c, 3 * h.c, rows, h.hd);
+  std::fill(w.acc.begin(), w.acc.end(), 0.0f);
+  std::fill(w.m.begin(), w.m.end(), -INFINITY);
+  std::fill(w.l.begin(), w.l.end(), 0.0f);
+  for (int64_t j0 = 0, end = h.key_end(i0, rows); j0 < end; j0 += kBlock) {
+    const int64_t n = std::min(kBlock, end - j0);
+    std::fill(w.s.begin(), w.s.end(), 0.0f);
+    gemm_acc(w.s.data(), kBlock, w.q.data(), h.hd, 1, w.kt.data() + j0, h.t, rows, n, h.hd);  // S = Q Kᵀ
+    online_softmax(w.s.data(), w.m.data(), w.l.data(), w.acc.data(), h, i0, j0, rows, n);
+    gemm_acc(w.acc.data(), h.hd, w.s.data(), kBlock, 1, w.v.data() + j0 * h.hd, h.hd, rows, h.hd, n);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const float inv = 1.0f / w.l[r];
+    for (int64_t d = 0; d < h.hd; ++d) out[(i0 + r) * h.c + d] = w.acc[r * h.hd + d] * inv;
+    lse[i0 + r] = w.m[r] + std::log(w.l[r]);
+  }
+}
+
+// One head: qkv and out point at the head's first column (q block; out's own), lse at its T entries.
+void forward_head(float* out, float* lse, const float* qkv, const Head& h, FwdScratch& w) {
+  gather_cols(w.kt.data(), qkv + h.c, 3 * h.c, h.t, h.hd, h.scale);
+  gather_rows(w.v.data(), qkv + 2 * h.c, 3 * h.c, h.t, h.hd);
+  for (int64_t i0 = 0; i0 < h.t; i0 += kBlock)
+    forward_rows(out, lse, qkv, h, w, i0, std::min(kBlock, h.t - i0));
+}
+
+struct BwdScratch {
+  std::vector<float> q, k, kt, vt, dout, dq, dsum, p, dp, dk, dv;
+  explicit BwdScratch(const Head& h)
+      : q(h.t * h.hd),
+        k(h.t * h.hd),
+        kt(h.hd * h.t),
+        vt(h.hd * h.t),
+        dout(h.t * h.hd),
+        dq(h.t * h.hd),
+        dsum(h.t),
+        p(kBlock * kBlock),
+        dp(kBlock * kBlock),
+        dk(kBlock * h.hd),
+        dv(kBlock * h.hd) {}
+};
+
+// P = e^(S - lse) of query block i0 (rows) × key block j0 (n), masked entries 0; then dS in place of P after
+// dV; dp holds dO Vᵀ.
+void backward_block(const float* lse, const Head& h, BwdScratch& w, int64_t i0, int64_t rows, int64_t j0,
+                    int64_t n) {
+  float *p = w.p.data(), *dp = w.dp.data();
+  std::fill(w.p.begin(), w.p.end(), 0.0f);
+  std::fill(w.dp.begin(), w.dp.end(), 0.0f);
+  gemm_acc(p, kBlock, w.q.data() + i0 * h.hd, h.hd, 1, w.kt.data() + j0, h.t, rows, n, h.hd);
+  gemm_acc(dp, kBlock, w.dout.data() + i0 * h.hd, h.hd, 1, w.vt.data() + j0, h.t, rows, n, h.hd);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t vis = h.visible(i0 + r, j0, n);
+    const float m = lse[i0 + r], dsum = w.dsum[i0 + r];
+    float *pr = p + r * kBlock, *dpr = dp + r * kBlock;
+#pragma omp simd
+    for (int64_t j = 0; j < vis; ++j) pr[j] = vec::exp(pr[j] - m);
+    for (int64_t j = vis; j < n; ++j) pr[j] = 0.0f;
+      // dp row becomes dS (P stays for dV)
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) dpr[j] = pr[j] * (dpr[j] - dsum) * h.scale;
+  }
+  gemm_acc(w.dv.data(), h.hd, p, 1, kBlock, w.dout.data() + i0 * h.hd, h.hd, n, h.hd, rows);  // += Pᵀ dO
+  gemm_acc(w.dq.data() + i0 * h.hd, h.hd, dp, kBlock, 1, w.k.data() + j0 * h.hd, h.hd, rows, h.hd, n);
+  gemm_acc(w.dk.data(), h.hd, dp, 1, kBlock, w.q.data() + i0 * h.hd, h.hd, n, h.hd, rows);  // += dSᵀ Q
+}
+
+void backward_gather(const float* dout, const float* qkv, const float* out, const Head& h, BwdScratch& w) {
+  gather_rows(w.q.data(), qkv, 3 * h.c, h.t, h.hd);
+  gather_rows(w.k.data(), qkv + h.c, 3 * h.c, h.t, h.hd);
+  gather_cols(w.kt.data(), qkv + h.c, 3 * h.c, h.t, h.hd, h.scale);
+  gather_cols(w.vt.data(), qkv + 2 * h.c, 3 * h.c, h.t, h.hd, 1.0f);
+  gather_rows(w.dout.data(), dout, h.c, h.t, h.hd);
+  for (int64_t i = 0; i < h.t; ++i) {  // D = rowsum(dO ∘ O)
+    float s = 0.0f;
+    for (int64_t d = 0; d < h.hd; ++d) s += w.dout[i * h.hd + d] * out[i * h.c + d];
+    w.dsum[i] = s;
+  }
+  std::fill(w.dq.begin(), w.dq.end(), 0.0f);
+}
+
+// One head: dqkv, qkv at the head's q column; dout, out at its own column.
+void backward_head(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                   const Head& h, BwdScratch& w) {
+  backward_gather(dout, qkv, out, h, w);
+  for (int64_t j0 = 0; j0 < h.t; j0 += kBlock) {
+    const int64_t n = std::min(kBlock, h.t - j0);
+    std::fill(w.dk.begin(), w.dk.end(), 0.0f);
+    std::fill(w.dv.begin(), w.dv.end(), 0.0f);
+    for (int64_t i0 = h.causal ? j0 : 0; i0 < h.t; i0 += kBlock)  // causal: blocks above the diagonal skipped
+      backward_block(lse, h, w, i0, std::min(kBlock, h.t - i0), j0, n);
+    scatter_rows(dqkv + j0 * 3 * h.c + h.c, w.dk.data(), 3 * h.c, n, h.hd);
+    scatter_rows(dqkv + j0 * 3 * h.c + 2 * h.c, w.dv.data(), 3 * h.c, n, h.hd);
+  }
+  scatter_rows(dqkv, w.dq.data(), 3 * h.c, h.t, h.hd);
+}
+
+Head head_of(int64_t t, int64_t c, int64_t nh, bool causal) {
+  const int64_t hd = c / nh;
+  return {t, c, hd, 1.0f / std::sqrt(static_cast<float>(hd)), causal};
+}
+
+// The reference path (PARAXIS_KERNELS=ref): the naive kernels on scratch heads and probabilities.
+void forward_ref(float* out, float* lse, const float* qkv, int64_t b, int64_t t, int64_t c, int64_t nh,
+                 bool causal, Tensor& heads, Tensor& probs) {
+  heads    = Tensor::empty({3, b * t * c});
+  probs    = Tensor::empty({b * nh, t, t});
+  float* q = heads.data();
+  ref::attention_forward(out, q, q + b * t * c, q + 2 * b * t * c, probs.data(), qkv, b, t, c, nh, causal,
+                         lse);
 }
 }  // namespace
 
-void attention_forward(float* out, float* q, float* k, float* v, float* probs, const float* qkv, int64_t b,
-                       int64_t t, int64_t c, int64_t nh) {
-  if (kernel_path() == KernelPath::kRef) return ref::attention_forward(out, q, k, v, probs, qkv, b, t, c, nh);
-  int64_t hd = c / nh, bh = b * nh;
-  float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  split_heads(q, qkv, 3 * c, 0, b, t, nh, hd);
-  split_heads(k, qkv, 3 * c, c, b, t, nh, hd);
-  split_heads(v, qkv, 3 * c, 2 * c, b, t, nh, hd);
-  matmul(probs, q, k, t, t, hd, false, true, 0.0f, bh);  // scores (BH, T, T) = q k^T
-#pragma omp parallel for collapse(2) if (bh * t * t > kParallelMin) schedule(static)
-  for (int64_t z = 0; z < bh; ++z)
-    for (int64_t i = 0; i < t; ++i) {
-      float* row = probs + (z * t + i) * t;
-      float mx   = row[0];
-      for (int64_t j = 1; j <= i; ++j) mx = row[j] > mx ? row[j] : mx;
-      float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t j = 0; j <= i; ++j) {
-        float e = vec::exp((row[j] - mx) * scale);
-        row[j]  = e;
-        sum += e;
-      }
-      float inv = 1.0f / sum;
-#pragma omp simd
-      for (int64_t j = 0; j <= i; ++j) row[j] *= inv;
-      for (int64_t j = i + 1; j < t; ++j) row[j] = 0.0f;
-    }
-  Tensor out_heads = Tensor::empty({bh, t, hd});  // (B*NH, T, hd)
-  matmul(out_heads.data(), probs, v, t, hd, t, false, false, 0.0f, bh);
-  merge_heads(out, out_heads.data(), c, 0, b, t, nh, hd);
+void attention_forward(float* out, float* lse, const float* qkv, int64_t b, int64_t t, int64_t c, int64_t nh,
+                       bool causal) {
+  if (kernel_path() == KernelPath::kRef) {
+    Tensor heads, probs;
+    return forward_ref(out, lse, qkv, b, t, c, nh, causal, heads, probs);
+  }
+  const Head h = head_of(t, c, nh, causal);
+#pragma omp parallel if (b * nh * t * c > kParallelMin)
+  {
+    FwdScratch w(h);
+#pragma omp for collapse(2) schedule(dynamic)
+    for (int64_t bi = 0; bi < b; ++bi)
+      for (int64_t hi = 0; hi < nh; ++hi)
+        forward_head(out + bi * t * c + hi * h.hd, lse + (bi * nh + hi) * t, qkv + bi * t * 3 * c + hi * h.hd,
+                     h, w);
+  }
 }
 
-void attention_backward(float* dqkv, const float* dout, const float* q, const float* k, const float* v,
-                        const float* probs, int64_t b, int64_t t, int64_t c, int64_t nh) {
-  if (kernel_path() == KernelPath::kRef)
-    return ref::attention_backward(dqkv, dout, q, k, v, probs, b, t, c, nh);
-  int64_t hd = c / nh, bh = b * nh, n = bh * t * hd;
-  float scale   = 1.0f / std::sqrt(static_cast<float>(hd));
-  Tensor work   = Tensor::empty({4, bh, t, hd});  // dout, dq, dk, dv in head layout
-  Tensor dscore = Tensor::empty({bh, t, t});      // dP, then dS in place
-  float* dout_h = work.data();
-  float *dq = dout_h + n, *dk = dout_h + 2 * n, *dv = dout_h + 3 * n;
-  float* ds = dscore.data();
-  split_heads(dout_h, dout, c, 0, b, t, nh, hd);
-  matmul(ds, dout_h, v, t, t, hd, false, true, 0.0f, bh);      // dP = dO v^T
-  matmul(dv, probs, dout_h, t, hd, t, true, false, 0.0f, bh);  // dV = P^T dO
-#pragma omp parallel for collapse(2) if (bh * t * t > kParallelMin) schedule(static)
-  for (int64_t z = 0; z < bh; ++z)
-    for (int64_t i = 0; i < t; ++i) {
-      const float* p = probs + (z * t + i) * t;
-      float* row     = ds + (z * t + i) * t;
-      float dot      = 0.0f;
-#pragma omp simd reduction(+ : dot)
-      for (int64_t j = 0; j <= i; ++j) dot += p[j] * row[j];
-#pragma omp simd
-      for (int64_t j = 0; j <= i; ++j) row[j] = p[j] * (row[j] - dot) * scale;
-      for (int64_t j = i + 1; j < t; ++j) row[j] = 0.0f;
-    }
-  matmul(dq, ds, k, t, hd, t, false, false, 0.0f, bh);  // dQ = dS k
-  matmul(dk, ds, q, t, hd, t, true, false, 0.0f, bh);   // dK = dS^T q
-  merge_heads(dqkv, dq, 3 * c, 0, b, t, nh, hd);
-  merge_heads(dqkv, dk, 3 * c, c, b, t, nh, hd);
-  merge_heads(dqkv, dv, 3 * c, 2 * c, b, t, nh, hd);
+void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                        int64_t b, int64_t t, int64_t c, int64_t nh, bool causal) {
+  if (kernel_path() == KernelPath::kRef) {
+    Tensor heads, probs, scratch_out = Tensor::empty({b, t, c});
+    forward_ref(scratch_out.data(), nullptr, qkv, b, t, c, nh, causal, heads, probs);
+    const float* q = heads.data();
+    return ref::attention_backward(dqkv, dout, q, q + b * t * c, q + 2 * b * t * c, probs.data(), b, t, c, nh,
+                                   causal);
+  }
+  const Head h = head_of(t, c, nh, causal);
+#pragma omp parallel if (b * nh * t * c > kParallelMin)
+  {
+    BwdScratch w(h);
+#pragma omp for collapse(2) schedule(dynamic)
+    for (int64_t bi = 0; bi < b; ++bi)
+      for (int64_t hi = 0; hi < nh; ++hi) {
+        const int64_t row = bi * t * c + hi * h.hd, row3 = bi * t * 3 * c + hi * h.hd;
+        backward_head(dqkv + row3, dout + row, qkv + row3, out + row, lse + (bi * nh + hi) * t, h, w);
+      }
+  }
+}
+
+double attention_block_entries(int64_t t, bool causal) {
+  double entries = 0;
+  for (int64_t i0 = 0; i0 < t; i0 += kBlock) {
+    const int64_t rows = std::min(kBlock, t - i0), keys = causal ? i0 + rows : t;
+    entries += static_cast<double>(rows) * static_cast<double>(keys);
+  }
+  return entries;
 }
 
 }  // namespace paraxis

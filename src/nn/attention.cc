@@ -43,30 +43,26 @@ Tensor CausalSelfAttention::forward(Ctx& ctx, const Tensor& x) {
   PX_USER_CHECK(x.defined() && x.dtype() == DType::kF32 && x.ndim() == 3 && x.dim(2) == width_,
                 "attention {}: input must be F32 (B, T, {}), got {}", name_, width_,
                 x.defined() ? shape_str(x.shape()) : "undefined");
-  int64_t b = x.dim(0), t = x.dim(1), hd = width_ / heads_;
-  Tensor qkv   = qkv_.forward(child_ctx(ctx, 0, 2), x);  // (B, T, 3C)
-  Tensor heads = Tensor::empty({3, b * heads_, t, hd});  // q, k, v (B*NH, T, hd)
-  Tensor probs = Tensor::empty({b * heads_, t, t});      // (B*NH, T, T)
-  Tensor core  = Tensor::empty({b, t, width_});          // (B, T, C)
-  float* q     = heads.data();
-  int64_t n    = b * t * width_;
-  attention_forward(core.data(), q, q + n, q + 2 * n, probs.data(), qkv.data(), b, t, width_, heads_);
+  int64_t b = x.dim(0), t = x.dim(1);
+  Tensor qkv  = qkv_.forward(child_ctx(ctx, 0, 2), x);  // (B, T, 3C)
+  Tensor lse  = Tensor::empty({b * heads_, t});         // (B*NH, T)
+  Tensor core = Tensor::empty({b, t, width_});          // (B, T, C)
+  attention_forward(core.data(), lse.data(), qkv.data(), b, t, width_, heads_);
   ctx.in_shape = x.shape();
-  ctx.saved    = {heads, probs};
+  ctx.saved    = {qkv, core, lse};  // core is also proj's stashed input: stored once
   return proj_.forward(child_ctx(ctx, 1, 2), core);
 }
 
 Tensor CausalSelfAttention::backward_input(Ctx& ctx, const Tensor& dy) {
-  PX_CHECK(ctx.saved.size() == 2 && ctx.children.size() == 2, "attention {}: backward_input without forward",
+  PX_CHECK(ctx.saved.size() == 3 && ctx.children.size() == 2, "attention {}: backward_input without forward",
            name_);
   check_shape(dy, ctx.in_shape, "attention backward dy");
-  int64_t b = ctx.in_shape[0], t = ctx.in_shape[1], n = b * t * width_;
+  int64_t b = ctx.in_shape[0], t = ctx.in_shape[1];
   ctx.children[1].dy = dy;
   Tensor dcore       = proj_.backward_input(ctx.children[1], dy);  // (B, T, C)
   Tensor dqkv        = Tensor::empty({b, t, 3 * width_});          // (B, T, 3C)
-  const float* q     = ctx.saved[0].data();
-  attention_backward(dqkv.data(), dcore.data(), q, q + n, q + 2 * n, ctx.saved[1].data(), b, t, width_,
-                     heads_);
+  attention_backward(dqkv.data(), dcore.data(), ctx.saved[0].data(), ctx.saved[1].data(), ctx.saved[2].data(),
+                     b, t, width_, heads_);
   ctx.saved.clear();  // the weight pass needs only the linears' inputs
   ctx.children[0].dy = dqkv;
   return qkv_.backward_input(ctx.children[0], dqkv);
@@ -86,15 +82,17 @@ Cost CausalSelfAttention::core_cost(const Shape& in) const {
 }
 
 Cost attention_core_cost(const Shape& in, int64_t width, int64_t heads) {
-  double b = static_cast<double>(in[0]), t = static_cast<double>(in[1]), c = static_cast<double>(width);
-  double scores = b * heads * t * t;  // entries of the (B*NH, T, T) score matrices
+  const double b = static_cast<double>(in[0]), t = static_cast<double>(in[1]), c = static_cast<double>(width);
+  const double hd = c / static_cast<double>(heads), rows = b * heads * t;
+  // Score entries the fused kernels compute: whole 64 x 64 blocks, those above the diagonal skipped.
+  const double scores = b * heads * attention_block_entries(in[1]);
   Cost k;
-  // The products run over the full T x T square (oneDNN), so the masked half is counted as work done.
-  k.fwd_flops        = 4.0 * b * t * t * c + 5.0 * scores;  // q k^T, P v; scaled softmax
-  k.bwd_input_flops  = 8.0 * b * t * t * c + 4.0 * scores;  // dP, dV, dQ, dK; softmax backward
-  k.fwd_bytes        = 4.0 * (3 * b * t * c * 3 + 3 * scores + 3 * b * t * c);
-  k.bwd_input_bytes  = 4.0 * (4 * b * t * c * 3 + 4 * scores);
-  k.activation_bytes = static_cast<int64_t>(4.0 * (3 * b * t * c + scores));  // q, k, v heads and P
+  k.fwd_flops       = 4.0 * hd * scores + 5.0 * scores;          // S = q k^T, P v; online softmax
+  k.bwd_input_flops = 10.0 * hd * scores + 6.0 * scores;         // S again, dV, dP, dQ, dK; P and dS
+  k.fwd_bytes       = 4.0 * (3 * b * t * c + b * t * c + rows);  // qkv in; out, lse out
+  k.bwd_input_bytes = 4.0 * (3 * b * t * c + 2 * b * t * c + rows + 3 * b * t * c);  // + out, dout; dqkv
+  // qkv and lse; the output is proj's stashed input and counted there.
+  k.activation_bytes = static_cast<int64_t>(4.0 * (3 * b * t * c + rows));
   return k;
 }
 

@@ -134,29 +134,25 @@ class ParallelSelfAttention : public Layer {
     PX_USER_CHECK(x.defined() && x.dtype() == DType::kF32 && x.ndim() == 3,
                   "attention {}: input must be F32 (B, T, C), got {}", name_,
                   x.defined() ? shape_str(x.shape()) : "undefined");
-    const int64_t b = x.dim(0), t = x.dim(1), c = local_width_, nh = local_heads_, hd = c / nh;
-    Tensor qkv      = qkv_->forward(child_ctx(ctx, 0, 2), x);  // (B, T, 3C/tp): q | k | v of my heads
-    Tensor heads    = Tensor::empty({3, b * nh, t, hd});       // (3, B*NH/tp, T, hd)
-    Tensor probs    = Tensor::empty({b * nh, t, t});           // (B*NH/tp, T, T)
-    Tensor core     = Tensor::empty({b, t, c});                // (B, T, C/tp)
-    float* q        = heads.data();
-    const int64_t n = b * t * c;
-    attention_forward(core.data(), q, q + n, q + 2 * n, probs.data(), qkv.data(), b, t, c, nh);
+    const int64_t b = x.dim(0), t = x.dim(1), c = local_width_, nh = local_heads_;
+    Tensor qkv  = qkv_->forward(child_ctx(ctx, 0, 2), x);  // (B, T, 3C/tp): q | k | v of my heads
+    Tensor lse  = Tensor::empty({b * nh, t});              // (B*NH/tp, T)
+    Tensor core = Tensor::empty({b, t, c});                // (B, T, C/tp)
+    attention_forward(core.data(), lse.data(), qkv.data(), b, t, c, nh);  // the same fused kernel
     ctx.in_shape = x.shape();
-    ctx.saved    = {heads, probs};
+    ctx.saved    = {qkv, core, lse};
     return proj_->forward(child_ctx(ctx, 1, 2), core);
   }
 
   Tensor backward_input(Ctx& ctx, const Tensor& dy) override {
-    PX_CHECK(ctx.saved.size() == 2 && ctx.children.size() == 2,
+    PX_CHECK(ctx.saved.size() == 3 && ctx.children.size() == 2,
              "attention {}: backward_input without forward", name_);
-    const int64_t b = ctx.in_shape[0], t = ctx.in_shape[1], c = local_width_, n = b * t * c;
+    const int64_t b = ctx.in_shape[0], t = ctx.in_shape[1], c = local_width_;
     ctx.children[1].dy = dy;
     Tensor dcore       = proj_->backward_input(ctx.children[1], dy);  // (B, T, C/tp)
     Tensor dqkv        = Tensor::empty({b, t, 3 * c});                // (B, T, 3C/tp)
-    const float* q     = ctx.saved[0].data();
-    attention_backward(dqkv.data(), dcore.data(), q, q + n, q + 2 * n, ctx.saved[1].data(), b, t, c,
-                       local_heads_);
+    attention_backward(dqkv.data(), dcore.data(), ctx.saved[0].data(), ctx.saved[1].data(),
+                       ctx.saved[2].data(), b, t, c, local_heads_);
     ctx.saved.clear();
     ctx.children[0].dy = dqkv;
     return qkv_->backward_input(ctx.children[0], dqkv);  // all-reduced: x was replicated

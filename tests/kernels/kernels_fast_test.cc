@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "paraxis/kernels/activation.h"
-#include "paraxis/kernels/attention.h"
 #include "paraxis/kernels/cross_entropy.h"
 #include "paraxis/kernels/elementwise.h"
 #include "paraxis/kernels/embedding.h"
@@ -94,29 +93,7 @@ TEST(KernelFast, Embedding) {
       }
 }
 
-TEST(KernelFast, Attention) {
-  std::mt19937 g(4);
-  struct Case {
-    int64_t b, t, c, nh;
-  };
-  for (Case s : {Case{1, 1, 4, 1}, Case{2, 7, 12, 3}, Case{1, 17, 16, 2}, Case{3, 33, 40, 5}}) {
-    int64_t n = s.b * s.t * s.c, np = s.b * s.nh * s.t * s.t;
-    auto qkv = randf(3 * n, g, -2, 2), dout = randf(n, g);
-    std::vector<float> o0(n), o1(n), h0(3 * n), h1(3 * n), p0(np), p1(np), d0(3 * n), d1(3 * n);
-    ref::attention_forward(o0.data(), h0.data(), h0.data() + n, h0.data() + 2 * n, p0.data(), qkv.data(), s.b,
-                           s.t, s.c, s.nh);
-    attention_forward(o1.data(), h1.data(), h1.data() + n, h1.data() + 2 * n, p1.data(), qkv.data(), s.b, s.t,
-                      s.c, s.nh);
-    expect_close(h1, h0, 0, 0, "attention heads");
-    expect_close(p1, p0, 1e-6f, 1e-5f, "attention probs");
-    expect_close(o1, o0, 1e-5f, 1e-5f, "attention out");
-    ref::attention_backward(d0.data(), dout.data(), h0.data(), h0.data() + n, h0.data() + 2 * n, p0.data(),
-                            s.b, s.t, s.c, s.nh);
-    attention_backward(d1.data(), dout.data(), h0.data(), h0.data() + n, h0.data() + 2 * n, p0.data(), s.b,
-                       s.t, s.c, s.nh);
-    expect_close(d1, d0, 1e-5f, 1e-4f, "attention dqkv");
-  }
-}
+// Attention: tests/kernels/attention_fused_test.cc (the fused kernels against the float64 reference).
 
 TEST(KernelFast, CrossEntropy) {
   std::mt19937 g(5);

@@ -6,9 +6,9 @@
 //
 // q, k, v are the three C-wide column blocks of the qkv output, in that order; head h uses columns
 // [h*C/NH, (h+1)*C/NH) of each. softmax(q k^T / sqrt(C/NH)) with a causal mask, times v. init (GPT-2):
-// weights N(0, 0.02), biases zeros. Stored by forward: the qkv input x (B, T, C), q, k, v in head layout (3,
-// B*NH, T, hd), the probabilities (B*NH, T, T) and the proj input (B, T, C); q, k, v and the probabilities
-// are released by backward_input.
+// weights N(0, 0.02), biases zeros. The core is the fused kernel of kernels/attention.h (no T x T matrix).
+// Stored by forward: the qkv input x (B, T, C), the qkv output (B, T, 3C), the per-row logsumexp (B*NH, T)
+// and the core output (B, T, C), which is also proj's input; qkv and lse are released by backward_input.
 #pragma once
 
 #include "paraxis/nn/linear.h"

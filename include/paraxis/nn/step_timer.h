@@ -31,8 +31,4 @@ StepTiming time_forward_backward(const ModelSpec& spec, int64_t batch, int runs)
 // skip_first_input: the first block's input gradient is not computed (the data needs none).
 double model_step_flops(Model& model, const Shape& in, bool skip_first_input);
 
-// This machine's single-core peak (AVX-512, two FMA units at the all-core clock): the denominator of the
-// "% of peak" columns. Measured figure quoted in docs/training.md.
-inline constexpr double kCorePeakGflops = 269.0;
-
 }  // namespace paraxis

@@ -7,7 +7,7 @@ namespace paraxis::ref {
 
 template <class T>
 void attention_forward(T* out, T* q, T* k, T* v, T* probs, const T* qkv, int64_t b, int64_t t, int64_t c,
-                       int64_t nh) {
+                       int64_t nh, bool causal, T* lse) {
   int64_t hd   = c / nh;
   double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   for (int64_t bi = 0; bi < b; ++bi)
@@ -25,20 +25,22 @@ void attention_forward(T* out, T* q, T* k, T* v, T* probs, const T* qkv, int64_t
       const T* V = v + bh * t * hd;
       T* P       = probs + bh * t * t;
       for (int64_t i = 0; i < t; ++i) {
-        std::vector<double> s(i + 1);
+        const int64_t last = causal ? i : t - 1;  // keys 0..last are visible to query i
+        std::vector<double> s(last + 1);
         double mx = -INFINITY, sum = 0;
-        for (int64_t j = 0; j <= i; ++j) {
+        for (int64_t j = 0; j <= last; ++j) {
           double dot = 0;
           for (int64_t d = 0; d < hd; ++d) dot += static_cast<double>(Q[i * hd + d]) * K[j * hd + d];
           s[j] = dot * scale;
           mx   = s[j] > mx ? s[j] : mx;
         }
-        for (int64_t j = 0; j <= i; ++j) sum += std::exp(s[j] - mx);
+        for (int64_t j = 0; j <= last; ++j) sum += std::exp(s[j] - mx);
+        if (lse) lse[bh * t + i] = static_cast<T>(mx + std::log(sum));
         for (int64_t j = 0; j < t; ++j)
-          P[i * t + j] = j <= i ? static_cast<T>(std::exp(s[j] - mx) / sum) : T(0);
+          P[i * t + j] = j <= last ? static_cast<T>(std::exp(s[j] - mx) / sum) : T(0);
         for (int64_t d = 0; d < hd; ++d) {
           double acc = 0;
-          for (int64_t j = 0; j <= i; ++j) acc += static_cast<double>(P[i * t + j]) * V[j * hd + d];
+          for (int64_t j = 0; j <= last; ++j) acc += static_cast<double>(P[i * t + j]) * V[j * hd + d];
           out[(bi * t + i) * c + h * hd + d] = static_cast<T>(acc);
         }
       }
@@ -49,7 +51,7 @@ void attention_forward(T* out, T* q, T* k, T* v, T* probs, const T* qkv, int64_t
 //   dV = P^T dO,  dP = dO V^T,  dS = P * (dP - rowsum(P * dP)) / sqrt(hd),  dQ = dS K,  dK = dS^T Q.
 template <class T>
 void attention_backward(T* dqkv, const T* dout, const T* q, const T* k, const T* v, const T* probs, int64_t b,
-                        int64_t t, int64_t c, int64_t nh) {
+                        int64_t t, int64_t c, int64_t nh, bool causal) {
   int64_t hd   = c / nh;
   double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   std::vector<double> ds(t * t);
@@ -64,13 +66,15 @@ void attention_backward(T* dqkv, const T* dout, const T* q, const T* k, const T*
         return static_cast<double>(dout[(bi * t + i) * c + h * hd + d]);
       };
       for (int64_t i = 0; i < t; ++i) {
+        const int64_t last = causal ? i : t - 1;
         std::vector<double> dp(t, 0.0);
         double row = 0;
-        for (int64_t j = 0; j <= i; ++j) {
+        for (int64_t j = 0; j <= last; ++j) {
           for (int64_t d = 0; d < hd; ++d) dp[j] += dO(i, d) * V[j * hd + d];
           row += P[i * t + j] * dp[j];
         }
-        for (int64_t j = 0; j < t; ++j) ds[i * t + j] = j <= i ? P[i * t + j] * (dp[j] - row) * scale : 0.0;
+        for (int64_t j = 0; j < t; ++j)
+          ds[i * t + j] = j <= last ? P[i * t + j] * (dp[j] - row) * scale : 0.0;
       }
       for (int64_t i = 0; i < t; ++i)
         for (int64_t d = 0; d < hd; ++d) {
@@ -88,10 +92,11 @@ void attention_backward(T* dqkv, const T* dout, const T* q, const T* k, const T*
     }
 }
 
-#define PX_INSTANTIATE(T)                                                                               \
-  template void attention_forward<T>(T*, T*, T*, T*, T*, const T*, int64_t, int64_t, int64_t, int64_t); \
-  template void attention_backward<T>(T*, const T*, const T*, const T*, const T*, const T*, int64_t,    \
-                                      int64_t, int64_t, int64_t);
+#define PX_INSTANTIATE(T)                                                                                    \
+  template void attention_forward<T>(T*, T*, T*, T*, T*, const T*, int64_t, int64_t, int64_t, int64_t, bool, \
+                                     T*);                                                                    \
+  template void attention_backward<T>(T*, const T*, const T*, const T*, const T*, const T*, int64_t,         \
+                                      int64_t, int64_t, int64_t, bool);
 PX_INSTANTIATE(float)
 PX_INSTANTIATE(double)
 #undef PX_INSTANTIATE

@@ -1,0 +1,65 @@
+// Small in-cache matrix products for the fused kernels (attention's blocks): C (m×n) += A (m×k) · B (k×n),
+// A read through strides (a_rs, a_cs) so that Aᵀ needs no copy, B and C row-major with leading dimensions.
+// A register tile of 4 rows × 64 columns (16 vector accumulators) reuses each loaded B vector four times and
+// keeps C in registers over the whole k loop; column tails run 16 wide, then scalar.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace paraxis::small_gemm {
+
+// 16 floats: one AVX-512 register (two AVX2 registers where that is the widest).
+using v16 = float __attribute__((vector_size(64)));
+
+inline v16 load(const float* p) {
+  v16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store(float* p, v16 v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// R rows × NV·16 columns of C, accumulated over k in registers.
+template <int R, int NV>
+inline void tile(float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
+                 int64_t ldb, int64_t k) {
+  v16 acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = load(c + r * ldc + 16 * v);
+  for (int64_t p = 0; p < k; ++p) {
+    v16 bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = load(b + p * ldb + 16 * v);
+    for (int r = 0; r < R; ++r) {
+      float ar = a[r * a_rs + p * a_cs];
+      for (int v = 0; v < NV; ++v) acc[r][v] += ar * bv[v];
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) store(c + r * ldc + 16 * v, acc[r][v]);
+}
+
+// R rows of C, all n columns.
+template <int R>
+inline void rows(float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
+                 int64_t ldb, int64_t n, int64_t k) {
+  int64_t j = 0;
+  for (; j + 64 <= n; j += 64) tile<R, 4>(c + j, ldc, a, a_rs, a_cs, b + j, ldb, k);
+  for (; j + 16 <= n; j += 16) tile<R, 1>(c + j, ldc, a, a_rs, a_cs, b + j, ldb, k);
+  for (int r = 0; r < R; ++r)
+    for (int64_t p = 0; p < k; ++p) {
+      float ar = a[r * a_rs + p * a_cs];
+      for (int64_t jj = j; jj < n; ++jj) c[r * ldc + jj] += ar * b[p * ldb + jj];
+    }
+}
+
+// C (m×n, ldc) += A (m×k; A(i, p) = a[i*a_rs + p*a_cs]) · B (k×n, ldb).
+inline void gemm_acc(float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
+                     int64_t ldb, int64_t m, int64_t n, int64_t k) {
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) rows<4>(c + i * ldc, ldc, a + i * a_rs, a_rs, a_cs, b, ldb, n, k);
+  for (; i < m; ++i) rows<1>(c + i * ldc, ldc, a + i * a_rs, a_rs, a_cs, b, ldb, n, k);
+}
+
+}  // namespace paraxis::small_gemm
