@@ -19,6 +19,7 @@
 #include "paraxis/cost/hardware.h"
 #include "paraxis/kernels/matmul.h"
 #include "paraxis/measure/calibration.h"
+#include "paraxis/measure/fixed_costs.h"
 #include "paraxis/measure/measure.h"
 
 namespace {
@@ -140,8 +141,7 @@ const bool registered = cli::register_command(
            hw.matmul_rates.push_back({flops, flops / s});
            fmt::print("  {:>5}^3  {:>10.4g} GFLOP/s\n", n, flops / s / 1e9);
          }
-         hw.peak_flops        = hw.matmul_rates.back().flops_per_s;
-         hw.kernel_overhead_s = std::max(0.0, matmul_seconds(1, 0.05));
+         hw.peak_flops = hw.matmul_rates.back().flops_per_s;
 
          const int cores = static_cast<int>(available_cores().size());
          if (cores >= 2) {
@@ -247,10 +247,27 @@ const bool registered = cli::register_command(
          link.source =
              fmt::format("measured by paraxis calibrate on {} (threads backend, 2 devices)", host_name());
          hw.inter_node = link;
-         hw.source     = fmt::format(
-                 "measured by paraxis calibrate on {}: oneDNN f32 matmul one thread, memcpy, "
-                     "threads backend",
-                 host_name());
+         {
+           // The runtime's fixed costs, from the engine on tiny MLPs priced with the rates above.
+           std::vector<std::vector<double>> rounds;
+           for (int r = 0; r < f->rounds; ++r) rounds.push_back(measure_tiny_steps());
+           std::vector<double> tiny(rounds.front().size());
+           for (size_t i = 0; i < tiny.size(); ++i) {
+             std::vector<double> each;
+             for (const auto& r : rounds) each.push_back(r[i]);
+             tiny[i] = median_value(each);
+           }
+           const measure::FixedCosts fixed = measure::solve_fixed_costs(hw, tiny);
+           hw.kernel_overhead_s            = fixed.kernel_s;
+           hw.action_overhead_s            = fixed.action_s;
+           hw.step_overhead_s              = fixed.step_s;
+           fmt::print("fixed costs: {} (the median over {} rounds)\n", measure::fixed_costs_summary(fixed),
+                      f->rounds);
+         }
+         hw.source = fmt::format(
+             "measured by paraxis calibrate on {}: oneDNN f32 matmul one thread, memcpy, "
+             "threads backend",
+             host_name());
          save_hardware(hw, f->out);
          fmt::print("wrote {} ({:.1f} s)\n", f->out, seconds_since(t_all));
          return 0;

@@ -3,11 +3,13 @@
 // themselves report them (Layer::cost), i.e. the numbers the cost model and the pipeline partitioner use.
 //
 //   paraxis describe --model gpt --vocab 256 --context 64 --width 128 --heads 4 --layers 2 --batch 8
+//   paraxis describe --model gpt-175b --batch 1       # a GPT by size: the cost model's symbolic description
 #include <fmt/format.h>
 
 #include "cli/command.h"
 #include "cli/model_flags.h"
 #include "paraxis/core/error.h"
+#include "paraxis/cost/cost.h"
 #include "paraxis/nn/model.h"
 #include "paraxis/parallel/spatial.h"
 
@@ -73,6 +75,41 @@ int run_describe(const ModelSpec& spec, int64_t batch, int sp) {
   return 0;
 }
 
+// A GPT too large to build (gpt-175b, gpt:L,H,A,S,V): the blocks the cost model prices (cost::gpt_symbolic),
+// identical consecutive layers on one line, activations in 16-bit as Korthikanti et al. 2022 count them.
+int run_describe_symbolic(const std::string& kind, int64_t batch) {
+  PX_USER_CHECK(batch > 0, "--batch {}: the batch must be positive; use e.g. --batch 1", batch);
+  const cost::GptSize g   = cost::parse_gpt_size(kind);
+  const cost::ModelDesc d = cost::gpt_symbolic(g);
+  fmt::print("model {}: {} layers, hidden {}, {} heads, sequence {}, vocabulary {}; batch {} sequences\n",
+             d.name, g.layers, g.hidden, g.heads, g.seq, g.vocab, batch);
+  fmt::print("parameters {} ({}B in 16-bit)\n\n", si(static_cast<double>(d.num_params())),
+             si(2.0 * static_cast<double>(d.num_params())));
+  fmt::print("{:<18} {:<18} {:>10} {:>10} {:>10} {:>10} {:>12}\n", "block", "kind", "params", "forward",
+             "bwd-input", "bwd-weight", "activations");
+  Cost sum;
+  for (size_t i = 0; i < d.blocks.size();) {
+    size_t n = 1;
+    while (i + n < d.blocks.size() && d.blocks[i + n].kind == d.blocks[i].kind) ++n;
+    const cost::BlockDesc& b = d.blocks[i];
+    const Cost c             = b.at_batch(static_cast<double>(batch));
+    for (size_t k = 0; k < n; ++k) sum += c;
+    const std::string name = n == 1 ? b.name : fmt::format("layers 0-{} (x{})", n - 1, n);
+    fmt::print("{:<18} {:<18} {:>10} {:>10} {:>10} {:>10} {:>12}\n", name, b.kind,
+               si(static_cast<double>(b.params)), si(c.fwd_flops), si(c.bwd_input_flops),
+               si(c.bwd_weight_flops), si(c.activation_bytes / 2.0) + "B");
+    i += n;
+  }
+  fmt::print(
+      "\nflops per training step (forward + backward) at batch {}: {} (each layer line is one layer)\n",
+      batch, si(sum.fwd_flops + sum.bwd_input_flops + sum.bwd_weight_flops));
+  return 0;
+}
+
+bool is_gpt_by_size(const std::string& kind) {
+  return kind.rfind("gpt-", 0) == 0 || kind.rfind("gpt:", 0) == 0;
+}
+
 struct DescribeOptions {
   ModelSpec spec;
   int64_t batch = 1;
@@ -83,11 +120,18 @@ const bool registered = register_command(
     {"describe", "Print a model's parameters and the flops of each block", [](CLI::App& sub) -> Runner {
        auto opts = std::make_shared<DescribeOptions>();
        add_model_flags(sub, opts->spec);
+       sub.get_option("--model")->description(
+           "mlp, cnn, alexnet or gpt (sized by their flags), or a GPT by size: gpt-175b, gpt-13b, gpt-6.7b, "
+           "gpt-1.3b, "
+           "gpt:LAYERS,HIDDEN,HEADS,SEQ,VOCAB");
        sub.add_option("--batch", opts->batch, "Batch size for the flops and activation figures")
            ->capture_default_str();
        sub.add_option("--sp", opts->sp, "Also print each block's split under domain parallelism (--sp N)")
            ->capture_default_str();
-       return [opts] { return run_describe(opts->spec, opts->batch, opts->sp); };
+       return [opts] {
+         if (is_gpt_by_size(opts->spec.kind)) return run_describe_symbolic(opts->spec.kind, opts->batch);
+         return run_describe(opts->spec, opts->batch, opts->sp);
+       };
      }});
 
 }  // namespace

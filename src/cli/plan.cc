@@ -7,9 +7,13 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 
 #include "cli/command.h"
+#include "cli/hardware_notes.h"
+#include "cli/layout_args.h"
 #include "cli/model_flags.h"
+#include "cli/units.h"
 #include "paraxis/core/error.h"
 #include "paraxis/cost/planner.h"
 #include "paraxis/trace/chrome_trace.h"
@@ -21,10 +25,10 @@ using namespace paraxis::cost;
 
 struct CommonOptions {
   ModelSpec spec;
-  std::string machine, preset = "cpu-this-machine", optimizer = "adamw";
-  int64_t global_batch     = 32;
-  double memory_per_device = 0;
-  int threads              = 1;
+  std::string machine, preset = "cpu-this-machine", optimizer = "adamw", memory_per_device;
+  int64_t global_batch = 32, micro_batch_size = 0;
+  int threads       = 1;
+  bool preset_given = false;
 };
 
 void add_common(CLI::App& sub, CommonOptions& o) {
@@ -33,11 +37,20 @@ void add_common(CLI::App& sub, CommonOptions& o) {
       "mlp, cnn or gpt (sized by their flags), or a GPT by size: gpt-175b, gpt-13b, gpt-6.7b, "
       "gpt-1.3b, gpt:LAYERS,HIDDEN,HEADS,SEQ,VOCAB");
   sub.add_option("--machine", o.machine, "hardware profile written by `paraxis calibrate -o FILE`");
-  sub.add_option("--preset", o.preset, "built-in hardware profile (used when --machine is not given)")
+  sub.add_option_function<std::string>(
+         "--preset", [&o](const std::string& name) { o.preset = name, o.preset_given = true; },
+         "built-in hardware profile (used when --machine is not given): a100-80gb, h100-sxm, h200, "
+         "cpu-this-machine")
+      ->default_str("cpu-this-machine");
+  sub.add_option("--global-batch,--global-batch-size", o.global_batch,
+                 "samples per optimizer step over all replicas (Megatron-LM's --global-batch-size)")
       ->capture_default_str();
-  sub.add_option("--global-batch", o.global_batch, "samples per optimizer step over all replicas")
-      ->capture_default_str();
-  sub.add_option("--memory-per-device", o.memory_per_device, "bytes per device (default: the profile's)");
+  sub.add_option(
+      "--micro-batch-size", o.micro_batch_size,
+      "samples per micro-batch per replica (Megatron-LM's name): micro-batch size x m x dp = global "
+      "batch");
+  sub.add_option("--memory-per-device", o.memory_per_device,
+                 "memory per device: bytes or with a unit, e.g. 80GB, 80GiB (default: the profile's)");
   sub.add_option("--optimizer", o.optimizer, "adamw or sgd (momentum): sets optimizer state and step cost")
       ->capture_default_str();
   sub.add_option("--threads-per-device", o.threads, "cores each device computes with")->capture_default_str();
@@ -51,43 +64,42 @@ ModelDesc describe(const CommonOptions& o) {
   return gpt_symbolic(parse_gpt_size(o.spec.kind));
 }
 
-HardwareProfile hardware(const CommonOptions& o) {
-  PX_USER_CHECK(o.optimizer == "adamw" || o.optimizer == "sgd", "--optimizer {}: use adamw or sgd",
-                o.optimizer);
-  return o.machine.empty() ? hardware_preset(o.preset) : load_hardware(o.machine);
+GptSize gpt_size(const ModelSpec& spec) {
+  if (spec.kind == "gpt") return {spec.layers, spec.width, spec.heads, spec.context, spec.vocab};
+  return parse_gpt_size(spec.kind);
 }
 
-// The `paraxis train` command that runs `l` (the planner only proposes what train can run; a ctest runs it).
-std::string train_command(const ModelSpec& spec, const Layout& l, int64_t batch) {
-  std::string model;
-  if (spec.kind == "mlp") {
-    std::string sizes;
-    for (int64_t w : spec.mlp_sizes) sizes += (sizes.empty() ? "" : ",") + std::to_string(w);
-    model = "--model mlp --mlp-sizes " + sizes;
-  } else if (spec.kind == "cnn") {
-    model = fmt::format("--model cnn --cnn-c1 {} --cnn-c2 {} --cnn-fc {} --classes {}", spec.cnn_c1,
-                        spec.cnn_c2, spec.cnn_fc, spec.classes);
-    if (spec.cnn_kernel != 5 || spec.cnn_stride != 1)
-      model += fmt::format(" --cnn-kernel {} --cnn-stride {}", spec.cnn_kernel, spec.cnn_stride);
-    if (spec.image != std::vector<int64_t>{1, 28, 28})
-      model += fmt::format(" --image {},{},{}", spec.image[0], spec.image[1], spec.image[2]);
-  } else if (spec.kind == "alexnet") {
-    model = fmt::format("--model alexnet --classes {}", spec.classes);
-  } else {
-    model = fmt::format("--model gpt --vocab {} --context {} --width {} --heads {} --layers {}", spec.vocab,
-                        spec.context, spec.width, spec.heads, spec.layers);
+bool is_gpt(const ModelSpec& spec) {
+  return spec.kind.rfind("gpt", 0) == 0;
+}
+
+double memory_per_device(const CommonOptions& o) {
+  return o.memory_per_device.empty() ? 0 : cli::parse_bytes("--memory-per-device", o.memory_per_device);
+}
+
+// The profile, and what it is (datasheet preset, measured file, and the default preset's notice).
+HardwareProfile hardware(const CommonOptions& o, const ModelDesc& model) {
+  PX_USER_CHECK(o.optimizer == "adamw" || o.optimizer == "sgd", "--optimizer {}: use adamw or sgd",
+                o.optimizer);
+  HardwareProfile hw = o.machine.empty() ? hardware_preset(o.preset) : load_hardware(o.machine);
+  std::string notice = cli::default_preset_notice(model, hw, o.preset_given || !o.machine.empty());
+  if (!notice.empty()) fmt::print("{}\n", notice);
+  fmt::print("{}\n", cli::hardware_provenance(hw, o.machine.empty()));
+  return hw;
+}
+
+// Pipeline ranks with the same utilization (to the printed 0.1%) on one line: a 64-stage pipeline prints a
+// few stage groups, not 64 lines.
+void print_utilization(const std::vector<double>& u) {
+  for (size_t first = 0; first < u.size();) {
+    size_t last = first;
+    while (last + 1 < u.size() && std::lround(u[last + 1] * 1000) == std::lround(u[first] * 1000)) ++last;
+    if (last == first)
+      fmt::print("  pipeline rank {}: utilization {:.1f}%\n", first, u[first] * 100);
+    else
+      fmt::print("  pipeline ranks {}-{}: utilization {:.1f}% each\n", first, last, u[first] * 100);
+    first = last + 1;
   }
-  std::string cmd = fmt::format(
-      "paraxis train {} --devices {} --dp {} --tp {} --pp {} --schedule {} "
-      "--microbatches {} --batch {} --optimizer {}",
-      model, l.devices(), l.dp, l.tp, l.pp, pipeline::schedule_kind_name(l.schedule), l.microbatches, batch,
-      l.optimizer);
-  if (l.virtual_stages > 1) cmd += fmt::format(" --virtual {}", l.virtual_stages);
-  if (l.zero1) cmd += " --zero 1";
-  if (l.recompute) cmd += " --recompute";
-  if (l.defer_wgrad) cmd += " --defer-wgrad";
-  if (l.threads_per_device > 1) cmd += fmt::format(" --threads-per-device {}", l.threads_per_device);
-  return cmd;
 }
 
 struct PlanFlags {
@@ -96,6 +108,56 @@ struct PlanFlags {
   double margin = 0.1;
   std::string trace_out;
 };
+
+// Under the plan: how to run its winner — `paraxis train`'s flags and, for a GPT, Megatron-LM's arguments.
+void print_winner_commands(const CommonOptions& o, const ModelDesc& model, const PredictedStep& w,
+                           const HardwareProfile& hw) {
+  if (!model.symbolic)
+    fmt::print("run the winner: {}\n", cli::train_command(o.spec, w.layout, o.global_batch));
+  else
+    fmt::print("the winner as paraxis train flags: {}\n", cli::train_layout_flags(w.layout, o.global_batch));
+  if (is_gpt(o.spec))
+    fmt::print("the winner in Megatron-LM (pretrain_gpt.py on {} GPUs, data-parallel size {}): {}\n",
+               w.layout.devices(), w.layout.dp,
+               cli::megatron_arguments(gpt_size(o.spec), w.layout, w.micro_batch, o.global_batch,
+                                       hw.bytes_per_element == 2));
+}
+
+int run_plan(const PlanFlags& f) {
+  const auto t0      = std::chrono::steady_clock::now();
+  ModelDesc model    = describe(f.common);
+  HardwareProfile hw = hardware(f.common, model);
+  PlanOptions opt;
+  opt.devices            = f.devices;
+  opt.global_batch       = f.common.global_batch;
+  opt.memory_per_device  = memory_per_device(f.common);
+  opt.memory_margin      = f.margin;
+  opt.top_k              = f.top;
+  opt.optimizer          = f.common.optimizer;
+  opt.threads_per_device = f.common.threads;
+  if (f.common.micro_batch_size > 0) opt.micro_batch_sizes = {f.common.micro_batch_size};
+  PlanResult plan = make_plan(model, opt, hw);
+  fmt::print("{}", format_plan(plan));
+  if (!model.fc_widths.empty() && !plan.ranked.empty()) {
+    const Layout& w = plan.ranked.front().layout;
+    GholamiCost g   = gholami_integrated(model.fc_widths, opt.global_batch, w.dp, w.tp,
+                                         hw.link_for(w.dp * w.tp), hw.bytes_per_element);
+    fmt::print(
+        "Gholami integrated model (Pr {} x Pc {}, fully connected layers): predicted communication {} per "
+        "step (batch-parallel {}, model-parallel {})\n",
+        w.dp, w.tp, cli::format_seconds(g.total), cli::format_seconds(g.batch_parallel),
+        cli::format_seconds(g.model_parallel));
+  }
+  if (!plan.ranked.empty()) print_winner_commands(f.common, model, plan.ranked.front(), hw);
+  if (!f.trace_out.empty() && !plan.ranked.empty()) {
+    PredictedStep p = predict_step(model, plan.ranked.front().layout, opt.global_batch, hw, true);
+    trace::write_chrome_trace(p.trace, f.trace_out);
+    fmt::print("wrote the winner's predicted trace to {}\n", f.trace_out);
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  fmt::print("planned in {:.2f} s ({})\n", s, hw.name);
+  return plan.ranked.empty() ? 2 : 0;
+}
 
 const bool plan_registered = cli::register_command(
     {"plan", "Rank layouts (dp x tp x pp, micro-batches, schedule, ZeRO-1, recompute) by predicted step time",
@@ -108,48 +170,69 @@ const bool plan_registered = cli::register_command(
                       "fraction of each device's memory a layout must leave free")
            ->capture_default_str();
        sub.add_option("--trace-out", f->trace_out, "write the winner's predicted Chrome trace here");
-       return [f] {
-         const auto t0      = std::chrono::steady_clock::now();
-         ModelDesc model    = describe(f->common);
-         HardwareProfile hw = hardware(f->common);
-         PlanOptions opt;
-         opt.devices            = f->devices;
-         opt.global_batch       = f->common.global_batch;
-         opt.memory_per_device  = f->common.memory_per_device;
-         opt.memory_margin      = f->margin;
-         opt.top_k              = f->top;
-         opt.optimizer          = f->common.optimizer;
-         opt.threads_per_device = f->common.threads;
-         PlanResult plan        = make_plan(model, opt, hw);
-         fmt::print("{}", format_plan(plan));
-         if (!model.fc_widths.empty() && !plan.ranked.empty()) {
-           const Layout& w = plan.ranked.front().layout;
-           GholamiCost g   = gholami_integrated(model.fc_widths, opt.global_batch, w.dp, w.tp,
-                                                hw.link_for(w.dp * w.tp), hw.bytes_per_element);
-           fmt::print(
-               "Gholami integrated model (Pr {} x Pc {}, fully connected layers): predicted communication "
-               "{:.4g} ms per step (batch-parallel {:.4g}, model-parallel {:.4g})\n",
-               w.dp, w.tp, g.total * 1e3, g.batch_parallel * 1e3, g.model_parallel * 1e3);
-         }
-         if (!model.symbolic && !plan.ranked.empty())
-           fmt::print("run the winner: {}\n",
-                      train_command(f->common.spec, plan.ranked.front().layout, opt.global_batch));
-         if (!f->trace_out.empty() && !plan.ranked.empty()) {
-           PredictedStep p = predict_step(model, plan.ranked.front().layout, opt.global_batch, hw, true);
-           trace::write_chrome_trace(p.trace, f->trace_out);
-           fmt::print("wrote the winner's predicted trace to {}\n", f->trace_out);
-         }
-         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-         fmt::print("planned in {:.2f} s ({})\n", s, hw.name);
-         return plan.ranked.empty() ? 2 : 0;
-       };
+       return [f] { return run_plan(*f); };
      }});
 
 struct PredictFlags {
   CommonOptions common;
   Layout layout;
-  std::string schedule = "1f1b", trace_out, granularity;
+  std::string schedule    = "1f1b", trace_out, granularity;
+  bool microbatches_given = false;
 };
+
+// Megatron-LM's naming: micro-batch size x m x dp = global batch. --micro-batch-size alone sets m; with -m
+// too, the three must agree (exit 2 naming both and a value that would).
+void resolve_micro_batch(const PredictFlags& f, Layout& l) {
+  const int64_t mbs = f.common.micro_batch_size, gb = f.common.global_batch;
+  if (mbs <= 0) return;
+  PX_USER_CHECK(
+      gb % (mbs * l.dp) == 0,
+      "--micro-batch-size {} x --dp {} does not divide --global-batch {}; use --micro-batch-size {} or "
+      "--global-batch {}",
+      mbs, l.dp, gb, 1, mbs * l.dp * std::max<int64_t>(1, gb / (mbs * l.dp)));
+  const int64_t m = gb / (mbs * l.dp);
+  PX_USER_CHECK(
+      !f.microbatches_given || m == l.microbatches,
+      "--micro-batch-size {} and -m {} disagree: micro-batch size x m x dp = {} x {} x {} = {}, but "
+      "--global-batch is {}; use -m {} with --micro-batch-size {}, or give only one of them",
+      mbs, l.microbatches, mbs, l.microbatches, l.dp, mbs * l.microbatches * l.dp, gb, m, mbs);
+  l.microbatches = static_cast<int>(m);
+}
+
+void print_prediction(const ModelDesc& model, const HardwareProfile& hw, const Layout& l,
+                      const PredictedStep& p) {
+  fmt::print("{} on {}: {}\n", model.name, hw.name, l.describe());
+  fmt::print("predicted step time   {} (micro-batch size {}, {} micro-batches)\n",
+             cli::format_seconds(p.step_s), p.micro_batch, l.microbatches);
+  fmt::print("predicted compute     {} on the busiest device\n", cli::format_seconds(p.compute_s));
+  fmt::print("predicted bubble      {:.1f}%\n", p.bubble * 100);
+  print_utilization(p.utilization);
+  fmt::print("predicted memory      {} per device\n", p.memory.summary());
+  fmt::print("predicted comm/step   dp {}, tp {}, pp {} per device\n", cli::format_bytes(p.comm.dp),
+             cli::format_bytes(p.comm.tp), cli::format_bytes(p.comm.pp));
+  fmt::print("{}\n", p.note);
+}
+
+int run_predict(const PredictFlags& f) {
+  ModelDesc model    = describe(f.common);
+  HardwareProfile hw = hardware(f.common, model);
+  Layout l           = f.layout;
+  PX_USER_CHECK(f.granularity.empty() || f.granularity == "full" || f.granularity == "selective",
+                "--recompute-granularity {}: use full or selective", f.granularity);
+  l.recompute           = l.recompute || f.granularity == "full";
+  l.selective_recompute = f.granularity == "selective";
+  l.schedule            = pipeline::parse_schedule_kind(f.schedule);
+  l.optimizer           = f.common.optimizer;
+  l.threads_per_device  = f.common.threads;
+  resolve_micro_batch(f, l);
+  PredictedStep p = predict_step(model, l, f.common.global_batch, hw, !f.trace_out.empty());
+  print_prediction(model, hw, l, p);
+  if (!f.trace_out.empty()) {
+    trace::write_chrome_trace(p.trace, f.trace_out);
+    fmt::print("wrote the predicted trace to {}\n", f.trace_out);
+  }
+  return 0;
+}
 
 const bool predict_registered = cli::register_command(
     {"predict", "Predict one layout's step time, bubble and memory (and its timeline as a Chrome trace)",
@@ -157,15 +240,19 @@ const bool predict_registered = cli::register_command(
        auto f = std::make_shared<PredictFlags>();
        add_common(sub, f->common);
        sub.add_option("--dp", f->layout.dp, "data-parallel replicas")->capture_default_str();
-       sub.add_option("--tp", f->layout.tp, "tensor-parallel devices per layer")->capture_default_str();
-       sub.add_option("--pp", f->layout.pp, "pipeline stages (devices)")->capture_default_str();
+       sub.add_option("--tp,--tensor-model-parallel-size", f->layout.tp, "tensor-parallel devices per layer")
+           ->capture_default_str();
+       sub.add_option("--pp,--pipeline-model-parallel-size", f->layout.pp, "pipeline stages (devices)")
+           ->capture_default_str();
        sub.add_option("--schedule", f->schedule, "gpipe, 1f1b, interleaved-1f1b or zb-h1")
            ->capture_default_str();
-       sub.add_option("-m,--microbatches", f->layout.microbatches, "micro-batches per step")
-           ->capture_default_str();
+       sub.add_option_function<int>(
+              "-m,--microbatches", [f](int m) { f->layout.microbatches = m, f->microbatches_given = true; },
+              "micro-batches per step (per replica)")
+           ->default_str("1");
        sub.add_option("--virtual", f->layout.virtual_stages, "model chunks per device (interleaved)")
            ->capture_default_str();
-       sub.add_flag("--zero1", f->layout.zero1, "shard optimizer state over dp");
+       sub.add_flag("--zero1,--use-distributed-optimizer", f->layout.zero1, "shard optimizer state over dp");
        sub.add_flag("--recompute", f->layout.recompute, "recompute activations in backward");
        sub.add_option("--recompute-granularity", f->granularity,
                       "Megatron-LM's name: full (as --recompute) or selective (the attention core only; a "
@@ -177,34 +264,7 @@ const bool predict_registered = cli::register_command(
        sub.add_flag("--defer-wgrad", f->layout.defer_wgrad,
                     "Linear weight gradients once per step from all micro-batches (train --defer-wgrad)");
        sub.add_option("--trace-out", f->trace_out, "write the predicted Chrome trace here");
-       return [f] {
-         ModelDesc model    = describe(f->common);
-         HardwareProfile hw = hardware(f->common);
-         Layout l           = f->layout;
-         PX_USER_CHECK(f->granularity.empty() || f->granularity == "full" || f->granularity == "selective",
-                       "--recompute-granularity {}: use full or selective", f->granularity);
-         l.recompute           = l.recompute || f->granularity == "full";
-         l.selective_recompute = f->granularity == "selective";
-         l.schedule            = pipeline::parse_schedule_kind(f->schedule);
-         l.optimizer           = f->common.optimizer;
-         l.threads_per_device  = f->common.threads;
-         PredictedStep p       = predict_step(model, l, f->common.global_batch, hw, !f->trace_out.empty());
-         fmt::print("{} on {}: {}\n", model.name, hw.name, l.describe());
-         fmt::print("predicted step time   {:.4g} ms (micro-batch {})\n", p.step_s * 1e3, p.micro_batch);
-         fmt::print("predicted compute     {:.4g} ms on the busiest device\n", p.compute_s * 1e3);
-         fmt::print("predicted bubble      {:.1f}%\n", p.bubble * 100);
-         for (size_t d = 0; d < p.utilization.size(); ++d)
-           fmt::print("  pipeline rank {}: utilization {:.1f}%\n", d, p.utilization[d] * 100);
-         fmt::print("predicted memory      {} per device\n", p.memory.summary());
-         fmt::print("predicted comm/step   dp {:.4g} MB, tp {:.4g} MB, pp {:.4g} MB per device\n",
-                    p.comm.dp / 1e6, p.comm.tp / 1e6, p.comm.pp / 1e6);
-         fmt::print("{}\n", p.note);
-         if (!f->trace_out.empty()) {
-           trace::write_chrome_trace(p.trace, f->trace_out);
-           fmt::print("wrote the predicted trace to {}\n", f->trace_out);
-         }
-         return 0;
-       };
+       return [f] { return run_predict(*f); };
      }});
 
 }  // namespace

@@ -187,10 +187,25 @@ class Prediction {
     fmt::print("step time: measured {:.2f} ms (median), predicted {:.2f} ms (cost model, {}; {:+.0f}%)\n",
                measured_ms, p.step_s * 1e3, source,
                measured_ms > 0 ? 100.0 * (p.step_s * 1e3 - measured_ms) / measured_ms : 0.0);
+    if (calibration_) print_fixed_costs(hw, measured_ms);
     if (!unsteady.empty())
       fmt::print(
           "notice: {}: the machine's speed changed during the run; the prediction uses their median.\n",
           unsteady);
+  }
+
+  // The runtime's fixed costs measured in this run (measure/fixed_costs.h), and the prediction without them
+  // (the kernel call at the preset's assumed figure), so that their share of the step is visible.
+  void print_fixed_costs(const cost::HardwareProfile& hw, double measured_ms) const {
+    cost::HardwareProfile without = hw;
+    without.kernel_overhead_s     = hw_.kernel_overhead_s;
+    without.action_overhead_s = without.step_overhead_s = 0;
+    const double ms = cost::predict_step(cfg_.model, layout_of(cfg_), cfg_.batch, without).step_s * 1e3;
+    fmt::print(
+        "fixed costs measured in this run: kernel call {:.3g} us, action {:.3g} us, step {:.3g} us; without "
+        "them predicted {:.2f} ms ({:+.0f}%)\n",
+        hw.kernel_overhead_s * 1e6, hw.action_overhead_s * 1e6, hw.step_overhead_s * 1e6, ms,
+        measured_ms > 0 ? 100.0 * (ms - measured_ms) / measured_ms : 0.0);
   }
 
  private:

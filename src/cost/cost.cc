@@ -281,11 +281,15 @@ ModelDesc gpt_symbolic(const GptSize& g) {
 }
 
 GptSize parse_gpt_size(const std::string& text) {
-  // GPT-3 paper (Brown et al. 2020, Table 2.1) shapes; hidden 5120 for 13B as Megatron-LM uses it.
-  if (text == "gpt-175b") return {96, 12288, 96, 2048, 50257};
-  if (text == "gpt-13b") return {40, 5120, 40, 2048, 50257};
-  if (text == "gpt-6.7b") return {32, 4096, 32, 2048, 50257};
-  if (text == "gpt-1.3b") return {24, 2048, 16, 2048, 50257};
+  // GPT-3 paper (Brown et al. 2020, Table 2.1) shapes; hidden 5120 for 13B as Megatron-LM uses it. The
+  // vocabulary is the one Megatron-LM trains: GPT-2's 50,257 tokens padded to a multiple of 128 · tp
+  // (`_vocab_size_with_padding`, --make-vocab-size-divisible-by 128), 51,200 at tp 8 — the size Narayanan et
+  // al. 2021 (§5.1) and Korthikanti et al. 2022 (Table 3) give for their GPT-3 runs.
+  constexpr int64_t kMegatronVocab = 51200;
+  if (text == "gpt-175b") return {96, 12288, 96, 2048, kMegatronVocab};
+  if (text == "gpt-13b") return {40, 5120, 40, 2048, kMegatronVocab};
+  if (text == "gpt-6.7b") return {32, 4096, 32, 2048, kMegatronVocab};
+  if (text == "gpt-1.3b") return {24, 2048, 16, 2048, kMegatronVocab};
   if (text.rfind("gpt:", 0) == 0) {
     std::vector<int64_t> v;
     std::stringstream in(text.substr(4));
@@ -299,7 +303,7 @@ GptSize parse_gpt_size(const std::string& text) {
     }
     PX_USER_CHECK(v.size() == 5,
                   "--model {}: give five sizes gpt:LAYERS,HIDDEN,HEADS,SEQ,VOCAB, e.g. "
-                  "gpt:96,12288,96,2048,50257",
+                  "gpt:96,12288,96,2048,51200",
                   text);
     return {v[0], v[1], v[2], v[3], v[4]};
   }

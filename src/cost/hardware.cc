@@ -296,6 +296,8 @@ nlohmann::json to_json(const HardwareProfile& hw) {
   if (hw.memory_bandwidth_concurrent > 0) j["memory_bandwidth_concurrent"] = hw.memory_bandwidth_concurrent;
   if (hw.memory_efficiency != 1) j["memory_efficiency"] = hw.memory_efficiency;
   if (hw.gemm.sms > 0) j["gemm"] = gemm_json(hw.gemm);
+  if (hw.action_overhead_s > 0) j["action_overhead_s"] = hw.action_overhead_s;
+  if (hw.step_overhead_s > 0) j["step_overhead_s"] = hw.step_overhead_s;
   return j;
 }
 
@@ -309,10 +311,14 @@ HardwareProfile hardware_from_json(const nlohmann::json& j, const std::string& w
     hw.bytes_per_element = j.value("bytes_per_element", 4);
     PX_USER_CHECK(hw.bytes_per_element == 2 || hw.bytes_per_element == 4,
                   "{}: bytes_per_element = {} must be 2 (bf16/fp16) or 4 (fp32)", what, hw.bytes_per_element);
-    hw.peak_flops            = positive(j, "peak_flops", what);
-    hw.memory_bandwidth      = positive(j, "memory_bandwidth", what);
-    hw.memory_bytes          = j.value("memory_bytes", 0.0);
-    hw.kernel_overhead_s     = j.value("kernel_overhead_s", 0.0);
+    hw.peak_flops        = positive(j, "peak_flops", what);
+    hw.memory_bandwidth  = positive(j, "memory_bandwidth", what);
+    hw.memory_bytes      = j.value("memory_bytes", 0.0);
+    hw.kernel_overhead_s = j.value("kernel_overhead_s", 0.0);
+    hw.action_overhead_s = j.value("action_overhead_s", 0.0);
+    hw.step_overhead_s   = j.value("step_overhead_s", 0.0);
+    PX_USER_CHECK(hw.kernel_overhead_s >= 0 && hw.action_overhead_s >= 0 && hw.step_overhead_s >= 0,
+                  "{}: kernel_overhead_s, action_overhead_s and step_overhead_s must be >= 0", what);
     hw.concurrent_efficiency = j.value("concurrent_efficiency", 1.0);
     hw.memory_efficiency     = j.value("memory_efficiency", 1.0);
     PX_USER_CHECK(hw.memory_efficiency > 0 && hw.memory_efficiency <= 1,

@@ -330,14 +330,17 @@ class StepPricer {
 
   void stage_input(SimInput& in, int s, double f) const {
     const int first = cuts_[s], last = cuts_[s + 1];
+    // Each action the runtime interprets costs its fixed overhead once (a full backward B is one action).
+    const double a = hw_.action_overhead_s;
     StageDurations d;
-    d.forward         = mix(alone_[s].F, together_[s].F, f);
+    d.forward         = mix(alone_[s].F, together_[s].F, f) + a;
     const double I    = mix(alone_[s].I, together_[s].I, f);
-    d.backward_weight = mix(alone_[s].W, together_[s].W, f);
-    d.backward_input  = I;  // a recompute is its own action (R), priced as the forward
-    d.backward        = d.backward_input + d.backward_weight;
+    const double W    = mix(alone_[s].W, together_[s].W, f);
+    d.backward_weight = W + a;
+    d.backward_input  = I + a;  // a recompute is its own action (R), priced as the forward
+    d.backward        = I + W + a;
     in.stages.push_back(d);
-    if (l_.defer_wgrad) in.flush.push_back(mix(alone_[s].flush, together_[s].flush, f));
+    if (l_.defer_wgrad) in.flush.push_back(mix(alone_[s].flush, together_[s].flush, f) + a);
     // Pipeline neighbours are dp·tp ranks apart: the group spans every device. A symbolic GPT under tp
     // sends 1/tp of the activation from each tp rank (Megatron's scatter-gather across nodes, Narayanan et
     // al. 2021 §4.1; with sequence parallelism the activation is that shard already).
@@ -406,7 +409,7 @@ class StepPricer {
       const double bw    = hw_.bandwidth(false) + shared[r] * (hw_.bandwidth(true) - hw_.bandwidth(false));
       const double shard = zero ? device_params_[r] / l_.dp : device_params_[r];
       const double bytes = device_params_[r] * hw_.bytes_per_element;
-      in.opt_step.push_back(shard * 4.0 * passes / bw + hw_.kernel_overhead_s);
+      in.opt_step.push_back(shard * 4.0 * passes / bw + hw_.kernel_overhead_s + hw_.step_overhead_s);
       in.grad_norm.push_back(l_.clip ? shard * 4.0 / bw : 0.0);
       in.reduce_scatter.push_back(zero ? reduce_scatter_time(bytes, l_.dp, dp_link_) : 0.0);
       in.all_gather.push_back(zero ? bytes / bw + all_gather_time(bytes, l_.dp, dp_link_) : 0.0);

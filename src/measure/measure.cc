@@ -11,6 +11,7 @@
 #include "paraxis/core/error.h"
 #include "paraxis/core/tensor.h"
 #include "paraxis/kernels/linear.h"
+#include "paraxis/measure/fixed_costs.h"
 
 namespace paraxis::measure {
 namespace {
@@ -313,6 +314,7 @@ double RunCalibration::measure_round() {
   const Bandwidth bw = measure_memory_bandwidth(1, devices_);
   bandwidth_alone_.push_back(bw.alone);
   if (bw.together > 0) bandwidth_together_.push_back(bw.together);
+  tiny_steps_.push_back(measure_tiny_steps());
   return seconds_since(t0);
 }
 
@@ -323,6 +325,16 @@ HardwareProfile RunCalibration::profile(HardwareProfile hw, bool link, const std
   hw.memory_bandwidth    = median_value(bandwidth_alone_);
   if (!bandwidth_together_.empty()) hw.memory_bandwidth_concurrent = median_value(bandwidth_together_);
   hw.devices_per_node = std::max(hw.devices_per_node, devices_);
+  std::vector<double> tiny(tiny_steps_.front().size());
+  for (size_t i = 0; i < tiny.size(); ++i) {
+    std::vector<double> rounds;
+    for (const auto& r : tiny_steps_) rounds.push_back(r[i]);
+    tiny[i] = median_value(rounds);
+  }
+  const FixedCosts fixed = solve_fixed_costs(hw, tiny);
+  hw.kernel_overhead_s   = fixed.kernel_s;
+  hw.action_overhead_s   = fixed.action_s;
+  hw.step_overhead_s     = fixed.step_s;
   if (link) {
     hw.intra_node        = measure_threads_link();
     hw.intra_node.source = fmt::format("measured by {} (threads backend, 2 devices)", how);

@@ -1,5 +1,6 @@
 # CLI pieces that live in the executable's sources but are unit-tested: compile them into the test binary too.
-target_sources(paraxis_tests PRIVATE ${CMAKE_SOURCE_DIR}/src/cli/model_flags.cc)
+target_sources(paraxis_tests PRIVATE ${CMAKE_SOURCE_DIR}/src/cli/model_flags.cc ${CMAKE_SOURCE_DIR}/src/cli/layout_args.cc
+                                     ${CMAKE_SOURCE_DIR}/src/cli/units.cc)
 target_link_libraries(paraxis_tests PRIVATE CLI11::CLI11)
 
 # `paraxis describe` end to end: exit code and message. Enabled once src/cli/describe.cc exists (it is kept as
@@ -42,3 +43,17 @@ foreach(case
   add_test(NAME cli.safety.${case} COMMAND sh ${PX_SAFETY_CLI} $<TARGET_FILE:paraxis> ${case})
   set_tests_properties(cli.safety.${case} PROPERTIES TIMEOUT 120)
 endforeach()
+
+# `paraxis describe` of a GPT by size: the cost model's symbolic blocks, Megatron-LM's padded vocabulary.
+add_test(NAME cli.describe.gpt_175b
+         COMMAND ${PARAXIS_EXPECT_EXIT} 0 "^layers 0-95 \\(x96\\) +transformer_block"
+                 $<TARGET_FILE:paraxis> describe --model gpt-175b)
+add_test(NAME cli.describe.gpt_175b_vocabulary
+         COMMAND ${PARAXIS_EXPECT_EXIT} 0 "vocabulary 51200; batch 1 sequences"
+                 $<TARGET_FILE:paraxis> describe --model gpt-175b)
+add_test(NAME cli.describe.gpt_by_sizes
+         COMMAND ${PARAXIS_EXPECT_EXIT} 0 "2 layers, hidden 64, 4 heads, sequence 16, vocabulary 100"
+                 $<TARGET_FILE:paraxis> describe --model gpt:2,64,4,16,100 --batch 2)
+add_test(NAME cli.describe.gpt_bad_sizes
+         COMMAND ${PARAXIS_EXPECT_EXIT} 2 "give five sizes gpt:LAYERS,HIDDEN,HEADS,SEQ,VOCAB"
+                 $<TARGET_FILE:paraxis> describe --model gpt:2,64)

@@ -73,3 +73,46 @@ add_test(NAME cli.train.recompute_prints_its_stash
                  --devices 2 --pp 2 --microbatches 8 --schedule gpipe --recompute --progress none)
 set_tests_properties(cli.train.recompute_prints_its_stash PROPERTIES PASS_REGULAR_EXPRESSION
   "activations kept for the backward: at most [0-9.]+ MB on device 0 \\(measured, with --recompute\\)")
+
+# Output a Megatron-LM user reads without a manual (issue #15, item 5): the winner's Megatron-LM arguments and
+# train flags, --micro-batch-size beside -m, the default preset's notice, presets labelled with their
+# assumptions, human units in and out, one utilization line per stage group.
+set(PX_EXPECT ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh)
+add_test(NAME cli.plan.winner_in_megatron_arguments
+         COMMAND ${PX_EXPECT} 0
+                 "^the winner in Megatron-LM \\(pretrain_gpt.py on 64 GPUs, data-parallel size [0-9]+\\): --num-layers 24 .*--tensor-model-parallel-size [0-9]+ --pipeline-model-parallel-size [0-9]+ .*--micro-batch-size [0-9]+ --global-batch-size 64"
+                 $<TARGET_FILE:paraxis> plan --model gpt-1.3b --devices 64 --preset a100-80gb --global-batch 64 --top 1)
+add_test(NAME cli.plan.winner_as_train_flags
+         COMMAND ${PX_EXPECT} 0 "^the winner as paraxis train flags: --devices 64 --dp [0-9]+ --tp [0-9]+ --pp [0-9]+ --schedule"
+                 $<TARGET_FILE:paraxis> plan --model gpt-1.3b --devices 64 --preset a100-80gb --global-batch 64 --top 1)
+add_test(NAME cli.plan.micro_batch_size_fixes_the_micro_batch
+         COMMAND ${PX_EXPECT} 0 "--micro-batch-size 2 --global-batch-size 64"
+                 $<TARGET_FILE:paraxis> plan --model gpt-1.3b --devices 8 --preset h100-sxm --global-batch-size 64
+                 --micro-batch-size 2 --top 1)
+add_test(NAME cli.plan.memory_in_human_units
+         COMMAND ${PX_EXPECT} 2 "does not fit: needs"
+                 $<TARGET_FILE:paraxis> plan --model gpt-13b --devices 8 --preset a100-80gb --global-batch 8
+                 --memory-per-device 1GB)
+add_test(NAME cli.plan.memory_unit_unknown
+         COMMAND ${PX_EXPECT} 2 "--memory-per-device 80GQ: give a positive size in bytes with an optional unit"
+                 $<TARGET_FILE:paraxis> plan --model gpt-13b --devices 8 --preset a100-80gb --memory-per-device 80GQ)
+add_test(NAME cli.predict.micro_batch_size_sets_m
+         COMMAND ${PX_EXPECT} 0 "predicted step time +[0-9.]+ (s|ms) \\(micro-batch size 4, 8 micro-batches\\)"
+                 $<TARGET_FILE:paraxis> predict --model gpt-1.3b --preset a100-80gb --tp 8 --pp 4 --dp 2
+                 --global-batch-size 64 --micro-batch-size 4)
+add_test(NAME cli.predict.micro_batch_size_conflicts_with_m
+         COMMAND ${PX_EXPECT} 2 "--micro-batch-size 2 and -m 8 disagree: micro-batch size x m x dp = 2 x 8 x 2 = 32, but --global-batch is 64; use -m 16 with --micro-batch-size 2"
+                 $<TARGET_FILE:paraxis> predict --model gpt-1.3b --preset a100-80gb --pp 4 --dp 2 -m 8
+                 --global-batch 64 --micro-batch-size 2)
+add_test(NAME cli.predict.default_preset_says_so
+         COMMAND ${PX_EXPECT} 0 "^note: no --preset or --machine given, so this prices gpt L24 .* on cpu-this-machine .*give --preset a100-80gb, h100-sxm or h200"
+                 $<TARGET_FILE:paraxis> predict --model gpt-1.3b --pp 4 -m 4 --global-batch 4)
+add_test(NAME cli.predict.preset_lists_its_assumptions
+         COMMAND ${PX_EXPECT} 0 "^  assumed \\(on no datasheet\\): kernel overhead 5 us, link latency 5 us in a node, 10 us between nodes"
+                 $<TARGET_FILE:paraxis> predict --model gpt-1.3b --preset h100-sxm --dp 8 --global-batch 64)
+add_test(NAME cli.predict.preset_is_datasheet_derived
+         COMMAND ${PX_EXPECT} 0 "^hardware a100-80gb \\(preset: datasheet figures and published measurements, not measured here"
+                 $<TARGET_FILE:paraxis> predict --model gpt-1.3b --preset a100-80gb --dp 8 --global-batch 64)
+add_test(NAME cli.predict.seconds_and_stage_groups
+         COMMAND sh -c "$0 predict --model gpt-175b --preset h200 --dp 16 --tp 8 --pp 24 -m 96 --global-batch 1536 > ${PX_MODEL_DIR}/groups.txt; grep -E 'predicted step time +[0-9.]+ s ' ${PX_MODEL_DIR}/groups.txt && grep -E '^  pipeline ranks [0-9]+-[0-9]+: utilization [0-9.]+% each' ${PX_MODEL_DIR}/groups.txt && test $(grep -c 'pipeline rank' ${PX_MODEL_DIR}/groups.txt) -lt 24"
+                 $<TARGET_FILE:paraxis>)

@@ -4,7 +4,7 @@
 //   LinkProfile nv = link_preset("nvlink4");
 //   double t = allreduce_time(64e6, 8, nv);                 // ring: 2(n−1)/n · S/β + 2(n−1)α
 //   ModelDesc m = describe_model(ModelSpec::mlp({784, 256, 10}));   // Layer::cost of every block
-//   ModelDesc g = gpt_symbolic({.layers = 96, .hidden = 12288, .heads = 96, .seq = 2048, .vocab = 50257});
+//   ModelDesc g = gpt_symbolic({.layers = 96, .hidden = 12288, .heads = 96, .seq = 2048, .vocab = 51200});
 //   Cost c = m.blocks[0].at_batch(32);                      // flops/bytes of fc1 on a micro-batch of 32
 //   double s = pass_time(c.fwd_flops, c.fwd_bytes, m.blocks[0].matmuls, hw, /*threads=*/1);
 //
@@ -77,7 +77,7 @@ struct BlockDesc {
 };
 
 struct ModelDesc {
-  std::string name;  // "mlp 784-256-10", "gpt L96 H12288 NH96 T2048 V50257 (symbolic)"
+  std::string name;  // "mlp 784-256-10", "gpt L96 H12288 NH96 T2048 V51200 (symbolic)"
   std::vector<BlockDesc> blocks;
   std::vector<int64_t> tp_divides;  // sizes tp must divide (heads, hidden widths)
   double input_bytes_per_sample = 0;
@@ -98,11 +98,12 @@ struct ModelDesc {
 ModelDesc describe_model(const ModelSpec& spec);
 
 struct GptSize {
-  int64_t layers = 96, hidden = 12288, heads = 96, seq = 2048, vocab = 50257;
+  int64_t layers = 96, hidden = 12288, heads = 96, seq = 2048, vocab = 51200;
 };
 // Analytic description of a GPT too large to build (no tensors are allocated).
 ModelDesc gpt_symbolic(const GptSize& size);
-// "gpt-175b", "gpt-13b", "gpt-1.3b" (GPT-3 paper, Table 2.1) or "gpt:L,H,NH,T,V"; user error otherwise.
+// "gpt-175b", "gpt-13b", "gpt-6.7b", "gpt-1.3b" (GPT-3 paper, Table 2.1, with Megatron-LM's padded
+// vocabulary of 51,200) or "gpt:L,H,NH,T,V"; user error otherwise.
 GptSize parse_gpt_size(const std::string& text);
 
 // Time of one pass of one block: the larger of compute (flops at the matmul rate of this call size, or at

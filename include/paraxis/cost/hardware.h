@@ -102,6 +102,11 @@ struct HardwareProfile {
   GemmProfile gemm;              // GPU presets: tile and wave model of each GEMM (gemm.h); empty on a CPU
   double memory_bytes      = 0;  // capacity per device
   double kernel_overhead_s = 0;  // fixed cost per kernel call (launch, dispatch)
+  // The runtime's own fixed costs (measure/fixed_costs.h; 0 in the GPU presets, where kernel launches are
+  // asynchronous and hidden behind the GPU's work): per compute action of the step list it interprets (F, B,
+  // I, W, R, FLUSH_W: dispatch, buffers, trace record) and per step (loss, optimizer launch, bookkeeping).
+  double action_overhead_s = 0;
+  double step_overhead_s   = 0;
   // Rate when every core of the machine computes at once, relative to one alone (1 for accelerators).
   double concurrent_efficiency = 1;
   // Skinny-call rates by rows (empty: none), one device alone and every device of the node at once.

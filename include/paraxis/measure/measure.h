@@ -130,8 +130,9 @@ class RunCalibration {
   RunCalibration(const LinearCalls& calls, int devices);
   double measure_round();  // one round; returns its seconds
   int rounds() const { return shapes_.rounds(); }
-  // `hw` with the measured Linear rates and bandwidths and, when `link`, the threads backend's link between
-  // 2 devices measured now (`how` names the command in the link's source). `unsteady` gets a notice when
+  // `hw` with the measured Linear rates and bandwidths, the runtime's fixed costs (kernel call, action, step:
+  // measure/fixed_costs.h, each tiny step's median over the rounds) and, when `link`, the threads backend's
+  // link between 2 devices measured now (`how` names the command in the link's source). `unsteady` gets a notice when
   // rounds disagreed by more than 25% ("" otherwise).
   HardwareProfile profile(HardwareProfile hw, bool link, const std::string& how, std::string& unsteady) const;
 
@@ -139,6 +140,7 @@ class RunCalibration {
   ShapeRateRounds shapes_;
   int devices_ = 1;
   std::vector<double> bandwidth_alone_, bandwidth_together_;
+  std::vector<std::vector<double>> tiny_steps_;  // per round: the fixed-cost steps (fixed_costs.h)
 };
 
 }  // namespace paraxis::measure
