@@ -122,7 +122,11 @@ PY
     kill -INT $pid; wait $pid; rc=$?
     cat out.txt
     [ "$rc" -eq 130 ] || fail "exit code $rc, expected 130"
-    [ -f ck/device-0.safetensors ] || fail "no final checkpoint"
+    # The committed checkpoint of the step it stopped at (docs/io.md, checkpoint directories).
+    step=$(cat ck/latest 2>/dev/null)
+    [ -n "$step" ] && [ -f "ck/$step/manifest.json" ] && [ -f "ck/$step/device-0.safetensors" ] || fail "no final checkpoint"
+    stopped=$(sed -n 's/.*after step \([0-9]*\);.*/\1/p' out.txt)
+    [ "$step" = "$(printf 'step-%06d' "$stopped")" ] || fail "latest is $step, but the run stopped after step $stopped"
     [ -f t.json ] || fail "no trace"
     run 0 "" analyze t.json ;;
   sigterm_two_devices)
@@ -132,7 +136,9 @@ PY
     kill -TERM $pid; wait $pid; rc=$?
     cat out.txt
     [ "$rc" -eq 143 ] || fail "exit code $rc, expected 143"
-    [ -f ck/device-0.safetensors ] && [ -f ck/device-1.safetensors ] || fail "missing per-device checkpoints" ;;
+    step=$(cat ck/latest 2>/dev/null)
+    [ -n "$step" ] && [ -f "ck/$step/manifest.json" ] && [ -f "ck/$step/device-0.safetensors" ] &&
+      [ -f "ck/$step/device-1.safetensors" ] || fail "missing per-device checkpoints" ;;
   second_signal_exits_at_once)
     # Two signals sent while the process is stopped arrive together on SIGCONT: the second ends the process
     # at once (128 + its number), without the graceful path's "stopped by signal" line.
