@@ -40,7 +40,8 @@ int run_step_bench(const StepBenchOptions& o) {
              t.median_ms, t.min_ms, t.median_cpu_ms, t.gflop);
   measure::FmaPeak peak = measure::measure_fma_peak();  // this machine, this run: never a constant
   fmt::print(
-      "achieved: {:.1f} GFLOP/s = {:.1f}% of {} core(s) at {:.0f} GFLOP/s fp32 peak (measured, {} FMA loop)\n",
+      "achieved: {:.1f} GFLOP/s = {:.1f}% of {} core(s) at {:.0f} GFLOP/s fp32 peak (measured, {} FMA "
+      "loop)\n",
       gflops, 100 * gflops / (peak.gflops * o.threads), o.threads, peak.gflops, peak.isa);
   return 0;
 }
