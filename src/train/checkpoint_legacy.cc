@@ -8,6 +8,7 @@
 #include "paraxis/core/safetensors.h"
 #include "paraxis/nn/param_io.h"
 #include "paraxis/train/checkpoint.h"
+#include "train/checkpoint_store.h"
 
 namespace paraxis {
 
@@ -27,28 +28,11 @@ CheckpointState load_legacy_checkpoint(const std::string& dir, int rank, const T
   };
   PX_USER_CHECK(meta("format") == "paraxis-checkpoint-1",
                 "--resume {}: {} has format '{}', expected paraxis-checkpoint-1", dir, path, meta("format"));
-  PX_USER_CHECK(meta("model") == cfg.model.describe(),
-                "--resume {}: the checkpoint is of model '{}' but this run builds '{}'", dir, meta("model"),
-                cfg.model.describe());
   PX_USER_CHECK(
       meta("layout") == checkpoint_layout(cfg),
       "--resume {}: the checkpoint's layout is '{}' but this run's is '{}'; resume with the same layout", dir,
       meta("layout"), checkpoint_layout(cfg));
-  PX_USER_CHECK(meta("batch") == std::to_string(cfg.batch) && meta("data") == cfg.data,
-                "--resume {}: the checkpoint trained --data {} --batch {}; this run has --data {} --batch {}",
-                dir, meta("data"), meta("batch"), cfg.data, cfg.batch);
-  // Seed and shuffle decide the order of the remaining batches: a different one silently trains on other
-  // data.
-  PX_USER_CHECK(
-      meta("seed") == std::to_string(cfg.seed),
-      "--resume {}: the checkpoint was trained with --seed {} but this run has --seed {}; resume with "
-      "--seed {}",
-      dir, meta("seed"), cfg.seed, meta("seed"));
-  const std::string shuffle = cfg.shuffle ? "true" : "false";
-  PX_USER_CHECK(meta("shuffle") == shuffle,
-                "--resume {}: the checkpoint was trained with shuffle {} but this run has shuffle {}; resume "
-                "with {}",
-                dir, meta("shuffle"), shuffle, meta("shuffle") == "true" ? "--shuffle" : "--no-shuffle");
+  check_same_data(dir, meta, cfg);
   if (rank == 0 && meta("hyperparameters") != checkpoint_hyperparameters(cfg))
     fmt::print(stderr,
                "note: resuming with other hyperparameters than the checkpoint's; the run will differ from an "

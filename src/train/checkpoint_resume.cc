@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <functional>
 #include <vector>
 
 #include "paraxis/core/error.h"
@@ -12,14 +13,11 @@ namespace paraxis {
 
 namespace fs = std::filesystem;
 
-namespace {
+namespace {}  // namespace
 
 // The settings that decide what the saved state means; a resume that changes one trains something else.
-void check_same_run(const std::string& where, const CheckpointManifest& m, const TrainConfig& cfg) {
-  auto saved = [&](const char* key) {
-    auto it = m.run.find(key);
-    return it == m.run.end() ? std::string("(none)") : it->second;
-  };
+void check_same_data(const std::string& where, const std::function<std::string(const char*)>& saved,
+                     const TrainConfig& cfg) {
   PX_USER_CHECK(saved("model") == cfg.model.describe(),
                 "--resume {}: the checkpoint is of model '{}' but this run builds '{}'", where,
                 saved("model"), cfg.model.describe());
@@ -38,6 +36,16 @@ void check_same_run(const std::string& where, const CheckpointManifest& m, const
                 "--resume {}: the checkpoint was trained with shuffle {} but this run has shuffle {}; resume "
                 "with {}",
                 where, saved("shuffle"), shuffle, saved("shuffle") == "true" ? "--shuffle" : "--no-shuffle");
+}
+
+namespace {
+
+void check_same_run(const std::string& where, const CheckpointManifest& m, const TrainConfig& cfg) {
+  auto saved = [&](const char* key) {
+    auto it = m.run.find(key);
+    return it == m.run.end() ? std::string("(none)") : it->second;
+  };
+  check_same_data(where, saved, cfg);
   PX_USER_CHECK(saved("optimizer") == cfg.optimizer,
                 "--resume {}: the checkpoint holds {} state but this run has --optimizer {}; resume with "
                 "--optimizer {}",

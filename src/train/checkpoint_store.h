@@ -11,12 +11,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "paraxis/data/loader.h"
+#include "paraxis/train/trainer.h"
 
 namespace paraxis {
 
@@ -66,5 +68,10 @@ CheckpointManifest verify_checkpoint(const std::string& step_dir);
 // after-latest. A test hook for the commit protocol; costs one getenv per save otherwise.
 bool fault_requested(const char* point, int64_t step);
 [[noreturn]] void fault_exit(const char* point, int64_t step);
+
+// A resumed run must keep the model, data, batch, seed and shuffle of the run that saved (`saved(key)` reads
+// the saved value): user errors naming both values and the flag that resumes (checkpoint_resume.cc).
+void check_same_data(const std::string& where, const std::function<std::string(const char*)>& saved,
+                     const TrainConfig& cfg);
 
 }  // namespace paraxis

@@ -8,25 +8,13 @@
 
 #include "paraxis/kernels/conv.h"
 #include "paraxis/kernels/precision.h"
+#include "test_support/bf16.h"
 
 using namespace paraxis;
+using paraxis::testing::bf16_rounded;
+using paraxis::testing::uniform_floats;
 
 namespace {
-
-std::vector<float> randv(size_t n, std::mt19937& g) {
-  std::uniform_real_distribution<float> d(-1, 1);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
-
-std::vector<double> rounded(const std::vector<float>& v) {
-  std::vector<uint16_t> bits(v.size());
-  to_bf16(bits.data(), v.data(), static_cast<int64_t>(v.size()));
-  std::vector<double> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i) out[i] = from_bf16(bits[i]);
-  return out;
-}
 
 void expect_near(const std::vector<float>& got, const std::vector<double>& want, double tol,
                  const char* what) {
@@ -34,24 +22,21 @@ void expect_near(const std::vector<float>& got, const std::vector<double>& want,
   for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], tol) << what << "[" << i << "]";
 }
 
-struct Bf16Scope {
-  Bf16Scope() { set_matmul_precision(Precision::kBf16); }
-  ~Bf16Scope() { set_matmul_precision(Precision::kFp32); }
-};
-
 }  // namespace
 
 TEST(Bf16Conv, EveryPassIsTheProductOfTheRoundedInputsAccumulatedInFp32) {
-  Bf16Scope bf16;
+  MatmulPrecisionScope bf16(Precision::kBf16);
   std::mt19937 g(7);
   for (Conv2dShape s : {Conv2dShape{2, 1, 9, 9, 16, 5, 1, 2}, Conv2dShape{2, 16, 8, 8, 32, 3, 2, 1},
                         Conv2dShape{1, 3, 11, 11, 8, 4, 1, 0}}) {
     SCOPED_TRACE(::testing::Message() << "cin " << s.cin << " k " << s.k << " stride " << s.stride);
     const size_t nx = s.n * s.cin * s.h * s.w, nw = s.cout * s.cin * s.k * s.k,
                  ny = s.n * s.cout * s.oh() * s.ow();
-    auto x = randv(nx, g), w = randv(nw, g), b = randv(s.cout, g), dy = randv(ny, g);
+    auto x = uniform_floats(nx, g), w = uniform_floats(nw, g), b = uniform_floats(s.cout, g),
+         dy                = uniform_floats(ny, g);
     const double tol       = 2e-6 * (1 + s.cin * s.k * s.k + s.n * s.oh() * s.ow());
-    std::vector<double> xr = rounded(x), wr = rounded(w), dyr = rounded(dy), bd(b.begin(), b.end());
+    std::vector<double> xr = bf16_rounded(x), wr = bf16_rounded(w), dyr = bf16_rounded(dy),
+                        bd(b.begin(), b.end());
     std::vector<double> want_y(ny), want_dx(nx), want_dw(nw, 0.0), want_db(s.cout, 0.0);
     ref::conv2d_forward<double>(want_y.data(), xr.data(), wr.data(), bd.data(), s);
     ref::conv2d_backward_data<double>(want_dx.data(), dyr.data(), wr.data(), s);

@@ -11,26 +11,14 @@
 #include "paraxis/kernels/linear.h"
 #include "paraxis/kernels/matmul.h"
 #include "paraxis/kernels/precision.h"
+#include "test_support/bf16.h"
 #include "test_support/user_error.h"
 
 using namespace paraxis;
+using paraxis::testing::bf16_rounded;
+using paraxis::testing::uniform_floats;
 
 namespace {
-
-std::vector<float> randv(size_t n, std::mt19937& g) {
-  std::uniform_real_distribution<float> d(-1, 1);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
-
-std::vector<double> rounded(const std::vector<float>& v) {
-  std::vector<uint16_t> bits(v.size());
-  to_bf16(bits.data(), v.data(), static_cast<int64_t>(v.size()));
-  std::vector<double> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i) out[i] = from_bf16(bits[i]);
-  return out;
-}
 
 // c[b][i][j] = beta c + Σ_k a[b][i][k] b[b][k][j] in float64, a stored (K, M) when ta, b stored (N, K) when tb.
 std::vector<double> reference(const std::vector<double>& a, const std::vector<double>& b,
@@ -48,11 +36,6 @@ std::vector<double> reference(const std::vector<double>& a, const std::vector<do
       }
   return c;
 }
-
-struct Bf16Scope {  // the precision for one test, fp32 again after it
-  Bf16Scope() { set_matmul_precision(Precision::kBf16); }
-  ~Bf16Scope() { set_matmul_precision(Precision::kFp32); }
-};
 
 }  // namespace
 
@@ -77,7 +60,7 @@ TEST(Bf16, RoundsToNearestEvenAndKeepsSpecialValues) {
 }
 
 TEST(Bf16, MatmulIsTheExactProductOfTheRoundedInputsAccumulatedInFp32) {
-  Bf16Scope bf16;
+  MatmulPrecisionScope bf16(Precision::kBf16);
   std::mt19937 g(11);
   for (int64_t m : {int64_t{1}, int64_t{7}, int64_t{33}})
     for (int64_t n : {int64_t{1}, int64_t{31}})
@@ -86,9 +69,10 @@ TEST(Bf16, MatmulIsTheExactProductOfTheRoundedInputsAccumulatedInFp32) {
           for (float beta : {0.0f, 1.0f})
             for (int64_t batch : {int64_t{1}, int64_t{3}}) {
               const bool ta = t & 1, tb = t & 2;
-              auto a = randv(batch * m * k, g), b = randv(batch * k * n, g), c = randv(batch * m * n, g);
+              auto a = uniform_floats(batch * m * k, g), b = uniform_floats(batch * k * n, g),
+                   c = uniform_floats(batch * m * n, g);
               const std::vector<double> want =
-                  reference(rounded(a), rounded(b), c, m, n, k, ta, tb, beta, batch);
+                  reference(bf16_rounded(a), bf16_rounded(b), c, m, n, k, ta, tb, beta, batch);
               const std::vector<double> fp32 =
                   reference({a.begin(), a.end()}, {b.begin(), b.end()}, c, m, n, k, ta, tb, beta, batch);
               matmul(c.data(), a.data(), b.data(), m, n, k, ta, tb, beta, batch);
@@ -100,13 +84,13 @@ TEST(Bf16, MatmulIsTheExactProductOfTheRoundedInputsAccumulatedInFp32) {
 }
 
 TEST(Bf16, LinearForwardWithBiasRoundsItsInputsNotItsBias) {
-  Bf16Scope bf16;
+  MatmulPrecisionScope bf16(Precision::kBf16);
   std::mt19937 g(5);
   const int64_t n = 9, in = 70, out = 13;
-  auto x = randv(n * in, g), w = randv(out * in, g), bias = randv(out, g);
+  auto x = uniform_floats(n * in, g), w = uniform_floats(out * in, g), bias = uniform_floats(out, g);
   std::vector<float> y(n * out);
   linear_forward(y.data(), x.data(), w.data(), bias.data(), n, in, out);
-  const std::vector<double> xr = rounded(x), wr = rounded(w);
+  const std::vector<double> xr = bf16_rounded(x), wr = bf16_rounded(w);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < out; ++j) {
       double want = bias[j];

@@ -14,11 +14,6 @@ using testing_util::RunResult;
 using testing_util::train_layout;
 using K = pipeline::ScheduleKind;
 
-struct Bf16Scope {  // bf16 products for one test, fp32 again after it
-  Bf16Scope() { set_matmul_precision(Precision::kBf16); }
-  ~Bf16Scope() { set_matmul_precision(Precision::kFp32); }
-};
-
 EngineConfig layout(int dp, int tp, int pp, int m) {
   EngineConfig cfg;
   cfg.grid               = Grid{dp, tp, pp};
@@ -38,7 +33,7 @@ void expect_bf16_curve_near_fp32(const ModelSpec& spec, int64_t batch, bool lear
   const RunResult fp32 = train_layout(spec, layout(1, 1, 1, 1), 30, batch);
   RunResult bf16;
   {
-    Bf16Scope scope;
+    MatmulPrecisionScope scope(Precision::kBf16);
     bf16 = train_layout(spec, layout(1, 1, 1, 1), 30, batch);
   }
   double largest = 0;
@@ -63,7 +58,7 @@ TEST(Bf16Training, LossCurveStaysWithinTwoPercentOfFp32) {
 // accumulations, and a last-bit difference can round an activation to the neighbouring bf16 value, so the
 // tolerance is bf16's relative step (2^-8 ≈ 4e-3) rather than fp32's.
 TEST(Bf16Training, EveryLayoutTrainsLikeOneDevice) {
-  Bf16Scope scope;
+  MatmulPrecisionScope scope(Precision::kBf16);
   const RunResult one = train_layout(kMlp, layout(1, 1, 1, 1), 10, 32);
   for (auto [dp, tp, pp, m] :
        {std::array{2, 1, 1, 1}, std::array{1, 2, 1, 1}, std::array{1, 1, 2, 4}, std::array{2, 1, 2, 2}}) {
