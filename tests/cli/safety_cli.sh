@@ -5,21 +5,9 @@
 set -u
 PX="$1"
 CASE="$2"
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK" || exit 1
-
-fail() { echo "FAIL [$CASE]: $*"; exit 1; }
-
-# run CODE PATTERN ARGS...: paraxis ARGS must exit with CODE and print PATTERN (extended regex).
-run() {
-  code="$1"; pattern="$2"; shift 2
-  echo "+ paraxis $*"
-  out=$("$PX" "$@" 2>&1); rc=$?
-  printf '%s\n' "$out" | tail -n 20
-  [ "$rc" -eq "$code" ] || fail "exit code $rc, expected $code"
-  [ -z "$pattern" ] || printf '%s\n' "$out" | grep -qE -- "$pattern" || fail "output lacks '$pattern'"
-}
+HERE=$(cd "$(dirname "$0")" && pwd)
+RUN_GREP=-E  # patterns here are extended regexes
+. "$HERE/case_lib.sh"
 
 no_temp_left() { ! ls ./*.tmp.* >/dev/null 2>&1 || fail "temp file left: $(ls ./*.tmp.*)"; }
 

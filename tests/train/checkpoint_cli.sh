@@ -7,22 +7,7 @@ set -u
 PX="$1"
 CASE="$2"
 HERE=$(cd "$(dirname "$0")" && pwd)
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK" || exit 1
-
-fail() { echo "FAIL [$CASE]: $*"; exit 1; }
-
-# run CODE PATTERN ARGS...: paraxis ARGS must exit with CODE and print PATTERN (fixed string).
-run() {
-  code="$1"; pattern="$2"; shift 2
-  echo "+ paraxis $*"
-  out=$("$PX" "$@" 2>&1); rc=$?
-  printf '%s\n' "$out" | tail -n 20
-  [ "$rc" -eq "$code" ] || fail "exit code $rc, expected $code"
-  [ -z "$pattern" ] || printf '%s\n' "$out" | grep -qF -- "$pattern" || fail "output lacks '$pattern'"
-}
-same() { cmp "$1" "$2" || fail "$1 and $2 differ"; echo "identical: $1 $2"; }
+. "$HERE/../cli/case_lib.sh"
 close() { python3 "$HERE/compare_safetensors.py" "$1" "$2" || fail "$1 and $2 differ beyond fp32 tolerance"; }
 
 MLP="--model mlp --mlp-sizes 32,24,10 --data synthetic --batch 512 --progress none --optimizer adamw --lr 0.01"

@@ -5,24 +5,8 @@
 set -u
 PX="$1"
 CASE="$2"
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK" || exit 1
-
-fail() { echo "FAIL [$CASE]: $*"; exit 1; }
-
-# run CODE PATTERN ARGS...: paraxis ARGS must exit with CODE and print PATTERN (fixed string).
-run() {
-  code="$1"; pattern="$2"; shift 2
-  echo "+ paraxis $*"
-  out=$("$PX" "$@" 2>&1); rc=$?
-  printf '%s\n' "$out" | tail -n 20
-  [ "$rc" -eq "$code" ] || fail "exit code $rc, expected $code"
-  [ -z "$pattern" ] || printf '%s\n' "$out" | grep -qF -- "$pattern" || fail "output lacks '$pattern'"
-}
-
-# same FILE FILE: byte-for-byte identical (parameters and metadata).
-same() { cmp "$1" "$2" || fail "$1 and $2 differ"; echo "identical: $1 $2"; }
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../cli/case_lib.sh"
 
 # A small but real run: an MLP on synthetic data; 16384 samples / batch 512 = 32 batches per epoch, so 40
 # steps cross an epoch boundary (reshuffle) after the checkpoint at step 20.
