@@ -17,15 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string temp_path(const std::string& name) {
-  return (fs::temp_directory_path() / (name + "." + std::to_string(::getpid()))).string();
-}
-
-std::vector<uint8_t> raw_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 std::vector<uint8_t> pixels() {
   std::vector<uint8_t> p(3 * 4 * 4);
   for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<uint8_t>(i * 7);

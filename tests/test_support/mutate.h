@@ -7,7 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -15,6 +20,17 @@
 #include "paraxis/core/error.h"
 
 namespace paraxis::testing {
+
+// A path in the temporary directory, unique to this process (the mutated files are rewritten in place).
+inline std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / (name + "." + std::to_string(::getpid()))).string();
+}
+
+// A file's bytes (the valid file a test mutates).
+inline std::vector<uint8_t> raw_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
 
 // One to four edits: flip a byte, set one to a value parsers care about, truncate, insert, duplicate a span.
 inline std::vector<uint8_t> mutate(std::vector<uint8_t> b, uint32_t seed) {
