@@ -281,6 +281,7 @@ class StepPricer {
                              .placement = l_.pp > 1 && l_.microbatches == 1,
                              .known     = true};
     in.rendezvous         = hw_.intra_node.rendezvous && l_.devices() <= hw_.devices_per_node;
+    in.blocking_sends     = model_.blocks.back().dims.known();
     in.buckets_share_core = dp_link_.shares_compute_core && l_.devices() <= hw_.devices_per_node && l_.dp > 1;
     for (int s = 0; s < stages_; ++s) stage_input(in, s, shared[sched_.lowered.stage_device[s]]);
     if (l_.dp > 1 && !l_.zero1) bucket_inputs(in, shared);
@@ -351,6 +352,11 @@ class StepPricer {
         (first == 0 ? 0.0 : model_.blocks[first - 1].out_bytes_per_sample) * b_ * e_ / shard;
     in.send_forward.push_back(p2p_time(fwd_bytes, pp_link));
     in.send_backward.push_back(first == 0 ? 0.0 : p2p_time(bwd_bytes, pp_link));
+    const bool gathers        = shard > 1 && !l_.sequence_parallel;  // with it, the activation stays sharded
+    const LinkProfile tp_link = hw_.collective_link(l_.tp, 1);
+    in.gather_forward.push_back(gathers ? all_gather_time(fwd_bytes * shard, l_.tp, tp_link) : 0.0);
+    in.gather_backward.push_back(gathers && first > 0 ? all_gather_time(bwd_bytes * shard, l_.tp, tp_link)
+                                                      : 0.0);
     in.forward_bytes.push_back(static_cast<int64_t>(fwd_bytes));
     in.backward_bytes.push_back(static_cast<int64_t>(bwd_bytes));
   }
@@ -467,6 +473,11 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
         "predicted: one pipeline group of {} device(s) simulated; its {} data- and "
           "tensor-parallel replica(s) run the same timeline",
         l.pp, l.dp * l.tp);
+  if (in.blocking_sends && l.pp > 1)
+    p.note += fmt::format("; pipeline transfers as Megatron-LM runs them: the sender waits for each{}",
+                          in.gather_forward.empty() || in.gather_forward[0] == 0
+                              ? ""
+                              : ", each tp rank sends 1/tp and the receiver all-gathers it over its node");
   return p;
 }
 

@@ -233,6 +233,7 @@ class Sim {
     }
     const double t0 = std::max(t, p2p_free_[d]), t1 = t0 + tt;
     p2p_free_[d] = t1;
+    if (in_.blocking_sends) compute_free_[d] = t1;
     r_.comm[d] += tt;
     ready_.complete(a, t, t1);
     emit(d, trace::Kind::kSend, t0, t1, s, k, bytes_of(fwd, s), s_.stage_device[fwd ? s + 1 : s - 1], f);
@@ -261,6 +262,10 @@ class Sim {
            action_of_send_[fwd ? 0 : 1][static_cast<size_t>(src) * s_.num_microbatches + k]);
     }
     emit(d, trace::Kind::kRecv, t, end, a.stage, k, bytes_of(fwd, src), peer, f);
+    const double gather = at(fwd ? in_.gather_forward : in_.gather_backward, src);
+    if (gather > 0) emit(d, trace::Kind::kAllGather, end, end + gather, a.stage, k);
+    r_.comm[d] += gather;
+    end += gather;
     compute_free_[d] = end;
     ready_.complete(a, end);
     return true;

@@ -70,6 +70,24 @@ TEST(Simulator, TransfersAreOnTheCriticalPath) {
   EXPECT_DOUBLE_EQ(simulate(s, in).step_time, 6.5);
   in.rendezvous = true;  // the receiver is already waiting: same times
   EXPECT_DOUBLE_EQ(simulate(s, in).step_time, 6.5);
+  in.rendezvous     = false;
+  in.gather_forward = {0.25, 0.0};  // stage 1 all-gathers stage 0's output after receiving it: + 0.25
+  EXPECT_DOUBLE_EQ(simulate(s, in).step_time, 6.75);
+}
+
+TEST(Simulator, ABlockingSenderComputesOnlyAfterItsTransfer) {
+  // 1F1B, 2 stages, 2 micro-batches, F 1, B 2, every transfer 0.5.
+  pipeline::Schedule s = pipeline::lower_send_recv(pipeline::generate_schedule({ScheduleKind::k1F1B, 2, 2}));
+  SimInput in          = SimInput::unit(s);
+  in.send_forward      = {0.5, 0.5};
+  in.send_backward     = {0.5, 0.5};
+  // Overlapped: device 0 runs F(0) [0,1], F(1) [1,2] while sending; device 1 F(0) [1.5,2.5], B(0) [2.5,4.5],
+  // F(1) [4.5,5.5], B(1) [5.5,7.5]; device 0's B(0) [5,7], B(1) waits for the gradient sent [7.5,8]: [8,10].
+  EXPECT_DOUBLE_EQ(simulate(s, in).step_time, 10.0);
+  // Blocking: device 0's F(1) starts after its first send [1,1.5]; device 1 sends B(0)'s gradient [4.5,5]
+  // before F(1) [5,6], B(1) [6,8], its gradient [8,8.5]; device 0's B(1) [8.5,10.5].
+  in.blocking_sends = true;
+  EXPECT_DOUBLE_EQ(simulate(s, in).step_time, 10.5);
 }
 
 TEST(Simulator, GradientBucketsOverlapTheLastBackward) {

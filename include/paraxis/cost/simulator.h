@@ -41,6 +41,13 @@ struct SimInput {
   std::vector<double> send_backward;   // per stage s: transfer time of the gradient of s's input to s−1
   std::vector<int64_t> forward_bytes, backward_bytes;  // per stage, for the trace (optional)
   bool rendezvous = false;                             // a transfer waits for the receiver to post its RECV
+  // The sender waits for its transfer to end before its next action (Megatron-LM's p2p_communication: the
+  // requests waited on, then a device synchronize), instead of the transfer overlapping its compute.
+  bool blocking_sends = false;
+  // Per stage s (empty: none): what the receiver of s's output (forward) or input gradient (backward) spends
+  // re-assembling it after the transfer (Megatron-LM's scatter-gather: each tp rank sends 1/tp, the receiver
+  // all-gathers over its node).
+  std::vector<double> gather_forward, gather_backward;
   // Per device d and bucket b (the list's REDUCE_GRADb): the all-reduce time, the fraction of the action
   // before it (during which the bucket's last gradient is written) after which it starts, bytes (trace).
   std::vector<std::vector<double>> bucket_time, bucket_ready;
