@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "paraxis/core/error.h"
+#include "test_support/paths.h"
 #include "test_support/temp_file.h"
 #include "test_support/user_error.h"
 
@@ -220,7 +221,8 @@ TEST(SafetensorsMalformed, MetadataNotStrings) {
 
 TEST(SafetensorsReference, ReadsFileWrittenByPython) {
   // Written by tests/golden/make_reference_safetensors.py with struct + json only.
-  SafetensorsFile r = read_safetensors(PARAXIS_SOURCE_DIR "/tests/golden/reference_small.safetensors");
+  SafetensorsFile r =
+      read_safetensors(paraxis::testing::source_dir() + "/tests/golden/reference_small.safetensors");
   ASSERT_EQ(r.tensors.size(), 4u);
   const Tensor& m = r.tensors.at("b.matrix");
   EXPECT_EQ(m.shape(), (Shape{2, 3}));

@@ -6,11 +6,12 @@
 #include <sstream>
 
 #include "paraxis/data/loader.h"
+#include "test_support/paths.h"
 
 using namespace paraxis;
 
 TEST(ShuffleGolden, MatchesThePythonReference) {
-  std::ifstream f(std::string(PARAXIS_SOURCE_DIR) + "/tests/golden/shuffle_golden.txt");
+  std::ifstream f(paraxis::testing::source_dir() + "/tests/golden/shuffle_golden.txt");
   ASSERT_TRUE(f.good()) << "run tests/golden/make_data_goldens.py";
   std::string line;
   std::getline(f, line);

@@ -10,6 +10,7 @@
 
 #include "paraxis/core/tensor.h"
 #include "paraxis/nn/model.h"
+#include "test_support/paths.h"
 
 namespace paraxis::golden {
 
@@ -45,7 +46,7 @@ inline void PrintTo(const Case& c, std::ostream* os) {
 }
 
 inline std::string path_of(const Case& c) {
-  return std::string(PARAXIS_SOURCE_DIR "/tests/golden/") + c.file;
+  return paraxis::testing::source_dir() + "/tests/golden/" + c.file;
 }
 
 // Parameter names and shapes per docs/model-names.md.

@@ -9,6 +9,7 @@
 #include "paraxis/pipeline/generators.h"
 #include "paraxis/pipeline/lower.h"
 #include "paraxis/pipeline/validate.h"
+#include "test_support/paths.h"
 #include "test_support/user_error.h"
 
 using namespace paraxis::pipeline;
@@ -19,7 +20,7 @@ namespace {
 // pytorch/pytorch (BSD-3-Clause): test/distributed/pipelining/artifacts/zb1p_2rank_2stagep_compute.csv and
 // test/distributed/pipelining/artifacts/dualpipev_4rank_10mb.csv.
 std::string read_fixture(const char* name) {
-  std::ifstream in(std::string(PARAXIS_SOURCE_DIR) + "/tests/pipeline/data/" + name);
+  std::ifstream in(paraxis::testing::source_dir() + "/tests/pipeline/data/" + name);
   EXPECT_TRUE(in.good()) << name;
   std::stringstream buf;
   buf << in.rdbuf();

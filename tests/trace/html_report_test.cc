@@ -14,6 +14,7 @@
 
 #include "paraxis/trace/chrome_trace.h"
 #include "paraxis/trace/synthetic.h"
+#include "test_support/paths.h"
 
 using namespace paraxis::trace;
 namespace fs = std::filesystem;
@@ -116,7 +117,7 @@ bool is_compute(const DrawnEvent& e) {
 }  // namespace
 
 TEST(HtmlReport, RendersInHeadlessChromium) {
-  const fs::path build = fs::path(PARAXIS_BINARY).parent_path();
+  const fs::path build = fs::path(paraxis::testing::paraxis_binary()).parent_path();
   const fs::path dir   = build / "html_report_test";
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -145,7 +146,7 @@ TEST(HtmlReport, RendersInHeadlessChromium) {
   const fs::path html = dir / "report.html";
   int status          = -1;
   std::string out =
-      run(std::string(PARAXIS_BINARY) + " report" + files + " -o " + html.string() + " 2>&1", &status);
+      run(paraxis::testing::paraxis_binary() + " report" + files + " -o " + html.string() + " 2>&1", &status);
   ASSERT_EQ(status, 0) << out;
 
   expect_self_contained(read_file(html));
@@ -182,7 +183,7 @@ TEST(HtmlReport, RendersInHeadlessChromium) {
 // A run of 300 steps (~100k events) shows the median step and its neighbours, readable: events a few pixels
 // wide, the critical path outlined on some of them only, a step overview; #view=A:B zooms in.
 TEST(HtmlReport, LongTraceShowsAReadableWindow) {
-  const fs::path build = fs::path(PARAXIS_BINARY).parent_path();
+  const fs::path build = fs::path(paraxis::testing::paraxis_binary()).parent_path();
   const fs::path dir   = build / "html_report_long_test";
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -198,7 +199,7 @@ TEST(HtmlReport, LongTraceShowsAReadableWindow) {
 
   const fs::path html   = dir / "long.html";
   int status            = -1;
-  const std::string out = run(std::string(PARAXIS_BINARY) + " report " + (dir / "long.json").string() +
+  const std::string out = run(paraxis::testing::paraxis_binary() + " report " + (dir / "long.json").string() +
                                   " -o " + html.string() + " 2>&1",
                               &status);
   ASSERT_EQ(status, 0) << out;
@@ -287,7 +288,7 @@ std::pair<double, double> noted_view(const std::string& dom, const std::string& 
 // The page's script answers a reader: Ctrl + wheel zooms keeping the time under the pointer, the button
 // doubles the zoom, a drag pans by the distance dragged, a double-click shows the whole window again.
 TEST(HtmlReport, ZoomsAndPansOnTheReadersGestures) {
-  const fs::path build = fs::path(PARAXIS_BINARY).parent_path();
+  const fs::path build = fs::path(paraxis::testing::paraxis_binary()).parent_path();
   const fs::path dir   = build / "html_report_zoom_test";
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -296,7 +297,7 @@ TEST(HtmlReport, ZoomsAndPansOnTheReadersGestures) {
   write_chrome_trace(repeat_steps(synthetic_pipeline(shape), 5), (dir / "run.json").string());
   const fs::path html   = dir / "run.html";
   int status            = -1;
-  const std::string out = run(std::string(PARAXIS_BINARY) + " report " + (dir / "run.json").string() +
+  const std::string out = run(paraxis::testing::paraxis_binary() + " report " + (dir / "run.json").string() +
                                   " -o " + html.string() + " 2>&1",
                               &status);
   ASSERT_EQ(status, 0) << out;

@@ -14,6 +14,7 @@
 #include "paraxis/trace/analysis.h"
 #include "paraxis/trace/chrome_trace.h"
 #include "paraxis/trace/torch_trace.h"
+#include "test_support/paths.h"
 
 namespace paraxis::trace {
 namespace {
@@ -21,7 +22,7 @@ namespace {
 using nlohmann::json;
 
 std::string fixture(const std::string& name) {
-  return std::string(PARAXIS_SOURCE_DIR) + "/tests/trace/fixtures/torch/" + name + ".json";
+  return paraxis::testing::source_dir() + "/tests/trace/fixtures/torch/" + name + ".json";
 }
 
 TorchFile load(const std::string& name) {

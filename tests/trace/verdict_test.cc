@@ -8,6 +8,7 @@
 #include "paraxis/trace/analysis.h"
 #include "paraxis/trace/chrome_trace.h"
 #include "paraxis/trace/synthetic.h"
+#include "test_support/paths.h"
 #include "test_support/recommendation.h"
 #include "test_support/trace_events.h"
 
@@ -153,7 +154,7 @@ TEST(Verdict, RecommendationNeverRepeatsTheCurrentLayout) {
 TEST(Verdict, RecommendationForAPyTorchRunNeverRepeatsItsLayout) {
   for (const char* run : {"placement", "gpipe", "ddp"}) {
     SCOPED_TRACE(run);
-    const std::string dir = std::string(PARAXIS_SOURCE_DIR) + "/tests/trace/fixtures/torch/" + run;
+    const std::string dir = paraxis::testing::source_dir() + "/tests/trace/fixtures/torch/" + run;
     const std::vector<std::string> files = {dir + ".rank0.json", dir + ".rank1.json"};
     paraxis::testing::expect_recommendation_is_new(analyze(read_trace_run(files)));
   }

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "paraxis/nn/optim.h"
+#include "test_support/paths.h"
 
 using namespace paraxis;
 
@@ -31,7 +32,7 @@ std::vector<float> read_floats(std::istringstream& in) {
 }
 
 std::vector<GoldenCase> load_goldens() {
-  std::ifstream f(std::string(PARAXIS_SOURCE_DIR) + "/tests/golden/optim_golden.txt");
+  std::ifstream f(paraxis::testing::source_dir() + "/tests/golden/optim_golden.txt");
   EXPECT_TRUE(f.good()) << "tests/golden/optim_golden.txt missing; run tests/golden/make_optim_goldens.py";
   std::string line;
   std::getline(f, line);
