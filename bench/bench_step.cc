@@ -3,7 +3,9 @@
 // (V256, T128, C256, NH4, L4) at batch 8. Each row runs `rounds` interleaved rounds (ours, then the peer's,
 // `runs` steps each) and prints the medians over rounds with their spread (min–max), the ratio's median and
 // spread, and our GFLOP/s as a share of this machine's one-thread FMA peak, measured at the start of the run
-// (measure/fma_peak.h; never a constant). The ceiling line times oneDNN alone on the MLP's largest product.
+// (measure/fma_peak.h; never a constant). With one thread the same figures follow in each side's thread CPU
+// time (steadier when other processes share the cores). The ceiling line times oneDNN alone on the MLP's
+// largest product.
 //
 //   build/bench_step [runs=10] [threads=1] [rounds=5]
 #include <fmt/format.h>
@@ -33,25 +35,35 @@ std::string fmt_spread(Spread s, int digits) {
   return fmt::format("{:.{}f} [{:.{}f}-{:.{}f}]", s.median, digits, s.lo, digits, s.hi, digits);
 }
 
-void row(const char* label, const ModelSpec& spec, int64_t batch, int runs, int threads, int rounds,
-         double peak) {
-  std::vector<double> ours, peer, ratio;
-  double gflop = 0;
-  for (int r = 0; r < rounds; ++r) {  // interleaved: load from other work hits both sides alike
-    StepTiming t = time_forward_backward(spec, batch, runs);
-    double p     = bench::torch_peer_ms(
-            fmt::format("{} --batch {} --runs {} --optimizer none", bench::peer_model_args(spec), batch, runs),
-            threads);
-    gflop = t.gflop;
-    ours.push_back(t.median_ms);
-    if (p > 0) peer.push_back(p), ratio.push_back(p / t.median_ms);
-  }
+void print_figures(const char* clock, const std::vector<double>& ours, const std::vector<double>& peer,
+                   const std::vector<double>& ratio, double gflop, int threads, double peak) {
   Spread o = spread(ours), g = {gflop / (o.median / 1e3), gflop / (o.hi / 1e3), gflop / (o.lo / 1e3)};
-  fmt::print("{}: {:.3f} GFLOP per step\n", label, gflop);
-  fmt::print("  paraxis ms {}   torch ms {}\n", fmt_spread(o, 2), fmt_spread(spread(peer), 2));
-  fmt::print("  ratio (torch/paraxis) {}   GFLOP/s {}   of measured peak {:.1f}% [{:.1f}-{:.1f}]\n",
+  fmt::print("  {}: paraxis ms {}   torch ms {}\n", clock, fmt_spread(o, 2), fmt_spread(spread(peer), 2));
+  fmt::print("    ratio (torch/paraxis) {}   GFLOP/s {}   of measured peak {:.1f}% [{:.1f}-{:.1f}]\n",
              fmt_spread(spread(ratio), 2), fmt_spread(g, 1), 100 * g.median / (peak * threads),
              100 * g.lo / (peak * threads), 100 * g.hi / (peak * threads));
+}
+
+void row(const char* label, const ModelSpec& spec, int64_t batch, int runs, int threads, int rounds,
+         double peak) {
+  std::vector<double> ours, peer, ratio, ours_cpu, peer_cpu, ratio_cpu;
+  double gflop = 0;
+  for (int r = 0; r < rounds; ++r) {  // interleaved: load from other work hits both sides alike
+    StepTiming t       = time_forward_backward(spec, batch, runs);
+    bench::PeerTimes p = bench::torch_peer_times(
+        fmt::format("{} --batch {} --runs {} --optimizer none", bench::peer_model_args(spec), batch, runs),
+        threads);
+    gflop = t.gflop;
+    ours.push_back(t.median_ms);
+    ours_cpu.push_back(t.median_cpu_ms);
+    if (p.wall_ms > 0) peer.push_back(p.wall_ms), ratio.push_back(p.wall_ms / t.median_ms);
+    if (p.cpu_ms > 0) peer_cpu.push_back(p.cpu_ms), ratio_cpu.push_back(p.cpu_ms / t.median_cpu_ms);
+  }
+  fmt::print("{}: {:.3f} GFLOP per step\n", label, gflop);
+  print_figures("wall time", ours, peer, ratio, gflop, threads, peak);
+  // With one thread every kernel of both runs on the calling thread: its CPU time leaves out the time other
+  // processes held the core, which on a shared machine is most of the spread of the wall time.
+  if (threads == 1) print_figures("thread CPU time", ours_cpu, peer_cpu, ratio_cpu, gflop, threads, peak);
 }
 
 void ceiling(int runs, int threads, double peak) {
