@@ -38,11 +38,16 @@ inline std::string peer_env(int threads) {
                      core.empty() ? "" : "OPENBLAS_CORETYPE=" + core);
 }
 
-inline double torch_peer_ms(const std::string& args, int threads) {
+struct PeerTimes {
+  double wall_ms = -1, cpu_ms = -1;  // medians; cpu: the peer's thread CPU time (-1 when not reported)
+};
+
+// Both medians of one peer run; wall_ms < 0 when the peer could not run (message printed).
+inline PeerTimes torch_peer_times(const std::string& args, int threads) {
   std::string cmd = fmt::format("{} /usr/bin/python3 {} {} --threads {} 2>&1", peer_env(threads),
                                 torch_step_script(), args, threads);
   FILE* p         = popen(cmd.c_str(), "r");
-  if (!p) return -1;
+  if (!p) return {};
   std::string out;
   char buf[4096];
   while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
@@ -50,14 +55,19 @@ inline double torch_peer_ms(const std::string& args, int threads) {
   size_t brace = out.rfind('{');
   if (rc != 0 || brace == std::string::npos) {
     fmt::print(stderr, "torch peer failed ({}):\n{}\n", cmd, out);
-    return -1;
+    return {};
   }
   try {
-    return nlohmann::json::parse(out.substr(brace))["median_ms"].get<double>();
+    auto j = nlohmann::json::parse(out.substr(brace));
+    return {j["median_ms"].get<double>(), j.value("cpu_median_ms", -1.0)};
   } catch (const std::exception& e) {
     fmt::print(stderr, "torch peer printed no JSON ({}): {}\n", e.what(), out);
-    return -1;
+    return {};
   }
+}
+
+inline double torch_peer_ms(const std::string& args, int threads) {
+  return torch_peer_times(args, threads).wall_ms;
 }
 
 }  // namespace paraxis::bench

@@ -1,7 +1,9 @@
 """PyTorch peer for `bench_step` / `paraxis bench step`: median forward+backward (or full training step) time.
 
 Run with Debian's python3-torch:  /usr/bin/python3 bench/peers/torch_step.py --model mlp --batch 256 --threads 1
-Prints one JSON line: {"model", "batch", "threads", "median_ms", "min_ms", "max_ms", "runs"}.
+Prints one JSON line: {"model", "batch", "threads", "median_ms", "min_ms", "max_ms", "runs", "cpu_median_ms"}.
+cpu_median_ms is the calling thread's CPU time (time.thread_time): with one thread every kernel runs on it, so
+on a machine loaded by other work it counts only this step's own time.
 """
 import argparse
 import json
@@ -65,13 +67,15 @@ def main():
 
     for _ in range(a.warmup):
         step()
-    times = []
+    times, cpu = [], []
     for _ in range(a.runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         step()
         times.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.thread_time() - c0) * 1e3)
     print(json.dumps({"model": a.model, "batch": a.batch, "threads": a.threads, "median_ms": statistics.median(times),
-                      "min_ms": min(times), "max_ms": max(times), "runs": a.runs, "autocast": a.autocast,
+                      "min_ms": min(times), "max_ms": max(times), "runs": a.runs,
+                      "cpu_median_ms": statistics.median(cpu), "autocast": a.autocast,
                       "torch": torch.__version__}))
 
 

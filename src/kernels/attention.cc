@@ -24,6 +24,10 @@ constexpr int64_t kParallelMin = 1 << 16;
 
 using small_gemm::gemm_acc;
 
+void grow(std::vector<float>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(n);
+}
+
 struct Head {
   int64_t t, c, hd;  // sequence, width (the qkv row is 3c), head width
   float scale;       // 1 / sqrt(hd)
@@ -35,17 +39,37 @@ struct Head {
   }
 };
 
-// rows (T, hd) contiguous <- T rows of `src` with stride `stride`.
+// rows (T, hd) contiguous <- T rows of `src` with stride `stride` (an inline loop: hd is a few vectors, too
+// short for a memcpy call to pay).
 void gather_rows(float* dst, const float* src, int64_t stride, int64_t t, int64_t hd) {
-  for (int64_t i = 0; i < t; ++i) std::memcpy(dst + i * hd, src + i * stride, sizeof(float) * hd);
+  for (int64_t i = 0; i < t; ++i) {
+    const float* s = src + i * stride;
+    float* d       = dst + i * hd;
+#pragma omp simd
+    for (int64_t k = 0; k < hd; ++k) d[k] = s[k];
+  }
 }
-// transposed (hd, T), times `mul`.
+// transposed (hd, T), times `mul`: 16 rows at a time, so each store is one contiguous vector of a column and
+// the 16 source rows stay in L1.
 void gather_cols(float* dst, const float* src, int64_t stride, int64_t t, int64_t hd, float mul) {
-  for (int64_t i = 0; i < t; ++i)
+  constexpr int64_t kRows = 16;
+  int64_t i0              = 0;
+  for (; i0 + kRows <= t; i0 += kRows)
+    for (int64_t d = 0; d < hd; ++d) {
+      float* out = dst + d * t + i0;
+#pragma omp simd
+      for (int64_t k = 0; k < kRows; ++k) out[k] = src[(i0 + k) * stride + d] * mul;
+    }
+  for (int64_t i = i0; i < t; ++i)
     for (int64_t d = 0; d < hd; ++d) dst[d * t + i] = src[i * stride + d] * mul;
 }
 void scatter_rows(float* dst, const float* src, int64_t stride, int64_t t, int64_t hd) {
-  for (int64_t i = 0; i < t; ++i) std::memcpy(dst + i * stride, src + i * hd, sizeof(float) * hd);
+  for (int64_t i = 0; i < t; ++i) {
+    const float* s = src + i * hd;
+    float* d       = dst + i * stride;
+#pragma omp simd
+    for (int64_t k = 0; k < hd; ++k) d[k] = s[k];
+  }
 }
 
 // Online softmax over one (rows × n) block of scores s (row stride kBlock), in place into e^(s - m_new);
@@ -56,7 +80,8 @@ void online_softmax(float* s, float* m, float* l, float* acc, const Head& h, int
     float* row        = s + r * kBlock;
     const int64_t vis = h.visible(i0 + r, j0, n);
     float mx          = m[r];
-    for (int64_t j = 0; j < vis; ++j) mx = std::max(mx, row[j]);
+#pragma omp simd reduction(max : mx)
+    for (int64_t j = 0; j < vis; ++j) mx = row[j] > mx ? row[j] : mx;
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < vis; ++j) {
@@ -72,16 +97,16 @@ void online_softmax(float* s, float* m, float* l, float* acc, const Head& h, int
   }
 }
 
+// Scratch of one thread, kept across calls (thread_local): sized up when a call needs more, never zeroed —
+// every buffer is written before it is read. A per-call allocation cost page faults and zeroing each step.
 struct FwdScratch {
   std::vector<float> kt, v, q, s, acc, m, l;
-  explicit FwdScratch(const Head& h)
-      : kt(h.hd * h.t),
-        v(h.t * h.hd),
-        q(kBlock * h.hd),
-        s(kBlock * kBlock),
-        acc(kBlock * h.hd),
-        m(kBlock),
-        l(kBlock) {}
+  static FwdScratch& of(const Head& h) {
+    thread_local FwdScratch w;
+    grow(w.kt, h.hd * h.t), grow(w.v, h.t * h.hd), grow(w.q, kBlock * h.hd), grow(w.s, kBlock * kBlock);
+    grow(w.acc, kBlock * h.hd), grow(w.m, kBlock), grow(w.l, kBlock);
+    return w;
+  }
 };
 
 // One block of query rows [i0, i0 + rows): out rows (stride c) and their lse.
@@ -115,18 +140,13 @@ void forward_head(float* out, float* lse, const float* qkv, const Head& h, FwdSc
 
 struct BwdScratch {
   std::vector<float> q, k, kt, vt, dout, dq, dsum, p, dp, dk, dv;
-  explicit BwdScratch(const Head& h)
-      : q(h.t * h.hd),
-        k(h.t * h.hd),
-        kt(h.hd * h.t),
-        vt(h.hd * h.t),
-        dout(h.t * h.hd),
-        dq(h.t * h.hd),
-        dsum(h.t),
-        p(kBlock * kBlock),
-        dp(kBlock * kBlock),
-        dk(kBlock * h.hd),
-        dv(kBlock * h.hd) {}
+  static BwdScratch& of(const Head& h) {
+    thread_local BwdScratch w;
+    for (auto* v : {&w.q, &w.k, &w.kt, &w.vt, &w.dout, &w.dq}) grow(*v, h.t * h.hd);
+    grow(w.dsum, h.t), grow(w.p, kBlock * kBlock), grow(w.dp, kBlock * kBlock);
+    grow(w.dk, kBlock * h.hd), grow(w.dv, kBlock * h.hd);
+    return w;
+  }
 };
 
 // P = e^(S - lse) of query block i0 (rows) × key block j0 (n), masked entries 0; then dS in place of P after
@@ -165,7 +185,7 @@ void backward_gather(const float* dout, const float* qkv, const float* out, cons
     for (int64_t d = 0; d < h.hd; ++d) s += w.dout[i * h.hd + d] * out[i * h.c + d];
     w.dsum[i] = s;
   }
-  std::fill(w.dq.begin(), w.dq.end(), 0.0f);
+  std::fill(w.dq.begin(), w.dq.begin() + h.t * h.hd, 0.0f);
 }
 
 // One head: dqkv, qkv at the head's q column; dout, out at its own column.
@@ -209,7 +229,7 @@ void attention_forward(float* out, float* lse, const float* qkv, int64_t b, int6
   const Head h = head_of(t, c, nh, causal);
 #pragma omp parallel if (b * nh * t * c > kParallelMin)
   {
-    FwdScratch w(h);
+    FwdScratch& w = FwdScratch::of(h);
 #pragma omp for collapse(2) schedule(dynamic)
     for (int64_t bi = 0; bi < b; ++bi)
       for (int64_t hi = 0; hi < nh; ++hi)
@@ -230,7 +250,7 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
   const Head h = head_of(t, c, nh, causal);
 #pragma omp parallel if (b * nh * t * c > kParallelMin)
   {
-    BwdScratch w(h);
+    BwdScratch& w = BwdScratch::of(h);
 #pragma omp for collapse(2) schedule(dynamic)
     for (int64_t bi = 0; bi < b; ++bi)
       for (int64_t hi = 0; hi < nh; ++hi) {

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "paraxis/core/error.h"
+#include "paraxis/kernels/activation.h"
+#include "paraxis/kernels/fused.h"
 #include "paraxis/kernels/linear.h"
 
 namespace paraxis {
@@ -42,13 +44,27 @@ Tensor Linear::forward(Ctx& ctx, const Tensor& x) {
                  out_);
   ctx.in_shape = x.shape();
   ctx.saved    = {x};
-  return y;
+  if (!gelu_) return y;
+  Tensor g = Tensor::empty(y.shape());  // y is the pre-activation u, kept for gelu'(u)
+  gelu_forward(g.data(), y.data(), y.numel());
+  ctx.saved.push_back(y);
+  return g;
 }
 
 Tensor Linear::backward_input(Ctx& ctx, const Tensor& dy) {
   PX_CHECK(!ctx.saved.empty(), "linear {}: backward_input without forward", name_);
   check_shape(dy, output_shape(ctx.in_shape), "linear backward dy");
   Tensor dx = Tensor::empty(ctx.in_shape);
+  if (gelu_) {
+    PX_CHECK(ctx.saved.size() == 2, "linear {}: backward_input twice or without forward", name_);
+    Tensor du = Tensor::empty(dy.shape());
+    Tensor db = has_bias_ ? Tensor::zeros({out_}) : Tensor();  // added to the gradient by backward_weight
+    gelu_backward_bias(du.data(), has_bias_ ? db.data() : nullptr, dy.data(), ctx.saved[1].data(),
+                       dy.numel() / out_, out_);
+    ctx.saved = {ctx.saved[0], du, db};  // the weight pass needs du, not dy
+    linear_backward_input(dx.data(), du.data(), weight_.value.data(), du.numel() / out_, in_, out_);
+    return dx;
+  }
   linear_backward_input(dx.data(), dy.data(), weight_.value.data(), dy.numel() / out_, in_, out_);
   return dx;
 }
@@ -57,11 +73,18 @@ void Linear::backward_weight(Ctx& ctx, const Tensor& dy) {
   PX_CHECK(!ctx.saved.empty(), "linear {}: backward_weight without forward", name_);
   check_shape(dy, output_shape(ctx.in_shape), "linear backward dy");
   const Tensor& x = ctx.saved[0];
+  PX_CHECK(!gelu_ || ctx.saved.size() == 3, "linear {}: backward_weight before backward_input", name_);
+  const Tensor& g = gelu_ ? ctx.saved[1] : dy;  // the gradient at the product's output
   if (defer_) {
-    pending_.emplace_back(x, dy);  // views of the stashed input and the engine's gradient: no copy
+    pending_.emplace_back(x, g);  // views of the stashed input and the gradient: no copy
+  } else if (gelu_ && has_bias_) {
+    linear_backward_weight(weight_.grad.data(), nullptr, g.data(), x.data(), g.numel() / out_, in_, out_);
+    const float* db = ctx.saved[2].data();
+    float* bias     = bias_.grad.data();
+    for (int64_t j = 0; j < out_; ++j) bias[j] += db[j];
   } else {
-    linear_backward_weight(weight_.grad.data(), has_bias_ ? bias_.grad.data() : nullptr, dy.data(), x.data(),
-                           dy.numel() / out_, in_, out_);
+    linear_backward_weight(weight_.grad.data(), has_bias_ ? bias_.grad.data() : nullptr, g.data(), x.data(),
+                           g.numel() / out_, in_, out_);
   }
   ctx.saved.clear();
 }
@@ -109,6 +132,14 @@ Cost Linear::cost(const Shape& in) const {
   c.bwd_weight_bytes = 4.0 * n * (in_ + out_) + 2.0 * wbytes;
   c.param_bytes      = static_cast<int64_t>(wbytes);
   c.activation_bytes = static_cast<int64_t>(4.0 * n * in_);
+  if (gelu_) {  // the epilogue: as the GELU layer's figures (flops of its erf and exp), u kept
+    const double m = n * out_;
+    c.fwd_flops += 20.0 * m;
+    c.bwd_input_flops += 24.0 * m;
+    c.fwd_bytes += 8.0 * m;
+    c.bwd_input_bytes += 12.0 * m;
+    c.activation_bytes += static_cast<int64_t>(4.0 * m);
+  }
   return c;
 }
 

@@ -5,12 +5,12 @@
 #include "paraxis/comm/communicator.h"
 #include "paraxis/core/error.h"
 #include "paraxis/kernels/attention.h"
-#include "paraxis/nn/activation.h"
 #include "paraxis/nn/attention.h"
 #include "paraxis/nn/dropout.h"
 #include "paraxis/nn/embedding.h"
 #include "paraxis/nn/layernorm.h"
-#include "paraxis/nn/sequential.h"
+#include "paraxis/nn/linear.h"
+#include "paraxis/nn/transformer.h"
 #include "paraxis/parallel/tensor_parallel.h"
 
 namespace paraxis {
@@ -190,27 +190,24 @@ class ParallelSelfAttention : public Layer {
   std::unique_ptr<Layer> qkv_, proj_;
 };
 
-// Same structure, names and kind as TransformerBlock; LayerNorms replicated.
-class ParallelTransformerBlock : public Sequential {
- public:
-  ParallelTransformerBlock(int64_t width, int64_t heads, std::string name, float dropout, const TpInfo& tp)
-      : Sequential(std::move(name)) {
-    auto attn = std::make_unique<Sequential>(join_name(name_, "attn"));
-    attn->add(std::make_unique<LayerNorm>(width, join_name(name_, "ln1")));
-    attn->add(std::make_unique<ParallelSelfAttention>(width, heads, join_name(name_, "attn"), tp));
-    if (dropout > 0.0f) attn->add(std::make_unique<Dropout>(dropout, join_name(name_, "attn.drop")));
-    add(std::make_unique<Residual>(std::move(attn)));
-
-    auto mlp = std::make_unique<Sequential>(join_name(name_, "mlp"));
-    mlp->add(std::make_unique<LayerNorm>(width, join_name(name_, "ln2")));
-    mlp->add(column_parallel_linear(width, 4 * width, join_name(name_, "mlp.fc1"), tp, TpInit::kNormal002));
-    mlp->add(std::make_unique<GELU>(join_name(name_, "mlp.gelu")));
-    mlp->add(row_parallel_linear(4 * width, width, join_name(name_, "mlp.fc2"), tp, TpInit::kNormal002));
-    if (dropout > 0.0f) mlp->add(std::make_unique<Dropout>(dropout, join_name(name_, "mlp.drop")));
-    add(std::make_unique<Residual>(std::move(mlp)));
+// The same fused block as the single device's, with split attention and MLP: LayerNorms replicated, fc1
+// column-parallel ending in its GELU (elementwise, so each rank applies it to its own columns), fc2
+// row-parallel.
+BlockParts parallel_block_parts(int64_t width, int64_t heads, const std::string& name, float dropout,
+                                const TpInfo& tp) {
+  BlockParts p;
+  p.ln1  = std::make_unique<LayerNorm>(width, join_name(name, "ln1"));
+  p.attn = std::make_unique<ParallelSelfAttention>(width, heads, join_name(name, "attn"), tp);
+  p.ln2  = std::make_unique<LayerNorm>(width, join_name(name, "ln2"));
+  p.fc1  = column_parallel_linear(width, 4 * width, join_name(name, "mlp.fc1"), tp, TpInit::kNormal002);
+  dynamic_cast<Linear&>(static_cast<ColumnParallel&>(*p.fc1).local()).fuse_gelu();
+  p.fc2 = row_parallel_linear(4 * width, width, join_name(name, "mlp.fc2"), tp, TpInit::kNormal002);
+  if (dropout > 0.0f) {
+    p.attn_drop = std::make_unique<Dropout>(dropout, join_name(name, "attn.drop"));
+    p.mlp_drop  = std::make_unique<Dropout>(dropout, join_name(name, "mlp.drop"));
   }
-  const char* kind() const override { return "transformer_block"; }
-};
+  return p;
+}
 
 }  // namespace
 
@@ -226,7 +223,7 @@ std::unique_ptr<Layer> parallel_self_attention(int64_t width, int64_t heads, con
 
 std::unique_ptr<Layer> parallel_transformer_block(int64_t width, int64_t heads, const std::string& name,
                                                   float dropout, const TpInfo& tp) {
-  return std::make_unique<ParallelTransformerBlock>(width, heads, name, dropout, tp);
+  return std::make_unique<TransformerBlock>(name, parallel_block_parts(width, heads, name, dropout, tp));
 }
 
 }  // namespace paraxis

@@ -2,8 +2,15 @@
 //
 //   LayerNorm ln(256, "blocks.0.ln1");     // blocks.0.ln1.weight (256) ones, blocks.0.ln1.bias (256) zeros
 //   Tensor y = ln.forward(ctx, x);         // x (..., 256); keeps x and per-row mean, 1/std
+//
+// The GPT block fuses the residual add before it and after it (kernels/fused.h):
+//   Tensor h, y = ln.forward_residual(ctx, x, f, drop, h);  // h = x + drop(f), y = LN(h): one pass; keeps h
+//   Tensor dx   = ln.backward_input_residual(ctx, dy, dres); // dx = dres + LN'(dy)
+// backward_input reads dy and the input once for both gradients: the weight and bias gradients' column sums
+// are kept in ctx (2C floats, the input and statistics freed) and added by backward_weight.
 #pragma once
 
+#include "paraxis/kernels/fused.h"
 #include "paraxis/nn/layer.h"
 
 namespace paraxis {
@@ -15,6 +22,8 @@ class LayerNorm : public Layer {
   Tensor forward(Ctx& ctx, const Tensor& x) override;
   Tensor backward_input(Ctx& ctx, const Tensor& dy) override;
   void backward_weight(Ctx& ctx, const Tensor& dy) override;
+  Tensor forward_residual(Ctx& ctx, const Tensor& x, const Tensor& f, DropoutMask drop, Tensor& h);
+  Tensor backward_input_residual(Ctx& ctx, const Tensor& dy, const Tensor& dres);
   Shape output_shape(const Shape& in) const override { return in; }
   Cost cost(const Shape& in) const override;
   void collect_params(std::vector<Param*>& out) override;
@@ -27,6 +36,7 @@ class LayerNorm : public Layer {
   int64_t c_;
   float eps_;
   Param weight_, bias_;
+  void check_input(const Tensor& x) const;
 };
 
 }  // namespace paraxis

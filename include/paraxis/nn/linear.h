@@ -4,6 +4,10 @@
 //   fc.init(seed);                // U(-1/sqrt(in), 1/sqrt(in)) for both, PyTorch's default bounds
 //
 // Input (N, in) or (B, T, in): all leading dimensions are flattened into N.
+//
+//   fc.fuse_gelu();               // y = gelu(x W^T + b): the GELU is this layer's epilogue (the GPT's fc1).
+//                                 // Keeps the pre-activation u; the backward makes du = dy gelu'(u) and the
+//                                 // bias gradient's column sums in one pass (kernels/fused.h).
 #pragma once
 
 #include <utility>
@@ -29,6 +33,11 @@ class Linear : public Layer {
   void flush_weight_grads() override;
   int64_t deferred_bytes() const override;
 
+  Linear& fuse_gelu() {
+    gelu_ = true;
+    return *this;
+  }
+  bool gelu() const { return gelu_; }
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
   Param& weight() { return weight_; }
@@ -37,6 +46,7 @@ class Linear : public Layer {
  private:
   int64_t in_, out_;
   bool has_bias_;
+  bool gelu_ = false;
   Param weight_, bias_;
   bool defer_ = false;
   std::vector<std::pair<Tensor, Tensor>> pending_;  // (x (n, in), dy (n, out)) per deferred backward_weight
