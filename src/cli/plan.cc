@@ -260,9 +260,6 @@ void print_comm_split(const PredictedStep& p, int64_t global_batch, int64_t data
                    c.halo_exchanges, cli::format_seconds(c.halo_s), c.layout_changes,
                    cli::format_seconds(c.layout_s), cli::format_seconds(c.spatial_allreduce_s)));
   if (dataset_size <= 0) return;
-  PX_USER_CHECK(dataset_size >= global_batch,
-                "--dataset-size {} is smaller than one global batch of {}; give at least {} samples",
-                dataset_size, global_batch, global_batch);
   const int64_t it = dataset_size / global_batch;
   fmt::print(
       "predicted per epoch: {} samples / global batch {} = {} iterations{}: step {}, communication batch {}, "
@@ -288,6 +285,9 @@ int run_predict(const PredictFlags& f) {
   resolve_micro_batch(f, l);
   PX_USER_CHECK(f.dataset_size >= 0, "--dataset-size {} must be positive, e.g. --dataset-size 1281167",
                 f.dataset_size);
+  PX_USER_CHECK(f.dataset_size == 0 || f.dataset_size >= f.common.global_batch,
+                "--dataset-size {} is smaller than one global batch of {}; give at least {} samples",
+                f.dataset_size, f.common.global_batch, f.common.global_batch);
   PredictedStep p = predict_step(model, l, f.common.global_batch, hw, !f.trace_out.empty());
   print_prediction(model, hw, l, p);
   print_comm_split(p, f.common.global_batch, f.dataset_size);

@@ -67,8 +67,16 @@ std::string spatial_layout_problem(const ModelDesc& model, int sp, int tp, int p
         "sp {} splits a CNN's images along their height; {} has no convolutional side (use sp 1)", sp,
         model.name);
   if (tp > 1 || pp > 1)
-    return fmt::format("sp {} with tp {} / pp {} is not supported yet (the runtime runs sp with dp only)", sp,
-                       tp, pp);
+    return fmt::format(
+        "sp {} with tp {} / pp {} is not supported yet (the runtime runs sp with dp only); use tp 1 and pp 1 "
+        "with sp {}, or sp 1",
+        sp, tp, pp, sp);
+  if (micro_batch % sp != 0)
+    return fmt::format(
+        "sp {} does not divide the micro-batch of {} samples (after flatten each device takes an equal "
+        "share); "
+        "use a micro-batch of {} (global batch = micro-batch x dp x m)",
+        sp, micro_batch, (micro_batch + sp - 1) / sp * sp);
   try {
     validate_spatial(*model.spec, sp, micro_batch);
   } catch (const Error& e) {
