@@ -26,6 +26,7 @@ using namespace paraxis::cost;
 struct CommonOptions {
   ModelSpec spec;
   std::string machine, preset = "cpu-this-machine", optimizer = "adamw", memory_per_device;
+  std::string latency, bandwidth;  // α and 1/β given directly (they replace the profile's links)
   int64_t global_batch = 32, micro_batch_size = 0;
   int threads       = 1;
   bool preset_given = false;
@@ -54,6 +55,32 @@ void add_common(CLI::App& sub, CommonOptions& o) {
   sub.add_option("--optimizer", o.optimizer, "adamw or sgd (momentum): sets optimizer state and step cost")
       ->capture_default_str();
   sub.add_option("--threads-per-device", o.threads, "cores each device computes with")->capture_default_str();
+  sub.add_option("--latency", o.latency,
+                 "link latency alpha per message, e.g. 2us (replaces the profile's intra- and inter-node "
+                 "links' alpha)");
+  sub.add_option("--bandwidth", o.bandwidth,
+                 "link bandwidth 1/beta per direction per device, e.g. 6GB/s (replaces the profile's links' "
+                 "bandwidth; measured tables are then not used)");
+}
+
+// --latency / --bandwidth: the α–β link of the paper's machine (or any) in place of the profile's links.
+void override_links(const CommonOptions& o, HardwareProfile& hw) {
+  if (o.latency.empty() && o.bandwidth.empty()) return;
+  const double alpha = o.latency.empty() ? -1 : cli::parse_seconds("--latency", o.latency);
+  const double bw    = o.bandwidth.empty() ? -1 : cli::parse_bandwidth("--bandwidth", o.bandwidth);
+  for (LinkProfile* l : {&hw.intra_node, &hw.inter_node}) {
+    if (alpha > 0) l->latency_s = alpha;
+    if (bw > 0) l->bandwidth = bw, l->efficiency = 1;
+    l->p2p_measured.clear(), l->allreduce_measured.clear();  // the α–β line, as given
+    l->source = "given on the command line";
+  }
+  fmt::print(
+      "links: alpha {} and bandwidth {}/s per direction per device (1/beta), given by {} in place of "
+      "the profile's intra- and inter-node links; collectives and transfers priced by alpha-beta\n",
+      cli::format_seconds(hw.intra_node.latency_s), cli::format_bytes(hw.intra_node.bandwidth),
+      alpha > 0 && bw > 0 ? "--latency and --bandwidth"
+      : alpha > 0         ? "--latency (bandwidth: the profile's)"
+                          : "--bandwidth (latency: the profile's)");
 }
 
 ModelDesc describe(const CommonOptions& o) {
@@ -85,6 +112,7 @@ HardwareProfile hardware(const CommonOptions& o, const ModelDesc& model) {
   std::string notice = cli::default_preset_notice(model, hw, o.preset_given || !o.machine.empty());
   if (!notice.empty()) fmt::print("{}\n", notice);
   fmt::print("{}\n", cli::hardware_provenance(hw, o.machine.empty()));
+  override_links(o, hw);
   return hw;
 }
 
@@ -176,6 +204,7 @@ const bool plan_registered = cli::register_command(
 struct PredictFlags {
   CommonOptions common;
   Layout layout;
+  int64_t dataset_size    = 0;  // samples per epoch (0: no per-epoch figures)
   std::string schedule    = "1f1b", trace_out, granularity;
   bool microbatches_given = false;
 };
@@ -208,9 +237,38 @@ void print_prediction(const ModelDesc& model, const HardwareProfile& hw, const L
   fmt::print("predicted bubble      {:.1f}%\n", p.bubble * 100);
   print_utilization(p.utilization);
   fmt::print("predicted memory      {} per device\n", p.memory.summary());
-  fmt::print("predicted comm/step   dp {}, tp {}, pp {} per device\n", cli::format_bytes(p.comm.dp),
-             cli::format_bytes(p.comm.tp), cli::format_bytes(p.comm.pp));
+  fmt::print("predicted comm/step   dp {}, tp {}, pp {}{} per device\n", cli::format_bytes(p.comm.dp),
+             cli::format_bytes(p.comm.tp), cli::format_bytes(p.comm.pp),
+             l.sp > 1 ? fmt::format(", sp {}", cli::format_bytes(p.comm.sp)) : "");
   fmt::print("{}\n", p.note);
+}
+
+// Gholami et al.'s split of one iteration's communication (and an epoch's, with --dataset-size).
+void print_comm_split(const PredictedStep& p, int64_t global_batch, int64_t dataset_size) {
+  const CommSplit& c = p.comm_split;
+  auto line          = [](const char* what, double s, double bytes, const std::string& how) {
+    fmt::print("  {:<7} {:>10}  {:>9} sent per device  {}\n", what, cli::format_seconds(s),
+                        cli::format_bytes(bytes), how);
+  };
+  fmt::print(
+      "predicted communication per iteration (alpha-beta on the profile's links, each term as if it did not "
+      "overlap compute; the step time above is simulated with overlap):\n");
+  line("batch", c.batch_s, c.batch_bytes, "gradient all-reduce of the batch-parallel side");
+  line("model", c.model_s, c.model_bytes, "tensor-parallel collectives");
+  line("domain", c.domain_s(), c.domain_bytes(),
+       fmt::format("{} halo exchanges {}, {} layout changes {}, spatial gradient all-reduce {}",
+                   c.halo_exchanges, cli::format_seconds(c.halo_s), c.layout_changes,
+                   cli::format_seconds(c.layout_s), cli::format_seconds(c.spatial_allreduce_s)));
+  if (dataset_size <= 0) return;
+  const int64_t it = dataset_size / global_batch;
+  fmt::print(
+      "predicted per epoch: {} samples / global batch {} = {} iterations{}: step {}, communication batch {}, "
+      "model {}, domain {}\n",
+      dataset_size, global_batch, it,
+      dataset_size % global_batch ? fmt::format(" (the last {} samples dropped)", dataset_size % global_batch)
+                                  : "",
+      cli::format_seconds(p.step_s * it), cli::format_seconds(c.batch_s * it),
+      cli::format_seconds(c.model_s * it), cli::format_seconds(c.domain_s() * it));
 }
 
 int run_predict(const PredictFlags& f) {
@@ -225,8 +283,14 @@ int run_predict(const PredictFlags& f) {
   l.optimizer           = f.common.optimizer;
   l.threads_per_device  = f.common.threads;
   resolve_micro_batch(f, l);
+  PX_USER_CHECK(f.dataset_size >= 0, "--dataset-size {} must be positive, e.g. --dataset-size 1281167",
+                f.dataset_size);
+  PX_USER_CHECK(f.dataset_size == 0 || f.dataset_size >= f.common.global_batch,
+                "--dataset-size {} is smaller than one global batch of {}; give at least {} samples",
+                f.dataset_size, f.common.global_batch, f.common.global_batch);
   PredictedStep p = predict_step(model, l, f.common.global_batch, hw, !f.trace_out.empty());
   print_prediction(model, hw, l, p);
+  print_comm_split(p, f.common.global_batch, f.dataset_size);
   if (!f.trace_out.empty()) {
     trace::write_chrome_trace(p.trace, f.trace_out);
     fmt::print("wrote the predicted trace to {}\n", f.trace_out);
@@ -244,6 +308,11 @@ const bool predict_registered = cli::register_command(
            ->capture_default_str();
        sub.add_option("--pp,--pipeline-model-parallel-size", f->layout.pp, "pipeline stages (devices)")
            ->capture_default_str();
+       sub.add_option("--sp", f->layout.sp,
+                      "domain (spatial) parallel devices: a CNN's conv side split along the image height")
+           ->capture_default_str();
+       sub.add_option("--dataset-size", f->dataset_size,
+                      "samples per epoch: also print the per-epoch figures (iterations = N / global batch)");
        sub.add_option("--schedule", f->schedule, "gpipe, 1f1b, interleaved-1f1b or zb-h1")
            ->capture_default_str();
        sub.add_option_function<int>(

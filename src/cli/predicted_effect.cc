@@ -14,7 +14,7 @@ namespace {
 
 cost::Layout cost_layout(const trace::LayoutInfo& l, const std::string& optimizer) {
   cost::Layout out;
-  out.dp = l.dp, out.tp = l.tp, out.pp = l.pp;
+  out.dp = l.dp, out.tp = l.tp, out.pp = l.pp, out.sp = l.sp;
   out.microbatches   = l.placement ? 1 : l.m;
   out.virtual_stages = l.v;
   out.schedule = pipeline::parse_schedule_kind(l.placement || l.schedule.empty() ? "gpipe" : l.schedule);
@@ -34,6 +34,8 @@ trace::LayoutInfo apply_layout_flags(trace::LayoutInfo l, const std::string& fla
       l.tp = std::stoi(value);
     else if (flag == "--pp")
       l.pp = std::stoi(value);
+    else if (flag == "--sp")
+      l.sp = std::stoi(value);
     else if (flag == "--microbatches")
       l.m = std::stoi(value), l.placement = false;
     else if (flag == "--virtual")
@@ -42,7 +44,7 @@ trace::LayoutInfo apply_layout_flags(trace::LayoutInfo l, const std::string& fla
       l.schedule = value, l.placement = false;
     else
       throw Error(ErrorKind::kUser, fmt::format("layout flag {} {} is not one a recommendation uses (--dp, "
-                                                "--tp, --pp, --microbatches, --virtual, --schedule)",
+                                                "--tp, --pp, --sp, --microbatches, --virtual, --schedule)",
                                                 flag, value));
   }
   if (l.pp > 1 && l.m <= 1) l.placement = true;

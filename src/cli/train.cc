@@ -127,7 +127,8 @@ namespace {
 // The cost model's layout of the run.
 cost::Layout layout_of(const TrainConfig& cfg) {
   cost::Layout layout;
-  layout.dp = cfg.dp, layout.tp = cfg.tp, layout.pp = cfg.pp;
+  layout.dp = cfg.dp > 0 ? cfg.dp : std::max(1, cfg.devices / (cfg.tp * cfg.pp * cfg.sp));
+  layout.tp = cfg.tp, layout.pp = cfg.pp, layout.sp = cfg.sp;
   layout.schedule           = pipeline::parse_schedule_kind(cfg.schedule);
   layout.microbatches       = cfg.microbatches;
   layout.virtual_stages     = cfg.virtual_stages;

@@ -103,7 +103,7 @@ int64_t ModelDesc::num_params() const {
 
 namespace {
 int matmul_calls(const std::string& kind) {
-  if (kind == "linear" || kind == "conv2d") return 1;
+  if (kind == "linear" || kind == "conv2d" || kind == "spatial_conv2d") return 1;
   if (kind == "transformer_block") return 6;  // qkv, q·kᵀ, p·v, proj, fc1, fc2
   return 0;
 }
@@ -111,10 +111,19 @@ int matmul_calls(const std::string& kind) {
 
 ModelDesc describe_model(const ModelSpec& spec) {
   std::unique_ptr<Model> model = build_model(spec);
+  ModelDesc d                  = describe_built(*model, spec, 1);
+  d.partition_costs            = model->partition_costs(1);
+  return d;
+}
+
+ModelDesc describe_built(const Model& model_ref, const ModelSpec& spec, int64_t unit) {
+  const Model* model = &model_ref;
   ModelDesc d;
   d.name                   = spec.describe();
-  d.input_bytes_per_sample = 4.0 * static_cast<double>(shape_numel(model->input_shape(1)));
-  Shape s1 = model->input_shape(1), s2 = model->input_shape(2);
+  d.spec                   = spec;
+  const double u           = static_cast<double>(unit);
+  d.input_bytes_per_sample = 4.0 * static_cast<double>(shape_numel(model->input_shape(unit))) / u;
+  Shape s1 = model->input_shape(unit), s2 = model->input_shape(2 * unit);
   bool column_next       = true;  // Megatron pairing of matmul layers: column-parallel, then row-parallel
   int matmul_layers_left = 0;
   for (const auto& blk : model->blocks)
@@ -127,18 +136,18 @@ ModelDesc describe_model(const ModelSpec& spec) {
     b.kind       = blk->kind();
     Cost c1      = blk->cost(s1);
     Cost c2      = blk->cost(s2);
-    b.per_sample = difference(c2, c1);
-    b.fixed      = difference(c1, b.per_sample);
+    b.per_sample = scaled(difference(c2, c1), 1.0 / u);  // unit samples more
+    b.fixed      = difference(c1, scaled(b.per_sample, u));
     b.matmuls    = matmul_calls(b.kind);
     if (b.kind == "linear" || b.kind == "transformer_block")  // (…, rows, features): rows per sample
-      b.rows_per_sample = static_cast<double>(shape_numel(s1)) / static_cast<double>(s1.back());
+      b.rows_per_sample = static_cast<double>(shape_numel(s1)) / static_cast<double>(s1.back()) / u;
     if (b.kind == "linear") b.gemm_in = s1.back(), b.gemm_out = blk->output_shape(s1).back();
     for (Param* p : blk->params()) {
       b.params += shape_numel(p->full_shape);
       b.param_sizes.push_back(shape_numel(p->full_shape));
     }
     Shape o1               = blk->output_shape(s1);
-    b.out_bytes_per_sample = 4.0 * static_cast<double>(shape_numel(o1));
+    b.out_bytes_per_sample = 4.0 * static_cast<double>(shape_numel(o1)) / u;
     if (spec.kind == "gpt") {
       if (b.kind == "transformer_block") {
         b.tp_split         = true;
@@ -149,7 +158,7 @@ ModelDesc describe_model(const ModelSpec& spec) {
       if (column_next && matmul_layers_left >= 2) {  // column-parallel: all-reduce dx backward
         b.tp_split                      = true;
         b.tp_allreduce_bwd              = 1;
-        b.tp_allreduce_bytes_per_sample = 4.0 * static_cast<double>(shape_numel(s1));
+        b.tp_allreduce_bytes_per_sample = 4.0 * static_cast<double>(shape_numel(s1)) / u;
         sharded_activation              = true;
         column_next                     = false;
       } else if (!column_next) {  // row-parallel: all-reduce y forward
@@ -166,7 +175,7 @@ ModelDesc describe_model(const ModelSpec& spec) {
     // A ReLU keeps its output y and the next matmul layer keeps its input x: the same tensor, stored once
     // (Layer::cost reports it for both, each layer on its own).
     if (b.matmuls > 0 && !d.blocks.empty() && d.blocks.back().kind == "relu") {
-      const double shared = 4.0 * static_cast<double>(shape_numel(s1));
+      const double shared = 4.0 * static_cast<double>(shape_numel(s1)) / u;
       b.per_sample.activation_bytes -= static_cast<int64_t>(shared);
     }
     s1 = o1;
@@ -175,7 +184,6 @@ ModelDesc describe_model(const ModelSpec& spec) {
   }
   if (spec.kind == "gpt") d.tp_divides = {spec.heads};
   if (spec.kind == "mlp") d.fc_widths = spec.mlp_sizes;
-  d.partition_costs              = model->partition_costs(1);
   d.first_block_skips_input_pass = model->first_block_skips_input_pass();
   return d;
 }

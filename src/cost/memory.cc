@@ -108,7 +108,7 @@ MemoryEstimate estimate_memory(const ModelDesc& model, const Layout& layout, int
     m.activations += recompute_peak + deferred;
     m.params    = params * e;
     m.grads     = params * e;
-    m.optimizer = params * state_per_param / (layout.zero1 ? layout.dp : 1);
+    m.optimizer = params * state_per_param / (layout.zero1 ? layout.grad_group() : 1);
     m.workspace = std::max(2 * largest_output, largest_flush);
     if (rank == 0 || m.total() > worst.total()) worst = m;
   }

@@ -57,11 +57,11 @@ struct Search {
     res.ranked.push_back(std::move(p));
   }
 
-  // One dp × tp × pp grid: every micro-batch size on it, unless the grid cannot split the model at all.
-  void grid(int tp, int pp) {
-    const int dp = opt.devices / (tp * pp);
+  // One dp × tp × pp (× sp) grid: every micro-batch size on it, unless the grid cannot split the model.
+  void grid(int tp, int pp, int sp = 1) {
+    const int dp = opt.devices / (tp * pp * sp);
     Layout base;
-    base.dp = dp, base.tp = tp, base.pp = pp;
+    base.dp = dp, base.tp = tp, base.pp = pp, base.sp = sp;
     base.optimizer          = opt.optimizer;
     base.threads_per_device = opt.threads_per_device;
     if (pp > blocks)
@@ -152,7 +152,8 @@ std::string explain(const std::vector<PredictedStep>& ranked) {
       fmt::format("{} wins at a predicted {:.4g} ms per step", w.layout.describe(), w.step_s * 1e3);
   const PredictedStep* other = nullptr;
   for (const auto& p : ranked)
-    if (p.layout.dp != w.layout.dp || p.layout.tp != w.layout.tp || p.layout.pp != w.layout.pp) {
+    if (p.layout.dp != w.layout.dp || p.layout.tp != w.layout.tp || p.layout.pp != w.layout.pp ||
+        p.layout.sp != w.layout.sp) {
       other = &p;
       break;
     }
@@ -184,6 +185,10 @@ PlanResult make_plan(const ModelDesc& model, const PlanOptions& opt, const Hardw
   Search search{model, opt, hw, capacity, static_cast<int>(model.blocks.size()), res, {}};
   for (int tp : divisors(opt.devices))
     for (int pp : divisors(opt.devices / tp)) search.grid(tp, pp);
+  // Domain parallelism for a CNN (the runtime runs it with dp only): every sp × dp of the devices.
+  if (model.spec && (model.spec->kind == "cnn" || model.spec->kind == "alexnet"))
+    for (int sp : divisors(opt.devices))
+      if (sp > 1) search.grid(1, 1, sp);
   std::sort(res.ranked.begin(), res.ranked.end(), [](const PredictedStep& a, const PredictedStep& b) {
     return a.step_s != b.step_s ? a.step_s < b.step_s : a.memory.total() < b.memory.total();
   });
@@ -201,14 +206,16 @@ std::string format_plan(const PlanResult& plan, int show_rejected) {
                   o.devices, plan.hardware, o.global_batch);
   out += fmt::format("considered {} layouts: {} fit, {} rejected\n\n", plan.considered, plan.ranked.size(),
                      plan.rejected.size());
-  out += fmt::format("{:>4}  {:<72} {:>6} {:>14} {:>11} {:>8} {:>11} {:>11} {:>11}\n", "rank", "layout", "mb",
-                     "predicted ms", "memory/dev", "bubble", "dp MB/dev", "tp MB/dev", "pp MB/dev");
+  out += fmt::format("{:>4}  {:<72} {:>6} {:>14} {:>11} {:>8} {:>11} {:>11} {:>11} {:>11}\n", "rank",
+                     "layout", "mb", "predicted ms", "memory/dev", "bubble", "dp MB/dev", "tp MB/dev",
+                     "pp MB/dev", "sp MB/dev");
   const int k = std::min<int>(o.top_k, static_cast<int>(plan.ranked.size()));
   for (int i = 0; i < k; ++i) {
     const PredictedStep& p = plan.ranked[i];
-    out += fmt::format("{:>4}  {:<72} {:>6} {:>14.4g} {:>11} {:>7.1f}% {:>11.4g} {:>11.4g} {:>11.4g}\n",
-                       i + 1, p.layout.describe(), p.micro_batch, p.step_s * 1e3, gb(p.memory.total()),
-                       p.bubble * 100, p.comm.dp / 1e6, p.comm.tp / 1e6, p.comm.pp / 1e6);
+    out += fmt::format(
+        "{:>4}  {:<72} {:>6} {:>14.4g} {:>11} {:>7.1f}% {:>11.4g} {:>11.4g} {:>11.4g} {:>11.4g}\n", i + 1,
+        p.layout.describe(), p.micro_batch, p.step_s * 1e3, gb(p.memory.total()), p.bubble * 100,
+        p.comm.dp / 1e6, p.comm.tp / 1e6, p.comm.pp / 1e6, p.comm.sp / 1e6);
   }
   out += "\nwhy: " + plan.why + "\n";
   if (!plan.rejected.empty()) {

@@ -11,6 +11,7 @@
 #include "cost/schedule_cache.h"
 #include "paraxis/core/error.h"
 #include "paraxis/cost/planner.h"
+#include "paraxis/cost/spatial.h"
 #include "paraxis/pipeline/dry_run.h"
 #include "paraxis/pipeline/lower.h"
 #include "paraxis/pipeline/partition.h"
@@ -22,6 +23,7 @@ using pipeline::ScheduleKind;
 
 std::string Layout::describe() const {
   std::string s = fmt::format("dp{} tp{} pp{}", dp, tp, pp);
+  if (sp > 1) s += fmt::format(" sp{}", sp);
   if (pp > 1 || microbatches > 1) {
     s += fmt::format(" {} m{}", pipeline::schedule_kind_name(schedule), microbatches);
     if (virtual_stages > 1) s += fmt::format(" v{}", virtual_stages);
@@ -35,12 +37,15 @@ std::string Layout::describe() const {
 }
 
 std::string layout_problem(const ModelDesc& model, const Layout& l, int64_t global_batch) {
-  if (l.dp < 1 || l.tp < 1 || l.pp < 1 || l.microbatches < 1 || l.virtual_stages < 1)
-    return fmt::format("dp {} tp {} pp {} m {} v {} must all be >= 1", l.dp, l.tp, l.pp, l.microbatches,
-                       l.virtual_stages);
+  if (l.dp < 1 || l.tp < 1 || l.pp < 1 || l.sp < 1 || l.microbatches < 1 || l.virtual_stages < 1)
+    return fmt::format("dp {} tp {} pp {} sp {} m {} v {} must all be >= 1", l.dp, l.tp, l.pp, l.sp,
+                       l.microbatches, l.virtual_stages);
   if (global_batch % (static_cast<int64_t>(l.dp) * l.microbatches) != 0)
     return fmt::format("global batch {} is not divisible by dp·m = {}·{} = {}", global_batch, l.dp,
                        l.microbatches, static_cast<int64_t>(l.dp) * l.microbatches);
+  const std::string spatial =
+      spatial_layout_problem(model, l.sp, l.tp, l.pp, global_batch / (int64_t{l.dp} * l.microbatches));
+  if (!spatial.empty()) return spatial;
   for (int64_t d : model.tp_divides)
     if (d % l.tp != 0) return fmt::format("tp {} does not divide {} attention heads", l.tp, d);
   if (model.tp_divides.empty() && l.tp > 1) {
@@ -83,6 +88,7 @@ std::pair<double, double> device_gemm(const BlockDesc& blk, int tp) {
 
 struct StageCost {
   double F = 0, I = 0, W = 0;
+  std::vector<double> block_F, block_I;  // each block's forward and input pass, in block order
   std::vector<double> block_W;      // each block's weight pass, in block order (when its gradients are final)
   std::vector<double> block_flush;  // each block's share of the deferred flush (0: not deferred)
   double flush = 0;                 // the stage's deferred weight gradients: once per step
@@ -116,6 +122,8 @@ StageCost stage_cost(const ModelDesc& model, int first, int last, double b, cons
   std::optional<LayerPassTimes> layer;  // a symbolic GPT's layers are alike: priced once per stage
   for (int i = first; i < last; ++i) {
     const BlockDesc& blk = model.blocks[i];
+    const double F0 = c.F, I0 = c.I;
+    auto done = [&] { c.block_F.push_back(c.F - F0), c.block_I.push_back(c.I - I0); };
     if (blk.dims.known()) {
       const bool is_layer = blk.kind == "transformer_block";
       if (!is_layer || !layer) {
@@ -128,6 +136,7 @@ StageCost stage_cost(const ModelDesc& model, int first, int last, double b, cons
         c.block_W.push_back(layer->backward_weight);
       }
       c.block_flush.push_back(0.0);
+      done();
       continue;
     }
     Cost x               = blk.at_batch(b);
@@ -164,6 +173,7 @@ StageCost stage_cost(const ModelDesc& model, int first, int last, double b, cons
       c.F += blk.tp_allreduce_fwd * allreduce_time(bytes, l.tp, tp_link);
       if (input_pass) c.I += blk.tp_allreduce_bwd * allreduce_time(bytes, l.tp, tp_link);
     }
+    done();
   }
   return c;
 }
@@ -218,12 +228,12 @@ pipeline::Schedule step_list(const ModelDesc& model, const Layout& l, const std:
                              const pipeline::Schedule& lowered) {
   pipeline::StepSpec spec;
   spec.schedule = {l.schedule, l.pp, l.microbatches, l.virtual_stages};
-  spec.dp       = l.dp;
+  spec.dp       = l.grad_group();  // the gradients are averaged over dp × sp (the runtime's DataParallel)
   spec.zero1    = l.zero1;
   spec.clip     = l.clip;
   spec.cuts     = cuts;
   for (const BlockDesc& blk : model.blocks) spec.deferred.push_back(defers_weight_pass(l, blk) ? 1 : 0);
-  if (l.dp > 1 && !l.zero1)
+  if (l.grad_group() > 1 && !l.zero1)
     for (int r = 0; r < l.pp; ++r)
       spec.buckets.push_back(device_buckets(model, l, cuts, lowered.stage_device, r));
   return pipeline::add_step_tail(lowered, spec);
@@ -233,15 +243,16 @@ pipeline::Schedule step_list(const ModelDesc& model, const Layout& l, const std:
 class StepPricer {
  public:
   StepPricer(const ModelDesc& model, const Layout& l, int64_t global_batch, const HardwareProfile& hw,
-             const CachedSchedule& sched)
+             const CachedSchedule& sched, const SpatialPricing* spatial)
       : model_(model),
+        spatial_(spatial),
         l_(l),
         hw_(hw),
         sched_(sched),
         stages_(l.pp * l.virtual_stages),
         b_(static_cast<double>(global_batch / (static_cast<int64_t>(l.dp) * l.microbatches))),
         e_(hw.bytes_per_element / 4.0),
-        dp_link_(hw.collective_link(l.dp, l.tp)) {  // dp peers are tp ranks apart (tp varies fastest)
+        dp_link_(hw.collective_link(l.grad_group(), l.tp)) {  // dp peers are tp ranks apart (tp fastest)
     cuts_ = pipeline::partition_stages(model.partition_costs, stages_).cuts;
     step_ = step_list(model, l, cuts_, l.recompute ? sched.lowered_recompute : sched.lowered);
     // Devices of one node computing at the same time share its memory system (CPU cores): the profile's
@@ -250,7 +261,7 @@ class StepPricer {
     // first simulation at the rates alone.
     const int node_devices = std::min(l.devices(), hw.devices_per_node);
     contended_             = node_devices > 1 && concurrency_matters(hw);
-    replicas_              = contended_ && l.dp * l.tp > 1;
+    replicas_              = contended_ && l.dp * l.tp * l.sp > 1;
     stage_costs(node_devices);
   }
 
@@ -271,20 +282,23 @@ class StepPricer {
 
   SimInput input(const std::vector<double>& shared) const {
     SimInput in;
-    in.layout             = fmt::format("{} (predicted)", l_.describe());
-    in.layout_info        = {.dp        = l_.dp,
-                             .tp        = l_.tp,
-                             .pp        = l_.pp,
-                             .m         = l_.microbatches,
-                             .v         = l_.virtual_stages,
-                             .schedule  = pipeline::schedule_kind_name(l_.schedule),
-                             .placement = l_.pp > 1 && l_.microbatches == 1,
-                             .known     = true};
-    in.rendezvous         = hw_.intra_node.rendezvous && l_.devices() <= hw_.devices_per_node;
-    in.blocking_sends     = model_.blocks.back().dims.known();
-    in.buckets_share_core = dp_link_.shares_compute_core && l_.devices() <= hw_.devices_per_node && l_.dp > 1;
+    in.layout         = fmt::format("{} (predicted)", l_.describe());
+    in.layout_info    = {.dp        = l_.dp,
+                         .tp        = l_.tp,
+                         .pp        = l_.pp,
+                         .sp        = l_.sp,
+                         .m         = l_.microbatches,
+                         .v         = l_.virtual_stages,
+                         .schedule  = pipeline::schedule_kind_name(l_.schedule),
+                         .placement = l_.pp > 1 && l_.microbatches == 1,
+                         .known     = true};
+    in.rendezvous     = hw_.intra_node.rendezvous && l_.devices() <= hw_.devices_per_node;
+    in.blocking_sends = model_.blocks.back().dims.known();
+    in.buckets_share_core =
+        dp_link_.shares_compute_core && l_.devices() <= hw_.devices_per_node && l_.grad_group() > 1;
     for (int s = 0; s < stages_; ++s) stage_input(in, s, shared[sched_.lowered.stage_device[s]]);
-    if (l_.dp > 1 && !l_.zero1) bucket_inputs(in, shared);
+    if (spatial_) in_pass_exchanges(in);
+    if (l_.grad_group() > 1 && !l_.zero1) bucket_inputs(in, shared);
     tail_inputs(in, shared);
     for (int r = 0; r < l_.pp; ++r) in.devices.push_back({r, 0, 0, r});
     return in;
@@ -292,6 +306,7 @@ class StepPricer {
 
  private:
   const ModelDesc& model_;
+  const SpatialPricing* spatial_;  // sp > 1: the in-pass exchanges (one stage: sp runs with dp only)
   const Layout& l_;
   const HardwareProfile& hw_;
   const CachedSchedule& sched_;
@@ -325,6 +340,35 @@ class StepPricer {
     alone_.back().F += pass_time(5.0 * logits / 4.0, 3.0 * logits, 0, hw_, l_.threads_per_device, 1);
     together_.back().F += pass_time(5.0 * logits / 4.0, 3.0 * logits, 0, hw_, l_.threads_per_device,
                                     contended_ ? node_devices : 1);
+    if (spatial_) add_exchanges();
+  }
+
+  // Domain parallelism's exchanges run inside the conv side's passes and block them (as the runtime's do).
+  void add_exchanges() {
+    for (const BlockExchange& x : spatial_->exchanges)
+      for (StageCost* c : {&alone_[0], &together_[0]}) c->F += x.forward_s, c->I += x.backward_s;
+  }
+
+  // Where each exchange falls in its pass, as a fraction of the pass's compute before it: the forward
+  // gathers before the block computes; a full backward runs the input passes last block first (each
+  // block's exchange after its own input pass), then the weight passes (the runtime's order).
+  void in_pass_exchanges(SimInput& in) const {
+    const StageCost& c = alone_[0];
+    double comm_f = 0, comm_b = 0;
+    for (const BlockExchange& x : spatial_->exchanges) comm_f += x.forward_s, comm_b += x.backward_s;
+    const double F = c.F - comm_f, B = c.I - comm_b + c.W;
+    in.forward_comm.assign(1, {}), in.backward_comm.assign(1, {});
+    for (const BlockExchange& x : spatial_->exchanges) {
+      double before = 0;
+      for (int i = 0; i < x.block; ++i) before += c.block_F[i];
+      in.forward_comm[0].push_back({F > 0 ? before / F : 0.0, x.forward_s, x.forward_bytes});
+    }
+    for (auto x = spatial_->exchanges.rbegin(); x != spatial_->exchanges.rend(); ++x) {
+      if (!x->backward) continue;
+      double before = 0;
+      for (size_t i = x->block; i < c.block_I.size(); ++i) before += c.block_I[i];
+      in.backward_comm[0].push_back({B > 0 ? before / B : 0.0, x->backward_s, x->backward_bytes});
+    }
   }
 
   static double mix(double a, double t, double f) { return a + f * (t - a); }
@@ -397,7 +441,7 @@ class StepPricer {
         }
         const pipeline::GradBucket& bk = buckets[list[i].bucket()];
         const double bytes             = 4.0 * static_cast<double>(bk.end - bk.begin) * e_;
-        in.bucket_time[r].push_back(allreduce_time(bytes, l_.dp, dp_link_));
+        in.bucket_time[r].push_back(allreduce_time(bytes, l_.grad_group(), dp_link_));
         in.bucket_ready[r].push_back(ready_fraction(list[x], bk, shared[r]));
         in.bucket_bytes[r].push_back(static_cast<int64_t>(bytes));
       }
@@ -410,15 +454,16 @@ class StepPricer {
   // reduce-scatter of the gradient, then copies its shard out and all-gathers the parameters.
   void tail_inputs(SimInput& in, const std::vector<double>& shared) const {
     const double passes = l_.optimizer == "sgd" ? 6.0 : 8.0;
-    const bool zero     = l_.zero1 && l_.dp > 1;
+    const int group     = l_.grad_group();
+    const bool zero     = l_.zero1 && group > 1;
     for (int r = 0; r < l_.pp; ++r) {
       const double bw    = hw_.bandwidth(false) + shared[r] * (hw_.bandwidth(true) - hw_.bandwidth(false));
-      const double shard = zero ? device_params_[r] / l_.dp : device_params_[r];
+      const double shard = zero ? device_params_[r] / group : device_params_[r];
       const double bytes = device_params_[r] * hw_.bytes_per_element;
       in.opt_step.push_back(shard * 4.0 * passes / bw + hw_.kernel_overhead_s + hw_.step_overhead_s);
       in.grad_norm.push_back(l_.clip ? shard * 4.0 / bw : 0.0);
-      in.reduce_scatter.push_back(zero ? reduce_scatter_time(bytes, l_.dp, dp_link_) : 0.0);
-      in.all_gather.push_back(zero ? bytes / bw + all_gather_time(bytes, l_.dp, dp_link_) : 0.0);
+      in.reduce_scatter.push_back(zero ? reduce_scatter_time(bytes, group, dp_link_) : 0.0);
+      in.all_gather.push_back(zero ? bytes / bw + all_gather_time(bytes, group, dp_link_) : 0.0);
       in.zero_bytes.push_back(static_cast<int64_t>(4.0 * device_params_[r]));
     }
   }
@@ -429,7 +474,7 @@ CommVolume comm_volume(const ModelDesc& model, const Layout& l, const SimInput& 
                        double b, double e, double bytes_per_element) {
   CommVolume v;
   for (int r = 0; r < l.pp; ++r)
-    v.dp = std::max(v.dp, allreduce_bytes_sent(pricer.device_params(r) * bytes_per_element, l.dp));
+    v.dp = std::max(v.dp, allreduce_bytes_sent(pricer.device_params(r) * bytes_per_element, l.grad_group()));
   double tp_bytes = 0;
   if (l.tp > 1)
     for (const BlockDesc& blk : model.blocks)
@@ -453,7 +498,10 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
   p.layout                    = l;
   p.micro_batch               = global_batch / (static_cast<int64_t>(l.dp) * l.microbatches);
   const CachedSchedule& sched = cache.get(l.schedule, l.pp, l.microbatches, l.virtual_stages);
-  const StepPricer pricer(model, l, global_batch, hw, sched);
+  // sp > 1: the busiest member's blocks and every exchange
+  const SpatialPricing* spatial = l.sp > 1 ? &cache.spatial(model, l.sp, p.micro_batch, hw) : nullptr;
+  const ModelDesc& priced       = spatial ? spatial->model : model;
+  const StepPricer pricer(priced, l, global_batch, hw, sched, spatial);
   p.stage_cuts     = pricer.cuts();
   SimInput in      = pricer.input(pricer.shared());
   SimResult sim    = simulate(pricer.step(), in, record_trace);
@@ -464,15 +512,20 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
   p.compute_s      = sim.busy[busiest];
   p.exposed_comm_s = sim.step_time - sim.compute_end - in.opt_step[busiest] - in.grad_norm[busiest];
   if (p.exposed_comm_s < 1e-9 * sim.step_time) p.exposed_comm_s = 0;  // rounding, not communication
-  if (record_trace) p.trace = expand_replicas(std::move(sim.trace), l.dp, l.tp);
+  if (record_trace) p.trace = expand_replicas(std::move(sim.trace), l.dp, l.tp, l.sp);
   if (record_trace) p.schedule = pricer.step();
-  p.memory = estimate_memory(model, l, p.micro_batch, p.stage_cuts, sched.peak_stash, hw);
-  p.comm   = comm_volume(model, l, in, pricer, static_cast<double>(p.micro_batch), hw.bytes_per_element / 4.0,
-                         hw.bytes_per_element);
-  p.note   = fmt::format(
-        "predicted: one pipeline group of {} device(s) simulated; its {} data- and "
-          "tensor-parallel replica(s) run the same timeline",
-        l.pp, l.dp * l.tp);
+  p.memory = estimate_memory(priced, l, p.micro_batch, p.stage_cuts, sched.peak_stash, hw);
+  p.comm = comm_volume(priced, l, in, pricer, static_cast<double>(p.micro_batch), hw.bytes_per_element / 4.0,
+                       hw.bytes_per_element);
+  p.comm_split = split_comm(priced, l, static_cast<double>(p.micro_batch), spatial, hw);
+  if (l.sp > 1) p.comm.dp = p.comm_split.batch_bytes;
+  p.comm_split.batch_bytes = p.comm.dp;  // the busiest pipeline rank's
+  p.comm.sp                = p.comm_split.domain_bytes();
+  p.note                   = fmt::format(
+                        "predicted: one pipeline group of {} device(s) simulated; its {} data-{} and tensor-parallel "
+                                          "replica(s) run the same timeline{}",
+                        l.pp, l.dp * l.tp * l.sp, l.sp > 1 ? ", spatial-" : "",
+      l.sp > 1 ? fmt::format(" (the spatial group's busiest member's, member {})", spatial->member) : "");
   if (in.blocking_sends && l.pp > 1)
     p.note += fmt::format("; pipeline transfers as Megatron-LM runs them: the sender waits for each{}",
                           in.gather_forward.empty() || in.gather_forward[0] == 0
@@ -486,7 +539,9 @@ LinearCalls linear_calls(const ModelDesc& model, const Layout& l, int64_t global
   PX_USER_CHECK(problem.empty(), "layout {}: {}", l.describe(), problem);
   const double b = static_cast<double>(global_batch / (static_cast<int64_t>(l.dp) * l.microbatches));
   LinearCalls calls;
-  for (const BlockDesc& blk : model.blocks) {
+  const ModelDesc member =
+      l.sp > 1 ? describe_spatial_member(model, *model.spec, l.sp, l.sp - 1) : ModelDesc{};
+  for (const BlockDesc& blk : (l.sp > 1 ? member : model).blocks) {
     if (blk.kind != "linear" || blk.gemm_in <= 0) continue;  // the lookups stage_cost makes
     const auto [in, out] = device_gemm(blk, l.tp);
     const auto rows      = static_cast<int64_t>(blk.rows_per_sample * b);

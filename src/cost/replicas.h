@@ -16,6 +16,8 @@ inline constexpr int kMaxTracedDevices = 64;
 // of a data-parallel group (the same pipeline rank and tp rank in every dp replica) share a flow id per
 // call, so the analysis sees them as one call. Tensor-parallel members compute the same passes at once;
 // their in-pass collectives are priced inside the passes, not drawn.
-trace::TraceSet expand_replicas(trace::TraceSet group, int dp, int tp);
+// With sp > 1 (domain parallelism) every member of a spatial group is a replica too; its HALO events share a
+// flow id per call with the other members of its group.
+trace::TraceSet expand_replicas(trace::TraceSet group, int dp, int tp, int sp = 1);
 
 }  // namespace paraxis::cost

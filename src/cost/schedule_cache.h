@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "paraxis/cost/planner.h"
+#include "paraxis/cost/spatial.h"
 #include "paraxis/pipeline/action.h"
 
 namespace paraxis::cost {
@@ -20,9 +21,14 @@ struct CachedSchedule {
 class ScheduleCache {
  public:
   const CachedSchedule& get(pipeline::ScheduleKind kind, int pp, int m, int v);
+  // Domain parallelism's pricing of `model` (one model per cache) at sp and this micro-batch, built once:
+  // it builds each member's spatial model (spatial.cc).
+  const SpatialPricing& spatial(const ModelDesc& model, int sp, int64_t micro_batch,
+                                const HardwareProfile& hw);
 
  private:
   std::map<std::tuple<int, int, int, int>, CachedSchedule> cache_;
+  std::map<std::pair<int, int64_t>, SpatialPricing> spatial_;
 };
 
 PredictedStep predict_with(const ModelDesc& model, const Layout& layout, int64_t global_batch,

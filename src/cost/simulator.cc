@@ -183,10 +183,28 @@ class Sim {
     double end = begin + dur;
     launch_following(d, begin, dur, end);
     busy(d, pipeline::trace_kind(a.kind), begin, end, dur, a.stage, a.microbatch);
+    in_pass(d, a, begin, dur);
     compute_free_[d] = end;
     r_.compute_end   = std::max(r_.compute_end, end);
     ready_.complete(a, end);
     return true;
+  }
+
+  // The exchanges inside action a (domain parallelism) as HALO events nested in it, on the compute track.
+  void in_pass(int d, const Action& a, double begin, double dur) {
+    const bool fwd  = a.kind == ActionKind::kForward || a.kind == ActionKind::kRecompute;
+    const bool bwd  = a.kind == ActionKind::kFullBackward || a.kind == ActionKind::kBackwardInput;
+    const auto& all = fwd ? in_.forward_comm : in_.backward_comm;
+    if (!record_ || !(fwd || bwd) || a.stage >= static_cast<int>(all.size())) return;
+    double comm = 0;
+    for (const InPassComm& c : all[a.stage]) comm += c.time;
+    double done = 0;  // exchanges before this one
+    for (const InPassComm& c : all[a.stage]) {
+      const double t0 = begin + c.after * std::max(0.0, dur - comm) + done;
+      emit(d, trace::Kind::kHalo, t0, t0 + c.time, a.stage, a.microbatch, c.bytes);
+      events_[d].back().track = trace::Track::kCompute;
+      done += c.time;
+    }
   }
 
   // The REDUCE_GRAD actions right after the running one start during it, at their buckets' ready fractions.

@@ -159,6 +159,18 @@ void measure_concurrency(const std::vector<Intervals>& busy_sets, Analysis& a) {
   a.parallel          = t_multi > 0 && t_multi >= t_single;
 }
 
+// HALO events (domain parallelism's in-pass exchanges) that begin in the window, per device and step.
+void count_halos(const TraceSet& set, Analysis& a) {
+  for (const auto& events : set.events)
+    for (const Event& e : events)
+      if (e.kind == Kind::kHalo && e.t_begin_ns >= a.window_begin_ns && e.t_begin_ns < a.window_end_ns) {
+        a.halo_events += 1, a.halo_ns += static_cast<double>(e.duration_ns());
+        a.halo_bytes += static_cast<double>(e.bytes);
+      }
+  const double per = static_cast<double>(a.num_devices) * a.num_steps;
+  a.halo_events /= per, a.halo_ns /= per, a.halo_bytes /= per;
+}
+
 }  // namespace
 
 Analysis analyze(const TraceSet& set, const AnalysisOptions& options) {
@@ -178,6 +190,7 @@ Analysis analyze(const TraceSet& set, const AnalysisOptions& options) {
   const std::vector<Intervals> busy_sets = measure_devices(set, waits, a);
   pipeline_shape(set, a);
   measure_concurrency(busy_sets, a);
+  count_halos(set, a);
 
   a.one_device_step_ns = options.one_device_step_ns ? options.one_device_step_ns : set.one_device_step_ns;
   if (a.one_device_step_ns) a.speedup = *a.one_device_step_ns / a.step_ns;
@@ -229,6 +242,11 @@ std::string format_analysis(const Analysis& a) {
       "concurrency:       ≥2 devices computing {}, exactly one {}, none {}; {:.2f} devices compute on "
       "average",
       pct(a.parallel_fraction), pct(a.single_fraction), pct(a.none_fraction), a.mean_computing);
+  if (a.halo_events > 0)
+    line(
+        "domain exchanges:  {:.1f} HALO events (halo exchanges and layout changes) per device per step, "
+        "{:.3f} ms, {:.3g} MB moved; counted as communication (each blocks the pass it is in)",
+        a.halo_events, a.halo_ns / 1e6, a.halo_bytes / 1e6);
   if (a.speedup)
     line("speedup:           {:.2f}× over one device ({:.3f} ms); ideal {:.0f}× → {} of ideal", *a.speedup,
          *a.one_device_step_ns / 1e6, a.ideal_speedup, pct(*a.speedup / a.ideal_speedup));

@@ -217,6 +217,7 @@ json paraxis_meta(const TraceSet& set, int64_t origin) {
     meta["layout_info"] = {{"dp", l.dp},
                            {"tp", l.tp},
                            {"pp", l.pp},
+                           {"sp", l.sp},
                            {"m", l.m},
                            {"v", l.v},
                            {"schedule", l.schedule},
@@ -227,8 +228,11 @@ json paraxis_meta(const TraceSet& set, int64_t origin) {
                    {"batch", set.run.batch},
                    {"optimizer", set.run.optimizer}};
   json devices = json::array();
-  for (const DeviceInfo& info : set.devices)
-    devices.push_back({{"device", info.device}, {"dp", info.dp}, {"tp", info.tp}, {"pp", info.pp}});
+  for (const DeviceInfo& info : set.devices) {
+    json d = {{"device", info.device}, {"dp", info.dp}, {"tp", info.tp}, {"pp", info.pp}};
+    if (info.sp >= 0) d["sp"] = info.sp;
+    devices.push_back(d);
+  }
   meta["devices"] = devices;
   json steps      = json::array();
   for (const Step& s : set.steps) steps.push_back({to_us(s.t_begin_ns, origin), to_us(s.t_end_ns, origin)});

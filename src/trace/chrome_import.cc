@@ -25,13 +25,14 @@ int64_t get_int(const json& args, const char* key, int64_t fallback) {
 
 // "device 1 (dp0 tp0 pp1)" -> coordinates; anything else keeps the defaults.
 void parse_label(const std::string& label, DeviceInfo& info) {
-  static const std::regex re(R"(device\s+(\d+)\s*\(dp(\d+)\s+tp(\d+)\s+pp(\d+)\))");
+  static const std::regex re(R"(device\s+(\d+)\s*\(dp(\d+)\s+tp(\d+)\s+pp(\d+)(?:\s+sp(\d+))?\))");
   std::smatch m;
   if (!std::regex_search(label, m, re)) return;
   info.device = std::stoi(m[1]);
   info.dp     = std::stoi(m[2]);
   info.tp     = std::stoi(m[3]);
   info.pp     = std::stoi(m[4]);
+  if (m[5].matched) info.sp = std::stoi(m[5]);
 }
 
 // otherData.paraxis.clock_sync.offsets (a trace merged from MPI ranks), when present.
@@ -154,7 +155,7 @@ void add_devices(const json& meta, PidEvents& pids, TraceSet& set) {
       if (!d.is_object()) continue;
       DeviceInfo info{static_cast<int>(get_int(d, "device", static_cast<int64_t>(i))),
                       static_cast<int>(get_int(d, "dp", 0)), static_cast<int>(get_int(d, "tp", 0)),
-                      static_cast<int>(get_int(d, "pp", 0))};
+                      static_cast<int>(get_int(d, "pp", 0)), static_cast<int>(get_int(d, "sp", -1))};
       coords[static_cast<int64_t>(i)] = info;
     }
   // Devices are the pids in increasing order; peers in the events are device indices, so pids must be 0..n-1
@@ -206,6 +207,7 @@ TraceSet with_meta(const json& doc, const std::string& what, PidEvents& pids) {
     set.layout_info = {.dp        = l.value("dp", 1),
                        .tp        = l.value("tp", 1),
                        .pp        = l.value("pp", 1),
+                       .sp        = l.value("sp", 1),
                        .m         = l.value("m", 1),
                        .v         = l.value("v", 1),
                        .schedule  = l.value("schedule", ""),

@@ -74,6 +74,7 @@ void Recorder::record(Kind kind, int stage, int microbatch, int64_t t_begin_ns, 
 }
 
 std::string DeviceInfo::label() const {
+  if (sp >= 0) return fmt::format("device {} (dp{} tp{} pp{} sp{})", device, dp, tp, pp, sp);
   return fmt::format("device {} (dp{} tp{} pp{})", device, dp, tp, pp);
 }
 
@@ -108,9 +109,9 @@ LayoutInfo parse_layout_label(std::string_view label) {
         std::string_view(lower).substr(i, (j == std::string::npos ? lower.size() : j) - i);
     i = j == std::string::npos ? lower.size() : j + 1;
     if (w.empty()) continue;
-    int* fields[]                    = {&info.dp, &info.tp, &info.pp, &info.m, &info.v};
-    constexpr std::string_view pre[] = {"dp", "tp", "pp", "m", "v"};
-    for (int k = 0; k < 5; ++k)
+    int* fields[]                    = {&info.dp, &info.tp, &info.pp, &info.sp, &info.m, &info.v};
+    constexpr std::string_view pre[] = {"dp", "tp", "pp", "sp", "m", "v"};
+    for (int k = 0; k < 6; ++k)
       if (const int n = number_after(w, pre[k]); n >= 1) *fields[k] = n, info.known = true;
     if (is_schedule(w)) info.schedule = std::string(w), info.known = true;
     if (w == "placement") info.placement = info.known = true;

@@ -33,10 +33,14 @@ bool is_pipeline(const LayoutInfo& l) {
 LayoutInfo resolve_layout(const TraceSet& set, const Analysis& a) {
   LayoutInfo l = set.layout_info.known ? set.layout_info : parse_layout_label(set.layout);
   if (!set.layout_info.known) {
-    std::set<int> dps, tps;
-    for (const DeviceInfo& d : set.devices) dps.insert(d.dp), tps.insert(d.tp);
+    std::set<int> dps, tps, sps;
+    for (const DeviceInfo& d : set.devices) {
+      dps.insert(d.dp), tps.insert(d.tp);
+      if (d.sp >= 0) sps.insert(d.sp);
+    }
     l.dp = std::max<int>(l.dp, static_cast<int>(dps.size()));
     l.tp = std::max<int>(l.tp, static_cast<int>(tps.size()));
+    l.sp = std::max<int>(l.sp, static_cast<int>(sps.size()));
     l.pp = std::max(l.pp, a.pipeline_stages);
     l.m  = std::max(l.m, a.microbatches);
   }
@@ -209,12 +213,23 @@ Suggestion other_suggestion(const Analysis& a) {
                         target, pct(a.utilization), pct(pipeline_utilization(target, p)), p, 8 * p,
                         pct(pipeline_utilization(8 * p, p)))};
   }
+  if (!a.parallel && l.sp > 1)
+    return {fmt::format("--dp {} --sp 1", l.dp * l.sp),
+            fmt::format("devices take turns ({} of the step with at most one computing): split the batch "
+                        "instead of the image",
+                        pct(a.single_fraction + a.none_fraction))};
   if (!a.parallel)
     return {l.dp > 1 ? fmt::format("--tp {} --dp 1", l.dp) : fmt::format("--dp {} --tp 1", l.tp),
             fmt::format("devices take turns ({} of the step with at most one computing): split another axis",
                         pct(a.single_fraction + a.none_fraction))};
   const double exposed  = a.comm + a.wait;
   const bool sync_cause = a.cause == "exposed collectives" || a.cause == "waiting";
+  if (sync_cause && l.sp > 1)
+    return {fmt::format("--dp {} --sp 1", l.dp * l.sp),
+            fmt::format("{}: domain parallelism exchanges halos inside every convolution's pass ({} of the "
+                        "step is communication or waiting); when the batch splits well, splitting it "
+                        "instead all-reduces the gradients once per step, during the backward",
+                        a.cause, pct(exposed))};
   if (sync_cause && l.tp > 1 && l.pp == 1)
     return {
         fmt::format("--dp {} --tp 1", l.dp * l.tp),
@@ -242,13 +257,14 @@ Suggestion other_suggestion(const Analysis& a) {
 }  // namespace
 
 std::string layout_kind(const LayoutInfo& l, int devices) {
-  if (devices <= 1 && l.dp * l.tp * l.pp <= 1) return "one device";
+  if (devices <= 1 && l.dp * l.tp * l.pp * l.sp <= 1) return "one device";
   std::string pipe = l.pp <= 1     ? ""
                      : l.placement ? "workload partitioning"
                                    : fmt::format("pipeline ({}, m = {})", schedule_name(l.schedule), l.m);
   std::vector<std::string> parts;
-  const int axes = (l.dp > 1) + (l.tp > 1) + (l.pp > 1);
+  const int axes = (l.dp > 1) + (l.tp > 1) + (l.pp > 1) + (l.sp > 1);
   if (l.dp > 1) parts.push_back(axes == 1 ? "data parallel" : fmt::format("dp{}", l.dp));
+  if (l.sp > 1) parts.push_back(axes == 1 ? "domain parallel" : fmt::format("sp{}", l.sp));
   if (l.tp > 1) parts.push_back(axes == 1 ? "tensor parallel" : fmt::format("tp{}", l.tp));
   if (!pipe.empty()) parts.push_back(pipe);
   if (parts.empty()) return devices > 1 ? "parallel" : "one device";

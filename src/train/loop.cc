@@ -96,7 +96,7 @@ trace::Recorder* DeviceTraces::start(int rank) {
 
 void DeviceTraces::set_info(int rank, const Engine& engine) {
   const Coord c = engine.grid().coord(rank);
-  infos_[rank]  = {rank, c.dp, c.tp, c.pp};
+  infos_[rank]  = {rank, c.dp, c.tp, c.pp, engine.grid().sp > 1 ? c.sp : -1};
 }
 
 trace::TraceSet DeviceTraces::collect(const std::string& layout) const {

@@ -581,9 +581,10 @@ trace::RunInfo trace_run_info(const TrainConfig& cfg) {
 }
 
 trace::LayoutInfo trace_layout_info(const TrainConfig& cfg) {
-  return {.dp        = cfg.dp > 0 ? cfg.dp : std::max(1, cfg.devices / (cfg.tp * cfg.pp)),
+  return {.dp        = cfg.dp > 0 ? cfg.dp : std::max(1, cfg.devices / (cfg.tp * cfg.pp * cfg.sp)),
           .tp        = cfg.tp,
           .pp        = cfg.pp,
+          .sp        = cfg.sp,
           .m         = cfg.microbatches,
           .v         = cfg.virtual_stages,
           .schedule  = cfg.schedule,

@@ -116,3 +116,20 @@ add_test(NAME cli.predict.preset_is_datasheet_derived
 add_test(NAME cli.predict.seconds_and_stage_groups
          COMMAND sh -c "$0 predict --model gpt-175b --preset h200 --dp 16 --tp 8 --pp 24 -m 96 --global-batch 1536 > ${PX_MODEL_DIR}/groups.txt; grep -E 'predicted step time +[0-9.]+ s ' ${PX_MODEL_DIR}/groups.txt && grep -E '^  pipeline ranks [0-9]+-[0-9]+: utilization [0-9.]+% each' ${PX_MODEL_DIR}/groups.txt && test $(grep -c 'pipeline rank' ${PX_MODEL_DIR}/groups.txt) -lt 24"
                  $<TARGET_FILE:paraxis>)
+
+# Domain parallelism priced: the communication split into batch, model and domain parts, per epoch, on the
+# paper's machine given as alpha and beta; bad alpha/beta values exit 2 naming a valid one.
+add_test(NAME cli.predict.cnn_sp2_paper_machine
+         COMMAND paraxis predict --model cnn --image 3,64,64 --sp 2 --global-batch 32 --latency 2us
+                 --bandwidth 6GB/s --dataset-size 50000)
+set_tests_properties(cli.predict.cnn_sp2_paper_machine PROPERTIES PASS_REGULAR_EXPRESSION
+  "links: alpha 2 us and bandwidth 6 GB/s.*dp1 tp1 pp1 sp2.*batch .*model .*domain .*[0-9]+ halo exchanges.*layout changes.*spatial gradient all-reduce.*50000 samples / global batch 32 = 1562 iterations \\(the last 16 samples dropped\\)")
+add_test(NAME cli.predict.bad_latency_exits_2
+         COMMAND sh -c "$0 predict --model cnn --sp 2 --latency 2xs > ${PX_MODEL_DIR}/lat.txt 2>&1; test $? -eq 2 && grep -q 'e.g. --latency 2us' ${PX_MODEL_DIR}/lat.txt"
+                 $<TARGET_FILE:paraxis>)
+add_test(NAME cli.predict.bad_bandwidth_exits_2
+         COMMAND sh -c "$0 predict --model cnn --bandwidth 6GB/h > ${PX_MODEL_DIR}/bw.txt 2>&1; test $? -eq 2 && grep -q 'e.g. --bandwidth 6GB/s' ${PX_MODEL_DIR}/bw.txt"
+                 $<TARGET_FILE:paraxis>)
+add_test(NAME cli.predict.sp_on_an_mlp_exits_2
+         COMMAND sh -c "$0 predict --model mlp --sp 2 > ${PX_MODEL_DIR}/spmlp.txt 2>&1; test $? -eq 2 && grep -q 'no convolutional side' ${PX_MODEL_DIR}/spmlp.txt"
+                 $<TARGET_FILE:paraxis>)

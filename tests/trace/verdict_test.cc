@@ -159,3 +159,62 @@ TEST(Verdict, RecommendationForAPyTorchRunNeverRepeatsItsLayout) {
     paraxis::testing::expect_recommendation_is_new(analyze(read_trace_run(files)));
   }
 }
+
+namespace {
+
+// Two members of a spatial group (sp 2): each computes its slab's F then B at the same time as the other,
+// with two HALO exchanges blocking inside each pass (on the compute track, as the runtime records them).
+TraceSet domain_parallel(int64_t offset) {
+  TraceSet set;
+  set.layout      = "dp1 x tp1 x pp1 x sp2";
+  set.layout_info = {.dp = 1, .tp = 1, .pp = 1, .sp = 2, .m = 1, .v = 1, .schedule = "1f1b", .known = true};
+  for (int d = 0; d < 2; ++d) {
+    const int64_t t = d * offset;
+    set.devices.push_back({d, 0, 0, 0, d});
+    std::vector<Event> evs = {paraxis::testing::ev(Kind::kForward, t, t + 100),
+                              paraxis::testing::ev(Kind::kBackward, t + 100, t + 300)};
+    for (int64_t at : {t + 20, t + 60, t + 150, t + 250}) {
+      Event h = paraxis::testing::ev(Kind::kHalo, at, at + 10);
+      h.track = Track::kCompute, h.bytes = 1000;
+      evs.push_back(h);
+    }
+    set.events.push_back(evs);
+  }
+  set.steps = {{0, 300 + offset}};
+  return set;
+}
+
+}  // namespace
+
+TEST(Verdict, DomainParallelRunIsParallelWhenItsMembersComputeAtOnce) {
+  const Analysis a = analyze(domain_parallel(0));
+  EXPECT_EQ(a.kind, "domain parallel");
+  EXPECT_TRUE(a.parallel);
+  EXPECT_EQ(a.verdict.rfind("domain parallel: two or more devices computed at the same time", 0), 0u)
+      << a.verdict;
+  // The exchanges are communication: 4 × 10 ns of each 300 ns step, not compute.
+  EXPECT_DOUBLE_EQ(a.halo_events, 4);
+  EXPECT_DOUBLE_EQ(a.halo_ns, 40);
+  EXPECT_DOUBLE_EQ(a.halo_bytes, 4000);
+  for (const DeviceUsage& u : a.devices) {
+    EXPECT_EQ(u.busy_ns, 260) << u.info.label();
+    EXPECT_EQ(u.comm_ns, 40) << u.info.label();
+  }
+  EXPECT_NE(a.devices[1].info.label().find("sp1"), std::string::npos);
+  EXPECT_NE(format_analysis(a).find("4.0 HALO events"), std::string::npos);
+  paraxis::testing::expect_recommendation_is_new(a);
+}
+
+TEST(Verdict, DomainParallelMembersTakingTurnsAreToldToSplitTheBatch) {
+  const Analysis a = analyze(domain_parallel(300));  // member 1 starts when member 0 has finished
+  EXPECT_FALSE(a.parallel);
+  EXPECT_EQ(a.suggested_flags, "--dp 2 --sp 1");
+}
+
+TEST(Verdict, SpSurvivesTheChromeTraceRoundTrip) {
+  const TraceSet back = from_chrome_json(to_chrome_json(domain_parallel(0)), "round trip");
+  EXPECT_EQ(back.layout_info.sp, 2);
+  ASSERT_EQ(back.devices.size(), 2u);
+  EXPECT_EQ(back.devices[1].sp, 1);
+  EXPECT_EQ(analyze(back).kind, "domain parallel");
+}

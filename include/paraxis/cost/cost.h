@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,7 @@ struct ModelDesc {
   // numbers on both sides.
   std::vector<double> partition_costs;
   bool first_block_skips_input_pass = false;
+  std::optional<ModelSpec> spec;  // what it was built from (a model built from layers; none if symbolic)
   int64_t num_params() const;
 };
 
@@ -96,6 +98,10 @@ struct ModelDesc {
 // layer, one backward before the column-parallel one); gpt blocks split heads and the MLP (2 + 2
 // all-reduces).
 ModelDesc describe_model(const ModelSpec& spec);
+// The same for a model already built (a tensor-parallel or spatial member's), read at `unit` and 2·unit
+// samples: the costs per sample of the whole group when a member computes 1/unit of some blocks' samples
+// (domain parallelism's batch side). Leaves partition_costs empty.
+ModelDesc describe_built(const Model& model, const ModelSpec& spec, int64_t unit = 1);
 
 struct GptSize {
   int64_t layers = 96, hidden = 12288, heads = 96, seq = 2048, vocab = 51200;

@@ -35,6 +35,7 @@ namespace paraxis::cost {
 
 struct Layout {  // NOTE: memory.h and the CLI read it too
   int dp = 1, tp = 1, pp = 1;
+  int sp = 1;  // domain (spatial) parallelism: a CNN's conv side split along H (cost/spatial.h); with dp only
   pipeline::ScheduleKind schedule = pipeline::ScheduleKind::k1F1B;
   int microbatches                = 1;      // m per step (per data-parallel replica)
   int virtual_stages              = 1;      // v (interleaved-1f1b)
@@ -52,13 +53,27 @@ struct Layout {  // NOTE: memory.h and the CLI read it too
   // per-micro-batch W passes become one flush per stage before the gradient reduction.
   bool defer_wgrad    = false;
   double bucket_bytes = 25.0 * 1024 * 1024;  // data-parallel gradient bucket (PyTorch DDP's default)
-  int devices() const { return dp * tp * pp; }
+  int devices() const { return dp * tp * pp * sp; }
+  int grad_group() const { return dp * sp; }  // the devices a gradient is averaged over
   std::string describe()
       const;  // "dp2 tp1 pp4 1f1b m8", "pp2 interleaved-1f1b v2 m8 zero1 recompute defer-wgrad"
 };
 
 struct CommVolume {  // bytes one device sends per step, per axis (the busiest device of each)
   double dp = 0, tp = 0, pp = 0;
+  double sp = 0;  // domain parallelism: halos, the layout change and the conv side's gradient all-reduce
+};
+
+// Communication per iteration split as Gholami et al. split it (predicted, α–β on the profile's links, as
+// if none of it overlapped compute): batch = the gradient all-reduce of the batch-parallel side, model =
+// tp's collectives, domain = halo exchanges + the layout change (both directions) + the conv side's
+// gradient all-reduce over sp × dp. Bytes are what the busiest device sends.
+struct CommSplit {
+  double batch_s = 0, model_s = 0, halo_s = 0, layout_s = 0, spatial_allreduce_s = 0;
+  double batch_bytes = 0, model_bytes = 0, halo_bytes = 0, layout_bytes = 0, spatial_allreduce_bytes = 0;
+  int halo_exchanges = 0, layout_changes = 0;  // per micro-batch, forward + backward
+  double domain_s() const { return halo_s + layout_s + spatial_allreduce_s; }
+  double domain_bytes() const { return halo_bytes + layout_bytes + spatial_allreduce_bytes; }
 };
 
 struct PredictedStep {
@@ -72,6 +87,7 @@ struct PredictedStep {
   double exposed_comm_s = 0;        // step − compute − idle of the busiest device, at least 0
   MemoryEstimate memory;
   CommVolume comm;
+  CommSplit comm_split;
   std::vector<int> stage_cuts;  // blocks of stage j: [cuts[j], cuts[j+1])
   trace::TraceSet trace;        // predicted timeline of one pipeline group (source "simulated")
   std::string note;             // how it was simulated ("one pipeline group of 4 devices simulated; ...")

@@ -35,6 +35,14 @@ struct StageDurations {
   double forward = 1, backward = 2, backward_input = 1, backward_weight = 1;  // per micro-batch, seconds
 };
 
+// A communication inside a pass that blocks it (domain parallelism's halo exchanges and layout changes,
+// traced as HALO on the compute track, as the runtime traces them): it starts once `after` of the pass's
+// compute (a fraction) has run, lasts `time` and moves `bytes`.
+struct InPassComm {
+  double after = 0, time = 0;
+  int64_t bytes = 0;
+};
+
 struct SimInput {
   std::vector<StageDurations> stages;  // one per schedule stage (a recompute R costs the stage's forward)
   std::vector<double> send_forward;    // per stage s: transfer time of s's output to stage s+1
@@ -57,6 +65,9 @@ struct SimInput {
   // overlap).
   bool buckets_share_core = false;
   std::vector<double> flush;  // per stage: its FLUSH_W (deferred weight gradients); empty: none
+  // Per stage (empty: none): the exchanges inside its forward (and recompute) and inside its backward (B or
+  // I); their times are part of the stage's durations above.
+  std::vector<std::vector<InPassComm>> forward_comm, backward_comm;
   // Per device (empty: free): GRAD_NORM (the clipping pass over the gradients and the norm's all-reduces),
   // OPT_STEP (the update), REDUCE_SCATTER and ALL_GATHER (ZeRO-1).
   std::vector<double> grad_norm, opt_step, reduce_scatter, all_gather;

@@ -47,6 +47,29 @@ RowRange rows_of(int64_t count, int parts, int part);
 RowRange input_rows(RowRange out, int64_t k, int64_t stride, int64_t pad);
 RowRange intersect(RowRange a, RowRange b);
 
+// Rows one member moves in one exchange: sent and received (each row C x W elements of one sample), and to
+// or from how many members (messages).
+struct ExchangeRows {
+  int64_t sent = 0, received = 0;
+  int sends = 0, receives = 0;
+};
+
+// One exchange a member of the spatial group makes inside a block's pass, as the runtime makes it (the HALO
+// events of its trace): a window layer's halo (forward: input rows; backward: their gradients back to the
+// owners, the same rows the other way) or the layout change at flatten (forward spatial -> batch, backward
+// back). Bytes are fp32, at a micro-batch of `batch` samples. What the cost model prices (cost/spatial.h).
+struct SpatialExchange {
+  int block = 0;  // index in the model's blocks
+  std::string name;
+  bool layout_change         = false;                          // the flatten block's all-to-all (else a halo)
+  int64_t forward_bytes_sent = 0, forward_bytes_received = 0;  // backward: the same bytes, sent <-> received
+  int forward_sends = 0, forward_receives = 0;
+  bool backward =
+      true;  // the backward exchanges too (not for the first block: the engine runs no input pass)
+};
+// Every exchange of member `rank` of sp, in block order. Empty when sp is 1.
+std::vector<SpatialExchange> spatial_exchanges(const ModelSpec& spec, int sp, int rank, int64_t batch);
+
 // The spatial layout of a CNN model: its conv-side blocks wrapped to work on row slabs, the flatten block a
 // layout change to batch, the rest unchanged. Same blocks, names and parameters as build_model(spec).
 std::unique_ptr<Model> build_spatial_model(const ModelSpec& spec, const SpInfo& sp);

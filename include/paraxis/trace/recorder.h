@@ -156,7 +156,8 @@ inline void Scope::finish() {
 struct DeviceInfo {
   int device = 0;
   int dp = 0, tp = 0, pp = 0;
-  std::string label() const;  // "device 1 (dp0 tp0 pp1)"
+  int sp = -1;                // the spatial (domain-parallel) coordinate; -1: the layout has no sp axis
+  std::string label() const;  // "device 1 (dp0 tp0 pp1)", "device 1 (dp0 tp0 pp0 sp1)"
 };
 
 struct Step {
@@ -181,7 +182,9 @@ struct ClockSync {
 // partitioning (placement: pp > 1, m = 1). known: the fields were set (by the runtime, the cost model, the
 // trace's metadata or parsed from the label).
 struct LayoutInfo {
-  int dp = 1, tp = 1, pp = 1, m = 1, v = 1;
+  int dp = 1, tp = 1, pp = 1;
+  int sp = 1;  // domain parallelism (docs/domain-parallelism.md)
+  int m = 1, v = 1;
   std::string schedule;
   bool placement = false;
   bool known     = false;

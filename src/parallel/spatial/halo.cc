@@ -42,6 +42,19 @@ RowRange HaloExchange::needed_by(int member) const {
   return intersect(window_of_[member], {0, h_in_});
 }
 
+ExchangeRows HaloExchange::forward_rows(int member) const {
+  ExchangeRows r;
+  if (input_whole_ || !sp_.active()) return r;
+  for (int q = 0; q < sp_.size; ++q) {
+    if (q == member) continue;
+    const int64_t out = intersect(own_in_[member], needed_by(q)).size();
+    const int64_t in  = intersect(own_in_[q], needed_by(member)).size();
+    r.sent += out, r.sends += out > 0;
+    r.received += in, r.receives += in > 0;
+  }
+  return r;
+}
+
 void HaloExchange::record(int64_t t0, int64_t bytes) const {
   if (sp_.record && bytes > 0) sp_.record(t0, trace::now_ns(), bytes);  // windows inside the slab: no event
 }

@@ -28,6 +28,9 @@ class HaloExchange {
   // The adjoint: dx (N, C, own_in rows, W) = the window gradient's rows, summed over every member that read
   // them (each sends back what it received).
   Tensor scatter_add(const Tensor& dwindow, int64_t wpad) const;
+  // What `member`'s gather moves: rows and messages sent and received (scatter_add moves the same rows the
+  // other way). Zero for a whole input (the first block).
+  ExchangeRows forward_rows(int member) const;
 
  private:
   RowRange needed_by(int member) const;  // clipped to the image

@@ -24,6 +24,7 @@ class SpatialConv2d : public Layer {
   Cost cost(const Shape& in) const override;
   void collect_params(std::vector<Param*>& out) override { conv_->collect_params(out); }
   void init(uint64_t seed) override { conv_->init(seed); }
+  const HaloExchange& halo() const { return halo_; }
 
  private:
   Conv2dShape window_shape(const Shape& in) const;  // the local window, padding explicit (pad 0)
@@ -40,6 +41,7 @@ class SpatialMaxPool2d : public Layer {
   Tensor backward_input(Ctx& ctx, const Tensor& dy) override;
   Shape output_shape(const Shape& in) const override;
   Cost cost(const Shape& in) const override;
+  const HaloExchange& halo() const { return halo_; }
 
  private:
   Pool2dShape window_shape(const Shape& in) const;
@@ -57,6 +59,9 @@ class SpatialToBatch : public Layer {
   Tensor backward_input(Ctx& ctx, const Tensor& dy) override;
   Shape output_shape(const Shape& in) const override;
   Cost cost(const Shape& in) const override;
+  // What `member`'s forward moves for an input of n samples (the backward moves the same the other way):
+  // rows counted as (sample, row) pairs of C x W elements each.
+  ExchangeRows forward_rows(int member, int64_t n) const;
 
  private:
   int64_t h_;

@@ -83,6 +83,18 @@ Tensor SpatialToBatch::backward_input(Ctx& ctx, const Tensor& dy) {
   return dx;
 }
 
+ExchangeRows SpatialToBatch::forward_rows(int member, int64_t n) const {
+  ExchangeRows r;
+  const int64_t mine = rows_of(h_, sp_.size, member).size(), share = rows_of(n, sp_.size, member).size();
+  for (int q = 0; q < sp_.size; ++q) {
+    if (q == member) continue;
+    const int64_t out = mine * rows_of(n, sp_.size, q).size(), in = share * rows_of(h_, sp_.size, q).size();
+    r.sent += out, r.sends += out > 0;
+    r.received += in, r.receives += in > 0;
+  }
+  return r;
+}
+
 Cost SpatialToBatch::cost(const Shape& /*in*/) const {
   return Cost{};  // a view on one device; the exchange's bytes are communication, not compute
 }
