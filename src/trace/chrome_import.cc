@@ -9,22 +9,12 @@
 
 #include "paraxis/core/error.h"
 #include "paraxis/trace/chrome_trace.h"
+#include "trace/trace_time.h"
 
 namespace paraxis::trace {
 namespace {
 
 using nlohmann::json;
-
-// Times in µs up to 4e15 (a century and more; PyTorch's are µs since 1970, about 1.7e15): a begin plus a
-// duration still fits in int64 nanoseconds. A time outside (1e300, inf) is a user error naming the field.
-constexpr double kMaxTimeUs = 4e15;
-
-int64_t us_to_ns(double us, const char* field, const std::string& what) {
-  PX_USER_CHECK(std::isfinite(us) && std::fabs(us) <= kMaxTimeUs,
-                "{}: {} = {} µs is out of range; times are within ±{:g} µs of the trace's start", what, field,
-                us, kMaxTimeUs);
-  return static_cast<int64_t>(std::llround(us * 1000.0));
-}
 
 // A number where an integer of [lo, hi] belongs (fractions are cut, as before); one outside (a stage of 1e300,
 // a pid of 2^64 - 1) is a user error, not a conversion with an undefined result.
@@ -88,9 +78,9 @@ std::vector<ClockSync> read_clock_sync(const json& meta, const std::string& what
     ClockSync c;
     c.device = static_cast<int>(get_int<int>(o, "device", static_cast<int64_t>(clocks.size()), what));
     if (o.contains("offset_us") && o["offset_us"].is_number())
-      c.offset_ns = us_to_ns(o["offset_us"].get<double>(), "clock_sync offset_us", what);
+      c.offset_ns = trace_ns(o["offset_us"].get<double>(), "clock_sync offset_us", what);
     if (o.contains("uncertainty_us") && o["uncertainty_us"].is_number())
-      c.uncertainty_ns = us_to_ns(o["uncertainty_us"].get<double>(), "clock_sync uncertainty_us", what);
+      c.uncertainty_ns = trace_ns(o["uncertainty_us"].get<double>(), "clock_sync uncertainty_us", what);
     clocks.push_back(c);
   }
   return clocks;
@@ -120,8 +110,8 @@ Event complete_event(const json& ev, size_t index, const std::string& what) {
   double dur = ev["dur"].get<double>();
   PX_USER_CHECK(dur >= 0, "{}: traceEvents[{}] has a negative duration {}", what, index, dur);
   Event e;
-  e.t_begin_ns             = us_to_ns(ev["ts"].get<double>(), "ts", what);
-  e.t_end_ns               = e.t_begin_ns + us_to_ns(dur, "dur", what);
+  e.t_begin_ns             = trace_ns(ev["ts"].get<double>(), "ts", what);
+  e.t_end_ns               = e.t_begin_ns + trace_ns(dur, "dur", what);
   std::optional<Kind> kind = kind_from_name(ev.value("cat", ""));
   e.kind                   = kind.value_or(Kind::kOther);
   const json args          = ev.contains("args") && ev["args"].is_object() ? ev["args"] : json::object();
@@ -225,7 +215,7 @@ std::vector<Step> read_steps(const json& meta, const std::string& what) {
                     "{}: otherData.paraxis.steps_us must hold [begin, end] pairs with end >= begin, got {}",
                     what, s.dump());
       steps.push_back(
-          {us_to_ns(s[0].get<double>(), "steps_us", what), us_to_ns(s[1].get<double>(), "steps_us", what)});
+          {trace_ns(s[0].get<double>(), "steps_us", what), trace_ns(s[1].get<double>(), "steps_us", what)});
     }
   return steps;
 }
