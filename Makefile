@@ -42,11 +42,12 @@ sanitize-address:
 # seed corpus (tests/fuzz/corpus/NAME). Fails when any finds a crash, a sanitizer report, an error other than a
 # user error (exit 2), or a hang; the input is left in build-fuzz/artifacts/NAME/.
 FUZZ_SECONDS ?= 20
+FUZZ_BUILD   ?= build-fuzz
 
 fuzz: deps
-	cmake -S tests/fuzz -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14
-	cmake --build build-fuzz -j $(JOBS)
-	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+	cmake -S tests/fuzz -B $(FUZZ_BUILD) -G Ninja -DCMAKE_CXX_COMPILER=clang++-14
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 format-check:
 	clang-format --dry-run -Werror $$(git ls-files '*.cc' '*.h')
