@@ -7,6 +7,9 @@
 set -uo pipefail
 build=${1:?usage: run.sh BUILD SECONDS}
 seconds=${2:?usage: run.sh BUILD SECONDS}
+case "$seconds" in
+  '' | *[!0-9]* | 0) echo "run.sh: SECONDS must be a whole number >= 1 (libFuzzer reads 0 as no limit), got '$seconds'" >&2; exit 2 ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 export TMPDIR="$build/tmp"  # the harnesses' scratch files
 mkdir -p "$TMPDIR" "$build/logs"
