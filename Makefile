@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 
-.PHONY: demo test build deps format-check clean sanitize-thread sanitize-address
+.PHONY: demo test build deps format-check clean sanitize-thread sanitize-address fuzz
 
 deps:
 	scripts/install-deps
@@ -40,6 +40,18 @@ sanitize-address:
 	cmake --build build-asan -j $(JOBS) --target paraxis_tests
 	UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" scripts/run-gtest-shards build-asan/paraxis_tests 8 \
 	  $(JOBS) '$(ASAN_GTEST_FILTER)' 1800
+
+# libFuzzer harnesses of every parser (tests/fuzz/; docs/architecture.md, "Fuzzing"): a clang-14 build of only
+# the parsers' sources, with ASan+UBSan, into build-fuzz/; then each harness runs FUZZ_SECONDS on a copy of its
+# seed corpus (tests/fuzz/corpus/NAME). Fails when any finds a crash, a sanitizer report, an error other than a
+# user error (exit 2), or a hang; the input is left in build-fuzz/artifacts/NAME/.
+FUZZ_SECONDS ?= 20
+FUZZ_BUILD   ?= build-fuzz
+
+fuzz: deps
+	cmake -S tests/fuzz -B $(FUZZ_BUILD) -G Ninja -DCMAKE_CXX_COMPILER=clang++-14
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 format-check:
 	clang-format --dry-run -Werror $$(git ls-files '*.cc' '*.h')

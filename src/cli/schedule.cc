@@ -119,11 +119,7 @@ Schedule read_schedule_file(const std::string& path, std::optional<TorchCsvSched
   std::stringstream buf;
   buf << in.rdbuf();
   const bool csv = path.size() >= 4 && path.compare(path.size() - 4, 4, ".csv") == 0;
-  if (csv && is_torch_csv(buf.str())) {
-    torch = parse_torch_csv(buf.str());
-    return torch->schedule;
-  }
-  return csv ? parse_schedule_csv(buf.str()) : parse_schedule_text(buf.str());
+  return parse_schedule_file(buf.str(), csv, torch);
 }
 
 // --format torch-csv: the schedule alone, as torch's _load_csv reads it (so the figures go to stderr). A

@@ -56,16 +56,23 @@ Entry parse_entry(const std::string& path, const std::string& name, const json& 
 
   PX_USER_CHECK(v.contains("shape") && v["shape"].is_array(),
                 "safetensors {}: tensor '{}': missing or non-array \"shape\"", path, name);
-  uint64_t numel = 1;
+  // The product of the non-zero sizes must fit in int64: shape_numel multiplies the sizes in order, so
+  // (2^62, 4, 0) holds no element but would overflow on the way to 0.
+  uint64_t extent = 1;
+  bool empty      = false;
   for (const json& d : v["shape"]) {
     PX_USER_CHECK(d.is_number_unsigned(),
                   "safetensors {}: tensor '{}': shape entry {} is not a non-negative integer", path, name,
                   d.dump());
     uint64_t n = d.get<uint64_t>();
-    PX_USER_CHECK(n <= static_cast<uint64_t>(INT64_MAX) && !__builtin_mul_overflow(numel, n, &numel),
-                  "safetensors {}: tensor '{}': shape {} overflows", path, name, v["shape"].dump());
+    empty      = empty || n == 0;
+    PX_USER_CHECK(
+        n == 0 || (!__builtin_mul_overflow(extent, n, &extent) && extent <= static_cast<uint64_t>(INT64_MAX)),
+        "safetensors {}: tensor '{}': shape {} overflows: its sizes multiply past 2^63", path, name,
+        v["shape"].dump());
     e.shape.push_back(static_cast<int64_t>(n));
   }
+  const uint64_t numel = empty ? 0 : extent;
 
   const json* offs = v.contains("data_offsets") ? &v["data_offsets"] : nullptr;
   PX_USER_CHECK(

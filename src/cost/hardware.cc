@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "paraxis/core/error.h"
 #include "paraxis/core/input_file.h"
@@ -206,6 +207,19 @@ double positive(const nlohmann::json& j, const char* key, const std::string& wha
   return v;
 }
 
+// A count (bytes_per_element, devices_per_node, sms, a tile's rows): a whole number within int; anything else
+// (2.5, 1e300, "4") is a user error naming the field, never a conversion with an undefined result.
+int whole_int(const nlohmann::json& v, const std::string& field, const std::string& what) {
+  const double d = v.is_number() ? v.get<double>() : std::nan("");
+  PX_USER_CHECK(std::trunc(d) == d && std::fabs(d) <= std::numeric_limits<int>::max(),
+                "{}: {} = {} must be a whole number (an int); see docs/cost-model.md", what, field, v.dump());
+  return static_cast<int>(d);
+}
+
+int int_value(const nlohmann::json& j, const char* key, int fallback, const std::string& what) {
+  return j.contains(key) ? whole_int(j[key], key, what) : fallback;
+}
+
 std::vector<MessagePoint> points(const nlohmann::json& j, const char* key) {
   std::vector<MessagePoint> out;
   if (j.contains(key))
@@ -240,11 +254,12 @@ nlohmann::json gemm_json(const GemmProfile& g) {
 GemmProfile gemm_from_json(const nlohmann::json& j, const std::string& what) {
   GemmProfile g;
   g.achievable_flops = positive(j, "achievable_flops", what + " gemm");
-  g.sms              = j.value("sms", 0);
+  g.sms              = int_value(j, "sms", 0, what + " gemm");
   g.source           = j.value("source", std::string());
   PX_USER_CHECK(g.sms > 0, "{}: gemm.sms = {} must be a positive count of multiprocessors", what, g.sms);
   for (const auto& t : j.at("tiles")) {
-    const int m = t.at(0).get<int>(), n = t.at(1).get<int>();
+    const int m = whole_int(t.at(0), "tile rows", what + " gemm"),
+              n = whole_int(t.at(1), "tile cols", what + " gemm");
     PX_USER_CHECK(m > 0 && n > 0, "{}: gemm tile [{}, {}] must be positive", what, m, n);
     g.tiles.emplace_back(m, n);
   }
@@ -308,7 +323,7 @@ HardwareProfile hardware_from_json(const nlohmann::json& j, const std::string& w
     hw.name              = j.value("name", std::string("unnamed"));
     hw.source            = j.value("source", std::string());
     hw.dtype             = j.value("dtype", std::string("fp32"));
-    hw.bytes_per_element = j.value("bytes_per_element", 4);
+    hw.bytes_per_element = int_value(j, "bytes_per_element", 4, what);
     PX_USER_CHECK(hw.bytes_per_element == 2 || hw.bytes_per_element == 4,
                   "{}: bytes_per_element = {} must be 2 (bf16/fp16) or 4 (fp32)", what, hw.bytes_per_element);
     hw.peak_flops        = positive(j, "peak_flops", what);
@@ -326,7 +341,7 @@ HardwareProfile hardware_from_json(const nlohmann::json& j, const std::string& w
     if (j.contains("gemm")) hw.gemm = gemm_from_json(j["gemm"], what);
     PX_USER_CHECK(hw.concurrent_efficiency > 0 && hw.concurrent_efficiency <= 1,
                   "{}: concurrent_efficiency = {} must be in (0, 1]", what, hw.concurrent_efficiency);
-    hw.devices_per_node = j.value("devices_per_node", 1);
+    hw.devices_per_node = int_value(j, "devices_per_node", 1, what);
     PX_USER_CHECK(hw.devices_per_node >= 1, "{}: devices_per_node = {} must be >= 1", what,
                   hw.devices_per_node);
     if (j.contains("matmul_rates"))

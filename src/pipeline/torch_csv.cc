@@ -237,4 +237,12 @@ bool is_torch_csv(std::string_view text) {
   return torch;
 }
 
+Schedule parse_schedule_file(std::string_view text, bool csv, std::optional<TorchCsvSchedule>& torch) {
+  if (csv && is_torch_csv(text)) {
+    torch = parse_torch_csv(text);
+    return torch->schedule;
+  }
+  return csv ? parse_schedule_csv(text) : parse_schedule_text(text);
+}
+
 }  // namespace paraxis::pipeline

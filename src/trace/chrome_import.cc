@@ -2,25 +2,58 @@
 // the same format). Every check is a user error: the file comes from the command line.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <regex>
 #include <sstream>
 
 #include "paraxis/core/error.h"
 #include "paraxis/trace/chrome_trace.h"
+#include "trace/trace_time.h"
 
 namespace paraxis::trace {
 namespace {
 
 using nlohmann::json;
 
-int64_t us_to_ns(double us) {
-  return static_cast<int64_t>(std::llround(us * 1000.0));
+// A number where an integer of [lo, hi] belongs (fractions are cut, as before); one outside (a stage of 1e300,
+// a pid of 2^64 - 1) is a user error, not a conversion with an undefined result.
+int64_t to_int(const json& v, const char* field, const std::string& what, int64_t lo, int64_t hi) {
+  bool ok   = false;
+  int64_t n = 0;
+  if (v.is_number_unsigned()) {
+    ok = v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
+    n  = ok ? static_cast<int64_t>(v.get<uint64_t>()) : 0;
+  } else if (v.is_number_integer()) {
+    ok = true;
+    n  = v.get<int64_t>();
+  } else {
+    const double d = v.get<double>();
+    ok             = std::isfinite(d) && std::fabs(d) < 9e18;
+    n              = ok ? static_cast<int64_t>(d) : 0;
+  }
+  PX_USER_CHECK(ok && n >= lo && n <= hi, "{}: {} = {} is out of range; it must be an integer in [{}, {}]",
+                what, field, v.dump(), lo, hi);
+  return n;
 }
 
-int64_t get_int(const json& args, const char* key, int64_t fallback) {
+template <class T>
+int64_t to_int(const json& v, const char* field, const std::string& what) {
+  return to_int(v, field, what, std::numeric_limits<T>::min(), std::numeric_limits<T>::max());
+}
+
+// args[key] when it is a number (a range error as to_int's), else the fallback.
+template <class T = int64_t>
+int64_t get_int(const json& args, const char* key, int64_t fallback, const std::string& what) {
   auto it = args.find(key);
-  return it != args.end() && it->is_number() ? it->get<int64_t>() : fallback;
+  return it != args.end() && it->is_number() ? to_int<T>(*it, key, what) : fallback;
+}
+
+// obj[key] as an int, the fallback when absent; a value that is not a number is a user error.
+int int_value(const json& obj, const char* key, int fallback, const std::string& what) {
+  if (!obj.contains(key)) return fallback;
+  PX_USER_CHECK(obj[key].is_number(), "{}: {} is {}, not a number", what, key, obj[key].dump());
+  return static_cast<int>(to_int<int>(obj[key], key, what));
 }
 
 // "device 1 (dp0 tp0 pp1)" -> coordinates; anything else keeps the defaults.
@@ -36,7 +69,7 @@ void parse_label(const std::string& label, DeviceInfo& info) {
 }
 
 // otherData.paraxis.clock_sync.offsets (a trace merged from MPI ranks), when present.
-std::vector<ClockSync> read_clock_sync(const json& meta) {
+std::vector<ClockSync> read_clock_sync(const json& meta, const std::string& what) {
   std::vector<ClockSync> clocks;
   if (!meta.contains("clock_sync") || !meta["clock_sync"].is_object()) return clocks;
   const json& sync = meta["clock_sync"];
@@ -44,11 +77,11 @@ std::vector<ClockSync> read_clock_sync(const json& meta) {
   for (const json& o : sync["offsets"]) {
     if (!o.is_object()) continue;
     ClockSync c;
-    c.device = static_cast<int>(get_int(o, "device", static_cast<int64_t>(clocks.size())));
+    c.device = static_cast<int>(get_int<int>(o, "device", static_cast<int64_t>(clocks.size()), what));
     if (o.contains("offset_us") && o["offset_us"].is_number())
-      c.offset_ns = us_to_ns(o["offset_us"].get<double>());
+      c.offset_ns = trace_ns(o["offset_us"].get<double>(), "clock_sync offset_us", what);
     if (o.contains("uncertainty_us") && o["uncertainty_us"].is_number())
-      c.uncertainty_ns = us_to_ns(o["uncertainty_us"].get<double>());
+      c.uncertainty_ns = trace_ns(o["uncertainty_us"].get<double>(), "clock_sync uncertainty_us", what);
     clocks.push_back(c);
   }
   return clocks;
@@ -78,18 +111,18 @@ Event complete_event(const json& ev, size_t index, const std::string& what) {
   double dur = ev["dur"].get<double>();
   PX_USER_CHECK(dur >= 0, "{}: traceEvents[{}] has a negative duration {}", what, index, dur);
   Event e;
-  e.t_begin_ns             = us_to_ns(ev["ts"].get<double>());
-  e.t_end_ns               = e.t_begin_ns + us_to_ns(dur);
+  e.t_begin_ns             = trace_ns(ev["ts"].get<double>(), "ts", what);
+  e.t_end_ns               = e.t_begin_ns + trace_ns(dur, "dur", what);
   std::optional<Kind> kind = kind_from_name(ev.value("cat", ""));
   e.kind                   = kind.value_or(Kind::kOther);
   const json args          = ev.contains("args") && ev["args"].is_object() ? ev["args"] : json::object();
-  e.stage                  = static_cast<int16_t>(get_int(args, "stage", -1));
-  e.microbatch             = static_cast<int32_t>(get_int(args, "mb", -1));
-  e.bytes                  = get_int(args, "bytes", 0);
-  e.peer                   = static_cast<int16_t>(get_int(args, "peer", -1));
-  e.action                 = static_cast<int32_t>(get_int(args, "action", -1));
-  e.seq                    = static_cast<int32_t>(get_int(args, "seq", -1));
-  e.flow_id                = get_int(args, "flow", -1);
+  e.stage                  = static_cast<int16_t>(get_int<int16_t>(args, "stage", -1, what));
+  e.microbatch             = static_cast<int32_t>(get_int<int32_t>(args, "mb", -1, what));
+  e.bytes                  = get_int(args, "bytes", 0, what);
+  e.peer                   = static_cast<int16_t>(get_int<int16_t>(args, "peer", -1, what));
+  e.action                 = static_cast<int32_t>(get_int<int32_t>(args, "action", -1, what));
+  e.seq                    = static_cast<int32_t>(get_int<int32_t>(args, "seq", -1, what));
+  e.flow_id                = get_int(args, "flow", -1, what);
   std::string track        = args.value("track", "");
   if (track == "compute")
     e.track = Track::kCompute;
@@ -110,12 +143,12 @@ void read_event(const json& ev, size_t index, const std::string& what, PidEvents
   std::string ph = ev.value("ph", "");
   if (ph == "M" && ev.value("name", "") == "process_name" && ev.contains("pid") && ev["pid"].is_number()) {
     if (ev.contains("args") && ev["args"].is_object())
-      out.names[ev["pid"].get<int64_t>()] = ev["args"].value("name", "");
+      out.names[to_int<int64_t>(ev["pid"], "pid", what)] = ev["args"].value("name", "");
     return;
   }
   if (ph != "X") return;
   Event e = complete_event(ev, index, what);
-  out.events[ev["pid"].get<int64_t>()].push_back(e);
+  out.events[to_int<int>(ev["pid"], "pid", what)].push_back(e);
 }
 
 PidEvents read_events(const json& events, const std::string& what) {
@@ -147,15 +180,17 @@ json paraxis_meta(const json& doc) {
 
 // The devices, one per pid in increasing order: coordinates from otherData.paraxis.devices, else from the
 // process name, else the pid alone.
-void add_devices(const json& meta, PidEvents& pids, TraceSet& set) {
+void add_devices(const json& meta, PidEvents& pids, TraceSet& set, const std::string& what) {
   std::map<int64_t, DeviceInfo> coords;
   if (meta.contains("devices") && meta["devices"].is_array())
     for (size_t i = 0; i < meta["devices"].size(); ++i) {
       const json& d = meta["devices"][i];
       if (!d.is_object()) continue;
-      DeviceInfo info{static_cast<int>(get_int(d, "device", static_cast<int64_t>(i))),
-                      static_cast<int>(get_int(d, "dp", 0)), static_cast<int>(get_int(d, "tp", 0)),
-                      static_cast<int>(get_int(d, "pp", 0)), static_cast<int>(get_int(d, "sp", -1))};
+      DeviceInfo info{static_cast<int>(get_int<int>(d, "device", static_cast<int64_t>(i), what)),
+                      static_cast<int>(get_int<int>(d, "dp", 0, what)),
+                      static_cast<int>(get_int<int>(d, "tp", 0, what)),
+                      static_cast<int>(get_int<int>(d, "pp", 0, what)),
+                      static_cast<int>(get_int<int>(d, "sp", -1, what))};
       coords[static_cast<int64_t>(i)] = info;
     }
   // Devices are the pids in increasing order; peers in the events are device indices, so pids must be 0..n-1
@@ -181,7 +216,8 @@ std::vector<Step> read_steps(const json& meta, const std::string& what) {
                         s[1].get<double>() >= s[0].get<double>(),
                     "{}: otherData.paraxis.steps_us must hold [begin, end] pairs with end >= begin, got {}",
                     what, s.dump());
-      steps.push_back({us_to_ns(s[0].get<double>()), us_to_ns(s[1].get<double>())});
+      steps.push_back(
+          {trace_ns(s[0].get<double>(), "steps_us", what), trace_ns(s[1].get<double>(), "steps_us", what)});
     }
   return steps;
 }
@@ -204,27 +240,27 @@ TraceSet with_meta(const json& doc, const std::string& what, PidEvents& pids) {
   set.source      = meta.value("source", "measured");
   if (meta.contains("layout_info") && meta["layout_info"].is_object()) {
     const json& l   = meta["layout_info"];
-    set.layout_info = {.dp        = l.value("dp", 1),
-                       .tp        = l.value("tp", 1),
-                       .pp        = l.value("pp", 1),
-                       .sp        = l.value("sp", 1),
-                       .m         = l.value("m", 1),
-                       .v         = l.value("v", 1),
+    set.layout_info = {.dp        = int_value(l, "dp", 1, what),
+                       .tp        = int_value(l, "tp", 1, what),
+                       .pp        = int_value(l, "pp", 1, what),
+                       .sp        = int_value(l, "sp", 1, what),
+                       .m         = int_value(l, "m", 1, what),
+                       .v         = int_value(l, "v", 1, what),
                        .schedule  = l.value("schedule", ""),
                        .placement = l.value("placement", false),
                        .known     = true};
   }
   if (meta.contains("run") && meta["run"].is_object() && meta["run"].contains("model")) {
     const json& r = meta["run"];
-    set.run       = {r["model"].dump(), get_int(r, "batch", 0), r.value("optimizer", "")};
+    set.run       = {r["model"].dump(), get_int(r, "batch", 0, what), r.value("optimizer", "")};
   }
-  add_devices(meta, pids, set);
+  add_devices(meta, pids, set, what);
   set.steps = read_steps(meta, what);
   if (meta.contains("one_device_step_ms") && meta["one_device_step_ms"].is_number())
     set.one_device_step_ns = meta["one_device_step_ms"].get<double>() * 1e6;
   set.layers         = read_layers(meta);
-  set.dropped_events = get_int(meta, "dropped_events", 0);
-  set.clocks         = read_clock_sync(meta);
+  set.dropped_events = get_int(meta, "dropped_events", 0, what);
+  set.clocks         = read_clock_sync(meta, what);
   return set;
 }
 

@@ -13,6 +13,7 @@
 #include "paraxis/trace/torch_trace.h"
 #include "trace/intervals.h"
 #include "trace/torch_profile.h"
+#include "trace/trace_time.h"
 
 namespace paraxis::trace::torch {
 namespace {
@@ -227,10 +228,6 @@ RankProfile read_process(const std::vector<RawEvent>& events, const std::string&
   return p;
 }
 
-int64_t us_to_ns(double us) {
-  return static_cast<int64_t>(std::llround(us * 1000.0));
-}
-
 std::string string_field(const json& ev, const char* key) {
   auto it = ev.find(key);
   if (it == ev.end()) return "";
@@ -250,8 +247,8 @@ RawEvent raw_event(const json& ev, size_t index, const std::string& what) {
   e.name     = ev["name"].get<std::string>();
   e.cat      = string_field(ev, "cat");
   e.thread   = string_field(ev, "tid");
-  e.begin_ns = us_to_ns(ev["ts"].get<double>());
-  e.end_ns   = e.begin_ns + us_to_ns(dur);
+  e.begin_ns = trace_ns(ev["ts"].get<double>(), "ts", what);
+  e.end_ns   = e.begin_ns + trace_ns(dur, "dur", what);
   if (ev.contains("args") && ev["args"].is_object()) e.args = &ev["args"];
   return e;
 }

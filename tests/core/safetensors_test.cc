@@ -177,6 +177,14 @@ TEST(SafetensorsMalformed, ShapeProductOverflows) {
   expect_user_error(f.path(), {"'w'", "overflows"});
 }
 
+// Checked in from the fuzz harness (tests/fuzz/regressions): (2^63-1, 2, 0) holds no element, but its sizes
+// multiplied in order overflowed int64 (UBSan) before the 0 made the count 0.
+TEST(SafetensorsMalformed, ShapeOverflowsBeforeAZeroSize) {
+  expect_user_error(PARAXIS_SOURCE_DIR
+                    "/tests/fuzz/regressions/safetensors/shape-overflows-before-a-zero.safetensors",
+                    {"'x'", "overflows"});
+}
+
 TEST(SafetensorsMalformed, OffsetsNotFromZero) {
   TempFile f("gapstart");
   write_raw(f.path(), R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})", bytes(8));

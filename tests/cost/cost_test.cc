@@ -300,5 +300,21 @@ TEST(Hardware, BadInputIsAUserError) {
       "must be positive");
 }
 
+// Checked in from the fuzz harness (tests/fuzz/regressions/hardware): a count of 1e300 was converted to int
+// with an undefined result.
+TEST(Hardware, CountsMustBeWholeInts) {
+  using ::paraxis::testing::expect_user_error;
+  const std::string dir = PARAXIS_SOURCE_DIR "/tests/fuzz/regressions/hardware/";
+  expect_user_error([&] { load_hardware(dir + "devices-per-node-1e300.json"); },
+                    {"devices_per_node = 1e+300", "whole number"});
+  expect_user_error([&] { load_hardware(dir + "gemm-tile-1e300.json"); },
+                    {"tile rows = 1e+300", "whole number"});
+  expect_user_error(
+      [] {
+        hardware_from_json(nlohmann::json{{"bytes_per_element", 2.5}});
+      },
+      {"bytes_per_element = 2.5", "whole number"});
+}
+
 }  // namespace
 }  // namespace paraxis::cost

@@ -11,6 +11,7 @@
 #include "paraxis/trace/analysis.h"
 #include "paraxis/trace/synthetic.h"
 #include "test_support/trace_events.h"
+#include "test_support/user_error.h"
 
 using namespace paraxis;
 using namespace paraxis::trace;
@@ -189,6 +190,16 @@ TEST(ChromeTrace, BadInputIsAUserError) {
     }
   }
   fs::remove_all(dir);
+}
+
+// Checked in from the fuzz harness (tests/fuzz/regressions/trace): numbers out of range were converted with
+// undefined results (UBSan: 1e300 into an int, begin + duration past int64 nanoseconds).
+TEST(ChromeTrace, OutOfRangeNumbersAreUserErrors) {
+  const std::string dir = PARAXIS_SOURCE_DIR "/tests/fuzz/regressions/trace/";
+  for (const char* name : {"begin-plus-duration-overflows.json", "ts-1e300.json"})
+    EXPECT_USER_ERROR(read_chrome_trace(dir + name), name, "µs is out of range");
+  EXPECT_USER_ERROR(read_chrome_trace(dir + "stage-1e300.json"), "stage = 1e+300 is out of range", "32767");
+  EXPECT_USER_ERROR(read_chrome_trace(dir + "layout-dp-1e300.json"), "dp = 1e+300 is out of range");
 }
 
 TEST(Recorder, PreallocatedBufferCountsOverflow) {

@@ -292,5 +292,13 @@ TEST_F(TraceFiles, ReportGroupsRankFilesIntoRuns) {
                     "is rank 0 of a 2-rank PyTorch run, but only 0 files follow it");
 }
 
+// Checked in from the fuzz harness (tests/fuzz/regressions/trace): ts + dur past int64 nanoseconds was a
+// signed overflow (the paraxis trace reader had the same; chrome_trace_test.cc).
+TEST(TorchTrace, TimesOutOfRangeAreUserErrors) {
+  const std::string path =
+      PARAXIS_SOURCE_DIR "/tests/fuzz/regressions/trace/torch-begin-plus-duration-overflows.json";
+  expect_user_error([&] { read_trace_run(std::span(&path, 1)); }, "ts = 9000000000000000 µs is out of range");
+}
+
 }  // namespace
 }  // namespace paraxis::trace

@@ -1,5 +1,5 @@
 #!/bin/sh
-# checkpoint_cli.sh PARAXIS CASE — the checkpoint commit protocol end to end, one ctest entry per CASE
+# checkpoint_cli.sh PARAXIS CASE [LAUNCHER...] — the checkpoint commit protocol end to end, one ctest entry per CASE
 # (tests.cmake): a process killed at each point of a save (PARAXIS_FAULT) resumes from the last committed
 # step bit-identically; corrupt, mixed-run and tampered checkpoints are refused (exit 2); the directory lock;
 # pruning; and resharding a checkpoint onto another layout (fp32 tolerance against an uninterrupted run there).
@@ -8,6 +8,12 @@ PX="$1"
 CASE="$2"
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../cli/case_lib.sh"
+# mpi_* cases: LAUNCHER (mpirun ... -np 2) starts paraxis, one process per device (--backend mpi).
+if [ $# -gt 2 ]; then
+  shift 2
+  printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$*" "$PX" >"$WORK/mpx" && chmod +x "$WORK/mpx"
+  PX="$WORK/mpx"
+fi
 close() { python3 "$HERE/compare_safetensors.py" "$1" "$2" || fail "$1 and $2 differ beyond fp32 tolerance"; }
 
 MLP="--model mlp --mlp-sizes 32,24,10 --data synthetic --batch 512 --progress none --optimizer adamw --lr 0.01"
@@ -19,6 +25,7 @@ TP2="--devices 2 --tp 2"
 ZERO="--devices 2 --dp 2 --zero 1"
 ZERO_TP2="--devices 4 --tp 2 --zero 1"
 PP2_M2="--devices 2 --pp 2 --microbatches 2"
+MPI_DP2="--backend mpi --dp 2"
 
 # fault LAYOUT POINT RESUMED_STEP: killed at POINT of the save of step 8 (saves every 4 steps of 12); the
 # resume takes step RESUMED_STEP and ends bit-identical to the uninterrupted run.
@@ -56,6 +63,7 @@ case "$CASE" in
   fault_after_files_dp2) fault "$DP2" after-device-files 4 ;;
   fault_after_manifest_dp2) fault "$DP2" after-manifest 8 ;;
   fault_after_latest_dp2) fault "$DP2" after-latest 8 ;;
+  mpi_fault_after_files) fault "$MPI_DP2" after-device-files 4 ;;
   fault_before_files_pp2) fault "$PP2" before-device-files 4 ;;
   fault_between_files_pp2) fault "$PP2" between-device-files 4 ;;
   fault_after_files_pp2) fault "$PP2" after-device-files 4 ;;

@@ -78,6 +78,13 @@ foreach(
   add_test(NAME cli.checkpoint.${case} COMMAND sh ${PX_CKPT_CLI} $<TARGET_FILE:paraxis> ${case})
 endforeach()
 
+# The same under mpirun (label mpi): two processes, each writing its own device file, killed after both files
+# (before the manifest); the resume takes step 4 and ends bit-identical to the uninterrupted run.
+add_test(NAME mpi_checkpoint_fault_after_files_np2
+         COMMAND sh ${PX_CKPT_CLI} $<TARGET_FILE:paraxis> mpi_fault_after_files ${MPIEXEC_EXECUTABLE}
+                 --allow-run-as-root --oversubscribe --bind-to none --timeout 120 -np 2)
+set_tests_properties(mpi_checkpoint_fault_after_files_np2 PROPERTIES LABELS mpi TIMEOUT 120)
+
 # `paraxis bench step`: runs and reports (no timing is asserted), and rejects bad input with exit code 2.
 add_test(NAME cli.bench_step.mlp
          COMMAND sh ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 0 "GFLOP/s = "

@@ -23,6 +23,7 @@
 // writes none) and not written back.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,5 +55,10 @@ std::string format_torch_csv(const Schedule& s);
 // in both forms, so this choice never changes the schedule; it decides which cells are accepted (idle cells
 // and pairs in torch's, paraxis' tail actions in ours) and which parser's messages a bad file gets.
 bool is_torch_csv(std::string_view text);
+
+// A schedule file's text as `paraxis schedule --from FILE` reads it: csv (a .csv file) in PyTorch's form when
+// is_torch_csv says so (then `torch` is set: what writes the file back unchanged), else in ours; the text form
+// otherwise. User errors as the parsers'.
+Schedule parse_schedule_file(std::string_view text, bool csv, std::optional<TorchCsvSchedule>& torch);
 
 }  // namespace paraxis::pipeline
