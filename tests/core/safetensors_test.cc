@@ -180,8 +180,8 @@ TEST(SafetensorsMalformed, ShapeProductOverflows) {
 // Checked in from the fuzz harness (tests/fuzz/regressions): (2^63-1, 2, 0) holds no element, but its sizes
 // multiplied in order overflowed int64 (UBSan) before the 0 made the count 0.
 TEST(SafetensorsMalformed, ShapeOverflowsBeforeAZeroSize) {
-  expect_user_error(PARAXIS_SOURCE_DIR
-                    "/tests/fuzz/regressions/safetensors/shape-overflows-before-a-zero.safetensors",
+  expect_user_error(paraxis::testing::source_dir() +
+                        "/tests/fuzz/regressions/safetensors/shape-overflows-before-a-zero.safetensors",
                     {"'x'", "overflows"});
 }
 

@@ -7,6 +7,7 @@
 #include "paraxis/cost/hardware.h"
 #include "paraxis/cost/planner.h"
 #include "paraxis/nn/model.h"
+#include "test_support/paths.h"
 #include "test_support/user_error.h"
 
 namespace paraxis::cost {
@@ -304,7 +305,7 @@ TEST(Hardware, BadInputIsAUserError) {
 // with an undefined result.
 TEST(Hardware, CountsMustBeWholeInts) {
   using ::paraxis::testing::expect_user_error;
-  const std::string dir = PARAXIS_SOURCE_DIR "/tests/fuzz/regressions/hardware/";
+  const std::string dir = paraxis::testing::source_dir() + "/tests/fuzz/regressions/hardware/";
   expect_user_error([&] { load_hardware(dir + "devices-per-node-1e300.json"); },
                     {"devices_per_node = 1e+300", "whole number"});
   expect_user_error([&] { load_hardware(dir + "gemm-tile-1e300.json"); },

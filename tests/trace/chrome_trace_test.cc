@@ -10,6 +10,7 @@
 #include "paraxis/core/error.h"
 #include "paraxis/trace/analysis.h"
 #include "paraxis/trace/synthetic.h"
+#include "test_support/paths.h"
 #include "test_support/trace_events.h"
 #include "test_support/user_error.h"
 
@@ -195,7 +196,7 @@ TEST(ChromeTrace, BadInputIsAUserError) {
 // Checked in from the fuzz harness (tests/fuzz/regressions/trace): numbers out of range were converted with
 // undefined results (UBSan: 1e300 into an int, begin + duration past int64 nanoseconds).
 TEST(ChromeTrace, OutOfRangeNumbersAreUserErrors) {
-  const std::string dir = PARAXIS_SOURCE_DIR "/tests/fuzz/regressions/trace/";
+  const std::string dir = paraxis::testing::source_dir() + "/tests/fuzz/regressions/trace/";
   for (const char* name : {"begin-plus-duration-overflows.json", "ts-1e300.json"})
     EXPECT_USER_ERROR(read_chrome_trace(dir + name), name, "µs is out of range");
   EXPECT_USER_ERROR(read_chrome_trace(dir + "stage-1e300.json"), "stage = 1e+300 is out of range", "32767");

@@ -295,8 +295,8 @@ TEST_F(TraceFiles, ReportGroupsRankFilesIntoRuns) {
 // Checked in from the fuzz harness (tests/fuzz/regressions/trace): ts + dur past int64 nanoseconds was a
 // signed overflow (the paraxis trace reader had the same; chrome_trace_test.cc).
 TEST(TorchTrace, TimesOutOfRangeAreUserErrors) {
-  const std::string path =
-      PARAXIS_SOURCE_DIR "/tests/fuzz/regressions/trace/torch-begin-plus-duration-overflows.json";
+  const std::string path = paraxis::testing::source_dir() +
+                           "/tests/fuzz/regressions/trace/torch-begin-plus-duration-overflows.json";
   expect_user_error([&] { read_trace_run(std::span(&path, 1)); }, "ts = 9000000000000000 µs is out of range");
 }
 
