@@ -6,16 +6,12 @@
 #include <cmath>
 #include <sstream>
 
+#include "cost/log2.h"
 #include "paraxis/core/error.h"
 
 namespace paraxis::cost {
 
 namespace {
-int ceil_log2(int n) {
-  int k = 0;
-  while ((1 << k) < n) ++k;
-  return k;
-}
 Cost scaled(const Cost& c, double s) {
   Cost o;
   o.fwd_flops        = c.fwd_flops * s;

@@ -7,17 +7,13 @@
 
 #include <fmt/format.h>
 
+#include "cost/log2.h"
 #include "cost/schedule_cache.h"
 #include "paraxis/core/error.h"
 
 namespace paraxis::cost {
 
 namespace {
-int ceil_log2(int n) {
-  int k = 0;
-  while ((1 << k) < n) ++k;
-  return k;
-}
 double beta(const LinkProfile& link) {
   return 1.0 / link.achieved_bandwidth();
 }
