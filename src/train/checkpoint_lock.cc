@@ -42,8 +42,18 @@ long owner_of(const std::string& path) {
   return in ? pid : 0;
 }
 
+// A zombie (ended, not yet reaped: a killed MPI rank whose launcher is gone, in a container whose init does
+// not reap) answers kill(pid, 0) but holds nothing: /proc/PID/stat's state after the name is Z.
+bool zombie(long pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat;
+  std::getline(in, stat);
+  const size_t name_end = stat.rfind(')');
+  return name_end != std::string::npos && name_end + 2 < stat.size() && stat[name_end + 2] == 'Z';
+}
+
 bool alive(long pid) {
-  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) && !zombie(pid);
 }
 
 }  // namespace

@@ -64,6 +64,7 @@ case "$CASE" in
   fault_after_manifest_dp2) fault "$DP2" after-manifest 8 ;;
   fault_after_latest_dp2) fault "$DP2" after-latest 8 ;;
   mpi_fault_after_files) fault "$MPI_DP2" after-device-files 4 ;;
+  mpi_fault_between_files) fault "$MPI_DP2" between-device-files 4 ;;
   fault_before_files_pp2) fault "$PP2" before-device-files 4 ;;
   fault_between_files_pp2) fault "$PP2" between-device-files 4 ;;
   fault_after_files_pp2) fault "$PP2" after-device-files 4 ;;

@@ -84,6 +84,12 @@ add_test(NAME mpi_checkpoint_fault_after_files_np2
          COMMAND sh ${PX_CKPT_CLI} $<TARGET_FILE:paraxis> mpi_fault_after_files ${MPIEXEC_EXECUTABLE}
                  --allow-run-as-root --oversubscribe --bind-to none --timeout 120 -np 2)
 set_tests_properties(mpi_checkpoint_fault_after_files_np2 PROPERTIES LABELS mpi TIMEOUT 120)
+# Killed between the two ranks' files: the dead rank is left a zombie here (mpirun gone, the container's init
+# does not reap); the lock of a zombie is stale.
+add_test(NAME mpi_checkpoint_fault_between_files_np2
+         COMMAND sh ${PX_CKPT_CLI} $<TARGET_FILE:paraxis> mpi_fault_between_files ${MPIEXEC_EXECUTABLE}
+                 --allow-run-as-root --oversubscribe --bind-to none --timeout 120 -np 2)
+set_tests_properties(mpi_checkpoint_fault_between_files_np2 PROPERTIES LABELS mpi TIMEOUT 120)
 
 # `paraxis bench step`: runs and reports (no timing is asserted), and rejects bad input with exit code 2.
 add_test(NAME cli.bench_step.mlp
