@@ -159,14 +159,18 @@ void measure_concurrency(const std::vector<Intervals>& busy_sets, Analysis& a) {
   a.parallel          = t_multi > 0 && t_multi >= t_single;
 }
 
-// HALO events (domain parallelism's in-pass exchanges) that begin in the window, per device and step.
-void count_halos(const TraceSet& set, Analysis& a) {
+// HALO events (domain parallelism's in-pass exchanges) per device and step. Over the whole run every one
+// counts: a device may start the first step well before the step's mark (another device's thread started
+// later) and wait in its first exchange. In one step's window (--step) those whose midpoint is in it.
+void count_halos(const TraceSet& set, bool whole_run, Analysis& a) {
   for (const auto& events : set.events)
-    for (const Event& e : events)
-      if (e.kind == Kind::kHalo && e.t_begin_ns >= a.window_begin_ns && e.t_begin_ns < a.window_end_ns) {
+    for (const Event& e : events) {
+      const int64_t mid = e.t_begin_ns + e.duration_ns() / 2;
+      if (e.kind == Kind::kHalo && (whole_run || (mid >= a.window_begin_ns && mid < a.window_end_ns))) {
         a.halo_events += 1, a.halo_ns += static_cast<double>(e.duration_ns());
         a.halo_bytes += static_cast<double>(e.bytes);
       }
+    }
   const double per = static_cast<double>(a.num_devices) * a.num_steps;
   a.halo_events /= per, a.halo_ns /= per, a.halo_bytes /= per;
 }
@@ -190,7 +194,7 @@ Analysis analyze(const TraceSet& set, const AnalysisOptions& options) {
   const std::vector<Intervals> busy_sets = measure_devices(set, waits, a);
   pipeline_shape(set, a);
   measure_concurrency(busy_sets, a);
-  count_halos(set, a);
+  count_halos(set, options.step < 0, a);
 
   a.one_device_step_ns = options.one_device_step_ns ? options.one_device_step_ns : set.one_device_step_ns;
   if (a.one_device_step_ns) a.speedup = *a.one_device_step_ns / a.step_ns;
