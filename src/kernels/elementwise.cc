@@ -5,6 +5,8 @@
 namespace paraxis {
 
 namespace {
+// Below this many elements a parallel region costs more than it saves (`if (parallel : ...)`: see
+// activation.cc).
 constexpr int64_t kParallelMin = 1 << 16;
 
 // One Philox block gives four draws: element i uses word i % 4 of block i / 4, exactly as rng.uniform(i).
@@ -26,12 +28,12 @@ void dropout_apply(float* y, const float* x, int64_t n, float p, const Philox& r
 
 void add(float* y, const float* a, const float* b, int64_t n) {
   if (kernel_path() == KernelPath::kRef) return ref::add(y, a, b, n);
-#pragma omp parallel for simd if (n > kParallelMin) schedule(static)
+#pragma omp parallel for simd if (parallel : n > kParallelMin) schedule(static)
   for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }
 
 void add_inplace(float* y, const float* a, int64_t n) {
-#pragma omp parallel for simd if (n > kParallelMin) schedule(static)
+#pragma omp parallel for simd if (parallel : n > kParallelMin) schedule(static)
   for (int64_t i = 0; i < n; ++i) y[i] += a[i];
 }
 
