@@ -534,6 +534,29 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
   return p;
 }
 
+namespace {
+
+// LinearCalls::reuse_bytes: fp32 parameters and gradients (tp shards) and the activations of `b` samples of
+// the blocks each pipeline rank holds (its v chunks of the balanced cut), the largest over ranks.
+double reuse_bytes(const ModelDesc& model, const Layout& l, double b) {
+  const int stages      = l.pp * l.virtual_stages;
+  const int blocks      = static_cast<int>(model.blocks.size());
+  std::vector<int> cuts = {0, blocks};
+  if (stages > 1 && model.partition_costs.size() == model.blocks.size())
+    cuts = pipeline::partition_stages(model.partition_costs, stages).cuts;
+  std::vector<double> rank_bytes(l.pp, 0.0);
+  rank_bytes[0] = model.input_bytes_per_sample * b;
+  for (int c = 0; c + 1 < static_cast<int>(cuts.size()); ++c)
+    for (int i = cuts[c]; i < cuts[c + 1]; ++i) {
+      const BlockDesc& blk = model.blocks[i];
+      const double params  = static_cast<double>(blk.params) / (blk.tp_split ? l.tp : 1);
+      rank_bytes[c % l.pp] += 2.0 * 4.0 * params + blk.out_bytes_per_sample * b;
+    }
+  return *std::max_element(rank_bytes.begin(), rank_bytes.end());
+}
+
+}  // namespace
+
 LinearCalls linear_calls(const ModelDesc& model, const Layout& l, int64_t global_batch) {
   const std::string problem = layout_problem(model, l, global_batch);
   PX_USER_CHECK(problem.empty(), "layout {}: {}", l.describe(), problem);
@@ -552,6 +575,7 @@ LinearCalls linear_calls(const ModelDesc& model, const Layout& l, int64_t global
     calls.merge(block);
   }
   if (l.pp > 1) calls.turn_shapes = calls.shapes, calls.turn_rows = calls.rows;
+  calls.reuse_bytes = reuse_bytes(l.sp > 1 ? member : model, l, b);
   return calls;
 }
 
@@ -564,6 +588,7 @@ void LinearCalls::merge(const LinearCalls& more) {
   unite(rows, more.rows);
   unite(turn_shapes, more.turn_shapes);
   unite(turn_rows, more.turn_rows);
+  reuse_bytes = std::max(reuse_bytes, more.reuse_bytes);
   std::sort(rows.begin(), rows.end());
   std::sort(turn_rows.begin(), turn_rows.end());
 }

@@ -68,11 +68,17 @@ int calls_for(double flops) {
   return static_cast<int>(std::clamp(std::ceil(4e9 / std::max(flops, 1.0)), 3.0, 15.0));
 }
 
+int buffer_sets(double set_bytes, double reuse_bytes) {
+  const bool flush  = reuse_bytes <= 0;
+  const double span = flush ? cache_flush_bytes() : reuse_bytes;
+  return static_cast<int>(std::clamp(std::ceil(span / set_bytes), flush ? 2.0 : 1.0, 32.0));
+}
+
 PassTimes measure_layer_times(int64_t rows, int64_t in, int64_t out, int reps,
-                              const std::function<void()>& sync) {
+                              const std::function<void()>& sync, double reuse_bytes) {
   if (reps <= 0) reps = calls_for(2.0 * rows * in * out);
   const double set_bytes = 4.0 * (2.0 * rows * in + 2.0 * in * out + 2.0 * rows * out);
-  const int sets = static_cast<int>(std::clamp(std::ceil(cache_flush_bytes() / set_bytes), 2.0, 32.0));
+  const int sets         = buffer_sets(set_bytes, reuse_bytes);
   std::vector<LayerBuffers> buf;
   for (int i = 0; i < sets; ++i) buf.emplace_back(rows, in, out);
   int next  = 0;
@@ -119,10 +125,11 @@ std::vector<std::pair<int64_t, int64_t>> mlp_linear_shapes(const std::vector<int
 }
 
 ShapeRateRounds::ShapeRateRounds(std::vector<std::pair<int64_t, int64_t>> shapes, std::vector<int64_t> rows,
-                                 int devices, const TurnsFilter& in_turns)
+                                 int devices, const TurnsFilter& in_turns, double reuse_bytes)
     : shapes_(std::move(shapes)),
       rows_(std::move(rows)),
       devices_(devices),
+      reuse_bytes_(reuse_bytes),
       each_(std::max(devices, 1)),
       turns_(std::max(devices, 1)) {
   for (auto [in, out] : shapes_)
@@ -138,7 +145,9 @@ void ShapeRateRounds::measure_round() {
   // GFLOP/s alone).
   run_devices(1, {}, [&](Communicator&) {
     for (auto [in, out] : shapes_)
-      for (int64_t rows : rows_) alone_.push_back(measure_layer_times(rows, in, out));
+      for (int64_t rows : rows_)
+        alone_.push_back(measure_layer_times(
+            rows, in, out, 0, [] {}, reuse_bytes_));
   });
   if (devices_ >= 2) {
     run_devices(devices_, {}, [&](Communicator& comm) {
@@ -147,7 +156,8 @@ void ShapeRateRounds::measure_round() {
         for (int64_t rows : rows_) {
           if (!in_turns_[k++]) continue;
           TakeTurns turns(comm);
-          PassTimes t = measure_layer_times(rows, in, out, 0, [&] { turns.before_call(); });
+          PassTimes t = measure_layer_times(
+              rows, in, out, 0, [&] { turns.before_call(); }, reuse_bytes_);
           turns.finish(3 * (1 + static_cast<int64_t>(t.pass[0].size())));  // warm-up + timed, per pass
           turns_[comm.rank()].push_back(std::move(t));
         }
@@ -155,7 +165,8 @@ void ShapeRateRounds::measure_round() {
     run_devices(devices_, {}, [&](Communicator& comm) {
       for (auto [in, out] : shapes_)
         for (int64_t rows : rows_)
-          each_[comm.rank()].push_back(measure_layer_times(rows, in, out, 0, [&] { comm.barrier(); }));
+          each_[comm.rank()].push_back(measure_layer_times(
+              rows, in, out, 0, [&] { comm.barrier(); }, reuse_bytes_));
     });
   }
   ++rounds_;
@@ -299,13 +310,15 @@ LinkProfile measure_threads_link(
 }
 
 RunCalibration::RunCalibration(const LinearCalls& calls, int devices)
-    : shapes_(calls.shapes, calls.rows, devices,
-              [turn_shapes = calls.turn_shapes, turn_rows = calls.turn_rows](int64_t in, int64_t out,
-                                                                             int64_t rows) {
-                return std::find(turn_shapes.begin(), turn_shapes.end(), std::make_pair(in, out)) !=
-                           turn_shapes.end() &&
-                       std::find(turn_rows.begin(), turn_rows.end(), rows) != turn_rows.end();
-              }),
+    : shapes_(
+          calls.shapes, calls.rows, devices,
+          [turn_shapes = calls.turn_shapes, turn_rows = calls.turn_rows](int64_t in, int64_t out,
+                                                                         int64_t rows) {
+            return std::find(turn_shapes.begin(), turn_shapes.end(), std::make_pair(in, out)) !=
+                       turn_shapes.end() &&
+                   std::find(turn_rows.begin(), turn_rows.end(), rows) != turn_rows.end();
+          },
+          calls.reuse_bytes),
       devices_(devices) {}
 
 double RunCalibration::measure_round() {

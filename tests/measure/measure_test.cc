@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <mutex>
 #include <thread>
 
@@ -200,6 +202,36 @@ TEST(Measure, LinearCallsAreThePredictionsLookups) {
   // A layout that does not divide is the user's error.
   dp2.dp = 3;
   EXPECT_THROW(linear_calls(mlp, dp2, 256), paraxis::Error);
+}
+
+// The reuse distance an in-run calibration measures at: what one device touches between two calls on the same
+// weights. MLP 784-256-10: fc1 200,704 + 256 and fc2 2,560 + 10 parameters (fp32, with their gradients: 8 bytes
+// each); activations per sample: the 784 inputs, fc1's and relu1's 256 outputs, fc2's 10 (4 bytes each).
+TEST(Measure, ReuseBytesAreADevicesWorkingSet) {
+  const ModelDesc mlp = describe_model(paraxis::ModelSpec::mlp({784, 256, 10}));
+  Layout one;
+  EXPECT_DOUBLE_EQ(linear_calls(mlp, one, 256).reuse_bytes,
+                   8.0 * 203530 + 4.0 * (784 + 256 + 256 + 10) * 256);  // 2,965,584
+  // pp 2, m 8: rank 0 holds fc1 (the balanced cut: fc1 | relu1 fc2) on micro-batches of 32 samples.
+  Layout pipe;
+  pipe.pp = 2, pipe.schedule = paraxis::pipeline::ScheduleKind::k1F1B, pipe.microbatches = 8;
+  EXPECT_DOUBLE_EQ(linear_calls(mlp, pipe, 256).reuse_bytes, 8.0 * (200704 + 256) + 4.0 * (784 + 256) * 32);
+  Layout tp2;  // each device holds half of fc1 and fc2 (their Megatron shards)
+  tp2.tp = 2;
+  EXPECT_LT(linear_calls(mlp, tp2, 256).reuse_bytes, linear_calls(mlp, one, 256).reuse_bytes);
+  LinearCalls c = linear_calls(mlp, pipe, 256);
+  c.merge(linear_calls(mlp, one, 256));  // several layouts: the largest
+  EXPECT_DOUBLE_EQ(c.reuse_bytes, linear_calls(mlp, one, 256).reuse_bytes);
+}
+
+// Buffer sets measure_layer_times cycles through: enough to span the reuse distance; a working set that one
+// set covers repeats that set (operands in cache); no reuse distance flushes the last-level cache.
+TEST(Measure, BufferSetsSpanTheReuseDistance) {
+  EXPECT_EQ(buffer_sets(4e6, 3e6), 1);
+  EXPECT_EQ(buffer_sets(1e6, 2.5e6), 3);
+  EXPECT_EQ(buffer_sets(1.0, 1e12), 32);
+  EXPECT_EQ(buffer_sets(1e6, 0), std::clamp(static_cast<int>(std::ceil(cache_flush_bytes() / 1e6)), 2, 32));
+  EXPECT_GE(buffer_sets(1e15, 0), 2);
 }
 
 TEST(Measure, RunCalibrationPutsItsRatesIntoTheProfile) {

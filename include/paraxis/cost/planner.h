@@ -111,7 +111,12 @@ struct LinearCalls {
   // The calls a device makes while the others wait (a pipeline's, pp > 1): their rates in turns are used.
   std::vector<std::pair<int64_t, int64_t>> turn_shapes;
   std::vector<int64_t> turn_rows;
-  void merge(const LinearCalls& more);  // the union (several layouts' calls)
+  // The bytes a device touches between two calls on the same weights (the reuse distance): the parameters
+  // and gradients of the blocks it holds and one micro-batch's activations through them, the largest over
+  // devices. A working set that fits the cache keeps the weights there from one call to the next, so the
+  // rates are measured that way (measure_layer_times).
+  double reuse_bytes = 0;
+  void merge(const LinearCalls& more);  // the union (several layouts' calls); the largest reuse_bytes
 };
 LinearCalls linear_calls(const ModelDesc& model, const Layout& layout, int64_t global_batch);
 

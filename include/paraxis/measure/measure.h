@@ -34,12 +34,19 @@ int calls_for(double flops);
 
 // The three passes of a Linear layer (the kernels the layers call) on `rows` rows, in → out features: the
 // seconds of each of `reps` calls (0: calls_for the call's flops) after a warm-up. Each call uses the next of
-// several 64-byte aligned buffer sets that together exceed the last-level cache, so the weight and its
-// gradient come from memory as in training. `sync` runs before every call, warm-ups included (a barrier when
-// several devices measure at once, so that they really run together; a wait for the device's turn when they
-// take turns).
+// several 64-byte aligned buffer sets that together span `reuse_bytes` (0: cache_flush_bytes(), so the weight
+// and its gradient come from memory, as in training a model larger than the cache); a model whose working set
+// is smaller gives its reuse distance (LinearCalls::reuse_bytes), and one set repeated measures the call with
+// its operands in cache, as the run makes it. `sync` runs before every call, warm-ups included (a barrier
+// when several devices measure at once, so that they really run together; a wait for the device's turn when
+// they take turns).
 PassTimes measure_layer_times(
-    int64_t rows, int64_t in, int64_t out, int reps = 0, const std::function<void()>& sync = [] {});
+    int64_t rows, int64_t in, int64_t out, int reps = 0, const std::function<void()>& sync = [] {},
+    double reuse_bytes = 0);
+
+// How many buffer sets of `set_bytes` (a Linear's buffers of all three passes) measure_layer_times cycles to span `reuse_bytes` (0: the
+// cache flush): at least 1 (2 when flushing), at most 32.
+int buffer_sets(double set_bytes, double reuse_bytes);
 
 // Devices taking turns one call at a time (ShapeRatePoint::turns): slot k of a sequence of barriers belongs
 // to device k mod n. Before each of its calls a device passes barriers until its slot comes, so one device
@@ -80,7 +87,7 @@ class ShapeRateRounds {
   // call). Only pipelines use those rates, and they take as long as the other two measurements together.
   using TurnsFilter = std::function<bool(int64_t in, int64_t out, int64_t rows)>;
   ShapeRateRounds(std::vector<std::pair<int64_t, int64_t>> shapes, std::vector<int64_t> rows, int devices,
-                  const TurnsFilter& in_turns = nullptr);
+                  const TurnsFilter& in_turns = nullptr, double reuse_bytes = 0);
   // Every shape on every rows: alone (one device), then with devices ≥ 2 the devices taking turns (one call
   // each while the others wait; the rates of every device's calls pooled; the calls `in_turns` selects) and
   // all at once in lockstep.
@@ -92,6 +99,7 @@ class ShapeRateRounds {
   std::vector<std::pair<int64_t, int64_t>> shapes_;
   std::vector<int64_t> rows_;
   int devices_ = 1, rounds_ = 0;
+  double reuse_bytes_ = 0;                     // measure_layer_times' reuse distance (0: flush the cache)
   std::vector<PassTimes> alone_;               // round-major, then shapes, then rows
   std::vector<std::vector<PassTimes>> each_;   // at once: [device][the same order]
   std::vector<std::vector<PassTimes>> turns_;  // in turns: [device][the same order, the selected calls]
