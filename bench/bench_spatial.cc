@@ -85,9 +85,9 @@ LayoutRunConfig base_config(const ModelSpec& spec, int64_t batch, int steps, int
 void print_peers(const std::vector<Peer>& peers, const Series& ours_ref) {
   for (const Peer& p : peers) {
     for (const auto& [core, s] : p.by_core)
-      fmt::print("  {:<34} {}\n", fmt::format("{} (CORETYPE {})", p.label, core), spread(s.ms, " ms"));
+      fmt::print("  {:<36} {}\n", fmt::format("{} (CORETYPE {})", p.label, core), spread(s.ms, " ms"));
     auto [core, s] = p.best();
-    fmt::print("  {:<34} ratio torch/ours(1 device) {}  (faster coretype: {})\n", p.label,
+    fmt::print("  {:<36} ratio torch/ours(1 device) {}  (faster coretype: {})\n", p.label,
                spread(ratios(s->ms, ours_ref.ms), "x"), core);
   }
 }
@@ -119,14 +119,14 @@ void bench_highres(int rounds, int steps, int peer_runs, bool peers) {
     std::fflush(stdout);
   }
   for (auto& [s, cfg] : ours)
-    fmt::print("  {:<34} {}   speedup over 1 device {}\n", s.label, spread(s.ms, " ms"),
+    fmt::print("  {:<36} {}   speedup over 1 device {}\n", s.label, spread(s.ms, " ms"),
                spread(ratios(ours[0].first.ms, s.ms), "x"));
   fmt::print("  target (issue #16): sp2 >= 1.60x over 1 device\n");
   if (peers) {
     print_peers(peer_list, ours[0].first);
     for (size_t i = 1; i < ours.size(); ++i) {
       auto [core, s] = peer_list[1].best();
-      fmt::print("  {:<34} ratio torch 2 threads/{} {}\n", "", ours[i].first.label.substr(0, 3),
+      fmt::print("  {:<36} ratio torch 2 threads/{} {}\n", "", ours[i].first.label.substr(0, 3),
                  spread(ratios(s->ms, ours[i].first.ms), "x"));
     }
   }
@@ -146,7 +146,7 @@ void bench_alexnet(int rounds, int steps, int peer_runs, bool peers) {
     fmt::print("  round {}: ours {:.0f} ms, load {}\n", r + 1, ours.ms.back(), bench::load_average());
     std::fflush(stdout);
   }
-  fmt::print("  {:<34} {}\n", ours.label, spread(ours.ms, " ms"));
+  fmt::print("  {:<36} {}\n", ours.label, spread(ours.ms, " ms"));
   if (peers) print_peers(peer_list, ours);
 }
 
