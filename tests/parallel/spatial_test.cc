@@ -157,6 +157,8 @@ TEST(Spatial, MaxPoolMatchesUnsplitPool) {
   check_pool(3, 2, 27, 2);  // AlexNet's overlapping 3/2 windows cross the slab edges
   check_pool(3, 2, 13, 3);
   check_pool(3, 1, 11, 4);
+  check_pool(2, 2, 16, 2);  // every window inside its slab: the slab is the window (no copy) and its gradient
+  check_pool(2, 2, 12, 3);
 }
 
 TEST(Spatial, LayoutChangeToBatchAndBack) {

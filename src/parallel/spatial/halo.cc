@@ -76,11 +76,15 @@ HaloExchange::Pending HaloExchange::gather_start(const Tensor& x, int64_t wpad) 
            shape_str(x.shape()), own.size());
   const int64_t n = x.dim(0), c = x.dim(1), w = x.dim(3), planes = n * c;
   Pending p;
-  p.window = Tensor::zeros({n, c, window_.size(), w + 2 * wpad});  // (N, C, rows, W + 2 pad)
   const PlaneView X{const_cast<float*>(x.data()), own.size(), w, 0, 0};
-  const RowRange mine = intersect(own, need);
-  copy_rows({p.window.data(), window_.size(), w + 2 * wpad, mine.begin - window_.begin, wpad},
-            {X.data, X.h, w, mine.begin - own.begin, 0}, {planes, mine.size(), w}, false);
+  if (window_ == own && wpad == 0) {
+    p.window = x;  // the window is the slab itself (a pooling whose windows end at the slab's edges): no copy
+  } else {
+    p.window            = Tensor::zeros({n, c, window_.size(), w + 2 * wpad});  // (N, C, rows, W + 2 pad)
+    const RowRange mine = intersect(own, need);
+    copy_rows({p.window.data(), window_.size(), w + 2 * wpad, mine.begin - window_.begin, wpad},
+              {X.data, X.h, w, mine.begin - own.begin, 0}, {planes, mine.size(), w}, false);
+  }
   if (input_whole_ || !sp_.active()) return p;
   for (int q = 0; q < sp_.size; ++q) {  // post the receives first: a sender finds its receiver waiting
     const RowRange rows = intersect(own_in_[q], need);
@@ -118,20 +122,25 @@ Tensor HaloExchange::gather_finish(Pending& p) const {
   return win;
 }
 
-Tensor HaloExchange::scatter_add(const Tensor& dwin, int64_t wpad) const {
+Tensor HaloExchange::scatter_add(Tensor dwin, int64_t wpad) const {
   const int64_t t0   = trace::now_ns();
   const RowRange own = own_in(), need = needed_by(sp_.rank);
   const int64_t n = dwin.dim(0), c = dwin.dim(1), w = dwin.dim(3) - 2 * wpad, planes = n * c;
-  Tensor dx = Tensor::zeros({n, c, own.size(), w});  // (N, C, own rows, W)
-  const PlaneView D{const_cast<float*>(dwin.data()), window_.size(), w + 2 * wpad, 0, wpad};
+  const PlaneView D{dwin.data(), window_.size(), w + 2 * wpad, 0, wpad};
   auto from_window = [&](RowRange rows) {
     PlaneView s = D;
     s.row       = rows.begin - window_.begin;
     return s;
   };
-  const RowRange mine = intersect(own, need);
-  copy_rows({dx.data(), own.size(), w, mine.begin - own.begin, 0}, from_window(mine),
-            {planes, mine.size(), w}, true);
+  Tensor dx;  // (N, C, own rows, W)
+  if (window_ == own && wpad == 0 && !input_whole_) {
+    dx = dwin;  // the window is the slab: its gradient is the slab's, plus what other members send back
+  } else {
+    dx                  = Tensor::zeros({n, c, own.size(), w});
+    const RowRange mine = intersect(own, need);
+    copy_rows({dx.data(), own.size(), w, mine.begin - own.begin, 0}, from_window(mine),
+              {planes, mine.size(), w}, true);
+  }
   if (input_whole_) {
     if (sp_.active()) {
       sp_.comm->all_reduce(dx.data(), dx.numel());

@@ -41,7 +41,8 @@ class HaloExchange {
   bool received(int64_t row) const;
   // The adjoint: dx (N, C, own_in rows, W) = the window gradient's rows, summed over every member that read
   // them (each sends back what it received).
-  Tensor scatter_add(const Tensor& dwindow, int64_t wpad) const;
+  // dwindow is taken over (when the window is the slab itself it becomes dx).
+  Tensor scatter_add(Tensor dwindow, int64_t wpad) const;
   // What `member`'s gather moves: rows and messages sent and received (scatter_add moves the same rows the
   // other way). Zero for a whole input (the first block).
   ExchangeRows forward_rows(int member) const;

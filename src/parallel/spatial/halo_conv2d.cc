@@ -91,7 +91,7 @@ Tensor SpatialConv2d::backward_input(Ctx& ctx, const Tensor& dy) {
   const Conv2dShape s = window_shape(ctx.in_shape);
   Tensor dwin         = Tensor::empty(ctx.saved[0].shape());  // (N, Cin, window rows, W + 2 pad)
   conv2d_backward_data(dwin.data(), dy.data(), conv_->weight().value.data(), s);
-  return halo_.scatter_add(dwin, conv_->pad());
+  return halo_.scatter_add(std::move(dwin), conv_->pad());
 }
 
 void SpatialConv2d::backward_weight(Ctx& ctx, const Tensor& dy) {
