@@ -21,12 +21,15 @@ import torch_models  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", choices=["mlp", "cnn", "gpt"], required=True)
+    ap.add_argument("--model", choices=["mlp", "cnn", "alexnet", "gpt"], required=True)
     ap.add_argument("--batch", type=int, required=True)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--mlp-sizes", default="784,4096,4096,10")
+    ap.add_argument("--cnn", default="16,32,128,10", help="cnn: c1,c2,fc,classes")
+    ap.add_argument("--cnn-kernel", default="5,1", help="cnn: kernel,stride (of the first convolution)")
+    ap.add_argument("--image", default=None, help="cnn: C,H,W (default 1,28,28); alexnet: 3,224,224 only")
     ap.add_argument("--gpt", default="256,128,256,4,4", help="V,T,C,NH,L")
     ap.add_argument("--optimizer", choices=["none", "sgd", "adamw"], default="none",
                     help="none times forward+backward only; sgd/adamw time a full training step")
@@ -41,9 +44,16 @@ def main():
         x = torch.rand(a.batch, sizes[0])
         y = torch.randint(0, sizes[-1], (a.batch,))
     elif a.model == "cnn":
-        model = torch_models.CNN()
-        x = torch.rand(a.batch, 1, 28, 28)
-        y = torch.randint(0, 10, (a.batch,))
+        c1, c2, fc, classes = (int(s) for s in a.cnn.split(","))
+        kernel, stride = (int(s) for s in a.cnn_kernel.split(","))
+        image = tuple(int(s) for s in (a.image or "1,28,28").split(","))
+        model = torch_models.CNN(c1, c2, fc, classes, image, kernel, stride)
+        x = torch.rand(a.batch, *image)
+        y = torch.randint(0, classes, (a.batch,))
+    elif a.model == "alexnet":
+        model = torch_models.AlexNet()
+        x = torch.rand(a.batch, 3, 224, 224)
+        y = torch.randint(0, 1000, (a.batch,))
     else:
         V, T, C, NH, L = (int(s) for s in a.gpt.split(","))
         model = torch_models.GPT(V, T, C, NH, L)

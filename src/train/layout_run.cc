@@ -42,7 +42,7 @@ TrainConfig train_config(const LayoutRunConfig& c) {
   t.model = c.model;
   t.batch = c.batch, t.steps = c.steps, t.seed = c.seed;
   t.optimizer = "sgd", t.lr = c.lr, t.momentum = c.momentum;
-  t.devices = c.devices, t.dp = c.dp, t.tp = c.tp, t.pp = c.pp;
+  t.devices = c.devices, t.dp = c.dp, t.tp = c.tp, t.pp = c.pp, t.sp = c.sp;
   t.microbatches = c.microbatches, t.schedule = c.schedule, t.placement = c.placement;
   t.threads_per_device = c.threads_per_device, t.comm_timeout = c.comm_timeout_s;
   t.defer_wgrad = c.defer_wgrad;
@@ -57,7 +57,7 @@ namespace {
 std::string layout_name(const TrainConfig& t) {
   return t.placement
              ? fmt::format("placement on {} devices (pp{}, m1)", t.devices, t.pp)
-             : fmt::format("{}, {} m{}", Grid{t.dp, t.tp, t.pp}.describe(), t.schedule, t.microbatches);
+             : fmt::format("{}, {} m{}", Grid{t.dp, t.tp, t.pp, t.sp}.describe(), t.schedule, t.microbatches);
 }
 
 // Per step, the slowest device's time (step_ms[device][step]).

@@ -111,6 +111,22 @@ TEST(Spatial, ConvMatchesUnsplitConv) {
   check_conv({5, 1, 2, 13, 3, true});  // the first block: whole input on every device
 }
 
+// The forward's overlap: SpatialConv2d computes the output rows that read no received row while the halo is
+// in flight, then the border rows. Received rows are the window's rows outside the member's slab and inside
+// the image (padding rows are zeros, known at once); the first block receives nothing.
+TEST(Spatial, ReceivedRowsAreTheHaloOnly) {
+  // k5 p2, 23 rows, 2 members: member 0 owns input and output rows [0, 11), its window is rows [-2, 13).
+  HaloExchange h0(23, 23, 5, 1, 2, SpInfo{nullptr, 0, 2, {}}, false);
+  ASSERT_EQ(h0.window_rows(), 15);
+  for (int64_t r = 0; r < 15; ++r) EXPECT_EQ(h0.received(r), r >= 13) << "member 0, window row " << r;
+  // member 1: rows [11, 23), window [9, 25): rows 9 and 10 arrive, 23 and 24 are padding.
+  HaloExchange h1(23, 23, 5, 1, 2, SpInfo{nullptr, 1, 2, {}}, false);
+  ASSERT_EQ(h1.window_rows(), 16);
+  for (int64_t r = 0; r < 16; ++r) EXPECT_EQ(h1.received(r), r < 2) << "member 1, window row " << r;
+  HaloExchange whole(23, 23, 5, 1, 2, SpInfo{nullptr, 0, 2, {}}, true);
+  for (int64_t r = 0; r < 15; ++r) EXPECT_FALSE(whole.received(r)) << "first block, window row " << r;
+}
+
 void check_pool(int64_t k, int64_t stride, int64_t h, int sp) {
   SCOPED_TRACE("pool k" + std::to_string(k) + " s" + std::to_string(stride) + " h" + std::to_string(h) +
                " sp" + std::to_string(sp));
@@ -141,6 +157,8 @@ TEST(Spatial, MaxPoolMatchesUnsplitPool) {
   check_pool(3, 2, 27, 2);  // AlexNet's overlapping 3/2 windows cross the slab edges
   check_pool(3, 2, 13, 3);
   check_pool(3, 1, 11, 4);
+  check_pool(2, 2, 16, 2);  // every window inside its slab: the slab is the window (no copy) and its gradient
+  check_pool(2, 2, 12, 3);
 }
 
 TEST(Spatial, LayoutChangeToBatchAndBack) {

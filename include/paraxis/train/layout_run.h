@@ -39,7 +39,8 @@ struct LayoutRunConfig {
   double lr = 0.05, momentum = 0.9;  // SGD
   // layout
   int devices = 1;
-  int dp = 0, tp = 1, pp = 1;  // dp 0: devices / (tp * pp)
+  int dp = 0, tp = 1, pp = 1;  // dp 0: devices / (tp * pp * sp)
+  int sp                 = 1;  // domain parallelism (docs/domain-parallelism.md)
   int microbatches       = 1;
   std::string schedule   = "1f1b";  // gpipe | 1f1b | interleaved-1f1b | zb-h1
   bool placement         = false;   // workload partitioning: pp = devices, gpipe, m = 1

@@ -60,61 +60,87 @@ void HaloExchange::record(int64_t t0, int64_t bytes) const {
 }
 
 Tensor HaloExchange::gather(const Tensor& x, int64_t wpad) const {
-  const int64_t t0   = trace::now_ns();
+  Pending p = gather_start(x, wpad);
+  return gather_finish(p);
+}
+
+bool HaloExchange::received(int64_t row) const {
+  const int64_t g    = window_.begin + row;  // the input row it holds
+  const RowRange own = own_in();
+  return !input_whole_ && sp_.active() && g >= 0 && g < h_in_ && (g < own.begin || g >= own.end);
+}
+
+HaloExchange::Pending HaloExchange::gather_start(const Tensor& x, int64_t wpad) const {
   const RowRange own = own_in(), need = needed_by(sp_.rank);
   PX_CHECK(x.shape().size() == 4 && x.dim(2) == own.size(), "halo gather: input {} but {} own rows",
            shape_str(x.shape()), own.size());
   const int64_t n = x.dim(0), c = x.dim(1), w = x.dim(3), planes = n * c;
-  Tensor win = Tensor::zeros({n, c, window_.size(), w + 2 * wpad});  // (N, C, rows, W + 2 pad)
+  Pending p;
   const PlaneView X{const_cast<float*>(x.data()), own.size(), w, 0, 0};
-  const PlaneView Wn{win.data(), window_.size(), w + 2 * wpad, 0, wpad};
-  auto to_window = [&](PlaneView src, RowRange rows) {
-    PlaneView d = Wn;
-    d.row       = rows.begin - window_.begin;
-    copy_rows(d, src, {planes, rows.size(), w}, false);
-  };
-  const RowRange mine = intersect(own, need);
-  to_window({X.data, X.h, w, mine.begin - own.begin, 0}, mine);
-  int64_t bytes = 0;
-  if (!input_whole_ && sp_.active()) {
-    std::vector<std::pair<Work, Tensor>> sends;
-    for (int q = 0; q < sp_.size; ++q) {
-      const RowRange rows = intersect(own, needed_by(q));
-      if (q == sp_.rank || rows.size() == 0) continue;
-      Tensor buf = Tensor::empty({n, c, rows.size(), w});
-      copy_rows({buf.data(), rows.size(), w, 0, 0}, {X.data, X.h, w, rows.begin - own.begin, 0},
-                {planes, rows.size(), w}, false);
-      sends.emplace_back(sp_.comm->send_async(buf.data(), buf.numel(), q, kHaloTag), buf);
-      bytes += buf.nbytes();
-    }
-    for (int q = 0; q < sp_.size; ++q) {
-      const RowRange rows = intersect(own_in_[q], need);
-      if (q == sp_.rank || rows.size() == 0) continue;
-      Tensor buf = Tensor::empty({n, c, rows.size(), w});
-      sp_.comm->recv(buf.data(), buf.numel(), q, kHaloTag);
-      to_window({buf.data(), rows.size(), w, 0, 0}, rows);
-      bytes += buf.nbytes();
-    }
-    for (auto& s : sends) s.first.wait();
-    record(t0, bytes);
+  if (window_ == own && wpad == 0) {
+    p.window = x;  // the window is the slab itself (a pooling whose windows end at the slab's edges): no copy
+  } else {
+    p.window            = Tensor::zeros({n, c, window_.size(), w + 2 * wpad});  // (N, C, rows, W + 2 pad)
+    const RowRange mine = intersect(own, need);
+    copy_rows({p.window.data(), window_.size(), w + 2 * wpad, mine.begin - window_.begin, wpad},
+              {X.data, X.h, w, mine.begin - own.begin, 0}, {planes, mine.size(), w}, false);
   }
+  if (input_whole_ || !sp_.active()) return p;
+  for (int q = 0; q < sp_.size; ++q) {  // post the receives first: a sender finds its receiver waiting
+    const RowRange rows = intersect(own_in_[q], need);
+    if (q == sp_.rank || rows.size() == 0) continue;
+    Tensor buf = Tensor::empty({n, c, rows.size(), w});
+    p.recvs.emplace_back(sp_.comm->recv_async(buf.data(), buf.numel(), q, kHaloTag), buf);
+    p.recv_rows.push_back(rows);
+    p.bytes += buf.nbytes();
+  }
+  for (int q = 0; q < sp_.size; ++q) {
+    const RowRange rows = intersect(own, needed_by(q));
+    if (q == sp_.rank || rows.size() == 0) continue;
+    Tensor buf = Tensor::empty({n, c, rows.size(), w});
+    copy_rows({buf.data(), rows.size(), w, 0, 0}, {X.data, X.h, w, rows.begin - own.begin, 0},
+              {planes, rows.size(), w}, false);
+    p.sends.emplace_back(sp_.comm->send_async(buf.data(), buf.numel(), q, kHaloTag), buf);
+    p.bytes += buf.nbytes();
+  }
+  return p;
+}
+
+Tensor HaloExchange::gather_finish(Pending& p) const {
+  const int64_t t0     = trace::now_ns();  // the HALO event: waiting for the rows and copying them in
+  Tensor& win          = p.window;
+  const int64_t planes = win.dim(0) * win.dim(1), ww = win.dim(3);
+  for (size_t i = 0; i < p.recvs.size(); ++i) {
+    p.recvs[i].first.wait();
+    const RowRange rows = p.recv_rows[i];
+    const int64_t w     = p.recvs[i].second.dim(3);
+    copy_rows({win.data(), window_.size(), ww, rows.begin - window_.begin, (ww - w) / 2},
+              {p.recvs[i].second.data(), rows.size(), w, 0, 0}, {planes, rows.size(), w}, false);
+  }
+  for (auto& s : p.sends) s.first.wait();
+  if (!input_whole_ && sp_.active()) record(t0, p.bytes);
   return win;
 }
 
-Tensor HaloExchange::scatter_add(const Tensor& dwin, int64_t wpad) const {
+Tensor HaloExchange::scatter_add(Tensor dwin, int64_t wpad) const {
   const int64_t t0   = trace::now_ns();
   const RowRange own = own_in(), need = needed_by(sp_.rank);
   const int64_t n = dwin.dim(0), c = dwin.dim(1), w = dwin.dim(3) - 2 * wpad, planes = n * c;
-  Tensor dx = Tensor::zeros({n, c, own.size(), w});  // (N, C, own rows, W)
-  const PlaneView D{const_cast<float*>(dwin.data()), window_.size(), w + 2 * wpad, 0, wpad};
+  const PlaneView D{dwin.data(), window_.size(), w + 2 * wpad, 0, wpad};
   auto from_window = [&](RowRange rows) {
     PlaneView s = D;
     s.row       = rows.begin - window_.begin;
     return s;
   };
-  const RowRange mine = intersect(own, need);
-  copy_rows({dx.data(), own.size(), w, mine.begin - own.begin, 0}, from_window(mine),
-            {planes, mine.size(), w}, true);
+  Tensor dx;  // (N, C, own rows, W)
+  if (window_ == own && wpad == 0 && !input_whole_) {
+    dx = dwin;  // the window is the slab: its gradient is the slab's, plus what other members send back
+  } else {
+    dx                  = Tensor::zeros({n, c, own.size(), w});
+    const RowRange mine = intersect(own, need);
+    copy_rows({dx.data(), own.size(), w, mine.begin - own.begin, 0}, from_window(mine),
+              {planes, mine.size(), w}, true);
+  }
   if (input_whole_) {
     if (sp_.active()) {
       sp_.comm->all_reduce(dx.data(), dx.numel());

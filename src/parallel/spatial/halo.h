@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "paraxis/comm/communicator.h"
 #include "paraxis/core/tensor.h"
 #include "paraxis/parallel/spatial.h"
 
@@ -25,9 +26,23 @@ class HaloExchange {
   // window (N, C, window_rows, W + 2 wpad): zero, then the needed rows of the input at column wpad, own ones
   // copied from x (N, C, own_in rows, W), the others received from their owners.
   Tensor gather(const Tensor& x, int64_t wpad) const;
+  // The gather in two halves, so a layer can compute on its own rows while the halo is in flight (DistConv's
+  // overlap): start returns the window with its own rows (and padding) in place and the transfers posted;
+  // finish waits for them and copies the received rows in. gather(x) = finish(start(x)).
+  struct Pending {
+    Tensor window;
+    std::vector<std::pair<Work, Tensor>> sends, recvs;
+    std::vector<RowRange> recv_rows;  // the input rows each of recvs holds
+    int64_t bytes = 0;
+  };
+  Pending gather_start(const Tensor& x, int64_t wpad) const;
+  Tensor gather_finish(Pending& p) const;
+  // Whether window row `row` (local, 0 = the window's first row) arrives from another member.
+  bool received(int64_t row) const;
   // The adjoint: dx (N, C, own_in rows, W) = the window gradient's rows, summed over every member that read
   // them (each sends back what it received).
-  Tensor scatter_add(const Tensor& dwindow, int64_t wpad) const;
+  // dwindow is taken over (when the window is the slab itself it becomes dx).
+  Tensor scatter_add(Tensor dwindow, int64_t wpad) const;
   // What `member`'s gather moves: rows and messages sent and received (scatter_add moves the same rows the
   // other way). Zero for a whole input (the first block).
   ExchangeRows forward_rows(int member) const;

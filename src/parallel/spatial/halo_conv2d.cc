@@ -34,14 +34,52 @@ Shape SpatialConv2d::output_shape(const Shape& in) const {
   return {s.n, s.cout, s.oh(), s.ow()};
 }
 
+// The local output rows whose windows read no received row, [begin, end) (empty when none, or when every
+// row reads one): they can be computed while the halo is in flight.
+RowRange SpatialConv2d::interior_rows(const Conv2dShape& s) const {
+  int64_t begin = s.oh(), end = 0;
+  for (int64_t o = 0; o < s.oh(); ++o) {
+    bool reads_halo = false;
+    for (int64_t r = o * s.stride; r < o * s.stride + s.k && !reads_halo; ++r) reads_halo = halo_.received(r);
+    if (!reads_halo) begin = std::min(begin, o), end = o + 1;
+  }
+  return begin < end ? RowRange{begin, end} : RowRange{0, 0};
+}
+
+// Output rows [rows) of the window's convolution into y (N, Cout, OH, OW): the window rows they read copied
+// to a contiguous block, convolved, the result copied into place.
+void SpatialConv2d::conv_rows(Tensor& y, const Tensor& win, RowRange rows, const Conv2dShape& s) const {
+  if (rows.size() == 0) return;
+  Conv2dShape part        = s;
+  part.h                  = (rows.size() - 1) * s.stride + s.k;
+  const int64_t planes_in = s.n * s.cin, planes_out = s.n * s.cout;
+  Tensor in  = Tensor::empty({s.n, s.cin, part.h, s.w});
+  Tensor out = Tensor::empty({s.n, s.cout, rows.size(), s.ow()});
+  copy_rows({in.data(), part.h, s.w, 0, 0},
+            {const_cast<float*>(win.data()), s.h, s.w, rows.begin * s.stride, 0}, {planes_in, part.h, s.w},
+            false);
+  conv2d_forward(out.data(), in.data(), conv_->weight().value.data(),
+                 conv_->has_bias() ? conv_->bias().value.data() : nullptr, part);
+  copy_rows({y.data(), s.oh(), s.ow(), rows.begin, 0}, {out.data(), rows.size(), s.ow(), 0, 0},
+            {planes_out, rows.size(), s.ow()}, false);
+}
+
 Tensor SpatialConv2d::forward(Ctx& ctx, const Tensor& x) {
   const Conv2dShape s = window_shape(x.shape());
   PX_CHECK(s.oh() == halo_.own_out().size(), "conv2d {}: window gives {} rows, owns {}", name_, s.oh(),
            halo_.own_out().size());
-  Tensor win = halo_.gather(x, conv_->pad());                 // (N, Cin, window rows, W + 2 pad)
-  Tensor y   = Tensor::empty({s.n, s.cout, s.oh(), s.ow()});  // (N, Cout, own rows, OW)
-  conv2d_forward(y.data(), win.data(), conv_->weight().value.data(),
-                 conv_->has_bias() ? conv_->bias().value.data() : nullptr, s);
+  HaloExchange::Pending pending = halo_.gather_start(x, conv_->pad());
+  Tensor y                      = Tensor::empty({s.n, s.cout, s.oh(), s.ow()});  // (N, Cout, own rows, OW)
+  const RowRange inner          = pending.recvs.empty() ? RowRange{0, 0} : interior_rows(s);
+  conv_rows(y, pending.window, inner, s);     // the interior while the halo is in flight
+  Tensor win = halo_.gather_finish(pending);  // (N, Cin, window rows, W + 2 pad)
+  if (inner.size() == 0) {
+    conv2d_forward(y.data(), win.data(), conv_->weight().value.data(),
+                   conv_->has_bias() ? conv_->bias().value.data() : nullptr, s);
+  } else {  // the border rows, which read the halo
+    conv_rows(y, win, {0, inner.begin}, s);
+    conv_rows(y, win, {inner.end, s.oh()}, s);
+  }
   ctx.in_shape = x.shape();
   ctx.saved    = {win};  // for the weight gradient
   return y;
@@ -53,7 +91,7 @@ Tensor SpatialConv2d::backward_input(Ctx& ctx, const Tensor& dy) {
   const Conv2dShape s = window_shape(ctx.in_shape);
   Tensor dwin         = Tensor::empty(ctx.saved[0].shape());  // (N, Cin, window rows, W + 2 pad)
   conv2d_backward_data(dwin.data(), dy.data(), conv_->weight().value.data(), s);
-  return halo_.scatter_add(dwin, conv_->pad());
+  return halo_.scatter_add(std::move(dwin), conv_->pad());
 }
 
 void SpatialConv2d::backward_weight(Ctx& ctx, const Tensor& dy) {

@@ -42,7 +42,7 @@ Tensor SpatialMaxPool2d::backward_input(Ctx& ctx, const Tensor& dy) {
   Tensor dwin         = Tensor::empty({s.n, s.c, s.h, s.w});  // (N, C, window rows, W)
   maxpool2d_backward(dwin.data(), dy.data(), ctx.saved[0].data_i32(), s);
   ctx.saved.clear();
-  return halo_.scatter_add(dwin, 0);
+  return halo_.scatter_add(std::move(dwin), 0);
 }
 
 Cost SpatialMaxPool2d::cost(const Shape& in) const {

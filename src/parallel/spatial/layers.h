@@ -28,6 +28,8 @@ class SpatialConv2d : public Layer {
 
  private:
   Conv2dShape window_shape(const Shape& in) const;  // the local window, padding explicit (pad 0)
+  RowRange interior_rows(const Conv2dShape& s) const;
+  void conv_rows(Tensor& y, const Tensor& win, RowRange rows, const Conv2dShape& s) const;
   std::unique_ptr<Conv2d> conv_;
   HaloExchange halo_;
 };
