@@ -523,7 +523,8 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
                        hw.bytes_per_element);
   p.comm_split = split_comm(priced, l, static_cast<double>(p.micro_batch), spatial, hw);
   if (l.sp > 1) p.comm.dp = p.comm_split.batch_bytes;
-  p.comm_split.batch_bytes = p.comm.dp;  // the busiest pipeline rank's
+  if (l.fc_model()) p.comm.tp = p.comm_split.model_bytes;  // the FC shards' all-reduces over sp
+  p.comm_split.batch_bytes = p.comm.dp;                    // the busiest pipeline rank's
   p.comm.sp                = p.comm_split.domain_bytes();
   p.note                   = fmt::format(
                         "predicted: one pipeline group of {} device(s) simulated; its {} data-{} and tensor-parallel "
