@@ -25,20 +25,24 @@ std::string si(double v) {
 }
 
 // --sp: which split each block uses (parallel/spatial.h) and each device's part of it.
-void print_spatial_layout(const ModelSpec& spec, int sp, int64_t batch) {
-  validate_spatial(spec, sp, sp);  // the model and the heights (describe's batch need not divide)
-  const int64_t b = (batch + sp - 1) / sp * sp;  // a micro-batch sp divides
+void print_spatial_layout(const ModelSpec& spec, int sp, int64_t batch, SpFc fc) {
+  validate_spatial(spec, sp, sp, 1, fc);  // the model and the heights (describe's batch need not divide)
+  const int64_t b = fc == SpFc::kModel ? batch : (batch + sp - 1) / sp * sp;  // a micro-batch sp divides
   fmt::print(
-      "\nunder --sp {} (docs/domain-parallelism.md), a micro-batch of {}: the conv side split along H with "
-      "halo exchanges, then batch shares; gradients averaged over dp x sp\n",
-      sp, b);
-  fmt::print("{:<16} {:<12} {:<18} {}\n", "block", "kind", "split", "per device");
-  for (const BlockSplit& row : spatial_layout(spec, sp, b))
-    fmt::print("{:<16} {:<12} {:<18} {}\n", row.block, row.kind, row.split, row.per_device);
+      "\nunder --sp {} --sp-fc {} (docs/domain-parallelism.md), a micro-batch of {}: the conv side split "
+      "along H with halo exchanges, then {}\n",
+      sp, sp_fc_name(fc), b,
+      fc == SpFc::kModel ? "every sample on every device and the FC weights split over sp (Gholami's "
+                           "L_M); conv gradients summed over sp, all averaged over dp"
+                         : "batch shares; gradients averaged over dp x sp");
+  fmt::print("{:<16} {:<16} {:<30} {}\n", "block", "kind", "split", "per device");
+  for (const BlockSplit& row : spatial_layout(spec, sp, b, fc))
+    fmt::print("{:<16} {:<16} {:<30} {}\n", row.block, row.kind, row.split, row.per_device);
 }
 
-int run_describe(const ModelSpec& spec, int64_t batch, int sp) {
+int run_describe(const ModelSpec& spec, int64_t batch, int sp, SpFc fc) {
   validate_model_spec(spec);
+  if (sp == 1) validate_spatial(spec, 1, 1, 1, fc);  // --sp-fc model without --sp > 1
   PX_USER_CHECK(batch > 0, "--batch {}: the batch must be positive; use e.g. --batch 32", batch);
   std::unique_ptr<Model> model = build_model(spec);
 
@@ -71,7 +75,7 @@ int run_describe(const ModelSpec& spec, int64_t batch, int sp) {
              si(sum.bwd_input_flops), si(sum.bwd_weight_flops), si(sum.activation_bytes) + "B");
   fmt::print("\nflops per training step (forward + backward) at batch {}: {}\n", batch,
              si(sum.fwd_flops + sum.bwd_input_flops + sum.bwd_weight_flops));
-  if (sp > 1) print_spatial_layout(spec, sp, batch);
+  if (sp > 1) print_spatial_layout(spec, sp, batch, fc);
   return 0;
 }
 
@@ -112,8 +116,9 @@ bool is_gpt_by_size(const std::string& kind) {
 
 struct DescribeOptions {
   ModelSpec spec;
-  int64_t batch = 1;
-  int sp        = 1;
+  int64_t batch     = 1;
+  int sp            = 1;
+  std::string sp_fc = "batch";
 };
 
 const bool registered = register_command(
@@ -128,9 +133,13 @@ const bool registered = register_command(
            ->capture_default_str();
        sub.add_option("--sp", opts->sp, "Also print each block's split under domain parallelism (--sp N)")
            ->capture_default_str();
+       sub.add_option("--sp-fc", opts->sp_fc,
+                      "With --sp: the fully connected side batch-parallel (batch) or its weights split over "
+                      "sp (model)")
+           ->capture_default_str();
        return [opts] {
          if (is_gpt_by_size(opts->spec.kind)) return run_describe_symbolic(opts->spec.kind, opts->batch);
-         return run_describe(opts->spec, opts->batch, opts->sp);
+         return run_describe(opts->spec, opts->batch, opts->sp, parse_sp_fc(opts->sp_fc));
        };
      }});
 

@@ -16,6 +16,7 @@
 #include "cli/units.h"
 #include "paraxis/core/error.h"
 #include "paraxis/cost/planner.h"
+#include "paraxis/parallel/spatial.h"
 #include "paraxis/trace/chrome_trace.h"
 
 namespace {
@@ -311,6 +312,9 @@ const bool predict_registered = cli::register_command(
        sub.add_option("--sp", f->layout.sp,
                       "domain (spatial) parallel devices: a CNN's conv side split along the image height")
            ->capture_default_str();
+       sub.add_option_function<std::string>(
+           "--sp-fc", [f](const std::string& v) { f->layout.sp_fc_model = parse_sp_fc(v) == SpFc::kModel; },
+           "with --sp: the FC side batch-parallel (batch, default) or its weights split over sp (model)");
        sub.add_option("--dataset-size", f->dataset_size,
                       "samples per epoch: also print the per-epoch figures (iterations = N / global batch)");
        sub.add_option("--schedule", f->schedule, "gpipe, 1f1b, interleaved-1f1b or zb-h1")

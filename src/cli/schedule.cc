@@ -43,12 +43,13 @@ struct Options {
   // The whole step (tail included) of a layout as the engine runs it: any of these flags asks for it.
   bool step = false;
   int dp = 1, tp = 1, zero = 0, sp = 1;
+  std::string sp_fc = "batch";
   double bucket_mb = 25, clip = 0;
   bool defer_wgrad = false;
   ModelSpec model;
   bool whole_step(const CLI::App& app) const {
     for (const char* f :
-         {"--step", "--dp", "--tp", "--sp", "--zero", "--bucket-mb", "--clip", "--defer-wgrad"})
+         {"--step", "--dp", "--tp", "--sp", "--sp-fc", "--zero", "--bucket-mb", "--clip", "--defer-wgrad"})
       if (app.count(f) > 0) return true;
     return false;
   }
@@ -72,12 +73,16 @@ void print_buckets(const ModelSpec& spec, const StepPlan& plan) {
 // --sp: which split each block uses; the halo exchanges and the layout change run inside the F and B actions
 // (the spatial layers' own passes), so the lists above do not change.
 void print_spatial_splits(const Options& o) {
+  const SpFc fc = parse_sp_fc(o.sp_fc);
   fmt::print(
-      "domain parallelism, sp {}: halos inside each conv/pool block's F and B, the layout change inside "
-      "flatten's\n",
-      o.sp);
-  for (const BlockSplit& b : spatial_layout(o.model, o.sp, int64_t{o.sp} * o.microbatches))
-    fmt::print("  {:<16} {:<12} {:<18} {}\n", b.block, b.kind, b.split, b.per_device);
+      "domain parallelism, sp {}, FC side {}: halos inside each conv/pool block's F and B, the layout change "
+      "inside flatten's{}\n",
+      o.sp, sp_fc_name(fc),
+      fc == SpFc::kModel ? "; the FC shards' all-reduces inside their F and B; each conv block's gradients "
+                           "summed over sp at its last W"
+                         : "");
+  for (const BlockSplit& b : spatial_layout(o.model, o.sp, int64_t{o.sp} * o.microbatches, fc))
+    fmt::print("  {:<16} {:<16} {:<30} {}\n", b.block, b.kind, b.split, b.per_device);
   fmt::print("\n");
 }
 
@@ -91,6 +96,7 @@ StepPlan whole_step(const Options& o, std::string& title) {
   cli::validate_model_spec(o.model);
   EngineConfig cfg;
   cfg.grid            = Grid{o.dp, o.tp, o.pp, o.sp};
+  cfg.sp_fc           = parse_sp_fc(o.sp_fc);
   cfg.schedule        = {parse_schedule_kind(o.schedule), o.pp, o.microbatches, o.virtual_stages};
   cfg.bucket_mb       = o.bucket_mb;
   cfg.zero            = o.zero;
@@ -104,7 +110,10 @@ StepPlan whole_step(const Options& o, std::string& title) {
                     o.model.describe(), o.dp, o.tp, o.pp, o.schedule, o.microbatches,
       o.dp > 1 && o.zero == 0 ? fmt::format(", buckets of {:g} MB", o.bucket_mb) : "",
       o.zero ? ", ZeRO-1" : "", o.defer_wgrad ? ", deferred weight gradients" : "", o.dp * o.tp * o.sp);
-  if (o.sp > 1) title += fmt::format("; sp {}: the gradients average over dp x sp", o.sp);
+  if (o.sp > 1)
+    title += cfg.sp_fc_model()
+                 ? fmt::format("; sp {}, FC weights split over sp: the gradients average over dp", o.sp)
+                 : fmt::format("; sp {}: the gradients average over dp x sp", o.sp);
   return plan;
 }
 
@@ -320,6 +329,9 @@ const bool registered = paraxis::cli::register_command(
        sub.add_option("--tp", o->tp, "tensor-parallel devices per layer (whole step)")->capture_default_str();
        sub.add_option("--sp", o->sp,
                       "spatial (domain-parallel) devices: the conv side split along H (whole step)")
+           ->capture_default_str();
+       sub.add_option("--sp-fc", o->sp_fc,
+                      "with --sp: the FC side batch-parallel (batch) or its weights split over sp (model)")
            ->capture_default_str();
        sub.add_option("--zero", o->zero, "1: ZeRO-1 (whole step)")->capture_default_str();
        sub.add_option("--bucket-mb", o->bucket_mb, "data-parallel gradient bucket size in MB (whole step)")

@@ -14,6 +14,7 @@
 #include "paraxis/cost/planner.h"
 #include "paraxis/kernels/precision.h"
 #include "paraxis/measure/measure.h"
+#include "paraxis/parallel/spatial.h"
 #include "paraxis/train/trainer.h"
 
 namespace paraxis::cli {
@@ -25,6 +26,7 @@ cost::Layout layout_of(const TrainConfig& cfg) {
   cost::Layout layout;
   layout.dp = cfg.dp > 0 ? cfg.dp : std::max(1, cfg.devices / (cfg.tp * cfg.pp * cfg.sp));
   layout.tp = cfg.tp, layout.pp = cfg.pp, layout.sp = cfg.sp;
+  layout.sp_fc_model        = parse_sp_fc(cfg.sp_fc) == SpFc::kModel;
   layout.schedule           = pipeline::parse_schedule_kind(cfg.schedule);
   layout.microbatches       = cfg.microbatches;
   layout.virtual_stages     = cfg.virtual_stages;

@@ -64,6 +64,10 @@ void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
                  "Spatial (domain) parallel size: a CNN's conv side split along the image height, halos "
                  "exchanged; the FC side batch-parallel (docs/domain-parallelism.md)")
       ->capture_default_str();
+  sub.add_option("--sp-fc", cfg.sp_fc,
+                 "Under --sp: the fully connected side batch-parallel (batch: each device N/sp samples) or "
+                 "model-parallel (model: all samples, FC weights split over the sp devices)")
+      ->capture_default_str();
   sub.add_option("--microbatches", cfg.microbatches, "Micro-batches per step (per data-parallel rank)")
       ->capture_default_str();
   sub.add_option("--schedule", cfg.schedule, "gpipe | 1f1b | interleaved-1f1b | zb-h1")

@@ -58,10 +58,11 @@ struct Search {
   }
 
   // One dp × tp × pp (× sp) grid: every micro-batch size on it, unless the grid cannot split the model.
-  void grid(int tp, int pp, int sp = 1) {
+  void grid(int tp, int pp, int sp = 1, bool sp_fc_model = false) {
     const int dp = opt.devices / (tp * pp * sp);
     Layout base;
     base.dp = dp, base.tp = tp, base.pp = pp, base.sp = sp;
+    base.sp_fc_model        = sp_fc_model;
     base.optimizer          = opt.optimizer;
     base.threads_per_device = opt.threads_per_device;
     if (pp > blocks)
@@ -188,7 +189,8 @@ PlanResult make_plan(const ModelDesc& model, const PlanOptions& opt, const Hardw
   // Domain parallelism for a CNN (the runtime runs it with dp only): every sp × dp of the devices.
   if (model.spec && (model.spec->kind == "cnn" || model.spec->kind == "alexnet"))
     for (int sp : divisors(opt.devices))
-      if (sp > 1) search.grid(1, 1, sp);
+      if (sp > 1)
+        for (bool fc_model : {false, true}) search.grid(1, 1, sp, fc_model);  // Gholami's L_D / L_M choice
   std::sort(res.ranked.begin(), res.ranked.end(), [](const PredictedStep& a, const PredictedStep& b) {
     return a.step_s != b.step_s ? a.step_s < b.step_s : a.memory.total() < b.memory.total();
   });

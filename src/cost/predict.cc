@@ -23,7 +23,7 @@ using pipeline::ScheduleKind;
 
 std::string Layout::describe() const {
   std::string s = fmt::format("dp{} tp{} pp{}", dp, tp, pp);
-  if (sp > 1) s += fmt::format(" sp{}", sp);
+  if (sp > 1) s += fmt::format(" sp{}{}", sp, sp_fc_model ? " sp-fc-model" : "");
   if (pp > 1 || microbatches > 1) {
     s += fmt::format(" {} m{}", pipeline::schedule_kind_name(schedule), microbatches);
     if (virtual_stages > 1) s += fmt::format(" v{}", virtual_stages);
@@ -44,7 +44,8 @@ std::string layout_problem(const ModelDesc& model, const Layout& l, int64_t glob
     return fmt::format("global batch {} is not divisible by dp·m = {}·{} = {}", global_batch, l.dp,
                        l.microbatches, static_cast<int64_t>(l.dp) * l.microbatches);
   const std::string spatial =
-      spatial_layout_problem(model, l.sp, l.tp, l.pp, global_batch / (int64_t{l.dp} * l.microbatches));
+      spatial_layout_problem(model, l.sp, l.tp, l.pp, global_batch / (int64_t{l.dp} * l.microbatches),
+                             l.sp_fc_model ? SpFc::kModel : SpFc::kBatch);
   if (!spatial.empty()) return spatial;
   for (int64_t d : model.tp_divides)
     if (d % l.tp != 0) return fmt::format("tp {} does not divide {} attention heads", l.tp, d);
@@ -359,6 +360,7 @@ class StepPricer {
     const double F = c.F - comm_f, B = c.I - comm_b + c.W;
     in.forward_comm.assign(1, {}), in.backward_comm.assign(1, {});
     for (const BlockExchange& x : spatial_->exchanges) {
+      if (x.fc_collective && x.forward_s == 0) continue;  // a backward-only all-reduce (column-parallel)
       double before = 0;
       for (int i = 0; i < x.block; ++i) before += c.block_F[i];
       in.forward_comm[0].push_back({F > 0 ? before / F : 0.0, x.forward_s, x.forward_bytes});
@@ -499,8 +501,10 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
   p.micro_batch               = global_batch / (static_cast<int64_t>(l.dp) * l.microbatches);
   const CachedSchedule& sched = cache.get(l.schedule, l.pp, l.microbatches, l.virtual_stages);
   // sp > 1: the busiest member's blocks and every exchange
-  const SpatialPricing* spatial = l.sp > 1 ? &cache.spatial(model, l.sp, p.micro_batch, hw) : nullptr;
-  const ModelDesc& priced       = spatial ? spatial->model : model;
+  const SpatialPricing* spatial =
+      l.sp > 1 ? &cache.spatial(model, l.sp, p.micro_batch, hw, l.fc_model() ? SpFc::kModel : SpFc::kBatch)
+               : nullptr;
+  const ModelDesc& priced = spatial ? spatial->model : model;
   const StepPricer pricer(priced, l, global_batch, hw, sched, spatial);
   p.stage_cuts     = pricer.cuts();
   SimInput in      = pricer.input(pricer.shared());
@@ -519,7 +523,8 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
                        hw.bytes_per_element);
   p.comm_split = split_comm(priced, l, static_cast<double>(p.micro_batch), spatial, hw);
   if (l.sp > 1) p.comm.dp = p.comm_split.batch_bytes;
-  p.comm_split.batch_bytes = p.comm.dp;  // the busiest pipeline rank's
+  if (l.fc_model()) p.comm.tp = p.comm_split.model_bytes;  // the FC shards' all-reduces over sp
+  p.comm_split.batch_bytes = p.comm.dp;                    // the busiest pipeline rank's
   p.comm.sp                = p.comm_split.domain_bytes();
   p.note                   = fmt::format(
                         "predicted: one pipeline group of {} device(s) simulated; its {} data-{} and tensor-parallel "
@@ -562,8 +567,9 @@ LinearCalls linear_calls(const ModelDesc& model, const Layout& l, int64_t global
   PX_USER_CHECK(problem.empty(), "layout {}: {}", l.describe(), problem);
   const double b = static_cast<double>(global_batch / (static_cast<int64_t>(l.dp) * l.microbatches));
   LinearCalls calls;
-  const ModelDesc member =
-      l.sp > 1 ? describe_spatial_member(model, *model.spec, l.sp, l.sp - 1) : ModelDesc{};
+  const ModelDesc member = l.sp > 1 ? describe_spatial_member(model, *model.spec, l.sp, l.sp - 1,
+                                                              l.fc_model() ? SpFc::kModel : SpFc::kBatch)
+                                    : ModelDesc{};
   for (const BlockDesc& blk : (l.sp > 1 ? member : model).blocks) {
     if (blk.kind != "linear" || blk.gemm_in <= 0) continue;  // the lookups stage_cost makes
     const auto [in, out] = device_gemm(blk, l.tp);

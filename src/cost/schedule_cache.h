@@ -24,11 +24,11 @@ class ScheduleCache {
   // Domain parallelism's pricing of `model` (one model per cache) at sp and this micro-batch, built once:
   // it builds each member's spatial model (spatial.cc).
   const SpatialPricing& spatial(const ModelDesc& model, int sp, int64_t micro_batch,
-                                const HardwareProfile& hw);
+                                const HardwareProfile& hw, SpFc fc = SpFc::kBatch);
 
  private:
   std::map<std::tuple<int, int, int, int>, CachedSchedule> cache_;
-  std::map<std::pair<int, int64_t>, SpatialPricing> spatial_;
+  std::map<std::tuple<int, int64_t, int>, SpatialPricing> spatial_;  // (sp, micro-batch, SpFc)
 };
 
 PredictedStep predict_with(const ModelDesc& model, const Layout& layout, int64_t global_batch,

@@ -56,7 +56,9 @@ double exchange_time(int64_t bytes_sent, int64_t bytes_received, int sends, int 
   return std::max(out, in);
 }
 
-std::string spatial_layout_problem(const ModelDesc& model, int sp, int tp, int pp, int64_t micro_batch) {
+std::string spatial_layout_problem(const ModelDesc& model, int sp, int tp, int pp, int64_t micro_batch,
+                                   SpFc fc) {
+  if (sp <= 1 && fc == SpFc::kModel) return "sp-fc model splits the FC weights over sp, but sp is 1";
   if (sp <= 1) return "";
   if (!model.spec || (model.spec->kind != "cnn" && model.spec->kind != "alexnet"))
     return fmt::format(
@@ -67,23 +69,33 @@ std::string spatial_layout_problem(const ModelDesc& model, int sp, int tp, int p
         "sp {} with tp {} / pp {} is not supported yet (the runtime runs sp with dp only); use tp 1 and pp 1 "
         "with sp {}, or sp 1",
         sp, tp, pp, sp);
-  if (micro_batch % sp != 0)
+  if (fc == SpFc::kBatch && micro_batch % sp != 0)
     return fmt::format(
         "sp {} does not divide the micro-batch of {} samples (after flatten each device takes an equal "
         "share); "
         "use a micro-batch of {} (global batch = micro-batch x dp x m)",
         sp, micro_batch, (micro_batch + sp - 1) / sp * sp);
   try {
-    validate_spatial(*model.spec, sp, micro_batch);
+    validate_spatial(*model.spec, sp, micro_batch, 1, fc);
   } catch (const Error& e) {
     return e.what();
   }
   return "";
 }
 
-ModelDesc describe_spatial_member(const ModelDesc& base, const ModelSpec& spec, int sp, int rank) {
-  auto model        = build_spatial_model(spec, SpInfo{nullptr, rank, sp, {}});
-  ModelDesc d       = describe_built(*model, spec, sp);
+ModelDesc describe_spatial_member(const ModelDesc& base, const ModelSpec& spec, int sp, int rank, SpFc fc) {
+  auto model  = build_spatial_model(spec, SpInfo{nullptr, rank, sp, {}, fc});
+  ModelDesc d = describe_built(*model, spec, sp);
+  for (size_t b = 0; b < d.blocks.size(); ++b) {  // a shard holds its slice of the parameters
+    const std::string kind = d.blocks[b].kind;
+    if (kind != "column_parallel" && kind != "row_parallel") continue;
+    d.blocks[b].params = 0;
+    d.blocks[b].param_sizes.clear();
+    for (Param* p : model->blocks[b]->params()) {
+      d.blocks[b].params += p->value.numel();
+      d.blocks[b].param_sizes.push_back(p->value.numel());
+    }
+  }
   d.name            = base.name;
   d.partition_costs = base.partition_costs;  // the stage cuts: one stage under sp (no pp)
   d.fc_widths       = base.fc_widths;
@@ -119,18 +131,43 @@ void merge_exchange(BlockExchange& into, const SpatialExchange& x, const LinkPro
   into.sent_bytes     = std::max({into.sent_bytes, x.forward_bytes_sent, x.forward_bytes_received});
 }
 
+// --sp-fc model: the FC shards' all-reduces over sp, as in-pass exchanges of the member model's blocks (every
+// member the same bytes): column-parallel, its input gradient in the backward; row-parallel, its output in
+// the forward. b samples (the whole micro-batch on every member).
+void add_fc_collectives(SpatialPricing& p, int64_t b, int sp, const LinkProfile& link, int e) {
+  for (size_t i = 0; i < p.model.blocks.size(); ++i) {
+    const BlockDesc& blk = p.model.blocks[i];
+    const bool column = blk.kind == "column_parallel", row = blk.kind == "row_parallel";
+    if (!column && !row) continue;
+    BlockExchange x;
+    x.block = static_cast<int>(i), x.name = blk.name, x.fc_collective = true, x.backward = column;
+    // The column layer's input (its dx) is the previous block's output; the row layer's output is its own.
+    const double per_sample = column ? p.model.blocks[i - 1].out_bytes_per_sample : blk.out_bytes_per_sample;
+    const double bytes      = per_sample * static_cast<double>(b) * e / 4.0;
+    const double t          = allreduce_time(bytes, sp, link);
+    const auto sent         = static_cast<int64_t>(allreduce_bytes_sent(bytes, sp));
+    (column ? x.backward_s : x.forward_s)         = t;
+    (column ? x.backward_bytes : x.forward_bytes) = 2 * sent;
+    x.sent_bytes                                  = sent;
+    p.exchanges.push_back(x);
+  }
+  std::sort(p.exchanges.begin(), p.exchanges.end(),
+            [](const BlockExchange& a, const BlockExchange& c) { return a.block < c.block; });
+}
+
 }  // namespace
 
 SpatialPricing spatial_pricing(const ModelDesc& base, const ModelSpec& spec, int sp, int64_t micro_batch,
-                               const LinkProfile& link, int bytes_per_element) {
-  validate_spatial(spec, sp, micro_batch);
+                               const LinkProfile& link, int bytes_per_element, SpFc fc) {
+  validate_spatial(spec, sp, micro_batch, 1, fc);
   SpatialPricing p;
+  p.fc        = fc;
   double most = -1;
   for (int r = 0; r < sp; ++r) {
-    ModelDesc d     = describe_spatial_member(base, spec, sp, r);
+    ModelDesc d     = describe_spatial_member(base, spec, sp, r, fc);
     const double fl = member_flops(d);
     if (fl > most) most = fl, p.model = std::move(d), p.member = r;
-    const std::vector<SpatialExchange> xs = spatial_exchanges(spec, sp, r, micro_batch);
+    const std::vector<SpatialExchange> xs = spatial_exchanges(spec, sp, r, micro_batch, fc);
     for (const SpatialExchange& x : xs) {
       auto it = std::find_if(p.exchanges.begin(), p.exchanges.end(),
                              [&](const BlockExchange& b) { return b.block == x.block; });
@@ -141,18 +178,22 @@ SpatialPricing spatial_pricing(const ModelDesc& base, const ModelSpec& spec, int
   std::sort(p.exchanges.begin(), p.exchanges.end(),
             [](const BlockExchange& a, const BlockExchange& b) { return a.block < b.block; });
   for (const BlockExchange& x : p.exchanges)
-    if (x.layout_change)
+    if (x.layout_change) {
       for (int i = 0; i < x.block; ++i) p.conv_params += base.blocks[i].params;
+      for (size_t i = x.block; i < p.model.blocks.size(); ++i) p.fc_local_params += p.model.blocks[i].params;
+    }
+  if (fc == SpFc::kModel) add_fc_collectives(p, micro_batch, sp, link, bytes_per_element);
   return p;
 }
 
 const SpatialPricing& ScheduleCache::spatial(const ModelDesc& model, int sp, int64_t micro_batch,
-                                             const HardwareProfile& hw) {
-  auto it = spatial_.find({sp, micro_batch});
+                                             const HardwareProfile& hw, SpFc fc) {
+  const std::tuple<int, int64_t, int> key{sp, micro_batch, static_cast<int>(fc)};
+  auto it = spatial_.find(key);
   if (it != spatial_.end()) return it->second;
-  SpatialPricing p =
-      spatial_pricing(model, *model.spec, sp, micro_batch, hw.collective_link(sp, 1), hw.bytes_per_element);
-  return spatial_.emplace(std::pair{sp, micro_batch}, std::move(p)).first->second;
+  SpatialPricing p = spatial_pricing(model, *model.spec, sp, micro_batch, hw.collective_link(sp, 1),
+                                     hw.bytes_per_element, fc);
+  return spatial_.emplace(key, std::move(p)).first->second;
 }
 
 namespace {
@@ -174,6 +215,11 @@ void model_part(const ModelDesc& model, const Layout& l, double b, const Hardwar
 // Halos and layout changes, forward and backward, every micro-batch.
 void exchange_part(const SpatialPricing& s, int m, CommSplit& c) {
   for (const BlockExchange& x : s.exchanges) {
+    if (x.fc_collective) {  // one all-reduce per micro-batch, in one of the two passes
+      c.model_s += (x.forward_s + x.backward_s) * m;
+      c.model_bytes += static_cast<double>(x.sent_bytes) * m;
+      continue;
+    }
     const double t = (x.forward_s + x.backward_s) * m, bytes = x.sent_bytes * (x.backward ? 2.0 : 1.0) * m;
     const int n = (1 + x.backward) * m;
     (x.layout_change ? c.layout_s : c.halo_s) += t;
@@ -193,8 +239,18 @@ CommSplit split_comm(const ModelDesc& model, const Layout& l, double micro_batch
   const double e         = hw.bytes_per_element;
   const double conv      = spatial ? static_cast<double>(spatial->conv_params) * e : 0.0;
   const double all       = static_cast<double>(model.num_params()) * e / (l.tp * l.pp);  // about
+  if (spatial) exchange_part(*spatial, l.microbatches, c);
+  if (spatial && spatial->fc == SpFc::kModel) {
+    // The conv gradients summed over sp, then every gradient (conv, and this member's FC shards) over dp.
+    const double fc           = static_cast<double>(spatial->fc_local_params) * e;
+    const LinkProfile spl     = hw.collective_link(l.sp, 1);
+    c.spatial_allreduce_s     = allreduce_time(conv, l.sp, spl) + allreduce_time(conv, l.dp, link);
+    c.spatial_allreduce_bytes = allreduce_bytes_sent(conv, l.sp) + allreduce_bytes_sent(conv, l.dp);
+    c.batch_s                 = allreduce_time(fc, l.dp, link);
+    c.batch_bytes             = allreduce_bytes_sent(fc, l.dp);
+    return c;
+  }
   if (spatial) {
-    exchange_part(*spatial, l.microbatches, c);
     c.spatial_allreduce_s     = allreduce_time(conv, group, link);
     c.spatial_allreduce_bytes = allreduce_bytes_sent(conv, group);
   }

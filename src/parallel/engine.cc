@@ -35,7 +35,7 @@ void validate_layout(const ModelSpec& spec, const EngineConfig& cfg, int64_t glo
   PX_USER_CHECK(cfg.zero == 0 || cfg.zero == 1, "--zero {} is not supported; use --zero 0 or --zero 1",
                 cfg.zero);
   validate_tensor_parallel(spec, g.tp);  // heads, hidden, ffn, vocabulary, channels divisible by tp
-  validate_spatial_layout(spec, g, global_batch / (int64_t{g.dp} * m), int64_t{g.dp} * m);
+  validate_spatial_layout(spec, g, global_batch / (int64_t{g.dp} * m), int64_t{g.dp} * m, cfg.sp_fc);
   auto model = build_model(spec);
   int stages = cfg.schedule.pp * cfg.schedule.virtual_stages;
   int blocks = static_cast<int>(model->blocks.size());
@@ -48,13 +48,13 @@ void validate_layout(const ModelSpec& spec, const EngineConfig& cfg, int64_t glo
 
 // sp with dp only for now: tp and pp need the spatial layers' shards and slab-shaped pipeline transfers.
 void validate_spatial_layout(const ModelSpec& spec, const Grid& g, int64_t microbatch_rows,
-                             int64_t microbatches) {
-  if (g.sp == 1) return;
+                             int64_t microbatches, SpFc fc) {
+  if (g.sp == 1) return validate_spatial(spec, 1, microbatch_rows, microbatches, fc);  // --sp-fc needs sp
   PX_USER_CHECK(g.tp == 1 && g.pp == 1,
                 "--sp {} with --tp {} / --pp {} is not supported yet; domain parallelism combines with --dp "
                 "(e.g. --dp {} --sp {})",
                 g.sp, g.tp, g.pp, g.dp * g.tp * g.pp, g.sp);
-  validate_spatial(spec, g.sp, microbatch_rows, microbatches);
+  validate_spatial(spec, g.sp, microbatch_rows, microbatches, fc);
 }
 
 void Engine::Impl::record_collective(const Grid& g, trace::Kind kind, GroupAxis axis, int64_t t_begin,
@@ -113,7 +113,10 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& wor
   const Coord c = I.coord;
   // Sub-communicators, split in the same order on every device (collectives over world). The gradients are
   // averaged over dp x sp: under domain parallelism every member of a spatial group holds the whole model.
-  I.dp_comm = world.split(g.rank({0, c.tp, c.pp, 0}), c.dp * g.sp + c.sp);
+  // With --sp-fc model the FC weights are split over sp: all gradients are averaged over dp only, the conv
+  // side's first summed over sp (its members hold partial sums of one micro-batch's gradient).
+  I.dp_comm = cfg_.sp_fc_model() ? world.split(g.rank({0, c.tp, c.pp, c.sp}), c.dp)
+                                 : world.split(g.rank({0, c.tp, c.pp, 0}), c.dp * g.sp + c.sp);
   I.tp_comm = world.split(g.rank({c.dp, 0, c.pp, c.sp}), c.tp);
   I.pp_comm = world.split(g.rank({c.dp, c.tp, 0, c.sp}), c.pp);
   I.sp_comm = world.split(g.rank({c.dp, c.tp, c.pp, 0}), c.sp);
@@ -123,7 +126,7 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& wor
 
   // This device's tensor-parallel shard: the same blocks, split layers holding their slices. Block outputs
   // may be split (the Engine chains the local blocks' output shapes, so transfers use the local shapes).
-  // Under sp, the spatial layout: conv side on row slabs, FC side on a batch share.
+  // Under sp, the spatial layout: conv side on row slabs, FC side on a batch share (or split over sp).
   model_               = g.sp > 1 ? build_spatial_model(spec, spatial_info())
                                   : build_model(spec, TpInfo{I.tp_comm.get(), c.tp, g.tp});
   const size_t nblocks = model_->blocks.size();
@@ -177,25 +180,31 @@ void Engine::init_local_blocks(Model& model) {
     model.blocks[bi]->collect_params(ps);
     for (Param* p : ps) I.params.push_back(p), blocks.push_back(static_cast<int>(bi));
   }
+  I.sp_summed.assign(nblocks, 0);
+  for (size_t b = 0; b < nblocks; ++b)
+    I.sp_summed[b] =
+        cfg_.sp_fc_model() && mine[b] && std::string(model.blocks[b]->kind()) == "spatial_conv2d";
   DataParallel::RecordFn record;
   if (I.rec)
     record = [&I, &g](trace::Kind kind, int64_t t, int64_t bytes, int action) {
       I.record_collective(g, kind, GroupAxis::kDp, t, bytes, action);
     };
-  I.dp =
-      std::make_unique<DataParallel>(I.params, blocks, I.dp_comm.get(), g.dp * g.sp,
-                                     I.coord.dp * g.sp + I.coord.sp, cfg_.zero == 1, cfg_.bucket_mb, record);
-  const int tp_rank = I.coord.tp;
-  I.optim           = std::make_unique<OptimStep>(
+  const bool fc_model = cfg_.sp_fc_model();
+  I.dp = std::make_unique<DataParallel>(I.params, blocks, I.dp_comm.get(), fc_model ? g.dp : g.dp * g.sp,
+                                        fc_model ? I.coord.dp : I.coord.dp * g.sp + I.coord.sp,
+                                        cfg_.zero == 1, cfg_.bucket_mb, record);
+  // Replicated parameters count towards the norm on one member of the group that shards the others.
+  const int shard_rank = fc_model ? I.coord.sp : I.coord.tp;
+  I.optim              = std::make_unique<OptimStep>(
       make_optimizer(cfg_.optim.kind, I.dp->optimizer_params(), cfg_.optim.sgd, cfg_.optim.adamw),
-      cfg_.optim.clip_norm, [tp_rank](const Param* p) { return !p->tp_replicated || tp_rank == 0; });
+      cfg_.optim.clip_norm, [shard_rank](const Param* p) { return !p->tp_replicated || shard_rank == 0; });
 }
 
 // The spatial group and, when tracing, the recording of its halo exchanges and layout changes: HALO events
 // on the compute track inside the pass that waits for them (slices nest, like tp's collectives).
 SpInfo Engine::spatial_info() {
   Impl& I = *impl_;
-  SpInfo sp{I.sp_comm.get(), I.coord.sp, cfg_.grid.sp, {}};
+  SpInfo sp{I.sp_comm.get(), I.coord.sp, cfg_.grid.sp, {}, cfg_.sp_fc};
   if (I.rec)
     sp.record = [this](int64_t t_begin, int64_t t_end, int64_t bytes) {
       Impl& J = *impl_;
@@ -285,8 +294,9 @@ Engine::EvalStats Engine::evaluate(const Tensor& x, const Tensor& y) {
     } else {
       Tensor h = s == 0 ? x.slice(a, b) : held.at({s - 1, j});
       held.erase({s - 1, j});
-      h                    = evaluate_stage(s, h);
-      const RowRange share = rows_of(b - a, g.sp, I.coord.sp);  // after the layout change (sp 1: all)
+      h = evaluate_stage(s, h);
+      // After the layout change (sp 1 or --sp-fc model: all).
+      const RowRange share = cfg_.sp_fc_model() ? RowRange{0, b - a} : rows_of(b - a, g.sp, I.coord.sp);
       if (s == last_stage && share.size() > 0)
         add_eval_stats(st, h, y.slice(a + share.begin, a + share.end));
       else
@@ -296,7 +306,8 @@ Engine::EvalStats Engine::evaluate(const Tensor& x, const Tensor& y) {
   // Only the last stage's tp-rank-0 devices hold the sums. Every device shares its three doubles bit for bit
   // (all-gather moves bytes, no float arithmetic) and adds them in double: a float sum would round token
   // counts above 2^24.
-  bool holder    = schedule_.stage_device[last_stage] == I.coord.pp && I.coord.tp == 0;
+  bool holder = schedule_.stage_device[last_stage] == I.coord.pp && I.coord.tp == 0 &&
+                (!cfg_.sp_fc_model() || I.coord.sp == 0);
   double mine[3] = {holder ? st.loss_sum : 0.0, holder ? static_cast<double>(st.correct) : 0.0,
                     holder ? static_cast<double>(st.count) : 0.0};
   const int n       = I.world.size();
@@ -324,7 +335,9 @@ std::vector<std::pair<std::string, Tensor>> Engine::gather_params() {
     int stage = 0;
     while (cuts_[stage + 1] <= static_cast<int>(b)) ++stage;
     const int pp_owner = schedule_.stage_device[stage];
-    const bool owner   = I.coord.dp == 0 && I.coord.sp == 0 && I.coord.pp == pp_owner;
+    // The shards live on the tp group's members, or with --sp-fc model on the spatial group's.
+    const bool fc_model = cfg_.sp_fc_model();
+    const bool owner    = I.coord.dp == 0 && (fc_model || I.coord.sp == 0) && I.coord.pp == pp_owner;
     std::vector<Param*> mine;
     if (owner) model_->blocks[b]->collect_params(mine);
     std::vector<Param*> names;
@@ -337,8 +350,8 @@ std::vector<std::pair<std::string, Tensor>> Engine::gather_params() {
       if (rank_ == 0) t = Tensor::empty(names[i]->full_shape);
       // Each tp rank of the owning stage sends a header (shard_dim, groups, begin, local length along the
       // dim; shard_dim -1 from tp rank > 0 means "replicated, nothing follows") and then its shard.
-      for (int tr = 0; tr < g.tp; ++tr) {
-        const int src = g.rank({0, tr, pp_owner});
+      for (int tr = 0; tr < (fc_model ? g.sp : g.tp); ++tr) {
+        const int src = fc_model ? g.rank({0, 0, pp_owner, tr}) : g.rank({0, tr, pp_owner});
         if (rank_ != src && rank_ != 0) continue;
         float head[4] = {-1, 1, 0, 0};
         Tensor shard;

@@ -32,7 +32,7 @@ enum class GroupAxis { kDp, kTp, kPp, kWorld, kSp };
 // Throws the user errors of --sp (parallel/spatial.h) and its combinations with the other axes.
 // microbatches: dp x m, the micro-batches of a global batch (to suggest a --batch).
 void validate_spatial_layout(const ModelSpec& spec, const Grid& g, int64_t microbatch_rows,
-                             int64_t microbatches);
+                             int64_t microbatches, SpFc fc);
 
 // The tensors a device holds for its stages between actions, keyed by (stage, micro-batch). Each map is one
 // kind of buffer, so a hand-off is a move from one named map to another.
@@ -75,7 +75,8 @@ struct Engine::Impl {
   std::vector<Shape> block_out;           // output shape of each block for a batch of 1
   Shape model_in;                         // input shape for a batch of 1
   std::vector<char> first_backward_only;  // per block: 1 when the input gradient is never needed
-  std::vector<Param*> params;             // this device's parameters, flat order (last block first)
+  std::vector<char> sp_summed;  // per block: its gradients are summed over sp when final (--sp-fc model)
+  std::vector<Param*> params;   // this device's parameters, flat order (last block first)
   std::unique_ptr<DataParallel> dp;
   std::unique_ptr<OptimStep> optim;
   std::vector<std::vector<Layer*>> deferring;  // per block: its layers whose weight gradients are deferred

@@ -1,6 +1,7 @@
 #include "paraxis/parallel/step_plan.h"
 
 #include "paraxis/core/error.h"
+#include "paraxis/parallel/spatial.h"
 #include "paraxis/parallel/tensor_parallel.h"
 #include "paraxis/pipeline/partition.h"
 
@@ -57,11 +58,12 @@ StepPlan plan_step(const ModelSpec& spec, const EngineConfig& cfg, Model& model)
   plan.deferring = deferring_layers(model, cfg.defer_wgrad);
   auto& s        = plan.spec;
   s.schedule     = cfg.schedule;
-  s.dp           = g.dp * g.sp;  // the gradients are averaged over dp x sp (parallel/spatial.h)
-  s.zero1        = cfg.zero == 1;
-  s.clip         = cfg.optim.clip_norm > 0;
-  s.recompute    = cfg.recompute;
-  s.cuts         = plan.cuts;
+  // The gradients are averaged over dp x sp (parallel/spatial.h); with --sp-fc model over dp only.
+  s.dp        = cfg.sp_fc_model() ? g.dp : g.dp * g.sp;
+  s.zero1     = cfg.zero == 1;
+  s.clip      = cfg.optim.clip_norm > 0;
+  s.recompute = cfg.recompute;
+  s.cuts      = plan.cuts;
   for (const auto& layers : plan.deferring) s.deferred.push_back(layers.empty() ? 0 : 1);
   const std::vector<int> owner = pipeline::generate_schedule(cfg.schedule).stage_device;
   const auto numels            = block_numels(model);
@@ -74,7 +76,9 @@ StepPlan plan_step(const ModelSpec& spec, const EngineConfig& cfg, Model& model)
 }
 
 StepPlan plan_step(const ModelSpec& spec, const EngineConfig& cfg) {
-  auto model    = build_model(spec, TpInfo{nullptr, 0, cfg.grid.tp});  // shapes only: no tp call runs
+  // Shapes only: no tp call runs. --sp-fc model's FC shards are every spatial member's size (sp divides them).
+  auto model = cfg.sp_fc_model() ? build_spatial_model(spec, SpInfo{nullptr, 0, cfg.grid.sp, {}, cfg.sp_fc})
+                                 : build_model(spec, TpInfo{nullptr, 0, cfg.grid.tp});
   StepPlan plan = plan_step(spec, cfg, *model);
   plan.deferring.clear();  // the layers die with this model
   return plan;

@@ -65,7 +65,7 @@ struct StepRun {
     st.x_local         = x.slice(I.coord.dp * rows, (I.coord.dp + 1) * rows);
     st.y_local         = y.slice(I.coord.dp * rows, (I.coord.dp + 1) * rows);
     st.grad_scale      = 1.0f / static_cast<float>(m);
-    st.share           = rows_of(st.mb, g.sp, I.coord.sp);
+    st.share           = engine.cfg_.sp_fc_model() ? RowRange{0, st.mb} : rows_of(st.mb, g.sp, I.coord.sp);
     st.lr              = lr;
     st.block_remaining.assign(e.model_->blocks.size(), 0);
     for (int b : e.local_blocks()) st.block_remaining[b] = m;
@@ -230,7 +230,24 @@ struct StepRun {
   // deferred weight gradients only after its FLUSH_W).
   void block_done(int b) {
     if (--st.block_remaining[b] > 0) return;
-    if (I.deferring[b].empty()) I.dp->block_done(b);
+    if (I.deferring[b].empty()) gradients_final(b);
+  }
+
+  // Block b's gradients are complete on this device: (--sp-fc model, conv side) summed over the spatial
+  // group, whose members each hold their rows' part; then to the data-parallel buckets.
+  void gradients_final(int b) {
+    if (I.sp_summed[b]) {
+      std::vector<Param*> ps;
+      e.model_->blocks[b]->collect_params(ps);
+      const int64_t t = trace::now_ns();
+      int64_t bytes   = 0;
+      for (Param* p : ps) {
+        I.sp_comm->all_reduce(p->grad.data(), p->grad.numel());
+        bytes += p->grad.nbytes();
+      }
+      if (I.rec) I.record_collective(g, trace::Kind::kAllReduce, GroupAxis::kSp, t, bytes, action_);
+    }
+    I.dp->block_done(b);
   }
 
   // FLUSH_W: stage s's deferred weight gradients, last block first (the bucket order).
@@ -240,7 +257,7 @@ struct StepRun {
       PX_CHECK(st.block_remaining[b] == 0, "{}FLUSH_W runs before block {}'s last W pass", s, b);
       for (Layer* l : I.deferring[b]) l->flush_weight_grads();
       track_deferred();
-      I.dp->block_done(b);
+      gradients_final(b);
     }
   }
 
@@ -305,6 +322,7 @@ struct StepRun {
       float sqf = static_cast<float>(sq);
       if (g.tp > 1) norm_all_reduce(*I.tp_comm, GroupAxis::kTp, &sqf);
       if (g.pp > 1) norm_all_reduce(*I.pp_comm, GroupAxis::kPp, &sqf);
+      if (e.cfg_.sp_fc_model()) norm_all_reduce(*I.sp_comm, GroupAxis::kSp, &sqf);  // FC shards
       if (I.dp->zero1()) norm_all_reduce(*I.dp_comm, GroupAxis::kDp, &sqf);
       return std::sqrt(static_cast<double>(sqf));
     });

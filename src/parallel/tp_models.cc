@@ -85,6 +85,34 @@ void build_tp_gpt(Model& m, const TpInfo& tp) {
 
 }  // namespace
 
+std::vector<FcSplit> fc_side_splits(const Model& m, size_t first) {
+  std::vector<size_t> linears;
+  for (size_t b = first; b < m.blocks.size(); ++b)
+    if (std::string(m.blocks[b]->kind()) == "linear") linears.push_back(b);
+  std::vector<FcSplit> out(m.blocks.size(), FcSplit::kWhole);
+  // The mlp's pairing: Linears 0, 2, ... column when a partner follows, 1, 3, ... row; between a pair the
+  // activations are split by feature.
+  for (size_t i = 0; i + 1 < linears.size(); i += 2) {
+    out[linears[i]] = FcSplit::kColumn, out[linears[i + 1]] = FcSplit::kRow;
+    for (size_t b = linears[i] + 1; b < linears[i + 1]; ++b) out[b] = FcSplit::kSplitActivation;
+  }
+  return out;
+}
+
+void split_fc_side(Model& m, size_t first, const TpInfo& tp) {
+  const std::vector<FcSplit> split = fc_side_splits(m, first);
+  for (size_t b = first; b < m.blocks.size(); ++b) {
+    if (split[b] != FcSplit::kColumn && split[b] != FcSplit::kRow) continue;
+    auto& l                = static_cast<Linear&>(*m.blocks[b]);
+    const bool bias        = l.bias().value.defined();
+    const std::string name = l.name();
+    m.blocks[b] =
+        split[b] == FcSplit::kColumn
+            ? column_parallel_linear(l.in_features(), l.out_features(), name, tp, TpInit::kUniformFanIn, bias)
+            : row_parallel_linear(l.in_features(), l.out_features(), name, tp, TpInit::kUniformFanIn, bias);
+  }
+}
+
 std::unique_ptr<Model> build_model(const ModelSpec& spec, const TpInfo& tp) {
   PX_CHECK(tp.size >= 1 && tp.rank >= 0 && tp.rank < tp.size, "build_model: bad tp context rank {} of {}",
            tp.rank, tp.size);

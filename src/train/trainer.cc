@@ -261,6 +261,7 @@ EngineConfig engine_config(const TrainConfig& cfg) {
   EngineConfig e;
   e.grid        = Grid{cfg.dp, cfg.tp, cfg.pp, cfg.sp};
   e.schedule    = {pipeline::parse_schedule_kind(cfg.schedule), cfg.pp, cfg.microbatches, cfg.virtual_stages};
+  e.sp_fc       = parse_sp_fc(cfg.sp_fc);
   e.bucket_mb   = cfg.bucket_mb;
   e.zero        = cfg.zero;
   e.defer_wgrad = cfg.defer_wgrad;

@@ -130,6 +130,36 @@ TEST(SpatialCost, PredictSplitsASmallCnnsCommunicationIntoItsParts) {
   EXPECT_EQ(c.model_s, 0);
 }
 
+TEST(SpatialCost, ModelParallelFcSidePricesTheAllGatherAndTheShardsAllReduces) {
+  // The same cnn with --sp-fc model (Gholami's L_M on the FC side), micro-batch 8, sp 2, the paper's link:
+  //   halos as above: 1.0389333e−5 s;
+  //   flatten: an all-gather of pool2's slabs padded to ⌈7/2⌉ = 4 rows: 8·8·4·7·4 = 7,168 B to the one peer
+  //     and 7,168 B from it, forward only (the backward slices): 2e−6 + 7168/6e9 = 3.194667e−6 s;
+  //   fc1 (column) all-reduces its input gradient, 8·392·4 = 12,544 B: 2·½·12544/6e9 + 2·2e−6 = 6.090667e−6 s;
+  //   fc2 (row) all-reduces its output, 8·10·4 = 320 B: 320/6e9 + 4e−6 = 4.053333e−6 s; model 1.0144e−5 s,
+  //     bytes sent 12,544 + 320 = 12,864;
+  //   conv gradients (3,648 B) summed over sp: 4.608e−6 s (over dp 1: nothing); FC shards over dp 1: nothing.
+  const ModelDesc model = describe_model(ModelSpec::cnn(4, 8, 16, 10));
+  Layout l;
+  l.sp = 2, l.sp_fc_model = true, l.optimizer = "sgd";
+  const CommSplit c = predict_step(model, l, 8, paper_machine()).comm_split;
+  EXPECT_NEAR(c.halo_s, 1.0389333e-5, 1e-11);
+  EXPECT_NEAR(c.layout_s, 3.194667e-6, 1e-11);
+  EXPECT_DOUBLE_EQ(c.layout_bytes, 7168);
+  EXPECT_EQ(c.layout_changes, 1);
+  EXPECT_NEAR(c.model_s, 1.0144e-5, 1e-11);
+  EXPECT_DOUBLE_EQ(c.model_bytes, 12864);
+  EXPECT_NEAR(c.spatial_allreduce_s, 4.608e-6, 1e-12);
+  EXPECT_EQ(c.batch_s, 0);
+  // dp 2 × sp 2 (global batch 16): the conv gradients also over dp (3,648 B more sent), and each member's FC
+  // shards — fc1 8×392 + 8, fc2 10×8 + 10 = 3,234 floats = 12,936 B — over dp 2: 12,936 B sent.
+  l.dp               = 2;
+  const CommSplit c2 = predict_step(model, l, 16, paper_machine()).comm_split;
+  EXPECT_DOUBLE_EQ(c2.spatial_allreduce_bytes, 2 * 3648);
+  EXPECT_DOUBLE_EQ(c2.batch_bytes, 12936);
+  EXPECT_NEAR(c2.batch_s, 12936 / 6e9 + 4e-6, 1e-12);
+}
+
 TEST(SpatialCost, PredictedTraceDrawsEveryMembersExchangesInsideItsPasses) {
   // The same layout: each member's F holds conv2's, pool2's and flatten's exchanges, its B the three back —
   // 6 HALO events per device, as the runtime records them (tests/parallel/spatial_trace_test.cc).
@@ -164,15 +194,21 @@ TEST(SpatialCost, LayoutsSpCannotRunAreRejectedWithTheRuntimesRules) {
   EXPECT_NE(layout_problem(cnn, Layout{.sp = 8}, 64).find("rows"), std::string::npos);  // pool2 has 7 rows
   EXPECT_NE(layout_problem(cnn, Layout{.sp = 2}, 7), "");                               // 7 samples
   EXPECT_EQ(layout_problem(cnn, Layout{.sp = 2}, 8), "");
+  EXPECT_EQ(layout_problem(cnn, Layout{.sp = 2, .sp_fc_model = true}, 7), "");  // all samples on every member
+  EXPECT_NE(layout_problem(cnn, Layout{.sp = 3, .sp_fc_model = true}, 6).find("fc1"), std::string::npos);
 }
 
 TEST(SpatialCost, PlannerSearchesSpForACnn) {
   PlanOptions o;
   o.devices = 2, o.global_batch = 8, o.micro_batch_sizes = {8};
   const PlanResult plan = make_plan(describe_model(ModelSpec::cnn(4, 8, 16, 10)), o, paper_machine());
-  bool sp2              = false;
-  for (const PredictedStep& p : plan.ranked) sp2 |= p.layout.sp == 2 && p.layout.dp == 1;
+  bool sp2 = false, sp2_fc_model = false;
+  for (const PredictedStep& p : plan.ranked) {
+    sp2 |= p.layout.sp == 2 && p.layout.dp == 1 && !p.layout.sp_fc_model;
+    sp2_fc_model |= p.layout.sp == 2 && p.layout.dp == 1 && p.layout.sp_fc_model;
+  }
   EXPECT_TRUE(sp2) << format_plan(plan);
+  EXPECT_TRUE(sp2_fc_model) << format_plan(plan);  // the per-layer choice is searched too
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ ModelSpec conv_net(int64_t kernel, int64_t stride, std::vector<int64_t> image) {
 }
 
 void check_spatial(const char* name, const ModelSpec& spec, int dp, int sp, int m, int64_t batch,
-                   int zero = 0) {
+                   int zero = 0, SpFc fc = SpFc::kBatch) {
   SCOPED_TRACE(name);
   EngineConfig one;
   one.grid               = Grid{1, 1, 1};
@@ -35,6 +35,7 @@ void check_spatial(const char* name, const ModelSpec& spec, int dp, int sp, int 
   cfg.schedule           = {pipeline::ScheduleKind::k1F1B, 1, m, 1};
   cfg.bucket_mb          = 0.001;  // several buckets
   cfg.zero               = zero;
+  cfg.sp_fc              = fc;
   validate_layout(spec, cfg, batch);
   expect_same_run(ref, train_layout(spec, cfg, steps, batch));
 }
@@ -57,6 +58,18 @@ TEST(SpatialEquivalence, KernelsStridesAndPaddings) {
   check_spatial("k5 s2 on 30x30, dp2 x sp2", conv_net(5, 2, {1, 30, 30}), 2, 2, 1, 8);
 }
 
+// --sp-fc model (Gholami's L_M on the FC side): the flatten all-gathers the row slabs, fc1 is column- and fc2
+// row-parallel over the spatial group, the loss covers the whole micro-batch on every member.
+TEST(SpatialEquivalence, ModelParallelFcSide) {
+  const ModelSpec cnn = ModelSpec::cnn(4, 8, 16, 10);
+  const SpFc model    = SpFc::kModel;
+  check_spatial("cnn sp2 fc model", cnn, 1, 2, 1, 6, 0, model);  // 6: the batch need not divide by sp
+  check_spatial("cnn dp2 x sp2 fc model", cnn, 2, 2, 1, 8, 0, model);
+  check_spatial("cnn dp2 x sp2 fc model, m2, zero1", cnn, 2, 2, 2, 8, 1, model);
+  check_spatial("cnn sp4 fc model (7 rows over 4)", cnn, 1, 4, 1, 4, 0, model);
+  check_spatial("k3 s2 on 3x23x19, sp2 fc model", conv_net(3, 2, {3, 23, 19}), 1, 2, 1, 5, 0, model);
+}
+
 TEST(SpatialEquivalence, BadLayoutsAreUserErrors) {
   EngineConfig cfg;
   cfg.schedule = {pipeline::ScheduleKind::k1F1B, 1, 1, 1};
@@ -77,6 +90,21 @@ TEST(SpatialEquivalence, BadLayoutsAreUserErrors) {
   EXPECT_NE(message(ModelSpec::mlp({4, 8, 2}), 8).find("has no convolutional side"), std::string::npos);
   cfg.grid = Grid{1, 2, 1, 2};
   EXPECT_NE(message(ModelSpec::cnn(), 8).find("not supported yet"), std::string::npos);
+  cfg.sp_fc = SpFc::kModel;
+  cfg.grid  = Grid{2, 1, 1, 1};
+  EXPECT_NE(message(ModelSpec::cnn(), 8)
+                .find("--sp-fc model splits the fully connected weights over the "
+                      "spatial group, but --sp is 1; use --sp 2"),
+            std::string::npos);
+  cfg.grid = Grid{1, 1, 1, 3};  // fc 128 over 3
+  EXPECT_NE(message(ModelSpec::cnn(), 8).find("the 128 output features of fc1 over 3 devices"),
+            std::string::npos);
+  cfg.grid = Grid{1, 1, 1, 2};
+  EXPECT_EQ(message(ModelSpec::cnn(), 7), "no error");  // the whole micro-batch on every member
+  ModelSpec alex = ModelSpec::alexnet();
+  alex.dropout   = 0.5;
+  EXPECT_NE(message(alex, 8).find("use --dropout 0 or --sp-fc batch"), std::string::npos);
+  EXPECT_THROW(parse_sp_fc("rows"), Error);
 }
 
 }  // namespace

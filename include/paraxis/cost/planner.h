@@ -36,6 +36,9 @@ namespace paraxis::cost {
 struct Layout {  // NOTE: memory.h and the CLI read it too
   int dp = 1, tp = 1, pp = 1;
   int sp = 1;  // domain (spatial) parallelism: a CNN's conv side split along H (cost/spatial.h); with dp only
+  // --sp-fc model: the FC side's weights split column/row over the sp group (Gholami's L_M) instead of its
+  // samples; the gradients of every parameter are then reduced over dp (the conv side's first summed over sp).
+  bool sp_fc_model                = false;
   pipeline::ScheduleKind schedule = pipeline::ScheduleKind::k1F1B;
   int microbatches                = 1;      // m per step (per data-parallel replica)
   int virtual_stages              = 1;      // v (interleaved-1f1b)
@@ -54,7 +57,9 @@ struct Layout {  // NOTE: memory.h and the CLI read it too
   bool defer_wgrad    = false;
   double bucket_bytes = 25.0 * 1024 * 1024;  // data-parallel gradient bucket (PyTorch DDP's default)
   int devices() const { return dp * tp * pp * sp; }
-  int grad_group() const { return dp * sp; }  // the devices a gradient is averaged over
+  // The devices a gradient is averaged over by the bucketed all-reduce.
+  int grad_group() const { return sp > 1 && sp_fc_model ? dp : dp * sp; }
+  bool fc_model() const { return sp > 1 && sp_fc_model; }
   std::string describe()
       const;  // "dp2 tp1 pp4 1f1b m8", "pp2 interleaved-1f1b v2 m8 zero1 recompute defer-wgrad"
 };
@@ -69,6 +74,7 @@ struct CommVolume {  // bytes one device sends per step, per axis (the busiest d
 // tp's collectives, domain = halo exchanges + the layout change (both directions) + the conv side's
 // gradient all-reduce over sp × dp. Bytes are what the busiest device sends.
 struct CommSplit {
+  // model_*: tp's collectives, or with --sp-fc model the FC shards' all-reduces over sp.
   double batch_s = 0, model_s = 0, halo_s = 0, layout_s = 0, spatial_allreduce_s = 0;
   double batch_bytes = 0, model_bytes = 0, halo_bytes = 0, layout_bytes = 0, spatial_allreduce_bytes = 0;
   int halo_exchanges = 0, layout_changes = 0;  // per micro-batch, forward + backward

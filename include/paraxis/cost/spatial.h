@@ -47,7 +47,8 @@ GholamiDomain gholami_domain(const std::vector<GholamiConv>& convs, int64_t batc
 
 // Why sp cannot run this model and layout, or "" (the runtime's rules: a model built from layers with a conv
 // side, sp with dp only, every split height at least sp, sp dividing the micro-batch).
-std::string spatial_layout_problem(const ModelDesc& model, int sp, int tp, int pp, int64_t micro_batch);
+std::string spatial_layout_problem(const ModelDesc& model, int sp, int tp, int pp, int64_t micro_batch,
+                                   SpFc fc = SpFc::kBatch);
 
 // ---- paraxis's exchanges, priced as the runtime makes them.
 // One exchange of one member (each of its sends posted at once, its receives in turn, full duplex):
@@ -60,6 +61,9 @@ struct BlockExchange {
   int block = 0;
   std::string name;
   bool layout_change = false;
+  // --sp-fc model: a column-parallel Linear's input-gradient all-reduce (backward only) or a row-parallel
+  // one's output all-reduce (forward only) over sp, priced as tp's (allreduce_time); model communication.
+  bool fc_collective = false;
   bool backward      = true;  // the backward exchanges too (not the first block: it has no input pass)
   double forward_s = 0, backward_s = 0;
   int64_t forward_bytes = 0, backward_bytes = 0;  // sent + received, the busiest member
@@ -70,12 +74,14 @@ struct SpatialPricing {
   ModelDesc model;                       // the busiest member's blocks (the most flops)
   int member = 0;                        // which member that is
   std::vector<BlockExchange> exchanges;  // block order
-  int64_t conv_params = 0;               // parameters before the layout change (the spatial all-reduce)
+  int64_t conv_params     = 0;           // parameters before the layout change (the spatial all-reduce)
+  SpFc fc                 = SpFc::kBatch;
+  int64_t fc_local_params = 0;  // --sp-fc model: one member's parameters after the layout change (shards)
 };
 // `base`: describe_model of the whole model (its partition costs and names are kept). User error when the
 // model has no conv side or sp does not fit it (parallel::validate_spatial's rules).
 SpatialPricing spatial_pricing(const ModelDesc& base, const ModelSpec& spec, int sp, int64_t micro_batch,
-                               const LinkProfile& link, int bytes_per_element);
+                               const LinkProfile& link, int bytes_per_element, SpFc fc = SpFc::kBatch);
 
 // One iteration's communication split into batch, model and domain parts (CommSplit), α–β on the links the
 // simulator uses; `spatial` null when sp is 1. batch_bytes is left for the caller (it knows each pipeline
@@ -85,6 +91,8 @@ CommSplit split_comm(const ModelDesc& model, const Layout& l, double micro_batch
 
 // The blocks of member `rank`'s spatial model at micro-batch granularity: cost(b) for b samples of the whole
 // group (its rows of every sample before flatten, b/sp samples after).
-ModelDesc describe_spatial_member(const ModelDesc& base, const ModelSpec& spec, int sp, int rank);
+// With SpFc::kModel the split FC blocks count this member's shard of their parameters.
+ModelDesc describe_spatial_member(const ModelDesc& base, const ModelSpec& spec, int sp, int rank,
+                                  SpFc fc = SpFc::kBatch);
 
 }  // namespace paraxis::cost

@@ -32,6 +32,7 @@
 #include "paraxis/nn/model.h"
 #include "paraxis/nn/optim.h"
 #include "paraxis/parallel/grid.h"
+#include "paraxis/parallel/spatial.h"
 #include "paraxis/pipeline/action.h"
 #include "paraxis/pipeline/generators.h"
 
@@ -40,13 +41,16 @@ namespace paraxis {
 namespace trace {
 class Recorder;
 }
-struct SpInfo;
 
 struct EngineConfig {
   Grid grid;
   pipeline::ScheduleSpec schedule;  // pp must equal grid.pp; m micro-batches per dp rank
   double bucket_mb = 25;            // data-parallel gradient buckets (MiB)
   int zero         = 0;             // 1: ZeRO-1, optimizer state sharded across dp
+  // Under sp > 1: the FC side batch-parallel (each spatial member N/sp samples) or model-parallel over the
+  // spatial group (--sp-fc model: all samples, weights split; parallel/spatial.h).
+  SpFc sp_fc = SpFc::kBatch;
+  bool sp_fc_model() const { return grid.sp > 1 && sp_fc == SpFc::kModel; }
   // Weight gradients of Linear layers computed once per step from every micro-batch (one GEMM of all the
   // step's rows) when the block's last micro-batch reaches its W pass, instead of once per micro-batch. Keeps
   // each micro-batch's layer inputs and output gradients until then (counted in the stash).

@@ -9,7 +9,9 @@
 // it needs input rows [o0*stride - pad, (o1-1)*stride - pad + k - 1], clipped to the image, and receives the
 // ones it does not own from their owners (the halo); zero padding is applied only at the true image border.
 // The flatten block changes the layout from spatial (every sample, my rows) to batch (my samples, every row):
-// after it the FC blocks run batch-parallel over the spatial group. docs/domain-parallelism.md.
+// after it the FC blocks run batch-parallel over the spatial group. Or, with SpFc::kModel (`--sp-fc model`,
+// Gholami's L_M), to whole (every sample, every row: an all-gather of the row slabs), after which the FC
+// blocks run tensor-parallel over the spatial group (weights split). docs/domain-parallelism.md.
 #pragma once
 
 #include <cstdint>
@@ -24,13 +26,23 @@ namespace paraxis {
 
 class Communicator;
 
+// How the FC side (after flatten) uses the spatial group: batch (each member N/sp whole samples, whole FC
+// weights, FC gradients averaged over dp x sp) or model (every member all N samples, the FC weights split
+// column/row over the group as tensor parallelism does; FC gradients averaged over dp only).
+enum class SpFc { kBatch, kModel };
+// "batch" | "model"; anything else is a user error naming the valid values.
+SpFc parse_sp_fc(const std::string& value);
+const char* sp_fc_name(SpFc fc);
+
 struct SpInfo {
   Communicator* comm = nullptr;  // the spatial group (null: size 1, or built for its shapes only)
   int rank           = 0;
   int size           = 1;  // sp
   // Records one halo exchange or layout change (begin, end in ns, bytes moved) on the device's trace.
   std::function<void(int64_t t_begin_ns, int64_t t_end_ns, int64_t bytes)> record;
+  SpFc fc = SpFc::kBatch;  // the FC side's split
   bool active() const { return size > 1; }
+  bool fc_model() const { return active() && fc == SpFc::kModel; }
 };
 
 // A half-open range [begin, end) of rows (or samples).
@@ -61,30 +73,37 @@ struct ExchangeRows {
 struct SpatialExchange {
   int block = 0;  // index in the model's blocks
   std::string name;
-  bool layout_change         = false;                          // the flatten block's all-to-all (else a halo)
+  bool layout_change = false;  // the flatten block's all-to-all (else a halo)
+  bool all_gather    = false;  // the layout change to whole (SpFc::kModel): an all-gather over sp,
+                               // its backward a local slice (no exchange)
   int64_t forward_bytes_sent = 0, forward_bytes_received = 0;  // backward: the same bytes, sent <-> received
   int forward_sends = 0, forward_receives = 0;
   bool backward =
       true;  // the backward exchanges too (not for the first block: the engine runs no input pass)
 };
 // Every exchange of member `rank` of sp, in block order. Empty when sp is 1.
-std::vector<SpatialExchange> spatial_exchanges(const ModelSpec& spec, int sp, int rank, int64_t batch);
+std::vector<SpatialExchange> spatial_exchanges(const ModelSpec& spec, int sp, int rank, int64_t batch,
+                                               SpFc fc = SpFc::kBatch);
 
 // The spatial layout of a CNN model: its conv-side blocks wrapped to work on row slabs, the flatten block a
 // layout change to batch, the rest unchanged. Same blocks, names and parameters as build_model(spec).
 std::unique_ptr<Model> build_spatial_model(const ModelSpec& spec, const SpInfo& sp);
 
 // Checks before any device starts (user errors, exit 2): a model with a spatial side (cnn, alexnet), every
-// split height at least sp, the micro-batch rows divisible by sp (the FC side's batch shares).
+// split height at least sp; batch FC: the micro-batch rows divisible by sp (the FC side's batch shares);
+// model FC: sp > 1, sp dividing the split FC widths, no active dropout on a split activation.
 void validate_spatial(const ModelSpec& spec, int sp, int64_t microbatch_rows,
-                      int64_t microbatches_per_batch = 1);  // dp x m: to suggest a --batch
+                      int64_t microbatches_per_batch = 1,  // dp x m: to suggest a --batch
+                      SpFc fc                        = SpFc::kBatch);
 
 // Which split each block uses under sp, for `describe` and `schedule`: "spatial" (rows of H) before the
 // layout change, "spatial -> batch" at flatten, "batch" after it; `per_device` lists each device's output
-// rows (spatial) or samples of a batch (batch), e.g. "10/9/9".
+// rows (spatial) or samples of a batch (batch), e.g. "10/9/9". With SpFc::kModel: "spatial -> whole
+// (all-gather)" at flatten, then "model (columns)" / "model (rows)" for the split Linears (each device's
+// output or input features), "model" for the blocks between them, "whole" for the replicated rest.
 struct BlockSplit {
   std::string block, kind, split, per_device;
 };
-std::vector<BlockSplit> spatial_layout(const ModelSpec& spec, int sp, int64_t batch);
+std::vector<BlockSplit> spatial_layout(const ModelSpec& spec, int sp, int64_t batch, SpFc fc = SpFc::kBatch);
 
 }  // namespace paraxis

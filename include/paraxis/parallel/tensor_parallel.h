@@ -128,6 +128,15 @@ Tensor vocab_parallel_argmax(const TpInfo& tp, const Tensor& logits_shard);
 // tp.comm may be null for a shard built for its shapes only (running it would need the group).
 std::unique_ptr<Model> build_model(const ModelSpec& spec, const TpInfo& tp);
 
+// The fully connected side from block `first` on, split over a group as the mlp is (domain parallelism's
+// `--sp-fc model`, parallel/spatial.h): per block, a Linear paired with the next one is column-parallel, its
+// partner row-parallel, the blocks between them see feature-split activations; an unpaired last Linear and
+// everything else stay whole. split_fc_side replaces the paired Linears by their tp shards (same names,
+// parameters initialised as the single-device layers' slices).
+enum class FcSplit { kWhole, kColumn, kRow, kSplitActivation };
+std::vector<FcSplit> fc_side_splits(const Model& m, size_t first);
+void split_fc_side(Model& m, size_t first, const TpInfo& tp);
+
 // Checks that tp divides every size the tp model splits (heads, hidden, ffn, vocabulary, channels). Throws a
 // user error (exit 2) with the value, the rule and the valid --tp values, e.g.
 // "--tp 3 does not divide 8 attention heads; use --tp 1, 2, 4 or 8."

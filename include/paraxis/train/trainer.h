@@ -55,6 +55,7 @@ struct TrainConfig {
   int devices         = 1;
   int dp = 0, tp = 1, pp = 1;  // dp 0: devices / (tp * pp * sp)
   int sp                 = 1;  // spatial (domain) parallelism: conv side split along H (parallel/spatial.h)
+  std::string sp_fc      = "batch";  // the FC side under sp: batch | model (weights split over sp)
   int microbatches       = 1;
   std::string schedule   = "1f1b";
   int virtual_stages     = 1;

@@ -20,6 +20,9 @@ bool exchange_of(const Layer& blk, const Shape& in, int rank, SpatialExchange& x
     r = static_cast<const SpatialMaxPool2d&>(blk).halo().forward_rows(rank);
   else if (kind == "spatial_to_batch")
     r = static_cast<const SpatialToBatch&>(blk).forward_rows(rank, n), x.layout_change = true;
+  else if (kind == "spatial_to_whole")  // an all-gather; its backward is a local slice
+    r = static_cast<const SpatialToWhole&>(blk).forward_rows(rank, n), x.layout_change = true,
+    x.all_gather = true, x.backward = false;
   else
     return false;
   const int64_t unit       = x.layout_change ? in[1] * in[3] * static_cast<int64_t>(sizeof(float)) : row;
@@ -31,12 +34,13 @@ bool exchange_of(const Layer& blk, const Shape& in, int rank, SpatialExchange& x
 
 }  // namespace
 
-std::vector<SpatialExchange> spatial_exchanges(const ModelSpec& spec, int sp, int rank, int64_t batch) {
+std::vector<SpatialExchange> spatial_exchanges(const ModelSpec& spec, int sp, int rank, int64_t batch,
+                                               SpFc fc) {
   std::vector<SpatialExchange> out;
   if (sp <= 1) return out;
   PX_CHECK(rank >= 0 && rank < sp && batch >= 1, "spatial_exchanges: rank {} of sp {}, batch {}", rank, sp,
            batch);
-  auto model = build_spatial_model(spec, SpInfo{nullptr, rank, sp, {}});
+  auto model = build_spatial_model(spec, SpInfo{nullptr, rank, sp, {}, fc});
   Shape s    = model->input_shape(batch);
   for (int b = 0; b < static_cast<int>(model->blocks.size()); ++b) {
     const Layer& blk = *model->blocks[b];

@@ -70,4 +70,24 @@ class SpatialToBatch : public Layer {
   SpInfo sp_;
 };
 
+// Flatten with the layout change to whole (SpFc::kModel): (N, C, my rows, W) -> (N, C*H*W), every member the
+// whole activation: an all-gather of the row slabs over the spatial group (each padded to the largest slab),
+// reordered to flatten order. Its backward keeps this member's rows of the (replicated) gradient: a slice.
+class SpatialToWhole : public Layer {
+ public:
+  SpatialToWhole(std::string name, int64_t h, const SpInfo& sp);
+  const char* kind() const override { return "spatial_to_whole"; }
+  Tensor forward(Ctx& ctx, const Tensor& x) override;
+  Tensor backward_input(Ctx& ctx, const Tensor& dy) override;
+  Shape output_shape(const Shape& in) const override;
+  Cost cost(const Shape& in) const override;
+  // The all-gather's rows (sample, row) of C x W elements: each member sends its padded slab to every other
+  // and receives theirs (what the cost model prices; sends/receives count the sp-1 peers).
+  ExchangeRows forward_rows(int member, int64_t n) const;
+
+ private:
+  int64_t h_;
+  SpInfo sp_;
+};
+
 }  // namespace paraxis

@@ -2,9 +2,13 @@
 // to work on row slabs, the flatten block the layout change to batch; and the checks that it can be split.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "parallel/spatial/layers.h"
 #include "paraxis/core/error.h"
 #include "paraxis/nn/flatten.h"
+#include "paraxis/nn/linear.h"
+#include "paraxis/parallel/tensor_parallel.h"
 
 namespace paraxis {
 
@@ -30,6 +34,7 @@ std::unique_ptr<Layer> spatial_block(std::unique_ptr<Layer> blk, int64_t h, cons
   if (kind == "maxpool2d" && !first)
     return std::make_unique<SpatialMaxPool2d>(
         std::unique_ptr<MaxPool2d>(static_cast<MaxPool2d*>(blk.release())), h, sp);
+  if (kind == "flatten" && sp.fc == SpFc::kModel) return std::make_unique<SpatialToWhole>(blk->name(), h, sp);
   if (kind == "flatten") return std::make_unique<SpatialToBatch>(blk->name(), h, sp);
   PX_USER_CHECK(kind == "relu" && !first,
                 "--sp: block {} ({}) cannot run on row slabs; the conv side may hold conv2d, relu and "
@@ -38,7 +43,51 @@ std::unique_ptr<Layer> spatial_block(std::unique_ptr<Layer> blk, int64_t h, cons
   return blk;
 }
 
+// "2, 4": the sp values from 2 up to `most` that divide n.
+std::string dividing_sp(int64_t n, int64_t most) {
+  std::string out;
+  for (int64_t d = 2; d <= std::min<int64_t>(n, most); ++d)
+    if (n % d == 0) out += fmt::format("{}{}", out.empty() ? "" : ", ", d);
+  return out.empty() ? "none" : out;
+}
+
+// --sp-fc model: sp divides every split FC width; no active dropout sees a feature-split activation.
+// max_sp: the most devices the conv side's heights allow (for the suggestion).
+void validate_fc_model(const ModelSpec& spec, int sp, int64_t max_sp) {
+  auto m                           = build_model(spec);
+  const int flat                   = flatten_block(*m);
+  const std::vector<FcSplit> split = fc_side_splits(*m, flat + 1);
+  for (size_t b = flat + 1; b < m->blocks.size(); ++b) {
+    const Layer& blk = *m->blocks[b];
+    if (split[b] == FcSplit::kColumn) {
+      const int64_t width = static_cast<const Linear&>(blk).out_features();
+      PX_USER_CHECK(width % sp == 0,
+                    "--sp {} --sp-fc model splits the {} output features of {} over {} devices, and {} does "
+                    "not divide {}; use --sp {} (dividing {}), or --sp-fc batch",
+                    sp, width, blk.name(), sp, sp, width, dividing_sp(width, max_sp), width);
+    }
+    if (split[b] == FcSplit::kSplitActivation && std::string(blk.kind()) == "dropout")
+      PX_USER_CHECK(spec.dropout == 0,
+                    "--sp-fc model: dropout {} (--dropout {}) would act on activations split over the sp "
+                    "group, whose masks differ from one device's; use --dropout 0 or --sp-fc batch",
+                    blk.name(), spec.dropout);
+  }
+}
+
 }  // namespace
+
+SpFc parse_sp_fc(const std::string& value) {
+  if (value == "batch") return SpFc::kBatch;
+  PX_USER_CHECK(value == "model",
+                "--sp-fc {} is not a split of the fully connected layers; use --sp-fc batch (each device "
+                "N/sp samples, whole weights) or --sp-fc model (all samples, weights split over sp)",
+                value);
+  return SpFc::kModel;
+}
+
+const char* sp_fc_name(SpFc fc) {
+  return fc == SpFc::kModel ? "model" : "batch";
+}
 
 std::unique_ptr<Model> build_spatial_model(const ModelSpec& spec, const SpInfo& sp) {
   auto m = build_model(spec);
@@ -54,12 +103,17 @@ std::unique_ptr<Model> build_spatial_model(const ModelSpec& spec, const SpInfo& 
     m->blocks[b]     = spatial_block(std::move(m->blocks[b]), s[2], sp, b == 0);
     s                = next;
   }
+  if (sp.fc == SpFc::kModel) split_fc_side(*m, flat + 1, TpInfo{sp.comm, sp.rank, sp.size});
   return m;
 }
 
-void validate_spatial(const ModelSpec& spec, int sp, int64_t microbatch_rows,
-                      int64_t microbatches_per_batch) {
+void validate_spatial(const ModelSpec& spec, int sp, int64_t microbatch_rows, int64_t microbatches_per_batch,
+                      SpFc fc) {
   PX_USER_CHECK(sp >= 1, "--sp {} must be at least 1", sp);
+  PX_USER_CHECK(fc == SpFc::kBatch || sp > 1,
+                "--sp-fc model splits the fully connected weights over the spatial group, but --sp is {}; "
+                "use --sp 2 (or more) with it, or --sp-fc batch",
+                sp);
   if (sp == 1) return;
   auto m         = build_model(spec);
   const int flat = flatten_block(*m);
@@ -67,8 +121,10 @@ void validate_spatial(const ModelSpec& spec, int sp, int64_t microbatch_rows,
                 "--sp {} splits images along their height, but the model {} has no convolutional side; use "
                 "--sp 1 (or --model cnn / alexnet)",
                 sp, spec.describe());
-  Shape s = m->input_shape(1);
+  Shape s        = m->input_shape(1);
+  int64_t max_sp = s[2];
   for (int b = 0; b <= flat; ++b) {
+    max_sp = std::min(max_sp, s[2]);
     PX_USER_CHECK(
         s[2] >= sp,
         "--sp {}: block {} ({}) gets {} rows, fewer than the {} devices that split them (each needs "
@@ -76,6 +132,8 @@ void validate_spatial(const ModelSpec& spec, int sp, int64_t microbatch_rows,
         sp, m->blocks[b]->name(), m->blocks[b]->kind(), s[2], sp, s[2]);
     s = m->blocks[b]->output_shape(s);
   }
+  if (fc == SpFc::kModel)
+    return validate_fc_model(spec, sp, max_sp);  // every member takes the whole micro-batch
   const int64_t rows_ok = (microbatch_rows + sp - 1) / sp * sp;
   PX_USER_CHECK(microbatch_rows % sp == 0,
                 "--sp {} does not divide the {} samples of a micro-batch (after flatten each device takes an "
@@ -83,14 +141,36 @@ void validate_spatial(const ModelSpec& spec, int sp, int64_t microbatch_rows,
                 sp, microbatch_rows, rows_ok * microbatches_per_batch, rows_ok);
 }
 
-std::vector<BlockSplit> spatial_layout(const ModelSpec& spec, int sp, int64_t batch) {
-  auto m         = build_model(spec);
-  const int flat = flatten_block(*m);
-  auto parts     = [sp](int64_t count) {
-    std::string out;
-    for (int r = 0; r < sp; ++r) out += (r ? "/" : "") + std::to_string(rows_of(count, sp, r).size());
-    return out;
-  };
+namespace {
+
+// "10/9/9": each member's part of `count`.
+std::string per_member(int64_t count, int sp) {
+  std::string out;
+  for (int r = 0; r < sp; ++r) out += fmt::format("{}{}", r ? "/" : "", rows_of(count, sp, r).size());
+  return out;
+}
+
+// The FC side's split under --sp-fc model: each device's features of the split Linears and activations.
+BlockSplit fc_model_split(const Layer& blk, FcSplit split, const Shape& in, const Shape& out,
+                          const std::string& samples, int sp) {
+  auto parts = [sp](int64_t count) { return per_member(count, sp); };
+  if (split == FcSplit::kColumn)
+    return {blk.name(), blk.kind(), "model (columns)", parts(out.back()) + " output features"};
+  if (split == FcSplit::kRow)
+    return {blk.name(), blk.kind(), "model (rows), all-reduce", parts(in.back()) + " input features"};
+  if (split == FcSplit::kSplitActivation)
+    return {blk.name(), blk.kind(), "model (features)", parts(out.back()) + " features"};
+  return {blk.name(), blk.kind(), "whole (replicated)", samples};
+}
+
+}  // namespace
+
+std::vector<BlockSplit> spatial_layout(const ModelSpec& spec, int sp, int64_t batch, SpFc fc) {
+  auto m                           = build_model(spec);
+  const int flat                   = flatten_block(*m);
+  auto parts                       = [sp](int64_t count) { return per_member(count, sp); };
+  const std::vector<FcSplit> split = fc_side_splits(*m, flat + 1);
+  const std::string all_samples    = fmt::format("all {} samples", batch);
   std::vector<BlockSplit> out;
   Shape s = m->input_shape(batch);
   for (int b = 0; b < static_cast<int>(m->blocks.size()); ++b) {
@@ -98,6 +178,10 @@ std::vector<BlockSplit> spatial_layout(const ModelSpec& spec, int sp, int64_t ba
     const Shape next = blk.output_shape(s);
     if (b < flat)
       out.push_back({blk.name(), blk.kind(), "spatial (rows)", parts(next[2]) + " rows"});
+    else if (fc == SpFc::kModel && b == flat)
+      out.push_back({blk.name(), blk.kind(), "spatial -> whole (all-gather)", all_samples});
+    else if (fc == SpFc::kModel)
+      out.push_back(fc_model_split(blk, split[b], s, next, all_samples, sp));
     else
       out.push_back(
           {blk.name(), blk.kind(), b == flat ? "spatial -> batch" : "batch", parts(batch) + " samples"});
