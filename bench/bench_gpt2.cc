@@ -7,10 +7,13 @@
 // ratio torch ÷ paraxis (> 1: paraxis faster) median [range], with one thread also in thread CPU time (steadier
 // on a shared machine), the peak RSS of each and our measured peak of activations kept for the backward.
 //
+// --bf16 adds our step under --precision bf16 (bf16 matmul inputs, fp32 accumulation, weights and AdamW state)
+// to each round, in its own process too, and prints fp32 ÷ bf16 (> 1: bf16 faster).
+//
 // The peer's OpenBLAS core type is chosen in the same run: OPENBLAS_CORETYPE unset and SkylakeX each time one
 // step of a one-layer GPT-2-width model, and the faster is kept (--coretype NAME, or "unset", skips that).
 //
-//   build/bench_gpt2 [--rounds 3] [--steps 2] [--threads 1,2] [--coretype auto]
+//   build/bench_gpt2 [--rounds 3] [--steps 2] [--threads 1,2] [--coretype auto] [--bf16]
 #include <fmt/format.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -26,6 +29,7 @@
 #include "bench_util.h"
 #include "paraxis/comm/launch.h"
 #include "paraxis/data/loader.h"
+#include "paraxis/kernels/precision.h"
 #include "paraxis/parallel/engine.h"
 
 using namespace paraxis;
@@ -48,7 +52,8 @@ double peak_rss_mb() {
 }
 
 // The child: `steps` timed AdamW steps after one warm-up; prints one JSON line like torch_step.py's.
-int run_ours(int threads, int steps) {
+int run_ours(int threads, int steps, const std::string& precision) {
+  const MatmulPrecisionScope scope(parse_precision(precision));
   auto data = bench::synthetic_data(kGpt2);
   std::vector<double> wall, cpu;
   int64_t stash = 0;
@@ -123,7 +128,7 @@ std::string pick_coretype() {
 }
 
 struct Samples {
-  std::vector<double> ours, torch, ours_cpu, torch_cpu, ratio, ratio_cpu;
+  std::vector<double> ours, torch, ours_cpu, torch_cpu, ratio, ratio_cpu, bf16, bf16_ratio;
   double ours_rss = 0, torch_rss = 0, stash_mb = 0;
 };
 
@@ -133,9 +138,10 @@ std::string spread(const std::vector<double>& v, const char* f) {
   return fmt::format(fmt::runtime(f), bench::median(v), *lo, *hi);
 }
 
-void one_round(Samples& s, int threads, int steps, const std::string& core, bool peer_first) {
+void one_round(Samples& s, int threads, int steps, const std::string& core, bool peer_first, bool bf16) {
   const std::string ours_cmd = fmt::format("{} --child --threads {} --steps {}", self_exe(), threads, steps);
-  nlohmann::json o, t;
+  nlohmann::json o, t, b;
+  if (bf16) b = run_json(ours_cmd + " --precision bf16");
   if (peer_first) t = run_json(peer_cmd(kPeerModel, threads, steps, core));
   o = run_json(ours_cmd);
   if (!peer_first) t = run_json(peer_cmd(kPeerModel, threads, steps, core));
@@ -149,6 +155,9 @@ void one_round(Samples& s, int threads, int steps, const std::string& core, bool
   s.ours_rss  = std::max(s.ours_rss, o["peak_rss_mb"].get<double>());
   s.torch_rss = std::max(s.torch_rss, t["peak_rss_mb"].get<double>());
   s.stash_mb  = std::max(s.stash_mb, o["peak_stash_mb"].get<double>());
+  if (b.is_null()) return;
+  s.bf16.push_back(b["median_ms"].get<double>() / 1e3);
+  s.bf16_ratio.push_back(s.ours.back() / s.bf16.back());
 }
 
 void print(int threads, const Samples& s) {
@@ -161,6 +170,9 @@ void print(int threads, const Samples& s) {
   fmt::print(
       "{} thread(s), peak RSS      paraxis {:.0f} MB{:<14} torch {:.0f} MB{:<14} torch/paraxis {:.2f}\n",
       threads, s.ours_rss, "", s.torch_rss, "", s.ours_rss > 0 ? s.torch_rss / s.ours_rss : 0.0);
+  if (!s.bf16.empty())
+    fmt::print("{} thread(s), wall s        paraxis --precision bf16 {}, fp32 / bf16 {}\n", threads,
+               spread(s.bf16, sec), spread(s.bf16_ratio, sec));
   fmt::print("{} thread(s), paraxis activations kept for the backward: at most {:.0f} MB (measured)\n",
              threads, s.stash_mb);
 }
@@ -177,13 +189,18 @@ std::vector<int> parse_list(const std::string& s) {
 int main(int argc, char** argv) {
   int rounds = 3, steps = 2;
   std::vector<int> threads{1, 2};
-  std::string core = "auto";
-  bool child       = false;
+  std::string core      = "auto";
+  std::string precision = "fp32";
+  bool child = false, bf16 = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : "";
     if (a == "--child")
       child = true;
+    else if (a == "--bf16")
+      bf16 = true;
+    else if (a == "--precision")
+      precision = v, ++i;
     else if (a == "--rounds")
       rounds = std::max(1, std::atoi(v)), ++i;
     else if (a == "--steps")
@@ -193,13 +210,14 @@ int main(int argc, char** argv) {
     else if (a == "--coretype")
       core = v, ++i;
     else {
-      fmt::print(
-          stderr,
-          "bench_gpt2: unknown argument '{}'; use --rounds N --steps N --threads 1,2 --coretype auto\n", a);
+      fmt::print(stderr,
+                 "bench_gpt2: unknown argument '{}'; use --rounds N --steps N --threads 1,2 --coretype auto "
+                 "--bf16\n",
+                 a);
       return 2;
     }
   }
-  if (child) return run_ours(threads.front(), steps);
+  if (child) return run_ours(threads.front(), steps, precision);
   fmt::print(
       "bench_gpt2: GPT-2 small (V50257 T1024 C768 NH12 L12), batch 1, one training step (forward, loss, "
       "backward, AdamW); {} rounds, each side {} timed step(s) after 1 warm-up in its own process per round; "
@@ -210,7 +228,7 @@ int main(int argc, char** argv) {
   fmt::print("peer: PyTorch, OPENBLAS_CORETYPE={}\n", core.empty() ? "(unset)" : core);
   std::vector<Samples> s(threads.size());
   for (int r = 0; r < rounds; ++r)
-    for (size_t i = 0; i < threads.size(); ++i) one_round(s[i], threads[i], steps, core, r % 2 == 1);
+    for (size_t i = 0; i < threads.size(); ++i) one_round(s[i], threads[i], steps, core, r % 2 == 1, bf16);
   for (size_t i = 0; i < threads.size(); ++i) print(threads[i], s[i]);
   fmt::print("load average at the end {}\n", bench::load_average());
   return 0;
