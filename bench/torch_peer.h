@@ -31,11 +31,14 @@ inline std::string peer_coretype() {
   return v ? v : "SkylakeX";
 }
 
-// The environment every PyTorch peer runs in (see above); threads = OpenBLAS threads per peer process.
-inline std::string peer_env(int threads) {
-  std::string core = peer_coretype();
+// The environment every PyTorch peer runs in (see above); threads = OpenBLAS threads per peer process;
+// core: the OpenBLAS core type ("" leaves it unset).
+inline std::string peer_env(int threads, const std::string& core) {
   return fmt::format("env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS={} {}", threads,
                      core.empty() ? "" : "OPENBLAS_CORETYPE=" + core);
+}
+inline std::string peer_env(int threads) {
+  return peer_env(threads, peer_coretype());
 }
 
 struct PeerTimes {

@@ -1,13 +1,16 @@
 """PyTorch peer for `bench_step` / `paraxis bench step`: median forward+backward (or full training step) time.
 
 Run with Debian's python3-torch:  /usr/bin/python3 bench/peers/torch_step.py --model mlp --batch 256 --threads 1
-Prints one JSON line: {"model", "batch", "threads", "median_ms", "min_ms", "max_ms", "runs", "cpu_median_ms"}.
+Prints one JSON line: {"model", "batch", "threads", "median_ms", "min_ms", "max_ms", "runs", "cpu_median_ms",
+"peak_rss_mb"}. peak_rss_mb is this process's peak resident set (getrusage ru_maxrss: interpreter, torch, model,
+optimizer state and activations), for bench_gpt2's memory column.
 cpu_median_ms is the calling thread's CPU time (time.thread_time): with one thread every kernel runs on it, so
 on a machine loaded by other work it counts only this step's own time.
 """
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -86,6 +89,7 @@ def main():
     print(json.dumps({"model": a.model, "batch": a.batch, "threads": a.threads, "median_ms": statistics.median(times),
                       "min_ms": min(times), "max_ms": max(times), "runs": a.runs,
                       "cpu_median_ms": statistics.median(cpu), "autocast": a.autocast,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
                       "torch": torch.__version__}))
 
 

@@ -18,6 +18,7 @@
 #include "paraxis/core/safe_write.h"
 #include "paraxis/cost/hardware.h"
 #include "paraxis/kernels/matmul.h"
+#include "paraxis/kernels/precision.h"
 #include "paraxis/measure/calibration.h"
 #include "paraxis/measure/fixed_costs.h"
 #include "paraxis/measure/measure.h"
@@ -141,7 +142,10 @@ const bool registered = cli::register_command(
            hw.matmul_rates.push_back({flops, flops / s});
            fmt::print("  {:>5}^3  {:>10.4g} GFLOP/s\n", n, flops / s / 1e9);
          }
-         hw.peak_flops = hw.matmul_rates.back().flops_per_s;
+         hw.peak_flops          = hw.matmul_rates.back().flops_per_s;
+         hw.bf16_matmul_speedup = bf16_matmul_speedup();
+         fmt::print("  bf16 matmul (1024^3, bf16 inputs, fp32 accumulation): {:.2f}x the fp32 rate ({})\n",
+                    hw.bf16_matmul_speedup, describe_bf16_support());
 
          const int cores = static_cast<int>(available_cores().size());
          if (cores >= 2) {

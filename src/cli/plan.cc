@@ -16,6 +16,7 @@
 #include "cli/units.h"
 #include "paraxis/core/error.h"
 #include "paraxis/cost/planner.h"
+#include "paraxis/cost/precision.h"
 #include "paraxis/parallel/spatial.h"
 #include "paraxis/trace/chrome_trace.h"
 
@@ -28,6 +29,7 @@ struct CommonOptions {
   ModelSpec spec;
   std::string machine, preset = "cpu-this-machine", optimizer = "adamw", memory_per_device;
   std::string latency, bandwidth;  // α and 1/β given directly (they replace the profile's links)
+  std::string precision;           // fp32 | bf16 (empty: the profile's own dtype)
   int64_t global_batch = 32, micro_batch_size = 0;
   int threads       = 1;
   bool preset_given = false;
@@ -55,6 +57,9 @@ void add_common(CLI::App& sub, CommonOptions& o) {
                  "memory per device: bytes or with a unit, e.g. 80GB, 80GiB (default: the profile's)");
   sub.add_option("--optimizer", o.optimizer, "adamw or sgd (momentum): sets optimizer state and step cost")
       ->capture_default_str();
+  sub.add_option("--precision", o.precision,
+                 "fp32 or bf16: the matmul rates to price at (default: the profile's own, bf16 on the GPU "
+                 "presets, fp32 on a CPU); see docs/cost-model.md");
   sub.add_option("--threads-per-device", o.threads, "cores each device computes with")->capture_default_str();
   sub.add_option("--latency", o.latency,
                  "link latency alpha per message, e.g. 2us (replaces the profile's intra- and inter-node "
@@ -110,6 +115,11 @@ HardwareProfile hardware(const CommonOptions& o, const ModelDesc& model) {
   PX_USER_CHECK(o.optimizer == "adamw" || o.optimizer == "sgd", "--optimizer {}: use adamw or sgd",
                 o.optimizer);
   HardwareProfile hw = o.machine.empty() ? hardware_preset(o.preset) : load_hardware(o.machine);
+  if (!o.precision.empty()) {
+    PricedProfile priced = at_precision(hw, o.precision);
+    hw                   = priced.hw;
+    fmt::print("assumed: {}\n", priced.assumption);
+  }
   std::string notice = cli::default_preset_notice(model, hw, o.preset_given || !o.machine.empty());
   if (!notice.empty()) fmt::print("{}\n", notice);
   fmt::print("{}\n", cli::hardware_provenance(hw, o.machine.empty()));

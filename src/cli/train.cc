@@ -12,6 +12,7 @@
 #include "paraxis/core/error.h"
 #include "paraxis/cost/hardware.h"
 #include "paraxis/cost/planner.h"
+#include "paraxis/cost/precision.h"
 #include "paraxis/kernels/precision.h"
 #include "paraxis/measure/measure.h"
 #include "paraxis/parallel/spatial.h"
@@ -59,6 +60,12 @@ class Prediction {
     if (calibrate)
       calibration_.emplace(cost::linear_calls(cost::describe_model(cfg.model), layout_of(cfg), cfg.batch),
                            cfg.devices);
+    // bf16 on a CPU profile that has not measured it: the in-run calibration measures the speedup here.
+    if (calibrate && cfg.precision == "bf16" && hw_.dtype == "fp32" && hw_.bf16_matmul_speedup <= 0)
+      hw_.bf16_matmul_speedup = measure::bf16_matmul_speedup();
+    cost::PricedProfile priced = cost::at_precision(hw_, cfg.precision);
+    hw_                        = priced.hw;
+    assumption_                = priced.assumption;
   }
 
   // One calibration round (nothing without --calibrate).
@@ -71,6 +78,8 @@ class Prediction {
           when);
       std::fflush(stdout);
     }
+    // The Linear passes measured at the run's precision (bf16 products under --precision bf16).
+    const MatmulPrecisionScope precision(parse_precision(cfg_.precision));
     const double s = calibration_->measure_round();
     if (!cfg_.quiet) fmt::print("      done in {:.1f} s\n", s);
   }
@@ -86,6 +95,8 @@ class Prediction {
     fmt::print("step time: measured {:.2f} ms (median), predicted {:.2f} ms (cost model, {}; {:+.0f}%)\n",
                measured_ms, p.step_s * 1e3, source,
                measured_ms > 0 ? 100.0 * (p.step_s * 1e3 - measured_ms) / measured_ms : 0.0);
+    fmt::print("assumed: {}{}\n", assumption_,
+               calibration_ ? "; the layout's Linear passes measured in this run at that precision" : "");
     if (calibration_) print_fixed_costs(hw, measured_ms);
     if (!unsteady.empty())
       fmt::print(
@@ -109,7 +120,8 @@ class Prediction {
 
  private:
   const TrainConfig& cfg_;
-  cost::HardwareProfile hw_;
+  cost::HardwareProfile hw_;  // at the run's --precision
+  std::string assumption_;
   std::optional<measure::RunCalibration> calibration_;
 };
 

@@ -313,6 +313,8 @@ nlohmann::json to_json(const HardwareProfile& hw) {
   if (hw.gemm.sms > 0) j["gemm"] = gemm_json(hw.gemm);
   if (hw.action_overhead_s > 0) j["action_overhead_s"] = hw.action_overhead_s;
   if (hw.step_overhead_s > 0) j["step_overhead_s"] = hw.step_overhead_s;
+  if (!hw.peak_by_dtype.empty()) j["peak"] = hw.peak_by_dtype;
+  if (hw.bf16_matmul_speedup > 0) j["bf16_matmul_speedup"] = hw.bf16_matmul_speedup;
   return j;
 }
 
@@ -355,6 +357,15 @@ HardwareProfile hardware_from_json(const nlohmann::json& j, const std::string& w
     hw.row_rates_concurrent        = row_rates_from(j, "row_rates_concurrent", what);
     hw.shape_rates                 = shape_rates_from(j, what);
     hw.memory_bandwidth_concurrent = j.value("memory_bandwidth_concurrent", 0.0);
+    if (j.contains("peak"))
+      for (auto it = j["peak"].begin(); it != j["peak"].end(); ++it) {
+        hw.peak_by_dtype[it.key()] = it.value().get<double>();
+        PX_USER_CHECK(hw.peak_by_dtype[it.key()] > 0, "{}: peak.{} = {} must be positive", what, it.key(),
+                      hw.peak_by_dtype[it.key()]);
+      }
+    hw.bf16_matmul_speedup = j.value("bf16_matmul_speedup", 0.0);
+    PX_USER_CHECK(hw.bf16_matmul_speedup >= 0, "{}: bf16_matmul_speedup = {} must be >= 0 (0: not measured)",
+                  what, hw.bf16_matmul_speedup);
     PX_USER_CHECK(hw.memory_bandwidth_concurrent >= 0, "{}: memory_bandwidth_concurrent = {} must be >= 0",
                   what, hw.memory_bandwidth_concurrent);
     std::sort(hw.matmul_rates.begin(), hw.matmul_rates.end(),

@@ -26,8 +26,9 @@ const char* kLinks = R"json({
     "source": "the project design notes (a 2-core Zen 5 machine) / comm benchmark on this machine: threads backend all-reduce busbw 10-14 GB/s; latency assumed"}
 })json";
 
-// Devices. peak_flops is the dense (no sparsity) bf16 Tensor Core rate; fp32 figures are kept in "peak" for
-// reference. memory_bandwidth is HBM bandwidth.
+// Devices. peak_flops is the dense (no sparsity) bf16 Tensor Core rate; "peak" holds the datasheet rates by
+// format (tf32 dense: the sparse figure halved), of which `--precision fp32` prices at "fp32" (IEEE fp32 on the
+// CUDA cores, PyTorch's default with TF32 off; cost/precision.h). memory_bandwidth is HBM bandwidth.
 const char* kDevices = R"json({
   "a100-80gb": {"dtype": "bf16", "bytes_per_element": 2, "peak_flops": 312e12,
     "peak": {"bf16": 312e12, "fp16": 312e12, "tf32": 156e12, "fp32": 19.5e12},

@@ -133,3 +133,21 @@ add_test(NAME cli.predict.bad_bandwidth_exits_2
 add_test(NAME cli.predict.sp_on_an_mlp_exits_2
          COMMAND sh -c "$0 predict --model mlp --sp 2 > ${PX_MODEL_DIR}/spmlp.txt 2>&1; test $? -eq 2 && grep -q 'no convolutional side' ${PX_MODEL_DIR}/spmlp.txt"
                  $<TARGET_FILE:paraxis>)
+
+# --precision (cost/precision.h): a GPU preset at fp32 is priced at its datasheet FP32 rate and says so; a CPU
+# profile prices bf16 only with a measured speedup (train --predict measures it in the run); bad values exit 2.
+add_test(NAME cli.predict.precision_fp32_on_gpu
+         COMMAND $<TARGET_FILE:paraxis> predict --model gpt-1.3b --preset a100-80gb --dp 8 --global-batch 64
+                 --precision fp32)
+set_tests_properties(cli.predict.precision_fp32_on_gpu PROPERTIES PASS_REGULAR_EXPRESSION
+  "assumed: --precision fp32 on a100-80gb: IEEE fp32 matmuls .*19.5 TFLOP/s, not the bf16 312.*predicted step time")
+add_test(NAME cli.predict.bad_precision
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 2 "--precision 'fp16' is not a precision: use fp32"
+                 $<TARGET_FILE:paraxis> predict --model mlp --precision fp16)
+add_test(NAME cli.predict.bf16_needs_a_measured_rate
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 2 "no measured bf16 matmul rate.*paraxis calibrate"
+                 $<TARGET_FILE:paraxis> predict --model mlp --precision bf16)
+add_test(NAME cli.train.predict_bf16_calibrates_in_run
+         COMMAND $<TARGET_FILE:paraxis> train ${PX_TRAIN_SMALL} --predict --precision bf16)
+set_tests_properties(cli.train.predict_bf16_calibrates_in_run PROPERTIES PASS_REGULAR_EXPRESSION
+  "assumed: --precision bf16 on .*every matmul rate x [0-9.]+, the measured bf16 / fp32 .*Linear passes measured in this run at that precision")

@@ -133,3 +133,14 @@ $0 generate --vocab 1000 --context 16 --width 32 --heads 2 --layers 1 --init $1/
                  $<TARGET_FILE:paraxis> ${CMAKE_BINARY_DIR})
 set_tests_properties(cli.train.large_vocab_generate PROPERTIES
   PASS_REGULAR_EXPRESSION "vocabulary 1000: no tokenizer here.*Hi \\[[0-9]+\\] \\[[0-9]+\\] \\[[0-9]+\\] \\[[0-9]+\\]")
+
+# GPT-2's vocabulary and context (V50257, T1024, NH12) on a narrow model: the initial parameters exported with
+# --steps 0 --save, then generate samples from them (GPT-2 small itself: docs/results.md, bench_gpt2).
+add_test(NAME cli.train.gpt2_vocab_init_generate
+         COMMAND sh -c "$0 train --model gpt --vocab 50257 --context 1024 --width 24 --heads 12 --layers 1 \
+--data synthetic --steps 0 --batch 1 --save $1/gpt2_vocab.safetensors && \
+$0 generate --vocab 50257 --context 1024 --width 24 --heads 12 --layers 1 --init $1/gpt2_vocab.safetensors \
+--prompt Hi --tokens 3"
+                 $<TARGET_FILE:paraxis> ${CMAKE_BINARY_DIR})
+set_tests_properties(cli.train.gpt2_vocab_init_generate PROPERTIES
+  PASS_REGULAR_EXPRESSION "wrote the initial parameters of gpt V50257 T1024 C24 NH12 L1.*vocabulary 50257: no tokenizer here.*Hi \\[[0-9]+\\] \\[[0-9]+\\] \\[[0-9]+\\]")

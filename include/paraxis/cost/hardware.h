@@ -15,6 +15,7 @@
 #pragma once
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -93,6 +94,12 @@ struct HardwareProfile {
   std::string dtype     = "fp32";
   int bytes_per_element = 4;  // training dtype (activations, gradients on the wire)
   double peak_flops     = 0;  // dense, per device, in `dtype`
+  // Datasheet peaks by number format ("fp32", "tf32", "bf16", ...; GPU presets), which --precision reads
+  // (cost/precision.h); empty on a calibrated CPU.
+  std::map<std::string, double> peak_by_dtype;
+  // Measured bf16 ÷ fp32 matmul rate (`paraxis calibrate`: one thread, bf16 inputs, fp32 accumulation, as
+  // `--precision bf16` runs them; below 1 where oneDNN emulates bf16); 0: not measured.
+  double bf16_matmul_speedup = 0;
   // Achieved rate by call size, sorted by flops (empty: peak_flops for every size).
   std::vector<RatePoint> matmul_rates;
   double memory_bandwidth = 0;  // bytes/s per device (elementwise passes, optimizer step)

@@ -48,6 +48,11 @@ PassTimes measure_layer_times(
 // cache flush): at least 1 (2 when flushing), at most 32.
 int buffer_sets(double set_bytes, double reuse_bytes);
 
+// The bf16 ÷ fp32 rate of an n³ matmul on the calling thread (bf16 inputs, fp32 accumulation, as
+// `--precision bf16` runs its products; below 1 where oneDNN emulates bf16): the best call of each precision
+// over `rounds` interleaved rounds. HardwareProfile::bf16_matmul_speedup; cost/precision.h prices with it.
+double bf16_matmul_speedup(int64_t n = 1024, int rounds = 3);
+
 // Devices taking turns one call at a time (ShapeRatePoint::turns): slot k of a sequence of barriers belongs
 // to device k mod n. Before each of its calls a device passes barriers until its slot comes, so one device
 // computes while the others wait at the next barrier, as a pipeline's idle stages wait for their input.
