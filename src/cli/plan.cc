@@ -254,8 +254,15 @@ void print_prediction(const ModelDesc& model, const HardwareProfile& hw, const L
   fmt::print("{}\n", p.note);
 }
 
+// What the "model" part holds: tp's collectives and, under --sp-fc model, the FC shards' over the sp group.
+std::string model_comm_label(const Layout& l) {
+  const std::string shards = "the FC shards' all-reduces over the sp group (--sp-fc model)";
+  if (!l.fc_model()) return "tensor-parallel collectives";
+  return l.tp > 1 ? "tensor-parallel collectives and " + shards : shards;
+}
+
 // Gholami et al.'s split of one iteration's communication (and an epoch's, with --dataset-size).
-void print_comm_split(const PredictedStep& p, int64_t global_batch, int64_t dataset_size) {
+void print_comm_split(const PredictedStep& p, const Layout& l, int64_t global_batch, int64_t dataset_size) {
   const CommSplit& c = p.comm_split;
   auto line          = [](const char* what, double s, double bytes, const std::string& how) {
     fmt::print("  {:<7} {:>10}  {:>9} sent per device  {}\n", what, cli::format_seconds(s),
@@ -265,7 +272,7 @@ void print_comm_split(const PredictedStep& p, int64_t global_batch, int64_t data
       "predicted communication per iteration (alpha-beta on the profile's links, each term as if it did not "
       "overlap compute; the step time above is simulated with overlap):\n");
   line("batch", c.batch_s, c.batch_bytes, "gradient all-reduce of the batch-parallel side");
-  line("model", c.model_s, c.model_bytes, "tensor-parallel collectives");
+  line("model", c.model_s, c.model_bytes, model_comm_label(l));
   line("domain", c.domain_s(), c.domain_bytes(),
        fmt::format("{} halo exchanges {}, {} layout changes {}, spatial gradient all-reduce {}",
                    c.halo_exchanges, cli::format_seconds(c.halo_s), c.layout_changes,
@@ -301,7 +308,7 @@ int run_predict(const PredictFlags& f) {
                 f.dataset_size, f.common.global_batch, f.common.global_batch);
   PredictedStep p = predict_step(model, l, f.common.global_batch, hw, !f.trace_out.empty());
   print_prediction(model, hw, l, p);
-  print_comm_split(p, f.common.global_batch, f.dataset_size);
+  print_comm_split(p, l, f.common.global_batch, f.dataset_size);
   if (!f.trace_out.empty()) {
     trace::write_chrome_trace(p.trace, f.trace_out);
     fmt::print("wrote the predicted trace to {}\n", f.trace_out);

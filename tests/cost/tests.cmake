@@ -124,6 +124,11 @@ add_test(NAME cli.predict.cnn_sp2_paper_machine
                  --bandwidth 6GB/s --dataset-size 50000)
 set_tests_properties(cli.predict.cnn_sp2_paper_machine PROPERTIES PASS_REGULAR_EXPRESSION
   "links: alpha 2 us and bandwidth 6 GB/s.*dp1 tp1 pp1 sp2.*batch .*model .*domain .*[0-9]+ halo exchanges.*layout changes.*spatial gradient all-reduce.*50000 samples / global batch 32 = 1562 iterations \\(the last 16 samples dropped\\)")
+# Under --sp-fc model the "model" part is the FC shards' all-reduces over the sp group, and says so.
+add_test(NAME cli.predict.sp_fc_model_names_its_model_part
+         COMMAND paraxis predict --model cnn --image 1,28,28 --sp 2 --sp-fc model --global-batch 8)
+set_tests_properties(cli.predict.sp_fc_model_names_its_model_part PROPERTIES PASS_REGULAR_EXPRESSION
+  "model .*sent per device  the FC shards' all-reduces over the sp group \\(--sp-fc model\\)")
 add_test(NAME cli.predict.bad_latency_exits_2
          COMMAND sh -c "$0 predict --model cnn --sp 2 --latency 2xs > ${PX_MODEL_DIR}/lat.txt 2>&1; test $? -eq 2 && grep -q 'e.g. --latency 2us' ${PX_MODEL_DIR}/lat.txt"
                  $<TARGET_FILE:paraxis>)
