@@ -68,23 +68,24 @@ struct Storage {
   size_t bytes = 0;
   int device   = -1;
   Storage(size_t n, int dev) : bytes(n), device(dev) {
-    size_t rounded = ((n + 63) / 64) * 64;
     keep_freed_memory();
-    if (rounded >= core_detail::kBigBlockBytes)
-      ptr = core_detail::take_big_block(rounded);
+    if (big())
+      ptr = core_detail::take_big_block(rounded());
     else
-      ptr = rounded ? std::aligned_alloc(64, rounded) : nullptr;
-    PX_CHECK(rounded == 0 || ptr != nullptr, "out of memory allocating {} bytes", n);
+      ptr = rounded() ? std::aligned_alloc(64, rounded()) : nullptr;
+    PX_CHECK(rounded() == 0 || ptr != nullptr, "out of memory allocating {} bytes", n);
     Counter& c   = counter_for(device);
     int64_t now  = c.current.fetch_add(static_cast<int64_t>(n)) + static_cast<int64_t>(n);
     int64_t peak = c.peak.load();
     while (now > peak && !c.peak.compare_exchange_weak(peak, now)) {
     }
   }
+  // Whole 64-byte lines; blocks of 32 MiB and more come from (and go back to) core/big_blocks.h.
+  size_t rounded() const { return (bytes + 63) / 64 * 64; }
+  bool big() const { return rounded() >= core_detail::kBigBlockBytes; }
   ~Storage() {
-    const size_t rounded = ((bytes + 63) / 64) * 64;
-    if (rounded >= core_detail::kBigBlockBytes)
-      core_detail::give_big_block(ptr, rounded);
+    if (big())
+      core_detail::give_big_block(ptr, rounded());
     else
       std::free(ptr);
     counter_for(device).current.fetch_sub(static_cast<int64_t>(bytes));
