@@ -99,6 +99,144 @@ std::vector<int64_t> positive_list(const std::string& text, const char* flag) {
   return out;
 }
 
+// Square matmuls (the profile's peak), the bf16 speedup, and every core at once.
+void measure_matmuls(HardwareProfile& hw, int cores) {
+  fmt::print("matmul (oneDNN f32, one thread), best of repeated runs:\n");
+  for (int64_t n : {16, 32, 64, 128, 256, 384, 512, 768, 1024}) {
+    const double flops = 2.0 * n * n * n;
+    const double s     = matmul_seconds(n, 0.15);
+    hw.matmul_rates.push_back({flops, flops / s});
+    fmt::print("  {:>5}^3  {:>10.4g} GFLOP/s\n", n, flops / s / 1e9);
+  }
+  hw.peak_flops          = hw.matmul_rates.back().flops_per_s;
+  hw.bf16_matmul_speedup = bf16_matmul_speedup();
+  fmt::print("  bf16 matmul (1024^3, bf16 inputs, fp32 accumulation): {:.2f}x the fp32 rate ({})\n",
+             hw.bf16_matmul_speedup, describe_bf16_support());
+
+  if (cores >= 2) {
+    // Every core a device at once (as `paraxis train` runs devices): the shared caches and memory slow
+    // each a little.
+    std::vector<double> rate(cores);
+    DeviceOptions opt;
+    run_devices(cores, opt, [&](Communicator& comm) {
+      const int64_t n = 512;
+      comm.barrier();
+      const double s    = matmul_seconds(n, 0.5);
+      rate[comm.rank()] = 2.0 * n * n * n / s;
+    });
+    double alone = matmul_seconds(512, 0.3), mean = 0;
+    for (double r : rate) mean += r / cores;
+    hw.concurrent_efficiency = std::min(1.0, mean / (2.0 * 512 * 512 * 512 / alone));
+    fmt::print("  {} devices at once: {:.4g} GFLOP/s each ({:.0f}% of one alone)\n", cores, mean / 1e9,
+               hw.concurrent_efficiency * 100);
+  }
+}
+
+// The square layer's passes on kRows rows, alone and (cores >= 2) all at once in rounds.
+void measure_row_rates(HardwareProfile& hw, int cores, int rounds) {
+  fmt::print("layer passes on R rows x {0}x{0} weight (GFLOP/s: forward, input grad, weight grad):\n",
+             kWeightSide);
+  for (int64_t rows : kRows) {
+    hw.row_rates.push_back(pinned(
+        [&] { return rates_of(measure_layer_times(rows, kWeightSide, kWeightSide, rows <= 64 ? 5 : 3)); }));
+    const RowRatePoint& p = hw.row_rates.back();
+    fmt::print("  {:>4} rows  alone   {:>7.4g} {:>7.4g} {:>7.4g}\n", rows, p.forward / 1e9,
+               p.backward_input / 1e9, p.backward_weight / 1e9);
+  }
+  if (cores >= 2) {
+    // Every core a device running the same pass at once: they share the memory system.
+    // In rounds (the median of each rate over them): on a shared host the speed of two busy cores
+    // swings by ±30% over seconds, so one pass of the sweep would give each size a random phase.
+    std::vector<std::vector<PassTimes>> each(cores);
+    run_devices(cores, {}, [&](Communicator& comm) {
+      for (int r = 0; r < rounds; ++r)
+        for (int64_t rows : kRows)
+          each[comm.rank()].push_back(
+              measure_layer_times(rows, kWeightSide, kWeightSide, 3, [&] { comm.barrier(); }));
+    });
+    for (size_t i = 0; i < kRows.size(); ++i) {
+      std::vector<RowRatePoint> per_round;
+      for (int r = 0; r < rounds; ++r) per_round.push_back(lockstep_of(each, r * kRows.size() + i));
+      const RowRatePoint mean = median_rates(per_round);
+      hw.row_rates_concurrent.push_back(mean);
+      fmt::print("  {:>4} rows  {} at once {:>7.4g} {:>7.4g} {:>7.4g} (lockstep)\n", kRows[i], cores,
+                 mean.forward / 1e9, mean.backward_input / 1e9, mean.backward_weight / 1e9);
+    }
+  }
+}
+
+// The model's own Linear shapes (the rate depends on the shape, not only on the rows).
+void measure_model_shapes(HardwareProfile& hw, const Flags& f, const std::vector<int64_t>& sizes,
+                          const std::vector<int64_t>& rows_list, const std::vector<int64_t>& tps, int cores) {
+  const auto shapes = mlp_linear_shapes(sizes, tps);
+  fmt::print(
+      "layer passes of --mlp-sizes {} (GFLOP/s: forward, input grad, weight grad; alone | {} "
+      "devices taking turns | {} at once, lockstep; each the median over {} rounds):\n",
+      f.mlp_sizes, cores, cores, f.rounds);
+  const ShapeRates measured = measure_shape_rates(shapes, rows_list, f.rounds, cores);
+  for (const ShapeRatePoint& p : measured.points) {
+    hw.shape_rates.push_back(p);
+    auto three = [](const RowRatePoint& r) {
+      return fmt::format("{:>6.4g} {:>6.4g} {:>6.4g}", r.forward / 1e9, r.backward_input / 1e9,
+                         r.backward_weight / 1e9);
+    };
+    fmt::print("  {:>4} x {:>5} -> {:>5}  {} | {} | {}\n", p.rows, p.in, p.out, three(p.alone),
+               three(p.turns), three(p.together));
+  }
+  if (!measured.unsteady.empty())
+    fmt::print(
+        "notice: the rounds disagreed by more than 25% for {} of {} measurements ({}): "
+        "the machine's speed changed during the calibration (another job, or a shared host); the "
+        "median round is kept. For steadier figures re-run on a quiet machine or with --rounds 5.\n",
+        measured.unsteady.size(), measured.measurements, fmt::join(measured.unsteady, ", "));
+}
+
+// Memory bandwidth, alone and (cores >= 2) at once.
+void measure_memory(HardwareProfile& hw, int rounds, int cores) {
+  const Bandwidth bw  = measure_memory_bandwidth(rounds, cores);
+  hw.memory_bandwidth = bw.alone;
+  fmt::print(
+      "memory: in-place update of 3 x 64 MiB from memory, one thread: {:.4g} GB/s (reads + "
+      "writes)\n",
+      hw.memory_bandwidth / 1e9);
+  if (cores >= 2) {
+    hw.memory_bandwidth_concurrent = bw.together;
+    fmt::print("        {} devices at once: {:.4g} GB/s each (lockstep, the median over {} rounds)\n", cores,
+               hw.memory_bandwidth_concurrent / 1e9, rounds);
+  }
+}
+
+// The threads backend's link and the runtime's fixed costs (priced with the rates measured before).
+void measure_link_and_fixed_costs(HardwareProfile& hw, int rounds) {
+  fmt::print("threads backend, 2 devices (time per call):\n");
+  LinkProfile& link = hw.intra_node;
+  link              = measure_threads_link([](const MessagePoint& p2p, const MessagePoint& ar) {
+    fmt::print(
+                     "  {:>10} B   p2p {:>9.3g} us ({:>6.3g} GB/s)   all-reduce {:>9.3g} us (busbw {:>6.3g} "
+                                  "GB/s)\n",
+                     p2p.bytes, p2p.seconds * 1e6, p2p.bytes / p2p.seconds / 1e9, ar.seconds * 1e6,
+                     ar.bytes / ar.seconds / 1e9);
+  });
+  link.source = fmt::format("measured by paraxis calibrate on {} (threads backend, 2 devices)", host_name());
+  hw.inter_node = link;
+  {
+    // The runtime's fixed costs, from the engine on tiny MLPs priced with the rates above.
+    std::vector<std::vector<double>> per_round;
+    for (int r = 0; r < rounds; ++r) per_round.push_back(measure_tiny_steps());
+    std::vector<double> tiny(per_round.front().size());
+    for (size_t i = 0; i < tiny.size(); ++i) {
+      std::vector<double> each;
+      for (const auto& r : per_round) each.push_back(r[i]);
+      tiny[i] = median_value(each);
+    }
+    const measure::FixedCosts fixed = measure::solve_fixed_costs(hw, tiny);
+    hw.kernel_overhead_s            = fixed.kernel_s;
+    hw.action_overhead_s            = fixed.action_s;
+    hw.step_overhead_s              = fixed.step_s;
+    fmt::print("fixed costs: {} (the median over {} rounds)\n", measure::fixed_costs_summary(fixed), rounds);
+  }
+}
+
 const bool registered = cli::register_command(
     {"calibrate", "Measure this machine (matmul rates, memory and backend bandwidth) for the cost model",
      [](CLI::App& sub) -> cli::Runner {
@@ -135,139 +273,15 @@ const bool registered = cli::register_command(
          hw.bytes_per_element = 4;
          set_kernel_threads(1);
 
-         fmt::print("matmul (oneDNN f32, one thread), best of repeated runs:\n");
-         for (int64_t n : {16, 32, 64, 128, 256, 384, 512, 768, 1024}) {
-           const double flops = 2.0 * n * n * n;
-           const double s     = matmul_seconds(n, 0.15);
-           hw.matmul_rates.push_back({flops, flops / s});
-           fmt::print("  {:>5}^3  {:>10.4g} GFLOP/s\n", n, flops / s / 1e9);
-         }
-         hw.peak_flops          = hw.matmul_rates.back().flops_per_s;
-         hw.bf16_matmul_speedup = bf16_matmul_speedup();
-         fmt::print("  bf16 matmul (1024^3, bf16 inputs, fp32 accumulation): {:.2f}x the fp32 rate ({})\n",
-                    hw.bf16_matmul_speedup, describe_bf16_support());
-
          const int cores = static_cast<int>(available_cores().size());
-         if (cores >= 2) {
-           // Every core a device at once (as `paraxis train` runs devices): the shared caches and memory slow
-           // each a little.
-           std::vector<double> rate(cores);
-           DeviceOptions opt;
-           run_devices(cores, opt, [&](Communicator& comm) {
-             const int64_t n = 512;
-             comm.barrier();
-             const double s    = matmul_seconds(n, 0.5);
-             rate[comm.rank()] = 2.0 * n * n * n / s;
-           });
-           double alone = matmul_seconds(512, 0.3), mean = 0;
-           for (double r : rate) mean += r / cores;
-           hw.concurrent_efficiency = std::min(1.0, mean / (2.0 * 512 * 512 * 512 / alone));
-           fmt::print("  {} devices at once: {:.4g} GFLOP/s each ({:.0f}% of one alone)\n", cores, mean / 1e9,
-                      hw.concurrent_efficiency * 100);
-         }
-
-         fmt::print("layer passes on R rows x {0}x{0} weight (GFLOP/s: forward, input grad, weight grad):\n",
-                    kWeightSide);
-         for (int64_t rows : kRows) {
-           hw.row_rates.push_back(pinned([&] {
-             return rates_of(measure_layer_times(rows, kWeightSide, kWeightSide, rows <= 64 ? 5 : 3));
-           }));
-           const RowRatePoint& p = hw.row_rates.back();
-           fmt::print("  {:>4} rows  alone   {:>7.4g} {:>7.4g} {:>7.4g}\n", rows, p.forward / 1e9,
-                      p.backward_input / 1e9, p.backward_weight / 1e9);
-         }
-         if (cores >= 2) {
-           // Every core a device running the same pass at once: they share the memory system.
-           // In rounds (the median of each rate over them): on a shared host the speed of two busy cores
-           // swings by ±30% over seconds, so one pass of the sweep would give each size a random phase.
-           std::vector<std::vector<PassTimes>> each(cores);
-           run_devices(cores, {}, [&](Communicator& comm) {
-             for (int r = 0; r < f->rounds; ++r)
-               for (int64_t rows : kRows)
-                 each[comm.rank()].push_back(
-                     measure_layer_times(rows, kWeightSide, kWeightSide, 3, [&] { comm.barrier(); }));
-           });
-           for (size_t i = 0; i < kRows.size(); ++i) {
-             std::vector<RowRatePoint> rounds;
-             for (int r = 0; r < f->rounds; ++r) rounds.push_back(lockstep_of(each, r * kRows.size() + i));
-             const RowRatePoint mean = median_rates(rounds);
-             hw.row_rates_concurrent.push_back(mean);
-             fmt::print("  {:>4} rows  {} at once {:>7.4g} {:>7.4g} {:>7.4g} (lockstep)\n", kRows[i], cores,
-                        mean.forward / 1e9, mean.backward_input / 1e9, mean.backward_weight / 1e9);
-           }
-         }
-
-         {
-           // The model's own Linear shapes (the rate depends on the shape, not only on the rows).
-           const auto shapes = mlp_linear_shapes(sizes, tps);
-           fmt::print(
-               "layer passes of --mlp-sizes {} (GFLOP/s: forward, input grad, weight grad; alone | {} "
-               "devices taking turns | {} at once, lockstep; each the median over {} rounds):\n",
-               f->mlp_sizes, cores, cores, f->rounds);
-           const ShapeRates measured = measure_shape_rates(shapes, rows_list, f->rounds, cores);
-           for (const ShapeRatePoint& p : measured.points) {
-             hw.shape_rates.push_back(p);
-             auto three = [](const RowRatePoint& r) {
-               return fmt::format("{:>6.4g} {:>6.4g} {:>6.4g}", r.forward / 1e9, r.backward_input / 1e9,
-                                  r.backward_weight / 1e9);
-             };
-             fmt::print("  {:>4} x {:>5} -> {:>5}  {} | {} | {}\n", p.rows, p.in, p.out, three(p.alone),
-                        three(p.turns), three(p.together));
-           }
-           if (!measured.unsteady.empty())
-             fmt::print(
-                 "notice: the rounds disagreed by more than 25% for {} of {} measurements ({}): "
-                 "the machine's speed changed during the calibration (another job, or a shared host); the "
-                 "median round is kept. For steadier figures re-run on a quiet machine or with --rounds 5.\n",
-                 measured.unsteady.size(), measured.measurements, fmt::join(measured.unsteady, ", "));
-         }
-
-         {
-           const Bandwidth bw  = measure_memory_bandwidth(f->rounds, cores);
-           hw.memory_bandwidth = bw.alone;
-           fmt::print(
-               "memory: in-place update of 3 x 64 MiB from memory, one thread: {:.4g} GB/s (reads + "
-               "writes)\n",
-               hw.memory_bandwidth / 1e9);
-           if (cores >= 2) {
-             hw.memory_bandwidth_concurrent = bw.together;
-             fmt::print(
-                 "        {} devices at once: {:.4g} GB/s each (lockstep, the median over {} rounds)\n",
-                 cores, hw.memory_bandwidth_concurrent / 1e9, f->rounds);
-           }
-         }
+         measure_matmuls(hw, cores);
+         measure_row_rates(hw, cores, f->rounds);
+         measure_model_shapes(hw, *f, sizes, rows_list, tps, cores);
+         measure_memory(hw, f->rounds, cores);
          hw.memory_bytes     = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
          hw.devices_per_node = std::max(1, cores);
 
-         fmt::print("threads backend, 2 devices (time per call):\n");
-         LinkProfile& link = hw.intra_node;
-         link              = measure_threads_link([](const MessagePoint& p2p, const MessagePoint& ar) {
-           fmt::print(
-                            "  {:>10} B   p2p {:>9.3g} us ({:>6.3g} GB/s)   all-reduce {:>9.3g} us (busbw {:>6.3g} "
-                                         "GB/s)\n",
-                            p2p.bytes, p2p.seconds * 1e6, p2p.bytes / p2p.seconds / 1e9, ar.seconds * 1e6,
-                            ar.bytes / ar.seconds / 1e9);
-         });
-         link.source =
-             fmt::format("measured by paraxis calibrate on {} (threads backend, 2 devices)", host_name());
-         hw.inter_node = link;
-         {
-           // The runtime's fixed costs, from the engine on tiny MLPs priced with the rates above.
-           std::vector<std::vector<double>> rounds;
-           for (int r = 0; r < f->rounds; ++r) rounds.push_back(measure_tiny_steps());
-           std::vector<double> tiny(rounds.front().size());
-           for (size_t i = 0; i < tiny.size(); ++i) {
-             std::vector<double> each;
-             for (const auto& r : rounds) each.push_back(r[i]);
-             tiny[i] = median_value(each);
-           }
-           const measure::FixedCosts fixed = measure::solve_fixed_costs(hw, tiny);
-           hw.kernel_overhead_s            = fixed.kernel_s;
-           hw.action_overhead_s            = fixed.action_s;
-           hw.step_overhead_s              = fixed.step_s;
-           fmt::print("fixed costs: {} (the median over {} rounds)\n", measure::fixed_costs_summary(fixed),
-                      f->rounds);
-         }
+         measure_link_and_fixed_costs(hw, f->rounds);
          hw.source = fmt::format(
              "measured by paraxis calibrate on {}: oneDNN f32 matmul one thread, memcpy, "
              "threads backend",
