@@ -4,8 +4,10 @@
 
 #include <algorithm>
 
+#include "paraxis/core/error.h"
 #include "paraxis/cost/planner.h"
 #include "paraxis/cost/transformer.h"
+#include "paraxis/pipeline/dry_run.h"
 
 namespace paraxis::cost {
 
@@ -57,59 +59,64 @@ std::pair<double, double> recompute_bytes(const ModelDesc& model, int first, int
   return {input * b * e / 4.0, stage};
 }
 
+// Deferred weight gradients (Layout::defer_wgrad): every micro-batch's input (rows, in) and output gradient
+// (rows, out) of a Linear stay until the step's flush, which copies them into one (m·rows, in) and one
+// (m·rows, out) buffer.
+double deferred_wgrad_bytes(const BlockDesc& blk, const Layout& l, double b, double e) {
+  if (!l.defer_wgrad || blk.kind != "linear" || blk.gemm_in <= 0) return 0;
+  const bool split_out = blk.tp_split && blk.tp_allreduce_bwd > 0;
+  const bool split_in  = blk.tp_split && !split_out;
+  const double in      = static_cast<double>(blk.gemm_in) / (split_in ? l.tp : 1);
+  const double out     = static_cast<double>(blk.gemm_out) / (split_out ? l.tp : 1);
+  return l.microbatches * blk.rows_per_sample * b * (in + out) * e;
+}
+
 }  // namespace
 
 MemoryEstimate estimate_memory(const ModelDesc& model, const Layout& layout, int64_t micro_batch,
-                               const std::vector<int>& cuts, const std::vector<int>& peak_stash,
+                               const std::vector<int>& cuts, const pipeline::Schedule& schedule,
                                const HardwareProfile& hw) {
   const double e = hw.bytes_per_element, b = static_cast<double>(micro_batch);
   const int stages             = static_cast<int>(cuts.size()) - 1;
   const double state_per_param = layout.optimizer == "sgd" ? 4.0 : (e == 2 ? 12.0 : 8.0);
+  PX_CHECK(schedule.num_stages == stages && schedule.num_devices == layout.pp,
+           "estimate_memory: a schedule of {} stages on {} devices for {} stages on pp {}",
+           schedule.num_stages, schedule.num_devices, stages, layout.pp);
+  std::vector<double> held(stages, 0.0);  // per stage, what one stashed micro-batch holds
   MemoryEstimate worst;
-  for (int rank = 0; rank < layout.pp; ++rank) {
-    MemoryEstimate m;
-    m.device              = rank;
-    double params         = 0;
-    double recompute_peak = 0;
-    double deferred       = 0;  // deferred weight gradients: what the Linear layers keep until the flush  //
-                                // largest single-micro-batch activation set of a stage (recompute)
-    double largest_output = 0;
-    double largest_flush =
-        0;  // deferred weight gradients: the biggest layer's concatenated rows at the flush
-    for (int s = rank; s < stages; s += layout.pp) {
-      double stage_act = 0;
-      for (int i = cuts[s]; i < cuts[s + 1]; ++i) {
-        const BlockDesc& blk = model.blocks[i];
-        params +=
-            blk.tp_split ? static_cast<double>(blk.params) / layout.tp : static_cast<double>(blk.params);
-        stage_act += block_activation_bytes(blk, b, layout, hw, false);
-        largest_output = std::max(largest_output, blk.out_bytes_per_sample * b * e / 4.0);
-        if (layout.defer_wgrad && blk.kind == "linear" && blk.gemm_in > 0) {
-          // Every micro-batch's input (rows, in) and output gradient (rows, out) stay until the step's flush,
-          // which copies them into one (m·rows, in) and one (m·rows, out) buffer.
-          const bool split_out = blk.tp_split && blk.tp_allreduce_bwd > 0;
-          const bool split_in  = blk.tp_split && !split_out;
-          const double in      = static_cast<double>(blk.gemm_in) / (split_in ? layout.tp : 1);
-          const double out     = static_cast<double>(blk.gemm_out) / (split_out ? layout.tp : 1);
-          const double kept    = layout.microbatches * blk.rows_per_sample * b * (in + out) * e;
-          deferred += kept;
-          largest_flush = std::max(largest_flush, kept);
-        }
-      }
-      const double held = s < static_cast<int>(peak_stash.size()) ? peak_stash[s] : 1;
-      if (layout.recompute) {
-        const auto [kept, peak] = recompute_bytes(model, cuts[s], cuts[s + 1], b, layout, hw);
-        m.activations += held * kept;
-        recompute_peak = std::max(recompute_peak, peak);
-      } else {
-        m.activations += held * stage_act;
-      }
+  std::vector<MemoryEstimate> ranks(layout.pp);
+  std::vector<double> recompute_peak(layout.pp, 0.0), largest_output(layout.pp, 0.0);
+  std::vector<double> largest_flush(layout.pp, 0.0), params(layout.pp, 0.0);
+  for (int s = 0; s < stages; ++s) {
+    const int rank   = s % layout.pp;
+    double stage_act = 0;
+    for (int i = cuts[s]; i < cuts[s + 1]; ++i) {
+      const BlockDesc& blk = model.blocks[i];
+      params[rank] +=
+          blk.tp_split ? static_cast<double>(blk.params) / layout.tp : static_cast<double>(blk.params);
+      stage_act += block_activation_bytes(blk, b, layout, hw, false);
+      largest_output[rank] = std::max(largest_output[rank], blk.out_bytes_per_sample * b * e / 4.0);
+      const double kept    = deferred_wgrad_bytes(blk, layout, b, e);
+      ranks[rank].activations += kept;  // deferred weight gradients: kept until the step's flush
+      largest_flush[rank] = std::max(largest_flush[rank], kept);
     }
-    m.activations += recompute_peak + deferred;
-    m.params    = params * e;
-    m.grads     = params * e;
-    m.optimizer = params * state_per_param / (layout.zero1 ? layout.grad_group() : 1);
-    m.workspace = std::max(2 * largest_output, largest_flush);
+    held[s] = stage_act;
+    if (layout.recompute) {
+      const auto [kept, peak] = recompute_bytes(model, cuts[s], cuts[s + 1], b, layout, hw);
+      held[s]                 = kept;
+      recompute_peak[rank]    = std::max(recompute_peak[rank], peak);
+    }
+  }
+  const std::vector<double> stash = pipeline::peak_stash_bytes(schedule, held);
+  for (int rank = 0; rank < layout.pp; ++rank) {
+    MemoryEstimate& m = ranks[rank];
+    m.device          = rank;
+    m.activations += stash[rank] + recompute_peak[rank];
+    m.rebuilt   = recompute_peak[rank];
+    m.params    = params[rank] * e;
+    m.grads     = params[rank] * 4.0;  // fp32 gradients, also when training in 16-bit (Megatron's main_grad)
+    m.optimizer = params[rank] * state_per_param / (layout.zero1 ? layout.grad_group() : 1);
+    m.workspace = std::max(2 * largest_output[rank], largest_flush[rank]);
     if (rank == 0 || m.total() > worst.total()) worst = m;
   }
   return worst;

@@ -192,10 +192,9 @@ const CachedSchedule& ScheduleCache::get(ScheduleKind kind, int pp, int m, int v
   auto it  = cache_.find(key);
   if (it != cache_.end()) return it->second;
   CachedSchedule c;
-  pipeline::Schedule compute = pipeline::generate_schedule({kind, pp, m, v});
-  c.peak_stash               = pipeline::dry_run(compute).peak_stash;
-  c.lowered                  = pipeline::lower_send_recv(compute);
-  c.lowered_recompute        = pipeline::lower_send_recv(pipeline::with_recompute(compute));
+  c.compute           = pipeline::generate_schedule({kind, pp, m, v});
+  c.lowered           = pipeline::lower_send_recv(c.compute);
+  c.lowered_recompute = pipeline::lower_send_recv(pipeline::with_recompute(c.compute));
   return cache_.emplace(key, std::move(c)).first->second;
 }
 
@@ -442,7 +441,7 @@ class StepPricer {
           continue;
         }
         const pipeline::GradBucket& bk = buckets[list[i].bucket()];
-        const double bytes             = 4.0 * static_cast<double>(bk.end - bk.begin) * e_;
+        const double bytes             = 4.0 * static_cast<double>(bk.end - bk.begin);  // fp32 gradients
         in.bucket_time[r].push_back(allreduce_time(bytes, l_.grad_group(), dp_link_));
         in.bucket_ready[r].push_back(ready_fraction(list[x], bk, shared[r]));
         in.bucket_bytes[r].push_back(static_cast<int64_t>(bytes));
@@ -464,7 +463,7 @@ class StepPricer {
       const double bytes = device_params_[r] * hw_.bytes_per_element;
       in.opt_step.push_back(shard * 4.0 * passes / bw + hw_.kernel_overhead_s + hw_.step_overhead_s);
       in.grad_norm.push_back(l_.clip ? shard * 4.0 / bw : 0.0);
-      in.reduce_scatter.push_back(zero ? reduce_scatter_time(bytes, group, dp_link_) : 0.0);
+      in.reduce_scatter.push_back(zero ? reduce_scatter_time(4.0 * device_params_[r], group, dp_link_) : 0.0);
       in.all_gather.push_back(zero ? bytes / bw + all_gather_time(bytes, group, dp_link_) : 0.0);
       in.zero_bytes.push_back(static_cast<int64_t>(4.0 * device_params_[r]));
     }
@@ -476,7 +475,7 @@ CommVolume comm_volume(const ModelDesc& model, const Layout& l, const SimInput& 
                        double b, double e, double bytes_per_element) {
   CommVolume v;
   for (int r = 0; r < l.pp; ++r)
-    v.dp = std::max(v.dp, allreduce_bytes_sent(pricer.device_params(r) * bytes_per_element, l.grad_group()));
+    v.dp = std::max(v.dp, allreduce_bytes_sent(pricer.device_params(r) * 4.0, l.grad_group()));  // fp32 grads
   double tp_bytes = 0;
   if (l.tp > 1)
     for (const BlockDesc& blk : model.blocks)
@@ -518,7 +517,7 @@ PredictedStep predict_with(const ModelDesc& model, const Layout& l, int64_t glob
   if (p.exposed_comm_s < 1e-9 * sim.step_time) p.exposed_comm_s = 0;  // rounding, not communication
   if (record_trace) p.trace = expand_replicas(std::move(sim.trace), l.dp, l.tp, l.sp);
   if (record_trace) p.schedule = pricer.step();
-  p.memory = estimate_memory(priced, l, p.micro_batch, p.stage_cuts, sched.peak_stash, hw);
+  p.memory = estimate_memory(priced, l, p.micro_batch, p.stage_cuts, sched.compute, hw);
   p.comm = comm_volume(priced, l, in, pricer, static_cast<double>(p.micro_batch), hw.bytes_per_element / 4.0,
                        hw.bytes_per_element);
   p.comm_split = split_comm(priced, l, static_cast<double>(p.micro_batch), spatial, hw);

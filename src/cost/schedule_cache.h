@@ -15,7 +15,7 @@ namespace paraxis::cost {
 struct CachedSchedule {
   pipeline::Schedule lowered;
   pipeline::Schedule lowered_recompute;  // with an R before every backward (Layout::recompute)
-  std::vector<int> peak_stash;           // per stage, from the unit-time dry run
+  pipeline::Schedule compute;            // the F/B/W lists before lowering (what the memory model walks)
 };
 
 class ScheduleCache {

@@ -166,6 +166,21 @@ DryRunResult dry_run(const Schedule& s, const std::vector<std::vector<double>>& 
   return Simulator(s, action_durations).run();
 }
 
+std::vector<double> peak_stash_bytes(const Schedule& s, const std::vector<double>& stage_bytes) {
+  PX_CHECK(static_cast<int>(stage_bytes.size()) == s.num_stages, "peak_stash_bytes: {} sizes for {} stages",
+           stage_bytes.size(), s.num_stages);
+  std::vector<double> peak(s.actions.size(), 0.0);
+  for (size_t d = 0; d < s.actions.size(); ++d) {
+    double now = 0;
+    for (const Action& a : s.actions[d]) {
+      if (a.kind == ActionKind::kForward) peak[d] = std::max(peak[d], now += stage_bytes[a.stage]);
+      if (a.kind == ActionKind::kFullBackward || a.kind == ActionKind::kBackwardWeight)
+        now -= stage_bytes[a.stage];
+    }
+  }
+  return peak;
+}
+
 std::string format_timeline(const Schedule& s, const DryRunResult& r, int max_rows) {
   const int rows  = static_cast<int>(std::ceil(r.makespan - 1e-9));
   const int shown = std::min(rows, max_rows);

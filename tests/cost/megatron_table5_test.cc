@@ -1,46 +1,20 @@
 // Published measurements (guide §5, oracle 10): predict_step with the a100-80gb preset on the eight
 // end-to-end iteration times of Korthikanti et al. 2022, "Reducing Activation Recomputation in Large
 // Transformer Models" (arXiv 2205.05198), Table 5, measured on NVIDIA's Selene (DGX A100 80GB, NVLink +
-// 8 HDR ports per node). One preset for every row, no correction per row. The configurations are Table 3's
-// as Calculon encodes them for its own validation (github.com/calculon-ai/calculon, models/*.json and
-// validation/seqsel/tab5/*.json at caa4b11): sequence 2048, vocabulary 51,200, tp 8, dp 1, micro-batch 1
-// (22B: 4, a single micro-batch), the interleaved schedule with 3 chunks for 175B and 530B. Megatron-LM
-// clips gradients at norm 1.0 by default. docs/cost-model.md has the table with Calculon's figures beside.
+// 8 HDR ports per node). One preset for every row, no correction per row. The configurations: korthikanti_rows.h.
+// Megatron-LM clips gradients at norm 1.0 by default. docs/cost-model.md has the table with Calculon's figures beside.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "korthikanti_rows.h"
 #include "paraxis/cost/planner.h"
 
 namespace paraxis::cost {
 namespace {
 
-struct Row {
-  const char* name;
-  GptSize size;
-  int pp, v;
-  int64_t batch, micro_batch;
-  double full_s, seqsel_s;  // Table 5: full recompute; sequence parallelism + selective recompute
-};
-
-const Row kRows[] = {
-    {"22B", {48, 6144, 64, 2048, 51200}, 1, 1, 4, 4, 1.42, 1.10},
-    {"175B", {96, 12288, 96, 2048, 51200}, 8, 3, 64, 1, 18.13, 13.75},
-    {"530B", {105, 20480, 128, 2048, 51200}, 35, 3, 280, 1, 49.05, 37.83},
-    {"1T", {128, 25600, 160, 2048, 51200}, 64, 1, 512, 1, 94.42, 71.49},
-};
-
-Layout megatron_layout(const Row& r, bool seqsel) {
-  Layout l;
-  l.tp = 8, l.pp = r.pp, l.virtual_stages = r.v;
-  l.schedule            = r.v > 1 ? pipeline::ScheduleKind::kInterleaved1F1B : pipeline::ScheduleKind::k1F1B;
-  l.microbatches        = static_cast<int>(r.batch / r.micro_batch);
-  l.clip                = true;
-  l.recompute           = !seqsel;
-  l.sequence_parallel   = seqsel;
-  l.selective_recompute = seqsel;
-  return l;
-}
+using korthikanti::kRows;
+using korthikanti::Row;
 
 TEST(MegatronTable5, PredictsTheEightMeasuredIterationTimes) {
   const HardwareProfile hw = hardware_preset("a100-80gb");
@@ -48,7 +22,10 @@ TEST(MegatronTable5, PredictsTheEightMeasuredIterationTimes) {
   for (const Row& r : kRows)
     for (bool seqsel : {false, true}) {
       const PredictedStep p =
-          predict_step(gpt_symbolic(r.size), megatron_layout(r, seqsel), r.batch, hw, false);
+          predict_step(gpt_symbolic(r.size),
+                       korthikanti::megatron_layout(
+                           r, {.sequence_parallel = seqsel, .selective = seqsel, .full = !seqsel}),
+                       r.batch, hw, false);
       const double measured = seqsel ? r.seqsel_s : r.full_s;
       const double error    = p.step_s / measured - 1;
       RecordProperty(std::string(r.name) + (seqsel ? "_seqsel" : "_full"), std::to_string(p.step_s));

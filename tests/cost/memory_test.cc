@@ -11,6 +11,9 @@
 namespace paraxis::cost {
 namespace {
 
+// One device, one micro-batch: the stash holds one micro-batch.
+const pipeline::Schedule kOne = pipeline::generate_schedule({pipeline::ScheduleKind::kGPipe, 1, 1});
+
 HardwareProfile fp32_profile() {
   HardwareProfile hw   = hardware_preset("cpu-this-machine");
   hw.bytes_per_element = 4;
@@ -22,30 +25,31 @@ TEST(Memory, ModelStateByHand) {
   ModelDesc d = describe_model(ModelSpec::mlp({4, 8, 2}));
   Layout l;
   std::vector<int> cuts = {0, static_cast<int>(d.blocks.size())};
-  MemoryEstimate m      = estimate_memory(d, l, /*micro_batch=*/1, cuts, {1}, fp32_profile());
+  MemoryEstimate m      = estimate_memory(d, l, /*micro_batch=*/1, cuts, kOne, fp32_profile());
   EXPECT_DOUBLE_EQ(m.params, 58 * 4);
   EXPECT_DOUBLE_EQ(m.grads, 58 * 4);
   EXPECT_DOUBLE_EQ(m.optimizer, 58 * 8);  // AdamW m and v in fp32
   l.optimizer = "sgd";
-  EXPECT_DOUBLE_EQ(estimate_memory(d, l, 1, cuts, {1}, fp32_profile()).optimizer, 58 * 4);
-  // Mixed precision (bf16 preset): 2 + 2 + 12 = 16 bytes per parameter (ZeRO's 16Ψ).
+  EXPECT_DOUBLE_EQ(estimate_memory(d, l, 1, cuts, kOne, fp32_profile()).optimizer, 58 * 4);
+  // Mixed precision (bf16 preset): bf16 weights, fp32 gradients (Megatron-LM's main_grad), fp32 master + m + v:
+  // 2 + 4 + 12 = 18 bytes per parameter (Korthikanti et al. 2022, Fig. 1).
   l.optimizer      = "adamw";
-  MemoryEstimate h = estimate_memory(d, l, 1, cuts, {1}, hardware_preset("h100-sxm"));
-  EXPECT_DOUBLE_EQ(h.params + h.grads + h.optimizer, 58 * 16);
+  MemoryEstimate h = estimate_memory(d, l, 1, cuts, kOne, hardware_preset("h100-sxm"));
+  EXPECT_DOUBLE_EQ(h.params + h.grads + h.optimizer, 58 * 18);
   // ZeRO-1 shards the optimizer state over dp.
   l.dp    = 4;
   l.zero1 = true;
-  EXPECT_DOUBLE_EQ(estimate_memory(d, l, 1, cuts, {1}, hardware_preset("h100-sxm")).optimizer, 58 * 12 / 4.0);
+  EXPECT_DOUBLE_EQ(estimate_memory(d, l, 1, cuts, kOne, hardware_preset("h100-sxm")).optimizer,
+                   58 * 12 / 4.0);
 }
 
 TEST(Memory, StashFollowsTheSchedule) {
   ModelDesc d = describe_model(ModelSpec::mlp({64, 64, 64, 64, 10}));
   const int p = 2, m = 8;
-  auto stash = [&](pipeline::ScheduleKind k) {
-    return pipeline::dry_run(pipeline::generate_schedule({k, p, m})).peak_stash;
-  };
-  EXPECT_EQ(stash(pipeline::ScheduleKind::kGPipe), (std::vector<int>{m, m}));
-  EXPECT_EQ(stash(pipeline::ScheduleKind::k1F1B), (std::vector<int>{2, 1}));  // p − r on stage r
+  auto stash = [&](pipeline::ScheduleKind k) { return pipeline::generate_schedule({k, p, m}); };
+  EXPECT_EQ(pipeline::dry_run(stash(pipeline::ScheduleKind::kGPipe)).peak_stash, (std::vector<int>{m, m}));
+  EXPECT_EQ(pipeline::dry_run(stash(pipeline::ScheduleKind::k1F1B)).peak_stash,
+            (std::vector<int>{2, 1}));  // p − r on stage r
   Layout l;
   l.pp                  = p;
   std::vector<int> cuts = {0, 4, static_cast<int>(d.blocks.size())};
@@ -88,7 +92,7 @@ TEST(Memory, AgreesWithMeasuredPeakBytes) {
   Layout l;
   l.optimizer           = "sgd";
   std::vector<int> cuts = {0, static_cast<int>(d.blocks.size())};
-  MemoryEstimate est    = estimate_memory(d, l, b, cuts, {m}, fp32_profile());
+  MemoryEstimate est    = estimate_memory(d, l, b, cuts, pipeline::generate_gpipe(1, m), fp32_profile());
   EXPECT_DOUBLE_EQ(static_cast<double>(state_bytes), est.params + est.grads);
   // Stashed activations (inputs included) plus the logits kept: within 15% of the prediction.
   const double predicted = est.activations + m * d.blocks.back().out_bytes_per_sample * b;

@@ -111,3 +111,29 @@ TEST(PipelineDryRun, DurationsParseAndTimelineShowsIdle) {
   EXPECT_NE(line.find("   0  0F0    ."), std::string::npos) << line;
   EXPECT_NE(line.find("   3  .      1B0"), std::string::npos) << line;
 }
+
+// A device's stash is the sum over its stages at each point of its list. Interleaved 1F1B holds Megatron-LM's
+// warm-up plus one chunk on device 0 (Korthikanti et al. 2022, §4.2.3: L(1 + (p−1)/(pm)) layers' worth over
+// m interleaved chunks of L/(pm) layers), not the sum of each chunk's own peak; one stage per device keeps
+// peak_stash × bytes.
+TEST(PipelineDryRun, PeakStashBytesSumsTheStagesOfADeviceAtEachMoment) {
+  for (int p = 2; p <= 6; ++p)
+    for (int v = 2; v <= 3; ++v) {
+      const int m                      = 2 * p;
+      const Schedule il                = generate_interleaved_1f1b(p, m, v);
+      const std::vector<double> b      = peak_stash_bytes(il, std::vector<double>(p * v, 1.0));
+      const std::vector<int> per_stage = dry_run(il).peak_stash;
+      for (int d = 0; d < p; ++d) {
+        SCOPED_TRACE(testing::Message() << "p " << p << " v " << v << " device " << d);
+        EXPECT_DOUBLE_EQ(b[d], 2 * (p - d - 1) + (v - 1) * p + 1);
+        int summed = 0;
+        for (int c = 0; c < v; ++c) summed += per_stage[c * p + d];
+        EXPECT_LT(b[d], summed);
+      }
+    }
+  const Schedule ofob             = generate_1f1b(4, 8);
+  const std::vector<double> bytes = {4, 3, 2, 1};
+  const std::vector<double> held  = peak_stash_bytes(ofob, bytes);
+  const std::vector<int> count    = dry_run(ofob).peak_stash;
+  for (int r = 0; r < 4; ++r) EXPECT_DOUBLE_EQ(held[r], count[r] * bytes[r]);
+}

@@ -1,17 +1,21 @@
 // paraxis/cost/memory.h — bytes each device holds at its peak: parameters, gradients, optimizer state,
 // stashed activations under the schedule, and a working set.
 //
-//   std::vector<int> stash = pipeline::dry_run(schedule).peak_stash;      // micro-batches held per stage
-//   MemoryEstimate mem = estimate_memory(model, layout, /*micro_batch=*/16, cuts, stash, hw);
+//   pipeline::Schedule schedule = pipeline::generate_schedule({kind, pp, m, v});
+//   MemoryEstimate mem = estimate_memory(model, layout, /*micro_batch=*/16, cuts, schedule, hw);
 //   mem.total();  mem.summary();     // "1.23 GB (params 0.31, grads 0.31, optimizer 0.62, activations ...)"
 //
 // Per device (the pipeline rank with the most, over every stage it owns; tp-split blocks divided by tp):
-//   params, grads        parameter count × element size (fp32 here; bf16 on the GPU presets)
+//   params               parameter count × element size (fp32 here; bf16 on the GPU presets)
+//   grads                parameter count × 4: fp32 also when training in 16-bit, as Megatron-LM does (bf16
+//                        forces --accumulate-allreduce-grads-in-fp32: its main_grad), which makes the 18 bytes
+//                        per parameter of Korthikanti et al. 2022 (Fig. 1); the data-parallel all-reduce sends
+//                        them in fp32 too
 //   optimizer            AdamW: m and v in fp32 (8 B/param) plus an fp32 master copy when training in 16-bit
-//                        (the 16Ψ of ZeRO, Rajbhandari et al. 2020); SGD with momentum: 4 B/param.
+//                        (Rajbhandari et al. 2020's 12 bytes); SGD with momentum: 4 B/param.
 //                        ZeRO-1 divides it by dp.
-//   activations          Σ over the device's stages: peak stashed micro-batches × what the stage's layers
-//   keep
+//   activations          the most the device's stages hold at once under the schedule's order
+//                        (pipeline::peak_stash_bytes), each stashed micro-batch what its stage's layers keep
 //                        for backward (Layer::cost activation_bytes). With recompute: only each stashed
 //                        micro-batch's stage input, plus one micro-batch's full activations while it is
 //                        recomputed.
@@ -27,6 +31,7 @@
 
 #include "paraxis/cost/cost.h"
 #include "paraxis/cost/hardware.h"
+#include "paraxis/pipeline/action.h"
 
 namespace paraxis::cost {
 
@@ -34,16 +39,18 @@ struct Layout;
 
 struct MemoryEstimate {
   double params = 0, grads = 0, optimizer = 0, activations = 0, workspace = 0;
+  double rebuilt =
+      0;  // of activations: what recompute rebuilds at once (one layer, or one stage), not stored
   double total() const { return params + grads + optimizer + activations + workspace; }
   int device = 0;  // the pipeline rank with the largest total (the one reported)
   std::string summary()
       const;  // "12.3 GB (params 3.1, grads 3.1, optimizer 6.2, activations 0.1, work 0.01)"
 };
 
-// cuts: stage boundaries over model.blocks (pp·v stages, stage s on pipeline rank s % pp); peak_stash: per
-// stage, the most micro-batches whose activations it holds at once under the schedule.
+// cuts: stage boundaries over model.blocks (pp·v stages, stage s on pipeline rank s % pp); schedule: the
+// step's F/B/W lists for those stages on pp devices (its order decides what is stashed at once).
 MemoryEstimate estimate_memory(const ModelDesc& model, const Layout& layout, int64_t micro_batch,
-                               const std::vector<int>& cuts, const std::vector<int>& peak_stash,
+                               const std::vector<int>& cuts, const pipeline::Schedule& schedule,
                                const HardwareProfile& hw);
 
 // Bytes a block stores for backward at micro-batch b, in the profile's element size, divided by tp if split.

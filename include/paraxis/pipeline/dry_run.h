@@ -56,4 +56,10 @@ DryRunResult dry_run(const Schedule& s, const std::vector<std::vector<double>>& 
 // action shows in every row it covers, "." marks idle time.
 std::string format_timeline(const Schedule& s, const DryRunResult& r, int max_rows = 400);
 
+// Per device: the most stash bytes it holds at once, when every micro-batch of stage s holds stage_bytes[s]
+// from its F until its B (or W). The stages of one device (interleaving) peak at different moments of its
+// list, so this is at most Σ_s peak_stash[s] · stage_bytes[s], and below it under interleaving: Megatron-LM's
+// interleaved 1F1B holds 2(p−1) + (v−1)p + 1 chunks on device 0, not v times its busiest chunk's peak.
+std::vector<double> peak_stash_bytes(const Schedule& s, const std::vector<double>& stage_bytes);
+
 }  // namespace paraxis::pipeline
