@@ -8,7 +8,9 @@
 // on a shared machine), the peak RSS of each and our measured peak of activations kept for the backward.
 //
 // --bf16 adds our step under --precision bf16 (bf16 matmul inputs, fp32 accumulation, weights and AdamW state)
-// to each round, in its own process too, and prints fp32 ÷ bf16 (> 1: bf16 faster).
+// and PyTorch's under torch.autocast('cpu', dtype=torch.bfloat16) (its forward and loss; fp32 weights and
+// AdamW) to each round, each in its own process too, and prints each side's fp32 ÷ bf16 (> 1: bf16 faster) and
+// torch bf16 ÷ paraxis bf16.
 //
 // The peer's OpenBLAS core type is chosen in the same run: OPENBLAS_CORETYPE unset and SkylakeX each time one
 // step of a one-layer GPT-2-width model, and the faster is kept (--coretype NAME, or "unset", skips that).
@@ -129,6 +131,8 @@ std::string pick_coretype() {
 
 struct Samples {
   std::vector<double> ours, torch, ours_cpu, torch_cpu, ratio, ratio_cpu, bf16, bf16_ratio;
+  std::vector<double> torch_bf16, torch_bf16_ratio,
+      bf16_vs_torch;  // autocast: torch fp32 ÷ bf16, torch ÷ ours
   double ours_rss = 0, torch_rss = 0, stash_mb = 0;
 };
 
@@ -140,8 +144,9 @@ std::string spread(const std::vector<double>& v, const char* f) {
 
 void one_round(Samples& s, int threads, int steps, const std::string& core, bool peer_first, bool bf16) {
   const std::string ours_cmd = fmt::format("{} --child --threads {} --steps {}", self_exe(), threads, steps);
-  nlohmann::json o, t, b;
+  nlohmann::json o, t, b, tb;
   if (bf16) b = run_json(ours_cmd + " --precision bf16");
+  if (bf16) tb = run_json(peer_cmd(kPeerModel, threads, steps, core) + " --autocast bf16");
   if (peer_first) t = run_json(peer_cmd(kPeerModel, threads, steps, core));
   o = run_json(ours_cmd);
   if (!peer_first) t = run_json(peer_cmd(kPeerModel, threads, steps, core));
@@ -158,6 +163,10 @@ void one_round(Samples& s, int threads, int steps, const std::string& core, bool
   if (b.is_null()) return;
   s.bf16.push_back(b["median_ms"].get<double>() / 1e3);
   s.bf16_ratio.push_back(s.ours.back() / s.bf16.back());
+  if (tb.is_null()) return;
+  s.torch_bf16.push_back(tb["median_ms"].get<double>() / 1e3);
+  s.torch_bf16_ratio.push_back(s.torch.back() / s.torch_bf16.back());
+  s.bf16_vs_torch.push_back(s.torch_bf16.back() / s.bf16.back());
 }
 
 void print(int threads, const Samples& s) {
@@ -173,6 +182,10 @@ void print(int threads, const Samples& s) {
   if (!s.bf16.empty())
     fmt::print("{} thread(s), wall s        paraxis --precision bf16 {}, fp32 / bf16 {}\n", threads,
                spread(s.bf16, sec), spread(s.bf16_ratio, sec));
+  if (!s.torch_bf16.empty())
+    fmt::print(
+        "{} thread(s), wall s        torch autocast bf16 {}, fp32 / bf16 {}; torch bf16 / paraxis bf16 {}\n",
+        threads, spread(s.torch_bf16, sec), spread(s.torch_bf16_ratio, sec), spread(s.bf16_vs_torch, sec));
   fmt::print("{} thread(s), paraxis activations kept for the backward: at most {:.0f} MB (measured)\n",
              threads, s.stash_mb);
 }
