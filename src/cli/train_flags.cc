@@ -3,9 +3,10 @@
 #include "cli/model_flags.h"
 
 namespace paraxis::cli {
+namespace {
 
-void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
-  add_model_flags(sub, cfg.model);
+// What is trained on and for how long.
+void add_data_flags(CLI::App& sub, TrainConfig& cfg) {
   sub.add_option("--data", cfg.data, "fashion-mnist | idx:IMAGES,LABELS | text[:PATH] | synthetic")
       ->capture_default_str();
   sub.add_option("--steps", cfg.steps, "Training steps (default 100 unless --epochs)");
@@ -16,6 +17,9 @@ void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
                "Shuffle each epoch (seeded); --no-shuffle: file order");
   sub.add_option("--seed", cfg.seed, "Seed of initialisation, shuffling, synthetic data")
       ->capture_default_str();
+}
+
+void add_optimizer_flags(CLI::App& sub, TrainConfig& cfg) {
   sub.add_option("--optimizer", cfg.optimizer, "sgd | adamw")->capture_default_str();
   sub.add_option("--lr", cfg.lr, "Learning rate")->capture_default_str();
   sub.add_option("--momentum", cfg.momentum, "SGD momentum")->capture_default_str();
@@ -30,6 +34,10 @@ void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
       ->capture_default_str();
   sub.add_option("--warmup", cfg.warmup, "Warmup steps of the cosine schedule")->capture_default_str();
   sub.add_option("--min-lr", cfg.min_lr, "Final learning rate of the cosine schedule")->capture_default_str();
+}
+
+// Evaluation, parameter files, logs, checkpoints and the trace.
+void add_io_flags(CLI::App& sub, TrainConfig& cfg) {
   sub.add_option("--eval-every", cfg.eval_every, "Evaluate every N steps (0: only at the end)")
       ->capture_default_str();
   sub.add_option("--eval-batches", cfg.eval_batches, "Evaluate on at most N batches (0: the whole split)")
@@ -53,6 +61,10 @@ void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
                  "Stop after this step, keeping the learning-rate schedule of --steps (a time-limited job; "
                  "checkpoints there when --checkpoint-dir is set; continue with --resume)");
   sub.add_option("--trace", cfg.trace_path, "Write a Chrome-trace JSON of every device's actions (Perfetto)");
+}
+
+// The devices and how the model and the batch are split over them.
+void add_layout_flags(CLI::App& sub, TrainConfig& cfg) {
   sub.add_option("--backend", cfg.backend, "threads (devices are threads) | mpi (under mpirun)")
       ->capture_default_str();
   sub.add_option("--devices", cfg.devices, "Devices (threads backend)")->capture_default_str();
@@ -77,6 +89,10 @@ void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
   sub.add_flag(
       "--placement", cfg.placement,
       "Workload partitioning: consecutive blocks on consecutive devices, one micro-batch (the baseline)");
+}
+
+// How each device runs: cores, timeouts, buckets, ZeRO, deferred weight gradients, recompute, precision.
+void add_execution_flags(CLI::App& sub, TrainConfig& cfg) {
   sub.add_option("--threads-per-device", cfg.threads_per_device, "Cores each device's kernels use")
       ->capture_default_str();
   sub.add_option("--comm-timeout", cfg.comm_timeout, "Seconds before a stuck communication aborts the run")
@@ -96,6 +112,10 @@ void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
                  "fp32 | bf16: bf16 matmul inputs with fp32 accumulation; weights, gradients (and their "
                  "all-reduce) and optimizer state stay fp32")
       ->capture_default_str();
+}
+
+// What is printed, and the cost model's prediction beside the measurement.
+void add_report_flags(CLI::App& sub, TrainConfig& cfg) {
   sub.add_option("--progress", cfg.progress, "auto | bar | lines | none")->capture_default_str();
   sub.add_flag("--quiet", cfg.quiet, "Print only the summary");
   sub.add_flag("--predict", cfg.predict,
@@ -110,6 +130,18 @@ void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
       "turns and all at once) and the memory bandwidth, before and after training (~10-30 s). Default: on "
       "for --predict "
       "unless --machine, --preset or --backend mpi is given");
+}
+
+}  // namespace
+
+void add_train_flags(CLI::App& sub, TrainConfig& cfg) {
+  add_model_flags(sub, cfg.model);
+  add_data_flags(sub, cfg);
+  add_optimizer_flags(sub, cfg);
+  add_io_flags(sub, cfg);
+  add_layout_flags(sub, cfg);
+  add_execution_flags(sub, cfg);
+  add_report_flags(sub, cfg);
 }
 
 }  // namespace paraxis::cli
