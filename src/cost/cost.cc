@@ -184,20 +184,11 @@ ModelDesc describe_built(const Model& model_ref, const ModelSpec& spec, int64_t 
   return d;
 }
 
-ModelDesc gpt_symbolic(const GptSize& g) {
-  PX_USER_CHECK(g.layers > 0 && g.hidden > 0 && g.heads > 0 && g.seq > 0 && g.vocab > 0,
-                "gpt size L{} H{} NH{} T{} V{}: every size must be positive", g.layers, g.hidden, g.heads,
-                g.seq, g.vocab);
-  PX_USER_CHECK(g.hidden % g.heads == 0, "gpt heads {} must divide the hidden size {}", g.heads, g.hidden);
-  const double s = g.seq, h = g.hidden, a = g.heads, V = g.vocab, sh = s * h;
-  const TransformerDims dims{
-      .hidden = g.hidden, .heads = g.heads, .seq = g.seq, .ffn = 4 * g.hidden, .vocab = g.vocab};
-  ModelDesc d;
-  d.name = fmt::format("gpt L{} H{} NH{} T{} V{} (symbolic)", g.layers, g.hidden, g.heads, g.seq, g.vocab);
-  d.symbolic               = true;
-  d.tp_divides             = {g.heads};
-  d.input_bytes_per_sample = 4.0 * s;
-  // All bytes are in fp32 units like Layer::cost (pass_time scales them to the profile's element size).
+namespace {
+
+// Megatron's VocabParallelEmbedding plus learned positions.
+BlockDesc symbolic_embedding(const GptSize& g, const TransformerDims& dims) {
+  const double s = g.seq, h = g.hidden, V = g.vocab, sh = s * h;
   BlockDesc embed;
   embed.name = "embed", embed.kind = "embedding";
   embed.params                      = static_cast<int64_t>((V + s) * h);
@@ -210,8 +201,12 @@ ModelDesc gpt_symbolic(const GptSize& g) {
   embed.out_bytes_per_sample        = 4 * sh;
   embed.dims                        = dims;
   embed.tp_split = true;  // vocabulary-parallel (Megatron's VocabParallelEmbedding): V/tp rows per device
-  d.blocks.push_back(embed);
+  return embed;
+}
 
+// One transformer layer: attention and MLP, Megatron-LM's tensor-parallel split.
+BlockDesc symbolic_layer(const GptSize& g, const TransformerDims& dims) {
+  const double s = g.seq, h = g.hidden, a = g.heads, sh = s * h;
   BlockDesc layer;
   layer.kind            = "transformer_block";
   layer.matmuls         = 6;
@@ -240,11 +235,12 @@ ModelDesc gpt_symbolic(const GptSize& g) {
   layer.tp_allreduce_fwd = layer.tp_allreduce_bwd = 2;
   layer.tp_allreduce_bytes_per_sample             = 4 * sh;
   layer.dims                                      = dims;
-  for (int64_t i = 0; i < g.layers; ++i) {
-    layer.name = fmt::format("blocks.{}", i);
-    d.blocks.push_back(layer);
-  }
+  return layer;
+}
 
+// The final LayerNorm (not split).
+BlockDesc symbolic_final_layernorm(const GptSize& g, const TransformerDims& dims) {
+  const double s = g.seq, h = g.hidden, sh = s * h;
   BlockDesc ln;
   ln.name = "ln_f", ln.kind = "layernorm";
   ln.params                      = static_cast<int64_t>(2 * h);
@@ -257,8 +253,12 @@ ModelDesc gpt_symbolic(const GptSize& g) {
   ln.per_sample.bwd_weight_bytes = 4 * (2 * sh + 2 * s);
   ln.per_sample.activation_bytes = static_cast<int64_t>(4 * (sh + 2 * s));
   ln.out_bytes_per_sample        = 4 * sh;
-  d.blocks.push_back(ln);
+  return ln;
+}
 
+// The untied, vocabulary-parallel LM head.
+BlockDesc symbolic_lm_head(const GptSize& g, const TransformerDims& dims) {
+  const double s = g.seq, h = g.hidden, V = g.vocab, sh = s * h;
   BlockDesc head;
   head.name = "lm_head", head.kind = "linear";
   head.matmuls                     = 1;
@@ -279,7 +279,32 @@ ModelDesc gpt_symbolic(const GptSize& g) {
   head.tp_allreduce_bwd              = 1;
   head.tp_allreduce_bytes_per_sample = 4 * sh;
   head.dims                          = dims;
-  d.blocks.push_back(head);
+  return head;
+}
+
+}  // namespace
+
+ModelDesc gpt_symbolic(const GptSize& g) {
+  PX_USER_CHECK(g.layers > 0 && g.hidden > 0 && g.heads > 0 && g.seq > 0 && g.vocab > 0,
+                "gpt size L{} H{} NH{} T{} V{}: every size must be positive", g.layers, g.hidden, g.heads,
+                g.seq, g.vocab);
+  PX_USER_CHECK(g.hidden % g.heads == 0, "gpt heads {} must divide the hidden size {}", g.heads, g.hidden);
+  const TransformerDims dims{
+      .hidden = g.hidden, .heads = g.heads, .seq = g.seq, .ffn = 4 * g.hidden, .vocab = g.vocab};
+  ModelDesc d;
+  d.name = fmt::format("gpt L{} H{} NH{} T{} V{} (symbolic)", g.layers, g.hidden, g.heads, g.seq, g.vocab);
+  d.symbolic               = true;
+  d.tp_divides             = {g.heads};
+  d.input_bytes_per_sample = 4.0 * static_cast<double>(g.seq);
+  // All bytes are in fp32 units like Layer::cost (pass_time scales them to the profile's element size).
+  d.blocks.push_back(symbolic_embedding(g, dims));
+  BlockDesc layer = symbolic_layer(g, dims);
+  for (int64_t i = 0; i < g.layers; ++i) {
+    layer.name = fmt::format("blocks.{}", i);
+    d.blocks.push_back(layer);
+  }
+  d.blocks.push_back(symbolic_final_layernorm(g, dims));
+  d.blocks.push_back(symbolic_lm_head(g, dims));
   for (const BlockDesc& b : d.blocks) d.partition_costs.push_back(partition_cost(b.at_batch(1), false));
   return d;
 }
