@@ -56,7 +56,8 @@ ExchangeRows HaloExchange::forward_rows(int member) const {
 }
 
 void HaloExchange::record(int64_t t0, int64_t bytes) const {
-  if (sp_.record && bytes > 0) sp_.record(t0, trace::now_ns(), bytes);  // windows inside the slab: no event
+  if (sp_.record && bytes > 0)
+    sp_.record(t0, trace::now_ns(), bytes, false);  // windows inside the slab: no event
 }
 
 Tensor HaloExchange::gather(const Tensor& x, int64_t wpad) const {
