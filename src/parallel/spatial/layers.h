@@ -30,6 +30,7 @@ class SpatialConv2d : public Layer {
   Conv2dShape window_shape(const Shape& in) const;  // the local window, padding explicit (pad 0)
   RowRange interior_rows(const Conv2dShape& s) const;
   void conv_rows(Tensor& y, const Tensor& win, RowRange rows, const Conv2dShape& s) const;
+  void backward_rows(Tensor& dwin, const Tensor& dy, RowRange rows, const Conv2dShape& s) const;
   std::unique_ptr<Conv2d> conv_;
   HaloExchange halo_;
 };
