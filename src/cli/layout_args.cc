@@ -35,6 +35,8 @@ std::string train_command(const ModelSpec& spec, const cost::Layout& l, int64_t 
       model += fmt::format(" --image {},{},{}", spec.image[0], spec.image[1], spec.image[2]);
   } else if (spec.kind == "alexnet") {
     model = fmt::format("--model alexnet --classes {}", spec.classes);
+    if (spec.image != std::vector<int64_t>{3, 224, 224})
+      model += fmt::format(" --image {},{},{}", spec.image[0], spec.image[1], spec.image[2]);
   } else {
     model = fmt::format("--model gpt --vocab {} --context {} --width {} --heads {} --layers {}", spec.vocab,
                         spec.context, spec.width, spec.heads, spec.layers);

@@ -34,7 +34,7 @@ void add_model_flags(CLI::App& app, ModelSpec& spec) {
       ->capture_default_str();
   app.add_option_function<std::string>(
          "--image", [&spec](const std::string& text) { spec.image = parse_image(text); },
-         "cnn, alexnet: input images C,H,W (Fashion-MNIST 1,28,28; alexnet 3,224,224)")
+         "cnn, alexnet: input images C,H,W (Fashion-MNIST 1,28,28; alexnet 3,224,224, at least 3,63,63)")
       ->default_str("1,28,28");
   app.add_option("--classes", spec.classes, "cnn, alexnet: number of classes (alexnet: 1000)")
       ->capture_default_str();

@@ -6,7 +6,7 @@
 //   validate_model_spec(spec);            // throws a user error (exit 2) naming the value, rule, alternative
 //
 // Flags: --model; mlp: --mlp-sizes 784,256,10 (input first, classes last); cnn: --cnn-c1 --cnn-c2 --cnn-fc
-// --cnn-kernel --cnn-stride --image C,H,W --classes; alexnet: --image 3,224,224 --classes --dropout; gpt: --vocab --context --width --heads --layers. Flags of another family are accepted and
+// --cnn-kernel --cnn-stride --image C,H,W --classes; alexnet: --image 3,224,224 (down to 3,63,63) --classes --dropout; gpt: --vocab --context --width --heads --layers. Flags of another family are accepted and
 // ignored.
 #pragma once
 

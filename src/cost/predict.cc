@@ -362,14 +362,22 @@ class StepPricer {
       if (x.fc_collective && x.forward_s == 0) continue;  // a backward-only all-reduce (column-parallel)
       double before = 0;
       for (int i = 0; i < x.block; ++i) before += c.block_F[i];
-      in.forward_comm[0].push_back({F > 0 ? before / F : 0.0, x.forward_s, x.forward_bytes});
+      in.forward_comm[0].push_back({F > 0 ? before / F : 0.0, x.forward_s, x.forward_bytes, trace_kind(x)});
     }
     for (auto x = spatial_->exchanges.rbegin(); x != spatial_->exchanges.rend(); ++x) {
       if (!x->backward) continue;
       double before = 0;
       for (size_t i = x->block; i < c.block_I.size(); ++i) before += c.block_I[i];
-      in.backward_comm[0].push_back({B > 0 ? before / B : 0.0, x->backward_s, x->backward_bytes});
+      in.backward_comm[0].push_back(
+          {B > 0 ? before / B : 0.0, x->backward_s, x->backward_bytes, trace_kind(*x)});
     }
+  }
+
+  // The event the runtime records for an exchange: a halo, a layout change or an FC shard's all-reduce.
+  static trace::Kind trace_kind(const BlockExchange& x) {
+    return x.fc_collective   ? trace::Kind::kAllReduce
+           : x.layout_change ? trace::Kind::kLayout
+                             : trace::Kind::kHalo;
   }
 
   static double mix(double a, double t, double f) { return a + f * (t - a); }

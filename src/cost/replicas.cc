@@ -27,9 +27,11 @@ std::vector<trace::Event> copy_of(const std::vector<trace::Event>& events, const
     if (e.kind == trace::Kind::kSend || e.kind == trace::Kind::kRecv) {
       if (e.peer >= 0) e.peer = static_cast<int16_t>(g.rank({at.dp, at.tp, e.peer, at.sp}));
       if (e.flow_id >= 0) e.flow_id = e.flow_id * replicas + replica;
-    } else if (trace::is_collective(e.kind)) {
+    } else if (trace::is_collective(e.kind) && e.track == trace::Track::kComm) {
       e.flow_id = kCollectiveFlowBase + (group << 24) + call++;
-    } else if (e.kind == trace::Kind::kHalo) {
+    } else if (e.track == trace::Track::kCompute && !trace::is_compute(e.kind)) {
+      // In-pass exchanges (domain parallelism's halos, layout changes, FC shards' all-reduces): calls of the
+      // spatial group, numbered alike on its members.
       e.seq     = static_cast<int32_t>(halo);
       e.flow_id = kHaloFlowBase + (spatial_group << 24) + halo++;
     }

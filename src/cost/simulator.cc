@@ -190,7 +190,8 @@ class Sim {
     return true;
   }
 
-  // The exchanges inside action a (domain parallelism) as HALO events nested in it, on the compute track.
+  // The exchanges inside action a (domain parallelism) as HALO, LAYOUT or ALLREDUCE events (their kind)
+  // nested in it, on the compute track.
   void in_pass(int d, const Action& a, double begin, double dur) {
     const bool fwd  = a.kind == ActionKind::kForward || a.kind == ActionKind::kRecompute;
     const bool bwd  = a.kind == ActionKind::kFullBackward || a.kind == ActionKind::kBackwardInput;
@@ -201,7 +202,7 @@ class Sim {
     double done = 0;  // exchanges before this one
     for (const InPassComm& c : all[a.stage]) {
       const double t0 = begin + c.after * std::max(0.0, dur - comm) + done;
-      emit(d, trace::Kind::kHalo, t0, t0 + c.time, a.stage, a.microbatch, c.bytes);
+      emit(d, c.kind, t0, t0 + c.time, a.stage, a.microbatch, c.bytes);
       events_[d].back().track = trace::Track::kCompute;
       done += c.time;
     }

@@ -84,7 +84,8 @@ void Engine::Impl::record_group_event(const Grid& g, trace::Event e, GroupAxis a
   rec->record(e);
 }
 
-void Engine::Impl::record_tp_call(const Grid& g, const CommCall& c, int64_t t_begin, int64_t t_end) {
+void Engine::Impl::record_layer_call(const Grid& g, const CommCall& c, int64_t t_begin, int64_t t_end,
+                                     GroupAxis axis) {
   if (running_action < 0) return;
   trace::Event e;
   e.kind = c.op == CommOp::kAllReduce   ? trace::Kind::kAllReduce
@@ -99,7 +100,7 @@ void Engine::Impl::record_tp_call(const Grid& g, const CommCall& c, int64_t t_be
   e.t_begin_ns = t_begin, e.t_end_ns = t_end;
   e.bytes  = c.count * static_cast<int64_t>(sizeof(float));
   e.action = running_action;
-  record_group_event(g, e, GroupAxis::kTp);
+  record_group_event(g, e, axis);
 }
 
 Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& world, trace::Recorder* recorder)
@@ -120,9 +121,15 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& wor
   I.tp_comm = world.split(g.rank({c.dp, 0, c.pp, c.sp}), c.tp);
   I.pp_comm = world.split(g.rank({c.dp, c.tp, 0, c.sp}), c.pp);
   I.sp_comm = world.split(g.rank({c.dp, c.tp, c.pp, 0}), c.sp);
+  if (cfg_.sp_fc_model()) I.sp_fc_comm = world.split(g.rank({c.dp, c.tp, c.pp, 0}), c.sp);
   if (I.rec && g.tp > 1)
-    I.tp_comm->set_blocking_observer(
-        [this](const CommCall& call, int64_t b, int64_t e) { impl_->record_tp_call(cfg_.grid, call, b, e); });
+    I.tp_comm->set_blocking_observer([this](const CommCall& call, int64_t b, int64_t e) {
+      impl_->record_layer_call(cfg_.grid, call, b, e, GroupAxis::kTp);
+    });
+  if (I.rec && I.sp_fc_comm)
+    I.sp_fc_comm->set_blocking_observer([this](const CommCall& call, int64_t b, int64_t e) {
+      impl_->record_layer_call(cfg_.grid, call, b, e, GroupAxis::kSp);
+    });
 
   // This device's tensor-parallel shard: the same blocks, split layers holding their slices. Block outputs
   // may be split (the Engine chains the local blocks' output shapes, so transfers use the local shapes).
@@ -200,17 +207,19 @@ void Engine::init_local_blocks(Model& model) {
       cfg_.optim.clip_norm, [shard_rank](const Param* p) { return !p->tp_replicated || shard_rank == 0; });
 }
 
-// The spatial group and, when tracing, the recording of its halo exchanges and layout changes: HALO events
-// on the compute track inside the pass that waits for them (slices nest, like tp's collectives).
+// The spatial group and, when tracing, the recording of its halo exchanges and layout changes: HALO and
+// LAYOUT events on the compute track inside the pass that waits for them (slices nest, like tp's
+// collectives). The FC shards (--sp-fc model) use a communicator of their own, whose observer records them.
 SpInfo Engine::spatial_info() {
   Impl& I = *impl_;
-  SpInfo sp{I.sp_comm.get(), I.coord.sp, cfg_.grid.sp, {}, cfg_.sp_fc};
+  SpInfo sp{I.sp_comm.get(), I.coord.sp, cfg_.grid.sp, {}, cfg_.sp_fc, I.sp_fc_comm.get()};
   if (I.rec)
-    sp.record = [this](int64_t t_begin, int64_t t_end, int64_t bytes) {
+    sp.record = [this](int64_t t_begin, int64_t t_end, int64_t bytes, bool layout_change) {
       Impl& J = *impl_;
       if (J.running_action < 0) return;
       trace::Event e;
-      e.kind = trace::Kind::kHalo, e.track = trace::Track::kCompute;
+      e.kind       = layout_change ? trace::Kind::kLayout : trace::Kind::kHalo;
+      e.track      = trace::Track::kCompute;
       e.t_begin_ns = t_begin, e.t_end_ns = t_end;
       e.bytes  = bytes;
       e.action = J.running_action;

@@ -68,6 +68,7 @@ struct StepState {
 struct Engine::Impl {
   Communicator& world;
   std::unique_ptr<Communicator> dp_comm, tp_comm, pp_comm, sp_comm;  // dp_comm: dp x sp (the gradients)
+  std::unique_ptr<Communicator> sp_fc_comm;  // --sp-fc model: the sp group again, for the FC shards only
   Coord coord;
   trace::Recorder* rec = nullptr;
   std::vector<pipeline::Action> actions;  // this device's list: the whole step (pipeline::generate_step)
@@ -95,9 +96,10 @@ struct Engine::Impl {
                          int action = -1);
   // e as one call of the group on `axis`: its call number and flow id (the same on every member).
   void record_group_event(const Grid& g, trace::Event e, GroupAxis axis);
-  // A tensor-parallel collective that ran inside an action: on the compute track inside a pass (it blocked
-  // the device's compute), else on the comm track. Calls outside a step's actions are not recorded.
-  void record_tp_call(const Grid& g, const CommCall& c, int64_t t_begin, int64_t t_end);
+  // A layer's collective (tensor parallelism's, or --sp-fc model's FC shards' on the sp axis) that ran inside
+  // an action: on the compute track inside a pass (it blocked the device's compute), else on the comm track.
+  // Calls outside a step's actions are not recorded.
+  void record_layer_call(const Grid& g, const CommCall& c, int64_t t_begin, int64_t t_end, GroupAxis axis);
   int running_action = -1;  // the step action running now (-1: none)
 };
 

@@ -331,7 +331,7 @@ struct StepRun {
   void norm_all_reduce(Communicator& comm, GroupAxis axis, float* value) {
     const int64_t t = trace::now_ns();
     comm.all_reduce(value, 1);
-    // (the tensor-parallel group's calls are recorded by its observer, Engine::Impl::record_tp_call)
+    // (the tensor-parallel group's calls are recorded by its observer, Engine::Impl::record_layer_call)
     if (I.rec && axis != GroupAxis::kTp)
       I.record_collective(g, trace::Kind::kAllReduce, axis, t, sizeof(float), action_);
   }

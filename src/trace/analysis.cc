@@ -159,20 +159,23 @@ void measure_concurrency(const std::vector<Intervals>& busy_sets, Analysis& a) {
   a.parallel          = t_multi > 0 && t_multi >= t_single;
 }
 
-// HALO events (domain parallelism's in-pass exchanges) per device and step. Over the whole run every one
-// counts: a device may start the first step well before the step's mark (another device's thread started
-// later) and wait in its first exchange. In one step's window (--step) those whose midpoint is in it.
+// HALO and LAYOUT events (domain parallelism's in-pass exchanges) per device and step. Over the whole run
+// every one counts: a device may start the first step well before the step's mark (another device's thread
+// started later) and wait in its first exchange. In one step's window (--step) those whose midpoint is in it.
 void count_halos(const TraceSet& set, bool whole_run, Analysis& a) {
   for (const auto& events : set.events)
     for (const Event& e : events) {
       const int64_t mid = e.t_begin_ns + e.duration_ns() / 2;
-      if (e.kind == Kind::kHalo && (whole_run || (mid >= a.window_begin_ns && mid < a.window_end_ns))) {
-        a.halo_events += 1, a.halo_ns += static_cast<double>(e.duration_ns());
-        a.halo_bytes += static_cast<double>(e.bytes);
-      }
+      if (!whole_run && (mid < a.window_begin_ns || mid >= a.window_end_ns)) continue;
+      const bool halo = e.kind == Kind::kHalo;
+      if (!halo && e.kind != Kind::kLayout) continue;
+      (halo ? a.halo_events : a.layout_events) += 1;
+      (halo ? a.halo_ns : a.layout_ns) += static_cast<double>(e.duration_ns());
+      (halo ? a.halo_bytes : a.layout_bytes) += static_cast<double>(e.bytes);
     }
   const double per = static_cast<double>(a.num_devices) * a.num_steps;
   a.halo_events /= per, a.halo_ns /= per, a.halo_bytes /= per;
+  a.layout_events /= per, a.layout_ns /= per, a.layout_bytes /= per;
 }
 
 }  // namespace
@@ -246,11 +249,13 @@ std::string format_analysis(const Analysis& a) {
       "concurrency:       ≥2 devices computing {}, exactly one {}, none {}; {:.2f} devices compute on "
       "average",
       pct(a.parallel_fraction), pct(a.single_fraction), pct(a.none_fraction), a.mean_computing);
-  if (a.halo_events > 0)
+  if (a.halo_events > 0 || a.layout_events > 0)
     line(
-        "domain exchanges:  {:.1f} HALO events (halo exchanges and layout changes) per device per step, "
-        "{:.3f} ms, {:.3g} MB moved; counted as communication (each blocks the pass it is in)",
-        a.halo_events, a.halo_ns / 1e6, a.halo_bytes / 1e6);
+        "domain exchanges:  {:.1f} HALO (halo exchanges) and {:.1f} LAYOUT events (layout changes) per "
+        "device "
+        "per step, {:.3f} ms, {:.3g} MB moved; counted as communication (each blocks the pass it is in)",
+        a.halo_events, a.layout_events, (a.halo_ns + a.layout_ns) / 1e6,
+        (a.halo_bytes + a.layout_bytes) / 1e6);
   if (a.speedup)
     line("speedup:           {:.2f}× over one device ({:.3f} ms); ideal {:.0f}× → {} of ideal", *a.speedup,
          *a.one_device_step_ns / 1e6, a.ideal_speedup, pct(*a.speedup / a.ideal_speedup));

@@ -12,7 +12,7 @@ namespace paraxis::trace {
 namespace {
 constexpr std::array<std::string_view, kNumKinds> kKindNames = {
     "F",         "B",         "I",        "W",       "OPT",  "SEND",  "RECV", "ALLREDUCE", "REDUCE_SCATTER",
-    "ALLGATHER", "BROADCAST", "ALLTOALL", "BARRIER", "WAIT", "OTHER", "HALO"};
+    "ALLGATHER", "BROADCAST", "ALLTOALL", "BARRIER", "WAIT", "OTHER", "HALO", "LAYOUT"};
 }  // namespace
 
 std::string_view kind_name(Kind k) {

@@ -29,6 +29,7 @@ std::string css_class(Kind k) {
     case Kind::kSend:
     case Kind::kRecv:
     case Kind::kHalo:
+    case Kind::kLayout:
       return "P2P";
     case Kind::kWait:
       return "WAIT";

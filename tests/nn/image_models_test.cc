@@ -1,10 +1,11 @@
 // The image models beyond Fashion-MNIST's cnn: the cnn at any --image, kernel and stride (fc1 sized from what
-// pool2 leaves), and torchvision's AlexNet (names, shapes, 61,100,840 parameters).
+// pool2 leaves), and torchvision's AlexNet (names, shapes, 61,100,840 parameters) at 224x224 and below.
 #include <gtest/gtest.h>
 
 #include "paraxis/core/error.h"
 #include "paraxis/nn/model.h"
 #include "paraxis/nn/model_spec_json.h"
+#include "test_support/user_error.h"
 
 namespace paraxis {
 namespace {
@@ -60,9 +61,46 @@ TEST(ImageModels, AlexNetIsTorchvisions) {
     if (b->name() == "features.12") EXPECT_EQ(s, (Shape{1, 256, 6, 6}));
   }
   EXPECT_EQ(s, (Shape{1, 1000}));
-  ModelSpec other = ModelSpec::alexnet();
-  other.image     = {3, 227, 227};
-  EXPECT_THROW(build_model(other), Error);
+  for (const auto& b : m->blocks) EXPECT_STRNE(b->kind(), "adaptive_avgpool2d");  // the identity at 6x6
+  EXPECT_EQ(m->blocks.size(), 21u);
+}
+
+// Below 224x224 torchvision's AdaptiveAvgPool2d((6, 6)) becomes a block ("avgpool") that brings the features
+// to 6x6, so the classifier and the parameter count are the same; the smallest image leaves 1x1 features.
+TEST(ImageModels, AlexNetAtSmallImages) {
+  for (std::vector<int64_t> image : {std::vector<int64_t>{3, 63, 63}, {3, 95, 70}, {3, 300, 100}}) {
+    ModelSpec spec = ModelSpec::alexnet();
+    spec.image     = image;
+    auto m         = build_model(spec);
+    EXPECT_EQ(m->num_params(), 61100840);
+    Shape s = m->input_shape(2);
+    for (const auto& b : m->blocks) {
+      s = b->output_shape(s);
+      if (b->name() == "avgpool") EXPECT_EQ(s, (Shape{2, 256, 6, 6}));
+    }
+    EXPECT_EQ(s, (Shape{2, 1000}));
+    EXPECT_EQ(m->blocks.size(), 22u);
+  }
+  ModelSpec spec = ModelSpec::alexnet();
+  spec.image     = {3, 63, 63};
+  auto m         = build_model(spec);
+  Shape s        = m->input_shape(1);
+  for (const auto& b : m->blocks) {
+    if (b->name() == "avgpool") EXPECT_EQ(s, (Shape{1, 256, 1, 1}));  // the features' smallest output
+    s = b->output_shape(s);
+  }
+}
+
+TEST(ImageModels, AlexNetImageTooSmallIsAUserError) {
+  for (std::vector<int64_t> image : {std::vector<int64_t>{3, 62, 224}, {3, 224, 40}}) {
+    ModelSpec spec = ModelSpec::alexnet();
+    spec.image     = image;
+    testing::expect_user_error([&] { build_model(spec); },
+                               {"is too small", "at least 1x1", "H and W of at least 63", "use --image 3,"});
+  }
+  ModelSpec grey = ModelSpec::alexnet();
+  grey.image     = {1, 224, 224};
+  testing::expect_user_error([&] { build_model(grey); }, {"has 1 channels", "use --image 3,224,224"});
 }
 
 }  // namespace

@@ -70,6 +70,33 @@ TEST(SpatialEquivalence, ModelParallelFcSide) {
   check_spatial("k3 s2 on 3x23x19, sp2 fc model", conv_net(3, 2, {3, 23, 19}), 1, 2, 1, 5, 0, model);
 }
 
+// AlexNet below 224x224: its adaptive average pooling (here 2x1 -> 6x6) needs whole images, so the layout
+// changes there (to batch, or to whole for --sp-fc model) and the flatten after it is a plain one. 3x95x63 is
+// the smallest height at which every conv, pool and the pooling's input split over two devices (95 -> 23 ->
+// 11 -> 5 -> 2 rows). Kept light: its 57 M classifier parameters dominate (allocating, zeroing and
+// initialising them is most of the time), so 10 classes, batch 2, 2 steps, plain SGD; one test per FC split,
+// so that each stays well inside ctest's per-test limit on a loaded host.
+void check_alexnet_sp2(SpFc fc) {
+  ModelSpec alex = ModelSpec::alexnet(10);
+  alex.image     = {3, 95, 63};
+  EngineConfig one;
+  one.grid         = Grid{1, 1, 1};
+  one.schedule     = {pipeline::ScheduleKind::k1F1B, 1, 1, 1};
+  EngineConfig cfg = one;
+  cfg.grid         = Grid{1, 1, 1, 2};
+  cfg.sp_fc        = fc;
+  validate_layout(alex, cfg, 2);
+  expect_same_run(train_layout(alex, one, 2, 2), train_layout(alex, cfg, 2, 2));
+}
+
+TEST(SpatialEquivalence, AlexNetSmallImageSp2) {
+  check_alexnet_sp2(SpFc::kBatch);
+}
+
+TEST(SpatialEquivalence, AlexNetSmallImageSp2FcModel) {
+  check_alexnet_sp2(SpFc::kModel);
+}
+
 TEST(SpatialEquivalence, BadLayoutsAreUserErrors) {
   EngineConfig cfg;
   cfg.schedule = {pipeline::ScheduleKind::k1F1B, 1, 1, 1};
@@ -101,6 +128,11 @@ TEST(SpatialEquivalence, BadLayoutsAreUserErrors) {
             std::string::npos);
   cfg.grid = Grid{1, 1, 1, 2};
   EXPECT_EQ(message(ModelSpec::cnn(), 7), "no error");  // the whole micro-batch on every member
+  ModelSpec small = ModelSpec::alexnet();
+  small.image     = {3, 63, 63};  // the adaptive pooling gets 1 row
+  EXPECT_NE(
+      message(small, 8).find("block avgpool (adaptive_avgpool2d) gets 1 rows, fewer than the 2 devices"),
+      std::string::npos);
   ModelSpec alex = ModelSpec::alexnet();
   alex.dropout   = 0.5;
   EXPECT_NE(message(alex, 8).find("use --dropout 0 or --sp-fc batch"), std::string::npos);

@@ -1,7 +1,8 @@
 // Domain parallelism, one step, one program: the cost model prices the list the engine runs under sp (dp2 x
-// sp2 and sp2), its predicted trace holds each member's halo exchanges and layout changes where the measured
-// one does (the same HALO events inside the same actions), and `analyze` reads a real sp2 run's trace as a
-// domain-parallel layout whose exchanges are communication.
+// sp2 and sp2), its predicted trace holds each member's halo exchanges, layout changes and (--sp-fc model)
+// FC shards' all-reduces where the measured one does (the same HALO, LAYOUT and in-pass ALLREDUCE events
+// inside the same actions), and `analyze` reads a real sp2 run's trace as a domain-parallel layout whose
+// exchanges are communication.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -20,16 +21,17 @@ namespace {
 
 const ModelSpec kSpec = ModelSpec::cnn(4, 8, 16, 10);
 
-EngineConfig config(int dp, int sp) {
+EngineConfig config(int dp, int sp, SpFc fc = SpFc::kBatch) {
   EngineConfig cfg;
   cfg.grid     = Grid{dp, 1, 1, sp};
   cfg.schedule = {pipeline::ScheduleKind::k1F1B, 1, 1, 1};
+  cfg.sp_fc    = fc;
   return cfg;
 }
 
 // One step of the layout on threads, traced: every device's events and grid coordinates.
-trace::TraceSet run_step(int dp, int sp, int64_t batch) {
-  const EngineConfig cfg = config(dp, sp);
+trace::TraceSet run_step(int dp, int sp, int64_t batch, SpFc fc = SpFc::kBatch) {
+  const EngineConfig cfg = config(dp, sp, fc);
   const int n            = dp * sp;
   std::vector<std::unique_ptr<trace::Recorder>> recs(n);
   for (int r = 0; r < n; ++r) recs[r] = std::make_unique<trace::Recorder>(r);
@@ -54,31 +56,53 @@ trace::TraceSet run_step(int dp, int sp, int64_t batch) {
   return set;
 }
 
-cost::PredictedStep predict(int dp, int sp, int64_t batch) {
+cost::PredictedStep predict(int dp, int sp, int64_t batch, SpFc fc = SpFc::kBatch) {
   cost::Layout l;
   l.dp = dp, l.sp = sp, l.optimizer = "sgd";
+  l.sp_fc_model = fc == SpFc::kModel;
   return cost::predict_step(cost::describe_model(kSpec), l, batch, cost::hardware_preset("cpu-this-machine"));
 }
 
-// Per action index of the device's list: how many HALO events it holds.
-std::map<int, int> halos_per_action(const std::vector<trace::Event>& events) {
+// Per action index of the device's list: how many events of `kind` it holds on the compute track (inside a
+// pass: the in-pass exchanges).
+std::map<int, int> per_action(const std::vector<trace::Event>& events, trace::Kind kind) {
   std::map<int, int> out;
   for (const trace::Event& e : events)
-    if (e.kind == trace::Kind::kHalo) ++out[e.action];
+    if (e.kind == kind && e.track == trace::Track::kCompute) ++out[e.action];
   return out;
 }
 
+int count(const std::map<int, int>& per) {
+  int n = 0;
+  for (auto [action, k] : per) n += k;
+  return n;
+}
+
 TEST(SpatialProgram, ThePredictionPricesTheEnginesListAndItsExchanges) {
-  for (auto [dp, sp] : {std::pair{1, 2}, std::pair{2, 2}}) {
-    SCOPED_TRACE(testing::Message() << "dp" << dp << " sp" << sp);
-    const int64_t batch           = 8 * dp;
-    const cost::PredictedStep p   = predict(dp, sp, batch);
-    const trace::TraceSet runtime = run_step(dp, sp, batch);
+  struct Case {
+    int dp, sp;
+    SpFc fc;
+    int halos, layouts, fc_allreduces;  // per device and step
+  };
+  // conv2 and pool2 exchange halos forward and back; the flatten's layout change is an exchange both ways
+  // (batch) or an all-gather forward only (model), after which fc2's output (F) and fc1's input gradient
+  // (B) are all-reduced over sp.
+  for (const Case& c : {Case{1, 2, SpFc::kBatch, 4, 2, 0}, Case{2, 2, SpFc::kBatch, 4, 2, 0},
+                        Case{1, 2, SpFc::kModel, 4, 1, 2}, Case{2, 2, SpFc::kModel, 4, 1, 2}}) {
+    SCOPED_TRACE(testing::Message() << "dp" << c.dp << " sp" << c.sp << " fc " << sp_fc_name(c.fc));
+    const int64_t batch           = 8 * c.dp;
+    const cost::PredictedStep p   = predict(c.dp, c.sp, batch, c.fc);
+    const trace::TraceSet runtime = run_step(c.dp, c.sp, batch, c.fc);
     EXPECT_EQ(pipeline::format_schedule_text(p.schedule),
-              pipeline::format_schedule_text(plan_step(kSpec, config(dp, sp)).schedule));
-    ASSERT_EQ(p.trace.num_devices(), dp * sp);
-    for (int d = 0; d < dp * sp; ++d) {
-      EXPECT_EQ(halos_per_action(p.trace.events[d]), halos_per_action(runtime.events[d])) << "device " << d;
+              pipeline::format_schedule_text(plan_step(kSpec, config(c.dp, c.sp, c.fc)).schedule));
+    ASSERT_EQ(p.trace.num_devices(), c.dp * c.sp);
+    for (int d = 0; d < c.dp * c.sp; ++d) {
+      SCOPED_TRACE(testing::Message() << "device " << d);
+      for (trace::Kind k : {trace::Kind::kHalo, trace::Kind::kLayout, trace::Kind::kAllReduce})
+        EXPECT_EQ(per_action(p.trace.events[d], k), per_action(runtime.events[d], k)) << trace::kind_name(k);
+      EXPECT_EQ(count(per_action(runtime.events[d], trace::Kind::kHalo)), c.halos);
+      EXPECT_EQ(count(per_action(runtime.events[d], trace::Kind::kLayout)), c.layouts);
+      EXPECT_EQ(count(per_action(runtime.events[d], trace::Kind::kAllReduce)), c.fc_allreduces);
       EXPECT_EQ(p.trace.devices[d].sp, runtime.devices[d].sp);
     }
   }
@@ -88,14 +112,20 @@ TEST(SpatialProgram, AnalyzeCountsARealSp2RunsExchangesAsCommunication) {
   const trace::TraceSet set = run_step(1, 2, 8);
   const trace::Analysis a   = trace::analyze(set);
   EXPECT_EQ(a.kind, "domain parallel");
-  // conv2, pool2 and flatten exchange forward and back (spatial_trace_test.cc): 6 per device per step.
-  EXPECT_DOUBLE_EQ(a.halo_events, 6);
+  // conv2 and pool2 exchange halos forward and back, flatten changes the layout both ways
+  // (spatial_trace_test.cc): 4 HALO and 2 LAYOUT events per device per step.
+  EXPECT_DOUBLE_EQ(a.halo_events, 4);
+  EXPECT_DOUBLE_EQ(a.layout_events, 2);
   EXPECT_GT(a.halo_bytes, 0);
+  EXPECT_GT(a.layout_bytes, 0);
+  EXPECT_NE(trace::format_analysis(a).find("4.0 HALO (halo exchanges) and 2.0 LAYOUT events"),
+            std::string::npos)
+      << trace::format_analysis(a);
   for (const trace::DeviceUsage& u : a.devices) {
-    int64_t halo_ns = 0;
+    int64_t exchange_ns = 0;
     for (const trace::Event& e : set.events[u.info.device])
-      if (e.kind == trace::Kind::kHalo) halo_ns += e.duration_ns();
-    EXPECT_GE(u.comm_total_ns, halo_ns) << u.info.label();  // every exchange counted as communication
+      if (e.kind == trace::Kind::kHalo || e.kind == trace::Kind::kLayout) exchange_ns += e.duration_ns();
+    EXPECT_GE(u.comm_total_ns, exchange_ns) << u.info.label();  // every exchange counted as communication
   }
   EXPECT_EQ(a.verdict.rfind("domain parallel: ", 0), 0u) << a.verdict;
   // The prediction of the same layout: its members compute together by construction.

@@ -1,7 +1,9 @@
-// The trace of a spatial layout shows its halo exchanges: HALO events with their bytes, nested in the F or B
-// action that waited for them, one per exchange that moved rows.
+// The trace of a spatial layout shows its exchanges: HALO events (halo exchanges) and LAYOUT events (the
+// layout change at flatten) with their bytes, nested in the F or B action that waited for them, one per
+// exchange that moved rows; with --sp-fc model also the FC shards' all-reduces (ALLREDUCE, in-pass).
 #include <gtest/gtest.h>
 
+#include <map>
 #include <mutex>
 
 #include "parallel/equivalence_util.h"
@@ -12,13 +14,15 @@ using namespace paraxis;
 
 namespace {
 
-TEST(SpatialTrace, HaloExchangesAreNestedInTheirPasses) {
-  const ModelSpec spec = ModelSpec::cnn(4, 8, 16, 10);
+// Per device, the events of each kind inside a pass (compute track), each checked to nest in its action's F
+// or B.
+std::vector<std::map<trace::Kind, int>> in_pass_events(const ModelSpec& spec, SpFc fc) {
   EngineConfig cfg;
   cfg.grid     = Grid{1, 1, 1, 2};
   cfg.schedule = {pipeline::ScheduleKind::k1F1B, 1, 1, 1};
+  cfg.sp_fc    = fc;
   std::mutex mu;
-  std::vector<int> halos(2, 0);
+  std::vector<std::map<trace::Kind, int>> out(2);
   run_devices(2, {}, [&](Communicator& world) {
     trace::Recorder rec(world.rank());
     Engine engine(spec, cfg, world, &rec);
@@ -27,20 +31,40 @@ TEST(SpatialTrace, HaloExchangesAreNestedInTheirPasses) {
     engine.step(x, y, 0.05);
     std::lock_guard<std::mutex> lock(mu);
     for (const trace::Event& e : rec.events()) {
-      if (e.kind != trace::Kind::kHalo) continue;
-      ++halos[world.rank()];
+      if (e.track != trace::Track::kCompute || trace::is_compute(e.kind)) continue;
+      ++out[world.rank()][e.kind];
       EXPECT_GT(e.bytes, 0);
       bool nested = false;
       for (const trace::Event& pass : rec.events())
         nested |= (pass.kind == trace::Kind::kForward || pass.kind == trace::Kind::kBackward) &&
                   pass.action == e.action && pass.t_begin_ns <= e.t_begin_ns && e.t_end_ns <= pass.t_end_ns;
-      EXPECT_TRUE(nested) << "a HALO event outside its action's F or B";
+      EXPECT_TRUE(nested) << "a " << trace::kind_name(e.kind) << " event outside its action's F or B";
     }
   });
-  // conv2, pool2 and flatten exchange in F and in B; conv1 reads the whole image and pool1's 2x2 windows
-  // never cross the 14-row slabs of 28 rows, so they move nothing.
-  EXPECT_EQ(halos[0], 6);
-  EXPECT_EQ(halos[1], 6);
+  return out;
+}
+
+TEST(SpatialTrace, HaloExchangesAndLayoutChangesAreNestedInTheirPasses) {
+  const auto events = in_pass_events(ModelSpec::cnn(4, 8, 16, 10), SpFc::kBatch);
+  // conv2 and pool2 exchange halos in F and in B; conv1 reads the whole image and pool1's 2x2 windows never
+  // cross the 14-row slabs of 28 rows, so they move nothing. The flatten changes the layout in F and in B.
+  for (int d = 0; d < 2; ++d) {
+    EXPECT_EQ(events[d], (std::map<trace::Kind, int>{{trace::Kind::kHalo, 4}, {trace::Kind::kLayout, 2}}))
+        << "device " << d;
+  }
+}
+
+// --sp-fc model: the FC shards' all-reduces (fc2's output in F, fc1's input gradient in B) run on a
+// communicator of their own, observed by the trace: ALLREDUCE events inside the passes, beside the halos
+// and the flatten's all-gather (a LAYOUT event in F only).
+TEST(SpatialTrace, ModelParallelFcShardsAllReducesAreTraced) {
+  const auto events = in_pass_events(ModelSpec::cnn(4, 8, 16, 10), SpFc::kModel);
+  for (int d = 0; d < 2; ++d) {
+    EXPECT_EQ(events[d],
+              (std::map<trace::Kind, int>{
+                  {trace::Kind::kHalo, 4}, {trace::Kind::kLayout, 1}, {trace::Kind::kAllReduce, 2}}))
+        << "device " << d;
+  }
 }
 
 }  // namespace

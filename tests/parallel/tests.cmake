@@ -83,6 +83,13 @@ add_test(NAME cli.train.dp2_sp2_cnn_image
 add_test(NAME cli.describe.alexnet_params
          COMMAND ${PARAXIS_TP_EXPECT_EXIT} 0 "^total +61100840 "
                  $<TARGET_FILE:paraxis> describe --model alexnet)
+add_test(NAME cli.train.alexnet_image_too_small
+         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 2
+                 "alexnet: --image 3,62,80 is too small.*H and W of at least 63; use --image 3,63,80"
+                 $<TARGET_FILE:paraxis> train --model alexnet --image 3,62,80 --data synthetic --steps 1)
+add_test(NAME cli.describe.alexnet_small_image_sp2
+         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 0 "avgpool +adaptive_avgpool2d +spatial -> batch"
+                 $<TARGET_FILE:paraxis> describe --model alexnet --image 3,95,63 --sp 2)
 add_test(NAME cli.describe.alexnet_sp2
          COMMAND ${PARAXIS_TP_EXPECT_EXIT} 0 "features.5 +maxpool2d +spatial \\(rows\\) +6/7 rows"
                  $<TARGET_FILE:paraxis> describe --model alexnet --sp 2)

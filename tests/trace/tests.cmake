@@ -99,11 +99,11 @@ set_tests_properties(mpi_trace_stall_np2 PROPERTIES LABELS mpi TIMEOUT 180 PASS_
                      "\\[rank 0\\] comm watchdog: waited more than 1 s \\(--comm-timeout\\) in recv #[0-9]+ \\(4 floats from rank 1, tag 31438\\)"
                      FAIL_REGULAR_EXPRESSION "all checks passed")
 
-# A real sp2 run's trace: analyze names it domain parallel, counts its HALO exchanges as communication and
+# A real sp2 run's trace: analyze names it domain parallel, counts its HALO and LAYOUT exchanges as communication and
 # prices its recommendation (split the batch instead) with the cost model.
 add_test(NAME cli.trace.sp2_run_is_domain_parallel
          COMMAND sh -c "$0 train --model cnn --devices 2 --sp 2 --data synthetic --batch 8 --steps 2 --trace ${PX_TRACE_DIR}/sp2.json > /dev/null && \
 $0 analyze ${PX_TRACE_DIR}/sp2.json" $<TARGET_FILE:paraxis>)
 set_tests_properties(cli.trace.sp2_run_is_domain_parallel PROPERTIES
-  PASS_REGULAR_EXPRESSION "device 1 \\(dp0 tp0 pp0 sp1\\).*domain exchanges: +6.0 HALO events.*verdict: +domain parallel: "
+  PASS_REGULAR_EXPRESSION "device 1 \\(dp0 tp0 pp0 sp1\\).*domain exchanges: +4.0 HALO \\(halo exchanges\\) and 2.0 LAYOUT events.*verdict: +domain parallel: "
   FAIL_REGULAR_EXPRESSION "error")

@@ -163,7 +163,8 @@ TEST(Verdict, RecommendationForAPyTorchRunNeverRepeatsItsLayout) {
 namespace {
 
 // Two members of a spatial group (sp 2): each computes its slab's F then B at the same time as the other,
-// with two HALO exchanges blocking inside each pass (on the compute track, as the runtime records them).
+// with two exchanges blocking inside each pass (on the compute track, as the runtime records them): halos,
+// and in the F the layout change (LAYOUT) at 60.
 TraceSet domain_parallel(int64_t offset) {
   TraceSet set;
   set.layout      = "dp1 x tp1 x pp1 x sp2";
@@ -174,7 +175,7 @@ TraceSet domain_parallel(int64_t offset) {
     std::vector<Event> evs = {paraxis::testing::ev(Kind::kForward, t, t + 100),
                               paraxis::testing::ev(Kind::kBackward, t + 100, t + 300)};
     for (int64_t at : {t + 20, t + 60, t + 150, t + 250}) {
-      Event h = paraxis::testing::ev(Kind::kHalo, at, at + 10);
+      Event h = paraxis::testing::ev(at == t + 60 ? Kind::kLayout : Kind::kHalo, at, at + 10);
       h.track = Track::kCompute, h.bytes = 1000;
       evs.push_back(h);
     }
@@ -192,16 +193,20 @@ TEST(Verdict, DomainParallelRunIsParallelWhenItsMembersComputeAtOnce) {
   EXPECT_TRUE(a.parallel);
   EXPECT_EQ(a.verdict.rfind("domain parallel: two or more devices computed at the same time", 0), 0u)
       << a.verdict;
-  // The exchanges are communication: 4 × 10 ns of each 300 ns step, not compute.
-  EXPECT_DOUBLE_EQ(a.halo_events, 4);
-  EXPECT_DOUBLE_EQ(a.halo_ns, 40);
-  EXPECT_DOUBLE_EQ(a.halo_bytes, 4000);
+  // The exchanges are communication: 4 × 10 ns of each 300 ns step (3 halos, 1 layout change), not compute.
+  EXPECT_DOUBLE_EQ(a.halo_events, 3);
+  EXPECT_DOUBLE_EQ(a.halo_ns, 30);
+  EXPECT_DOUBLE_EQ(a.halo_bytes, 3000);
+  EXPECT_DOUBLE_EQ(a.layout_events, 1);
+  EXPECT_DOUBLE_EQ(a.layout_ns, 10);
+  EXPECT_DOUBLE_EQ(a.layout_bytes, 1000);
   for (const DeviceUsage& u : a.devices) {
     EXPECT_EQ(u.busy_ns, 260) << u.info.label();
     EXPECT_EQ(u.comm_ns, 40) << u.info.label();
   }
   EXPECT_NE(a.devices[1].info.label().find("sp1"), std::string::npos);
-  EXPECT_NE(format_analysis(a).find("4.0 HALO events"), std::string::npos);
+  EXPECT_NE(format_analysis(a).find("3.0 HALO (halo exchanges) and 1.0 LAYOUT events"), std::string::npos)
+      << format_analysis(a);
   paraxis::testing::expect_recommendation_is_new(a);
 }
 

@@ -40,7 +40,8 @@ struct StageDurations {
 // compute (a fraction) has run, lasts `time` and moves `bytes`.
 struct InPassComm {
   double after = 0, time = 0;
-  int64_t bytes = 0;
+  int64_t bytes    = 0;
+  trace::Kind kind = trace::Kind::kHalo;  // HALO, LAYOUT (a layout change) or ALLREDUCE (--sp-fc model's FC)
 };
 
 struct SimInput {

@@ -8,7 +8,8 @@
 // Rows are owned from the OUTPUT side (DistDL style): device r owns output rows rows_of(OH, sp, r); for them
 // it needs input rows [o0*stride - pad, (o1-1)*stride - pad + k - 1], clipped to the image, and receives the
 // ones it does not own from their owners (the halo); zero padding is applied only at the true image border.
-// The flatten block changes the layout from spatial (every sample, my rows) to batch (my samples, every row):
+// The flatten block (or, before it, a block that needs whole images: AlexNet's adaptive average pooling)
+// changes the layout from spatial (every sample, my rows) to batch (my samples, every row):
 // after it the FC blocks run batch-parallel over the spatial group. Or, with SpFc::kModel (`--sp-fc model`,
 // Gholami's L_M), to whole (every sample, every row: an all-gather of the row slabs), after which the FC
 // blocks run tensor-parallel over the spatial group (weights split). docs/domain-parallelism.md.
@@ -38,9 +39,13 @@ struct SpInfo {
   Communicator* comm = nullptr;  // the spatial group (null: size 1, or built for its shapes only)
   int rank           = 0;
   int size           = 1;  // sp
-  // Records one halo exchange or layout change (begin, end in ns, bytes moved) on the device's trace.
-  std::function<void(int64_t t_begin_ns, int64_t t_end_ns, int64_t bytes)> record;
+  // Records one halo exchange (layout_change false) or layout change (begin, end in ns, bytes moved) on the
+  // device's trace.
+  std::function<void(int64_t t_begin_ns, int64_t t_end_ns, int64_t bytes, bool layout_change)> record;
   SpFc fc = SpFc::kBatch;  // the FC side's split
+  // SpFc::kModel: the FC shards' communicator, the same group as `comm` (null: comm). Its own, so that a
+  // trace observer sees only the shards' all-reduces.
+  Communicator* fc_comm = nullptr;
   bool active() const { return size > 1; }
   bool fc_model() const { return active() && fc == SpFc::kModel; }
 };
@@ -85,8 +90,9 @@ struct SpatialExchange {
 std::vector<SpatialExchange> spatial_exchanges(const ModelSpec& spec, int sp, int rank, int64_t batch,
                                                SpFc fc = SpFc::kBatch);
 
-// The spatial layout of a CNN model: its conv-side blocks wrapped to work on row slabs, the flatten block a
-// layout change to batch, the rest unchanged. Same blocks, names and parameters as build_model(spec).
+// The spatial layout of a CNN model: its conv-side blocks wrapped to work on row slabs, the flatten block (or
+// an adaptive average pooling before it, then run after the exchange) a layout change to batch, the rest
+// unchanged. Same blocks, names and parameters as build_model(spec).
 std::unique_ptr<Model> build_spatial_model(const ModelSpec& spec, const SpInfo& sp);
 
 // Checks before any device starts (user errors, exit 2): a model with a spatial side (cnn, alexnet), every

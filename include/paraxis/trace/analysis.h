@@ -77,9 +77,10 @@ struct Analysis {
   CriticalPath critical_path;
   int unmatched_sends = 0, unmatched_recvs = 0;
   int64_t dropped_events = 0;
-  // Domain parallelism's exchanges inside the passes (HALO events: halo exchanges and layout changes), per
-  // device and step on average; counted as communication (they block the pass that waits for them).
+  // Domain parallelism's exchanges inside the passes (HALO events: halo exchanges; LAYOUT events: layout
+  // changes), per device and step on average; counted as communication (they block the pass that waits).
   double halo_events = 0, halo_ns = 0, halo_bytes = 0;
+  double layout_events = 0, layout_ns = 0, layout_bytes = 0;
   LayoutInfo layout_info;       // the trace's layout (its metadata, else its label, else its events)
   std::string kind;             // "one device", "workload partitioning", "pipeline", "dp2 x pipeline", ...
   double pipeline_ideal  = 1;   // pipelines: the closed-form utilization 1 − (p−1)/(m+p−1)

@@ -47,9 +47,10 @@ enum class Kind : uint8_t {
   kBarrier,         // BARRIER
   kWait,            // WAIT    (blocked on a peer that has not arrived; counted as waiting, not communicating)
   kOther,           // OTHER   (loss, data loading, anything else)
-  kHalo,            // HALO    (domain parallelism: a halo exchange or layout change inside a pass, sp group)
+  kHalo,            // HALO    (domain parallelism: a halo exchange inside a pass, sp group)
+  kLayout,          // LAYOUT  (domain parallelism: a layout change, spatial -> batch or whole, inside a pass)
 };
-inline constexpr int kNumKinds = 16;
+inline constexpr int kNumKinds = 17;
 
 // Compute and communication run on separate threads of the Chrome trace.
 enum class Track : uint8_t { kCompute = 0, kComm = 1 };

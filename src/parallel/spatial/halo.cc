@@ -56,7 +56,8 @@ ExchangeRows HaloExchange::forward_rows(int member) const {
 }
 
 void HaloExchange::record(int64_t t0, int64_t bytes) const {
-  if (sp_.record && bytes > 0) sp_.record(t0, trace::now_ns(), bytes);  // windows inside the slab: no event
+  if (sp_.record && bytes > 0)
+    sp_.record(t0, trace::now_ns(), bytes, false);  // windows inside the slab: no event
 }
 
 Tensor HaloExchange::gather(const Tensor& x, int64_t wpad) const {
@@ -122,55 +123,74 @@ Tensor HaloExchange::gather_finish(Pending& p) const {
   return win;
 }
 
-Tensor HaloExchange::scatter_add(Tensor dwin, int64_t wpad) const {
-  const int64_t t0   = trace::now_ns();
+RowRange HaloExchange::own_window_rows() const {
+  const RowRange own = intersect(own_in(), window_);
+  return own.size() ? RowRange{own.begin - window_.begin, own.end - window_.begin} : RowRange{0, 0};
+}
+
+HaloExchange::Pending HaloExchange::scatter_start(const Tensor& dwin, int64_t wpad) const {
+  Pending p;
+  if (!exchanges()) return p;
   const RowRange own = own_in(), need = needed_by(sp_.rank);
   const int64_t n = dwin.dim(0), c = dwin.dim(1), w = dwin.dim(3) - 2 * wpad, planes = n * c;
-  const PlaneView D{dwin.data(), window_.size(), w + 2 * wpad, 0, wpad};
-  auto from_window = [&](RowRange rows) {
-    PlaneView s = D;
-    s.row       = rows.begin - window_.begin;
-    return s;
-  };
+  for (int q = 0; q < sp_.size; ++q) {  // from every member that read my rows: posted first
+    const RowRange rows = intersect(own, needed_by(q));
+    if (q == sp_.rank || rows.size() == 0) continue;
+    Tensor buf = Tensor::empty({n, c, rows.size(), w});
+    p.recvs.emplace_back(sp_.comm->recv_async(buf.data(), buf.numel(), q, kHaloTag + 1), buf);
+    p.recv_rows.push_back(rows);
+    p.bytes += buf.nbytes();
+  }
+  for (int q = 0; q < sp_.size; ++q) {  // back to their owners: the rows received from q
+    const RowRange rows = intersect(own_in_[q], need);
+    if (q == sp_.rank || rows.size() == 0) continue;
+    Tensor buf = Tensor::empty({n, c, rows.size(), w});
+    copy_rows(
+        {buf.data(), rows.size(), w, 0, 0},
+        {const_cast<float*>(dwin.data()), window_.size(), w + 2 * wpad, rows.begin - window_.begin, wpad},
+        {planes, rows.size(), w}, false);
+    p.sends.emplace_back(sp_.comm->send_async(buf.data(), buf.numel(), q, kHaloTag + 1), buf);
+    p.bytes += buf.nbytes();
+  }
+  return p;
+}
+
+Tensor HaloExchange::scatter_finish(Pending& p, Tensor dwin, int64_t wpad, int64_t t_begin) const {
+  const RowRange own = own_in(), need = needed_by(sp_.rank);
+  const int64_t n = dwin.dim(0), c = dwin.dim(1), w = dwin.dim(3) - 2 * wpad, planes = n * c;
   Tensor dx;  // (N, C, own rows, W)
   if (window_ == own && wpad == 0 && !input_whole_) {
     dx = dwin;  // the window is the slab: its gradient is the slab's, plus what other members send back
   } else {
     dx                  = Tensor::zeros({n, c, own.size(), w});
     const RowRange mine = intersect(own, need);
-    copy_rows({dx.data(), own.size(), w, mine.begin - own.begin, 0}, from_window(mine),
+    copy_rows({dx.data(), own.size(), w, mine.begin - own.begin, 0},
+              {dwin.data(), window_.size(), w + 2 * wpad, mine.begin - window_.begin, wpad},
               {planes, mine.size(), w}, true);
   }
   if (input_whole_) {
     if (sp_.active()) {
       sp_.comm->all_reduce(dx.data(), dx.numel());
-      record(t0, dx.nbytes());
+      record(t_begin, dx.nbytes());
     }
     return dx;
   }
   if (!sp_.active()) return dx;
-  int64_t bytes = 0;
-  std::vector<std::pair<Work, Tensor>> sends;
-  for (int q = 0; q < sp_.size; ++q) {  // back to their owners: the rows received from q
-    const RowRange rows = intersect(own_in_[q], need);
-    if (q == sp_.rank || rows.size() == 0) continue;
-    Tensor buf = Tensor::empty({n, c, rows.size(), w});
-    copy_rows({buf.data(), rows.size(), w, 0, 0}, from_window(rows), {planes, rows.size(), w}, false);
-    sends.emplace_back(sp_.comm->send_async(buf.data(), buf.numel(), q, kHaloTag + 1), buf);
-    bytes += buf.nbytes();
+  for (size_t i = 0; i < p.recvs.size(); ++i) {
+    p.recvs[i].first.wait();
+    const RowRange rows = p.recv_rows[i];
+    copy_rows({dx.data(), own.size(), w, rows.begin - own.begin, 0},
+              {p.recvs[i].second.data(), rows.size(), w, 0, 0}, {planes, rows.size(), w}, true);
   }
-  for (int q = 0; q < sp_.size; ++q) {  // from every member that read my rows
-    const RowRange rows = intersect(own, needed_by(q));
-    if (q == sp_.rank || rows.size() == 0) continue;
-    Tensor buf = Tensor::empty({n, c, rows.size(), w});
-    sp_.comm->recv(buf.data(), buf.numel(), q, kHaloTag + 1);
-    copy_rows({dx.data(), own.size(), w, rows.begin - own.begin, 0}, {buf.data(), rows.size(), w, 0, 0},
-              {planes, rows.size(), w}, true);
-    bytes += buf.nbytes();
-  }
-  for (auto& s : sends) s.first.wait();
-  record(t0, bytes);
+  for (auto& s : p.sends) s.first.wait();
+  record(t_begin, p.bytes);
   return dx;
+}
+
+Tensor HaloExchange::scatter_add(Tensor dwin, int64_t wpad) const {
+  const int64_t t0 = trace::now_ns();
+  Pending p        = scatter_start(dwin, wpad);
+  return scatter_finish(p, std::move(dwin), wpad, t0);
 }
 
 }  // namespace paraxis

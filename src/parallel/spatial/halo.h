@@ -43,6 +43,16 @@ class HaloExchange {
   // them (each sends back what it received).
   // dwindow is taken over (when the window is the slab itself it becomes dx).
   Tensor scatter_add(Tensor dwindow, int64_t wpad) const;
+  // The adjoint in two halves, so a layer can compute its own rows' gradient while the halo's gradients are
+  // in flight: start posts the receives and sends back the rows of dwindow this member received (they must
+  // be final; the others may still be written), finish waits, adds what came back to the own rows and
+  // records the HALO event from t_begin. scatter_add(d) = finish(start(d), d).
+  Pending scatter_start(const Tensor& dwindow, int64_t wpad) const;
+  Tensor scatter_finish(Pending& p, Tensor dwindow, int64_t wpad, int64_t t_begin) const;
+  // Whether the adjoint exchanges anything (a spatial group, not the whole input).
+  bool exchanges() const { return !input_whole_ && sp_.active(); }
+  // The window rows (local) this member owns: the rest arrived from other members or are padding.
+  RowRange own_window_rows() const;
   // What `member`'s gather moves: rows and messages sent and received (scatter_add moves the same rows the
   // other way). Zero for a whole input (the first block).
   ExchangeRows forward_rows(int member) const;

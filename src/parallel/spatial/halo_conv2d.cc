@@ -1,10 +1,13 @@
 // SpatialConv2d: a convolution on this member's output rows. The forward gathers the window rows (input
 // halo, zero padding only at the image border, made explicit so the kernel runs with pad 0); the input
-// gradient is the window's gradient sent back to the rows' owners (output-gradient halo, the adjoint).
+// gradient is the window's gradient sent back to the rows' owners (output-gradient halo, the adjoint). Both
+// overlap the exchange with compute: the forward computes its interior rows while the halo arrives, the
+// backward its own rows' gradient while the halo's gradients travel back.
 #include <algorithm>
 
 #include "parallel/spatial/layers.h"
 #include "paraxis/core/error.h"
+#include "paraxis/trace/recorder.h"
 
 namespace paraxis {
 
@@ -32,6 +35,32 @@ Conv2dShape SpatialConv2d::window_shape(const Shape& in) const {
 Shape SpatialConv2d::output_shape(const Shape& in) const {
   Conv2dShape s = window_shape(in);
   return {s.n, s.cout, s.oh(), s.ow()};
+}
+
+// Window rows [rows) of the input gradient into dwin (N, Cin, window rows, W'), exact: the output rows that
+// read them (and only those) copied out of dy, their data gradient computed on a window of their own, the
+// wanted rows copied into place. Rows no output reads (stride > kernel) get zero.
+void SpatialConv2d::backward_rows(Tensor& dwin, const Tensor& dy, RowRange rows, const Conv2dShape& s) const {
+  if (rows.size() == 0) return;
+  const int64_t k = s.k, st = s.stride, planes_in = s.n * s.cin, planes_out = s.n * s.cout;
+  const int64_t first = rows.begin - k + 1;
+  const int64_t o_lo  = first <= 0 ? 0 : (first + st - 1) / st;  // the first output row reading rows.begin
+  const int64_t o_hi  = std::min(s.oh(), (rows.end - 1) / st + 1);
+  Tensor zero         = Tensor::zeros({planes_in, rows.size(), s.w});
+  copy_rows({dwin.data(), s.h, s.w, rows.begin, 0}, {zero.data(), rows.size(), s.w, 0, 0},
+            {planes_in, rows.size(), s.w}, false);
+  if (o_lo >= o_hi) return;
+  Conv2dShape part = s;
+  part.h           = (o_hi - o_lo - 1) * st + k;
+  Tensor dy_part   = Tensor::empty({s.n, s.cout, o_hi - o_lo, s.ow()});
+  Tensor dx_part   = Tensor::empty({s.n, s.cin, part.h, s.w});
+  copy_rows({dy_part.data(), o_hi - o_lo, s.ow(), 0, 0},
+            {const_cast<float*>(dy.data()), s.oh(), s.ow(), o_lo, 0}, {planes_out, o_hi - o_lo, s.ow()},
+            false);
+  conv2d_backward_data(dx_part.data(), dy_part.data(), conv_->weight().value.data(), part);
+  const RowRange done = intersect(rows, {o_lo * st, o_lo * st + part.h});
+  copy_rows({dwin.data(), s.h, s.w, done.begin, 0}, {dx_part.data(), part.h, s.w, done.begin - o_lo * st, 0},
+            {planes_in, done.size(), s.w}, false);
 }
 
 // The local output rows whose windows read no received row, [begin, end) (empty when none, or when every
@@ -90,8 +119,18 @@ Tensor SpatialConv2d::backward_input(Ctx& ctx, const Tensor& dy) {
   check_shape(dy, output_shape(ctx.in_shape), "spatial conv2d backward dy");
   const Conv2dShape s = window_shape(ctx.in_shape);
   Tensor dwin         = Tensor::empty(ctx.saved[0].shape());  // (N, Cin, window rows, W + 2 pad)
-  conv2d_backward_data(dwin.data(), dy.data(), conv_->weight().value.data(), s);
-  return halo_.scatter_add(std::move(dwin), conv_->pad());
+  const RowRange own  = halo_.own_window_rows();
+  if (!halo_.exchanges() || own.size() == 0 || own.size() == s.h) {  // nothing to overlap
+    conv2d_backward_data(dwin.data(), dy.data(), conv_->weight().value.data(), s);
+    return halo_.scatter_add(std::move(dwin), conv_->pad());
+  }
+  // The rows that go back to other members first, then this member's own rows while they are in flight
+  // (the forward's overlap, mirrored: DistConv's).
+  backward_rows(dwin, dy, {0, own.begin}, s);
+  backward_rows(dwin, dy, {own.end, s.h}, s);
+  HaloExchange::Pending pending = halo_.scatter_start(dwin, conv_->pad());
+  backward_rows(dwin, dy, own, s);
+  return halo_.scatter_finish(pending, std::move(dwin), conv_->pad(), trace::now_ns());
 }
 
 void SpatialConv2d::backward_weight(Ctx& ctx, const Tensor& dy) {

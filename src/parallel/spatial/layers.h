@@ -30,6 +30,7 @@ class SpatialConv2d : public Layer {
   Conv2dShape window_shape(const Shape& in) const;  // the local window, padding explicit (pad 0)
   RowRange interior_rows(const Conv2dShape& s) const;
   void conv_rows(Tensor& y, const Tensor& win, RowRange rows, const Conv2dShape& s) const;
+  void backward_rows(Tensor& dwin, const Tensor& dy, RowRange rows, const Conv2dShape& s) const;
   std::unique_ptr<Conv2d> conv_;
   HaloExchange halo_;
 };
@@ -51,11 +52,13 @@ class SpatialMaxPool2d : public Layer {
   HaloExchange halo_;
 };
 
-// Flatten with the layout change: (N, C, my rows, W) -> (my samples, C*H*W). Every member sends each other
-// member that member's samples of its rows; the backward sends the gradient back the same way.
+// The layout change: (N, C, my rows, W) -> (my samples, C, H, W). Every member sends each other member that
+// member's samples of its rows; the backward sends the gradient back the same way. At flatten (`then` null)
+// the result is flattened to (my samples, C*H*W); at a block that needs whole images (AlexNet's adaptive
+// pooling) that block (`then`) runs on it, and the flatten after it is a plain one.
 class SpatialToBatch : public Layer {
  public:
-  SpatialToBatch(std::string name, int64_t h, const SpInfo& sp);
+  SpatialToBatch(std::string name, int64_t h, const SpInfo& sp, std::unique_ptr<Layer> then = nullptr);
   const char* kind() const override { return "spatial_to_batch"; }
   Tensor forward(Ctx& ctx, const Tensor& x) override;
   Tensor backward_input(Ctx& ctx, const Tensor& dy) override;
@@ -68,14 +71,16 @@ class SpatialToBatch : public Layer {
  private:
   int64_t h_;
   SpInfo sp_;
+  std::unique_ptr<Layer> then_;  // the block run after the exchange (null: flatten)
 };
 
-// Flatten with the layout change to whole (SpFc::kModel): (N, C, my rows, W) -> (N, C*H*W), every member the
-// whole activation: an all-gather of the row slabs over the spatial group (each padded to the largest slab),
-// reordered to flatten order. Its backward keeps this member's rows of the (replicated) gradient: a slice.
+// The layout change to whole (SpFc::kModel): (N, C, my rows, W) -> (N, C, H, W), every member the whole
+// activation: an all-gather of the row slabs over the spatial group (each padded to the largest slab),
+// reordered, then flattened (`then` null) or given to `then` as SpatialToBatch does. Its backward keeps this
+// member's rows of the (replicated) gradient: a slice.
 class SpatialToWhole : public Layer {
  public:
-  SpatialToWhole(std::string name, int64_t h, const SpInfo& sp);
+  SpatialToWhole(std::string name, int64_t h, const SpInfo& sp, std::unique_ptr<Layer> then = nullptr);
   const char* kind() const override { return "spatial_to_whole"; }
   Tensor forward(Ctx& ctx, const Tensor& x) override;
   Tensor backward_input(Ctx& ctx, const Tensor& dy) override;
@@ -88,6 +93,13 @@ class SpatialToWhole : public Layer {
  private:
   int64_t h_;
   SpInfo sp_;
+  std::unique_ptr<Layer> then_;
 };
+
+// The redistributed (N', C, H, W) tensor `whole` as a layout change's output: flattened, or through `then`
+// (its context the first child of ctx). And the gradient's way back to (N', C, H, W).
+Tensor after_layout_change(Layer* then, Ctx& ctx, Tensor whole);
+Tensor before_layout_change(Layer* then, Ctx& ctx, const Tensor& dy, const Shape& whole);
+Shape layout_change_shape(const Layer* then, const Shape& whole);
 
 }  // namespace paraxis

@@ -18,11 +18,30 @@ bool has_spatial_side(const ModelSpec& spec) {
   return spec.kind == "cnn" || spec.kind == "alexnet";
 }
 
-// Index of the flatten block (the layout change), or -1.
+// Index of the flatten block (where the FC side starts), or -1.
 int flatten_block(const Model& m) {
   for (size_t b = 0; b < m.blocks.size(); ++b)
     if (std::string(m.blocks[b]->kind()) == "flatten") return static_cast<int>(b);
   return -1;
+}
+
+// Index of the block where the layout changes: the first that needs whole images (flatten, or AlexNet's
+// adaptive average pooling, whose bins may span any rows), or -1.
+int layout_block(const Model& m) {
+  for (size_t b = 0; b < m.blocks.size(); ++b) {
+    const std::string kind = m.blocks[b]->kind();
+    if (kind == "flatten" || kind == "adaptive_avgpool2d") return static_cast<int>(b);
+  }
+  return -1;
+}
+
+// The layout change at block `blk` (input height h): to batch or whole, then flattened (at flatten) or
+// through the block itself.
+std::unique_ptr<Layer> layout_change(std::unique_ptr<Layer> blk, int64_t h, const SpInfo& sp) {
+  const std::string name = blk->name();
+  if (std::string(blk->kind()) == "flatten") blk.reset();
+  if (sp.fc == SpFc::kModel) return std::make_unique<SpatialToWhole>(name, h, sp, std::move(blk));
+  return std::make_unique<SpatialToBatch>(name, h, sp, std::move(blk));
 }
 
 // The block wrapped for row slabs; `h` is its whole input height.
@@ -34,11 +53,9 @@ std::unique_ptr<Layer> spatial_block(std::unique_ptr<Layer> blk, int64_t h, cons
   if (kind == "maxpool2d" && !first)
     return std::make_unique<SpatialMaxPool2d>(
         std::unique_ptr<MaxPool2d>(static_cast<MaxPool2d*>(blk.release())), h, sp);
-  if (kind == "flatten" && sp.fc == SpFc::kModel) return std::make_unique<SpatialToWhole>(blk->name(), h, sp);
-  if (kind == "flatten") return std::make_unique<SpatialToBatch>(blk->name(), h, sp);
   PX_USER_CHECK(kind == "relu" && !first,
                 "--sp: block {} ({}) cannot run on row slabs; the conv side may hold conv2d, relu and "
-                "maxpool2d blocks (first a conv2d) before a flatten",
+                "maxpool2d blocks (first a conv2d) before a flatten or an adaptive average pooling",
                 blk->name(), kind);
   return blk;
 }
@@ -92,18 +109,20 @@ const char* sp_fc_name(SpFc fc) {
 std::unique_ptr<Model> build_spatial_model(const ModelSpec& spec, const SpInfo& sp) {
   auto m = build_model(spec);
   if (!sp.active()) return m;
-  const int flat = flatten_block(*m);
-  PX_USER_CHECK(has_spatial_side(spec) && flat > 0,
+  const int flat = flatten_block(*m), lay = layout_block(*m);
+  PX_USER_CHECK(has_spatial_side(spec) && flat > 0 && lay > 0,
                 "--sp {} splits images along their height, but the model {} has no convolutional side; use "
                 "--sp 1 (or --model cnn / alexnet)",
                 sp.size, spec.describe());
   Shape s = m->input_shape(1);  // whole shapes, chained through the single-device blocks
-  for (int b = 0; b <= flat; ++b) {
+  for (int b = 0; b <= lay; ++b) {
     const Shape next = m->blocks[b]->output_shape(s);
-    m->blocks[b]     = spatial_block(std::move(m->blocks[b]), s[2], sp, b == 0);
+    m->blocks[b]     = b < lay ? spatial_block(std::move(m->blocks[b]), s[2], sp, b == 0)
+                               : layout_change(std::move(m->blocks[b]), s[2], sp);
     s                = next;
   }
-  if (sp.fc == SpFc::kModel) split_fc_side(*m, flat + 1, TpInfo{sp.comm, sp.rank, sp.size});
+  if (sp.fc == SpFc::kModel)
+    split_fc_side(*m, flat + 1, TpInfo{sp.fc_comm ? sp.fc_comm : sp.comm, sp.rank, sp.size});
   return m;
 }
 
@@ -115,15 +134,15 @@ void validate_spatial(const ModelSpec& spec, int sp, int64_t microbatch_rows, in
                 "use --sp 2 (or more) with it, or --sp-fc batch",
                 sp);
   if (sp == 1) return;
-  auto m         = build_model(spec);
-  const int flat = flatten_block(*m);
-  PX_USER_CHECK(has_spatial_side(spec) && flat > 0,
+  auto m        = build_model(spec);
+  const int lay = layout_block(*m);
+  PX_USER_CHECK(has_spatial_side(spec) && flatten_block(*m) > 0 && lay > 0,
                 "--sp {} splits images along their height, but the model {} has no convolutional side; use "
                 "--sp 1 (or --model cnn / alexnet)",
                 sp, spec.describe());
   Shape s        = m->input_shape(1);
   int64_t max_sp = s[2];
-  for (int b = 0; b <= flat; ++b) {
+  for (int b = 0; b <= lay; ++b) {
     max_sp = std::min(max_sp, s[2]);
     PX_USER_CHECK(
         s[2] >= sp,
@@ -166,8 +185,8 @@ BlockSplit fc_model_split(const Layer& blk, FcSplit split, const Shape& in, cons
 }  // namespace
 
 std::vector<BlockSplit> spatial_layout(const ModelSpec& spec, int sp, int64_t batch, SpFc fc) {
-  auto m                           = build_model(spec);
-  const int flat                   = flatten_block(*m);
+  auto m         = build_model(spec);
+  const int flat = flatten_block(*m), lay = layout_block(*m);
   auto parts                       = [sp](int64_t count) { return per_member(count, sp); };
   const std::vector<FcSplit> split = fc_side_splits(*m, flat + 1);
   const std::string all_samples    = fmt::format("all {} samples", batch);
@@ -176,15 +195,17 @@ std::vector<BlockSplit> spatial_layout(const ModelSpec& spec, int sp, int64_t ba
   for (int b = 0; b < static_cast<int>(m->blocks.size()); ++b) {
     const Layer& blk = *m->blocks[b];
     const Shape next = blk.output_shape(s);
-    if (b < flat)
+    if (b < lay)
       out.push_back({blk.name(), blk.kind(), "spatial (rows)", parts(next[2]) + " rows"});
-    else if (fc == SpFc::kModel && b == flat)
+    else if (fc == SpFc::kModel && b == lay)
       out.push_back({blk.name(), blk.kind(), "spatial -> whole (all-gather)", all_samples});
-    else if (fc == SpFc::kModel)
+    else if (fc == SpFc::kModel && b > flat)
       out.push_back(fc_model_split(blk, split[b], s, next, all_samples, sp));
+    else if (fc == SpFc::kModel)
+      out.push_back({blk.name(), blk.kind(), "whole (replicated)", all_samples});
     else
       out.push_back(
-          {blk.name(), blk.kind(), b == flat ? "spatial -> batch" : "batch", parts(batch) + " samples"});
+          {blk.name(), blk.kind(), b == lay ? "spatial -> batch" : "batch", parts(batch) + " samples"});
     s = next;
   }
   return out;

@@ -12,12 +12,12 @@ namespace {
 constexpr int kLayoutTag = 0x4a20;
 }
 
-SpatialToBatch::SpatialToBatch(std::string name, int64_t h, const SpInfo& sp)
-    : Layer(std::move(name)), h_(h), sp_(sp) {}
+SpatialToBatch::SpatialToBatch(std::string name, int64_t h, const SpInfo& sp, std::unique_ptr<Layer> then)
+    : Layer(std::move(name)), h_(h), sp_(sp), then_(std::move(then)) {}
 
 Shape SpatialToBatch::output_shape(const Shape& in) const {
   PX_USER_CHECK(in.size() == 4, "flatten {}: input {} is not (N, C, rows, W)", name_, shape_str(in));
-  return {rows_of(in[0], sp_.size, sp_.rank).size(), in[1] * h_ * in[3]};
+  return layout_change_shape(then_.get(), {rows_of(in[0], sp_.size, sp_.rank).size(), in[1], h_, in[3]});
 }
 
 Tensor SpatialToBatch::forward(Ctx& ctx, const Tensor& x) {
@@ -47,25 +47,26 @@ Tensor SpatialToBatch::forward(Ctx& ctx, const Tensor& x) {
     if (q != sp_.rank) bytes += part.nbytes();
   }
   for (Work& s : sends) s.wait();
-  if (sp_.record) sp_.record(t0, trace::now_ns(), bytes);
+  if (sp_.record) sp_.record(t0, trace::now_ns(), bytes, true);
   ctx.in_shape = x.shape();
-  return out.view({share.size(), c * h_ * w});
+  return after_layout_change(then_.get(), ctx, std::move(out));
 }
 
 Tensor SpatialToBatch::backward_input(Ctx& ctx, const Tensor& dy) {
-  const int64_t t0 = trace::now_ns();
-  const Shape in   = ctx.in_shape;
+  const Shape in  = ctx.in_shape;
   const int64_t n = in[0], c = in[1], w = in[3];
   const RowRange share = rows_of(n, sp_.size, sp_.rank);
   check_shape(dy, output_shape(in), "flatten backward dy");
-  Tensor dx = Tensor::empty(in);  // (N, C, my rows, W)
+  const Tensor dwhole = before_layout_change(then_.get(), ctx, dy, {share.size(), c, h_, w});
+  const int64_t t0    = trace::now_ns();    // the LAYOUT event: the exchange, not the block before it
+  Tensor dx           = Tensor::empty(in);  // (N, C, my rows, W)
   std::vector<std::pair<Work, Tensor>> sends;
   int64_t bytes = 0;
   for (int q = 0; q < sp_.size; ++q) {  // q's rows of my samples' gradient
     const RowRange rows = rows_of(h_, sp_.size, q);
     Tensor part =
         q == sp_.rank ? dx.slice(share.begin, share.end) : Tensor::empty({share.size(), c, rows.size(), w});
-    copy_rows({part.data(), rows.size(), w, 0, 0}, {const_cast<float*>(dy.data()), h_, w, rows.begin, 0},
+    copy_rows({part.data(), rows.size(), w, 0, 0}, {const_cast<float*>(dwhole.data()), h_, w, rows.begin, 0},
               {share.size() * c, rows.size(), w}, false);
     if (q == sp_.rank || share.size() == 0) continue;
     sends.emplace_back(sp_.comm->send_async(part.data(), part.numel(), q, kLayoutTag + 1), part);
@@ -79,7 +80,7 @@ Tensor SpatialToBatch::backward_input(Ctx& ctx, const Tensor& dy) {
     bytes += part.nbytes();
   }
   for (auto& s : sends) s.first.wait();
-  if (sp_.record) sp_.record(t0, trace::now_ns(), bytes);
+  if (sp_.record) sp_.record(t0, trace::now_ns(), bytes, true);
   return dx;
 }
 
@@ -95,8 +96,9 @@ ExchangeRows SpatialToBatch::forward_rows(int member, int64_t n) const {
   return r;
 }
 
-Cost SpatialToBatch::cost(const Shape& /*in*/) const {
-  return Cost{};  // a view on one device; the exchange's bytes are communication, not compute
+Cost SpatialToBatch::cost(const Shape& in) const {
+  // The exchange's bytes are communication, not compute; a flatten is a view, a block after it its own cost.
+  return then_ ? then_->cost({rows_of(in[0], sp_.size, sp_.rank).size(), in[1], h_, in[3]}) : Cost{};
 }
 
 }  // namespace paraxis

@@ -16,12 +16,12 @@ int64_t largest_slab(int64_t h, int sp) {
 }
 }  // namespace
 
-SpatialToWhole::SpatialToWhole(std::string name, int64_t h, const SpInfo& sp)
-    : Layer(std::move(name)), h_(h), sp_(sp) {}
+SpatialToWhole::SpatialToWhole(std::string name, int64_t h, const SpInfo& sp, std::unique_ptr<Layer> then)
+    : Layer(std::move(name)), h_(h), sp_(sp), then_(std::move(then)) {}
 
 Shape SpatialToWhole::output_shape(const Shape& in) const {
   PX_USER_CHECK(in.size() == 4, "flatten {}: input {} is not (N, C, rows, W)", name_, shape_str(in));
-  return {in[0], in[1] * h_ * in[3]};
+  return layout_change_shape(then_.get(), {in[0], in[1], h_, in[3]});
 }
 
 Tensor SpatialToWhole::forward(Ctx& ctx, const Tensor& x) {
@@ -41,17 +41,19 @@ Tensor SpatialToWhole::forward(Ctx& ctx, const Tensor& x) {
     copy_rows({out.data(), h_, w, rows.begin, 0}, {parts.data() + q * padded.numel(), slab, w, 0, 0},
               {n * c, rows.size(), w}, false);
   }
-  if (sp_.record) sp_.record(t0, trace::now_ns(), 2 * (sp_.size - 1) * padded.nbytes());
+  if (sp_.record) sp_.record(t0, trace::now_ns(), 2 * (sp_.size - 1) * padded.nbytes(), true);
   ctx.in_shape = x.shape();
-  return out.view({n, c * h_ * w});
+  return after_layout_change(then_.get(), ctx, std::move(out));
 }
 
 Tensor SpatialToWhole::backward_input(Ctx& ctx, const Tensor& dy) {
   const Shape in = ctx.in_shape;
   check_shape(dy, output_shape(in), "flatten backward dy");
   const RowRange mine = rows_of(h_, sp_.size, sp_.rank);
+  const Tensor dwhole = before_layout_change(then_.get(), ctx, dy, {in[0], in[1], h_, in[3]});
   Tensor dx           = Tensor::empty(in);  // (N, C, my rows, W)
-  copy_rows({dx.data(), mine.size(), in[3], 0, 0}, {const_cast<float*>(dy.data()), h_, in[3], mine.begin, 0},
+  copy_rows({dx.data(), mine.size(), in[3], 0, 0},
+            {const_cast<float*>(dwhole.data()), h_, in[3], mine.begin, 0},
             {in[0] * in[1], mine.size(), in[3]}, false);
   return dx;
 }
@@ -61,8 +63,9 @@ ExchangeRows SpatialToWhole::forward_rows(int /*member*/, int64_t n) const {
   return {rows, rows, sp_.size - 1, sp_.size - 1};
 }
 
-Cost SpatialToWhole::cost(const Shape& /*in*/) const {
-  return Cost{};  // a view on one device; the all-gather's bytes are communication, not compute
+Cost SpatialToWhole::cost(const Shape& in) const {
+  // The all-gather's bytes are communication, not compute; a block after it has its own cost.
+  return then_ ? then_->cost({in[0], in[1], h_, in[3]}) : Cost{};
 }
 
 }  // namespace paraxis
