@@ -16,6 +16,7 @@
 #include "paraxis/comm/launch.h"
 #include "paraxis/core/error.h"
 #include "paraxis/core/safe_write.h"
+#include "paraxis/cost/conv.h"
 #include "paraxis/cost/hardware.h"
 #include "paraxis/kernels/matmul.h"
 #include "paraxis/kernels/precision.h"
@@ -82,6 +83,8 @@ struct Flags {
   // halves and micro-batch rows.
   std::string mlp_sizes = "784,3584,4096,4096,10", rows = "32,64,128,256", tp = "1,2";
   int rounds = 3;  // rounds of the "every core at once" measurements (median over them)
+  // A CNN's convolution calls (none by default): its family, image, micro-batch samples and spatial sizes.
+  std::string model, image, samples = "4,32", sp = "1";
 };
 
 std::vector<int64_t> positive_list(const std::string& text, const char* flag) {
@@ -191,6 +194,49 @@ void measure_model_shapes(HardwareProfile& hw, const Flags& f, const std::vector
         measured.unsteady.size(), measured.measurements, fmt::join(measured.unsteady, ", "));
 }
 
+// The convolution calls of --model cnn|alexnet (--image) on each --samples micro-batch, and under each --sp
+// every member's window: the calls cost/conv.h looks up. Checked before anything is measured (exit 2).
+std::vector<Conv2dShape> model_conv_calls(const Flags& f, ModelSpec& spec) {
+  PX_USER_CHECK(f.model == "cnn" || f.model == "alexnet",
+                "--model {}: calibrate measures the convolutions of cnn or alexnet (an mlp's Linears: "
+                "--mlp-sizes); e.g. --model cnn --image 3,128,128",
+                f.model);
+  spec = f.model == "alexnet" ? ModelSpec::alexnet() : ModelSpec::cnn();
+  if (!f.image.empty()) spec.image = cli::parse_image(f.image);
+  cli::validate_model_spec(spec);
+  const ModelDesc model = describe_model(spec);
+  std::vector<Conv2dShape> calls;
+  for (int64_t n : positive_list(f.samples, "--samples"))
+    for (int64_t sp : positive_list(f.sp, "--sp")) {
+      Layout l;
+      l.sp                      = static_cast<int>(sp);
+      const std::string problem = layout_problem(model, l, n);
+      PX_USER_CHECK(problem.empty(), "--samples {} with --sp {}: {}", n, sp, problem);
+      for (const Conv2dShape& c : conv_calls(model, l, static_cast<double>(n)))
+        if (std::find(calls.begin(), calls.end(), c) == calls.end()) calls.push_back(c);
+    }
+  return calls;
+}
+
+// Those calls' rates, alone, in turns and at once (the median over the rounds).
+void measure_model_convs(HardwareProfile& hw, const Flags& f, const ModelSpec& spec,
+                         const std::vector<Conv2dShape>& calls, int cores) {
+  fmt::print(
+      "convolutions of --model {} {} (GFLOP/s: forward, input grad, weight grad; alone | {} devices taking "
+      "turns | {} at once; each the median over {} rounds):\n",
+      f.model, fmt::join(spec.image, "x"), cores, cores, f.rounds);
+  hw.conv_rates = measure_shape_rates({}, {}, f.rounds, cores, calls).convs;
+  for (const ConvRatePoint& p : hw.conv_rates) {
+    const Conv2dShape& c = p.call;
+    auto three           = [](const RowRatePoint& r) {
+      return fmt::format("{:>6.4g} {:>6.4g} {:>6.4g}", r.forward / 1e9, r.backward_input / 1e9,
+                                   r.backward_weight / 1e9);
+    };
+    fmt::print("  {:>3} x {}x{}x{} k{} s{} p{} -> {}  {} | {} | {}\n", c.n, c.cin, c.h, c.w, c.k, c.stride,
+               c.pad, c.cout, three(p.alone), three(p.turns), three(p.together));
+  }
+}
+
 // Memory bandwidth, alone and (cores >= 2) at once.
 void measure_memory(HardwareProfile& hw, int rounds, int cores) {
   const Bandwidth bw  = measure_memory_bandwidth(rounds, cores);
@@ -248,6 +294,13 @@ const bool registered = cli::register_command(
        sub.add_option("--rows", f->rows, "... on these micro-batch rows")->capture_default_str();
        sub.add_option("--tp", f->tp, "... and their shards at these tensor-parallel sizes")
            ->capture_default_str();
+       sub.add_option("--model", f->model,
+                      "also measure the convolutions of this CNN (cnn or alexnet) for its predictions");
+       sub.add_option("--image", f->image, "... on input images C,H,W (default: the family's)");
+       sub.add_option("--samples", f->samples, "... on micro-batches of these many samples")
+           ->capture_default_str();
+       sub.add_option("--sp", f->sp, "... and each member's slab at these spatial-parallel sizes")
+           ->capture_default_str();
        sub.add_option(
               "--rounds", f->rounds,
               "rounds of the measurements (the shapes alone and every core at once, alternating), spread "
@@ -266,6 +319,9 @@ const bool registered = cli::register_command(
          PX_USER_CHECK(f->rounds >= 1 && f->rounds <= 99,
                        "--rounds {}: must be between 1 and 99 (3 takes ~20 s more than 1); e.g. --rounds 3",
                        f->rounds);
+         ModelSpec spec;
+         const std::vector<Conv2dShape> convs =
+             f->model.empty() ? std::vector<Conv2dShape>{} : model_conv_calls(*f, spec);
          const auto t_all = Clock::now();
          HardwareProfile hw;
          hw.name              = "calibrated " + host_name();
@@ -277,6 +333,7 @@ const bool registered = cli::register_command(
          measure_matmuls(hw, cores);
          measure_row_rates(hw, cores, f->rounds);
          measure_model_shapes(hw, *f, sizes, rows_list, tps, cores);
+         if (!f->model.empty()) measure_model_convs(hw, *f, spec, convs, cores);
          measure_memory(hw, f->rounds, cores);
          hw.memory_bytes     = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
          hw.devices_per_node = std::max(1, cores);

@@ -10,6 +10,7 @@
 #include "cli/model_flags.h"
 #include "cli/train_flags.h"
 #include "paraxis/core/error.h"
+#include "paraxis/cost/conv.h"
 #include "paraxis/cost/hardware.h"
 #include "paraxis/cost/planner.h"
 #include "paraxis/cost/precision.h"
@@ -73,8 +74,8 @@ class Prediction {
     if (!calibration_) return;
     if (!cfg_.quiet) {
       fmt::print(
-          "calibrating for --predict ({}): the layout's Linear rates, alone, in turns and at once; "
-          "memory bandwidth\n",
+          "calibrating for --predict ({}): the layout's Linear and convolution rates, alone, in turns and "
+          "at once; memory bandwidth\n",
           when);
       std::fflush(stdout);
     }
@@ -96,12 +97,34 @@ class Prediction {
                measured_ms, p.step_s * 1e3, source,
                measured_ms > 0 ? 100.0 * (p.step_s * 1e3 - measured_ms) / measured_ms : 0.0);
     fmt::print("assumed: {}{}\n", assumption_,
-               calibration_ ? "; the layout's Linear passes measured in this run at that precision" : "");
+               calibration_
+                   ? "; the layout's Linear and convolution passes measured in this run at that precision"
+                   : "");
     if (calibration_) print_fixed_costs(hw, measured_ms);
+    if (!calibration_) print_unmeasured_convs(hw);
     if (!unsteady.empty())
       fmt::print(
           "notice: {}: the machine's speed changed during the run; the prediction uses their median.\n",
           unsteady);
+  }
+
+  // A CNN predicted from a profile that lacks its convolution calls: they keep the rate by call size, which
+  // is far off for convolutions (cost/conv.h); says so and how to measure them. GPU presets price every
+  // product by their GEMM model instead.
+  void print_unmeasured_convs(const cost::HardwareProfile& hw) const {
+    const cost::Layout layout = layout_of(cfg_);
+    const int64_t micro       = cfg_.batch / (static_cast<int64_t>(layout.dp) * layout.microbatches);
+    const auto calls = cost::conv_calls(cost::describe_model(cfg_.model), layout, static_cast<double>(micro));
+    const size_t missing = cost::unmeasured_convs(hw, calls).size();
+    if (missing == 0 || hw.gemm.sms > 0) return;
+    fmt::print(
+        "notice: the profile has no measured rate for {} of the run's {} convolution calls (priced at the "
+        "rate "
+        "by call size); measure them with `paraxis calibrate --model {} --image {} --samples {}{} -o FILE`, "
+        "or "
+        "in this run with --calibrate\n",
+        missing, calls.size(), cfg_.model.kind, fmt::join(cfg_.model.image, ","), micro,
+        cfg_.sp > 1 ? fmt::format(" --sp {}", cfg_.sp) : "");
   }
 
   // The runtime's fixed costs measured in this run (measure/fixed_costs.h), and the prediction without them

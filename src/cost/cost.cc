@@ -8,6 +8,7 @@
 
 #include "cost/log2.h"
 #include "paraxis/core/error.h"
+#include "paraxis/parallel/spatial.h"
 
 namespace paraxis::cost {
 
@@ -138,6 +139,8 @@ ModelDesc describe_built(const Model& model_ref, const ModelSpec& spec, int64_t 
     if (b.kind == "linear" || b.kind == "transformer_block")  // (…, rows, features): rows per sample
       b.rows_per_sample = static_cast<double>(shape_numel(s1)) / static_cast<double>(s1.back()) / u;
     if (b.kind == "linear") b.gemm_in = s1.back(), b.gemm_out = blk->output_shape(s1).back();
+    b.conv = conv_call(*blk, s1);
+    if (b.conv) b.conv->n = 1;  // per sample: a micro-batch of b samples calls it with n = b
     for (Param* p : blk->params()) {
       b.params += shape_numel(p->full_shape);
       b.param_sizes.push_back(shape_numel(p->full_shape));

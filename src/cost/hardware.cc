@@ -8,6 +8,8 @@
 #include <fstream>
 #include <limits>
 
+#include "cost/conv_rates.h"
+#include "cost/rate_lookup.h"
 #include "paraxis/core/error.h"
 #include "paraxis/core/input_file.h"
 #include "paraxis/core/json_read.h"
@@ -51,28 +53,11 @@ double HardwareProfile::row_rate_in(const std::vector<RowRatePoint>& t, PassKind
 }
 
 double HardwareProfile::shape_rate(PassKind kind, double rows, double in, double out, bool concurrent) const {
-  if (rows <= 0 || in <= 0 || out <= 0) return 0;
-  auto pick = [kind](const RowRatePoint& r) {
-    return kind == PassKind::kForward         ? r.forward
-           : kind == PassKind::kBackwardInput ? r.backward_input
-                                              : r.backward_weight;
-  };
-  // A core that shares the memory system with a busy neighbour is never faster than alone: a "together"
-  // figure above the one alone is timing noise of the calibration, so the smaller one is used.
-  auto rate = [&](const ShapeRatePoint& p) {
-    return concurrent && p.together.forward > 0 ? std::min(pick(p.together), pick(p.alone)) : pick(p.alone);
-  };
-  const ShapeRatePoint *lo = nullptr, *hi = nullptr;  // the nearest measured rows below and above
-  for (const ShapeRatePoint& p : shape_rates) {
-    if (p.in != in || p.out != out) continue;
-    if (p.rows <= rows && (!lo || p.rows > lo->rows)) lo = &p;
-    if (p.rows >= rows && (!hi || p.rows < hi->rows)) hi = &p;
-  }
-  if (!lo && !hi) return 0;
-  if (!lo) return rate(*hi);
-  if (!hi || hi->rows == lo->rows) return rate(*lo);
-  const double w = std::log(rows / lo->rows) / std::log(hi->rows / lo->rows);
-  return rate(*lo) + w * (rate(*hi) - rate(*lo));
+  if (in <= 0 || out <= 0) return 0;
+  std::vector<RatedRows> calls;
+  for (const ShapeRatePoint& p : shape_rates)
+    if (p.in == in && p.out == out) calls.push_back({p.rows, &p.alone, &p.together});
+  return rate_by_rows(calls, kind, rows, concurrent);
 }
 
 LinkProfile HardwareProfile::collective_link(int group_size, int stride) const {
@@ -114,18 +99,23 @@ std::string HardwareProfile::summary() const {
       inter_node.bandwidth / 1e9, inter_node.efficiency, source);
 }
 
-static bool measured_in_turns(const ShapeRatePoint& p) {
-  return p.turns.forward > 0 && p.turns.backward_input > 0 && p.turns.backward_weight > 0;
+static bool measured_in_turns(const RowRatePoint& turns) {
+  return turns.forward > 0 && turns.backward_input > 0 && turns.backward_weight > 0;
 }
 
 bool HardwareProfile::has_turn_rates() const {
-  return std::any_of(shape_rates.begin(), shape_rates.end(), measured_in_turns);
+  return std::any_of(shape_rates.begin(), shape_rates.end(),
+                     [](const ShapeRatePoint& p) { return measured_in_turns(p.turns); }) ||
+         std::any_of(conv_rates.begin(), conv_rates.end(),
+                     [](const ConvRatePoint& p) { return measured_in_turns(p.turns); });
 }
 
 HardwareProfile HardwareProfile::turn_rates_as_alone() const {
   HardwareProfile hw = *this;
   for (ShapeRatePoint& p : hw.shape_rates)
-    if (measured_in_turns(p)) p.alone = p.turns;
+    if (measured_in_turns(p.turns)) p.alone = p.turns;
+  for (ConvRatePoint& p : hw.conv_rates)
+    if (measured_in_turns(p.turns)) p.alone = p.turns;
   return hw;
 }
 
@@ -166,7 +156,7 @@ nlohmann::json shape_rates_json(const std::vector<ShapeRatePoint>& v) {
                         p.together.forward,
                         p.together.backward_input,
                         p.together.backward_weight};
-    if (measured_in_turns(p))
+    if (measured_in_turns(p.turns))
       for (double r : {p.turns.forward, p.turns.backward_input, p.turns.backward_weight}) e.push_back(r);
     a.push_back(e);
   }
@@ -308,6 +298,7 @@ nlohmann::json to_json(const HardwareProfile& hw) {
   if (!hw.row_rates.empty()) j["row_rates"] = row_rates_json(hw.row_rates);
   if (!hw.row_rates_concurrent.empty()) j["row_rates_concurrent"] = row_rates_json(hw.row_rates_concurrent);
   if (!hw.shape_rates.empty()) j["shape_rates"] = shape_rates_json(hw.shape_rates);
+  if (!hw.conv_rates.empty()) j["conv_rates"] = conv_rates_json(hw.conv_rates);
   if (hw.memory_bandwidth_concurrent > 0) j["memory_bandwidth_concurrent"] = hw.memory_bandwidth_concurrent;
   if (hw.memory_efficiency != 1) j["memory_efficiency"] = hw.memory_efficiency;
   if (hw.gemm.sms > 0) j["gemm"] = gemm_json(hw.gemm);
@@ -356,6 +347,7 @@ HardwareProfile hardware_from_json(const nlohmann::json& j, const std::string& w
     hw.row_rates                   = row_rates_from(j, "row_rates", what);
     hw.row_rates_concurrent        = row_rates_from(j, "row_rates_concurrent", what);
     hw.shape_rates                 = shape_rates_from(j, what);
+    hw.conv_rates                  = conv_rates_from(j, what);
     hw.memory_bandwidth_concurrent = j.value("memory_bandwidth_concurrent", 0.0);
     if (j.contains("peak"))
       for (auto it = j["peak"].begin(); it != j["peak"].end(); ++it) {

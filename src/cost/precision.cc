@@ -14,7 +14,8 @@ void scale_rows(std::vector<RowRatePoint>& table, double f) {
   for (RowRatePoint& p : table) p.forward *= f, p.backward_input *= f, p.backward_weight *= f;
 }
 
-// Every matmul rate of the profile times f (peak, by size, by rows, by Linear shape, the GEMM ceiling).
+// Every matmul rate of the profile times f (peak, by size, by rows, by Linear shape and conv call, the GEMM
+// ceiling).
 void scale_matmul_rates(HardwareProfile& hw, double f) {
   hw.peak_flops *= f;
   hw.gemm.achievable_flops *= f;
@@ -23,6 +24,9 @@ void scale_matmul_rates(HardwareProfile& hw, double f) {
   scale_rows(hw.row_rates_concurrent, f);
   for (ShapeRatePoint& s : hw.shape_rates)
     for (RowRatePoint* p : {&s.alone, &s.together, &s.turns})
+      p->forward *= f, p->backward_input *= f, p->backward_weight *= f;
+  for (ConvRatePoint& c : hw.conv_rates)
+    for (RowRatePoint* p : {&c.alone, &c.together, &c.turns})
       p->forward *= f, p->backward_input *= f, p->backward_weight *= f;
 }
 

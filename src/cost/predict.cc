@@ -10,6 +10,7 @@
 #include "cost/replicas.h"
 #include "cost/schedule_cache.h"
 #include "paraxis/core/error.h"
+#include "paraxis/cost/conv.h"
 #include "paraxis/cost/planner.h"
 #include "paraxis/cost/spatial.h"
 #include "paraxis/pipeline/dry_run.h"
@@ -145,6 +146,9 @@ StageCost stage_cost(const ModelDesc& model, int first, int last, double b, cons
     const double rows    = blk.rows_per_sample * b;
     const auto [in, out] = device_gemm(blk, l.tp);
     auto t               = [&](double flops, double bytes, PassKind kind) {
+      if (blk.conv)
+        return conv_pass_time(blk, flops / split, bytes / split, b, l.tp, kind, hw,
+                                            {l.threads_per_device, concurrent});
       return pass_time(flops / split, bytes / split, blk.matmuls, hw, l.threads_per_device, concurrent, kind,
                                      rows, in, out);
     };
@@ -587,7 +591,9 @@ LinearCalls linear_calls(const ModelDesc& model, const Layout& l, int64_t global
     if (defers_weight_pass(l, blk) && l.microbatches > 1) block.rows.push_back(rows * l.microbatches);
     calls.merge(block);
   }
-  if (l.pp > 1) calls.turn_shapes = calls.shapes, calls.turn_rows = calls.rows;
+  calls.convs = conv_calls(model, l, b);
+  if (l.pp > 1)
+    calls.turn_shapes = calls.shapes, calls.turn_rows = calls.rows, calls.turn_convs = calls.convs;
   calls.reuse_bytes = reuse_bytes(l.sp > 1 ? member : model, l, b);
   return calls;
 }
@@ -601,6 +607,8 @@ void LinearCalls::merge(const LinearCalls& more) {
   unite(rows, more.rows);
   unite(turn_shapes, more.turn_shapes);
   unite(turn_rows, more.turn_rows);
+  unite(convs, more.convs);
+  unite(turn_convs, more.turn_convs);
   reuse_bytes = std::max(reuse_bytes, more.reuse_bytes);
   std::sort(rows.begin(), rows.end());
   std::sort(turn_rows.begin(), turn_rows.end());

@@ -125,18 +125,37 @@ std::vector<std::pair<int64_t, int64_t>> mlp_linear_shapes(const std::vector<int
 }
 
 ShapeRateRounds::ShapeRateRounds(std::vector<std::pair<int64_t, int64_t>> shapes, std::vector<int64_t> rows,
-                                 int devices, const TurnsFilter& in_turns, double reuse_bytes)
+                                 int devices, const TurnsFilter& in_turns, double reuse_bytes,
+                                 std::vector<Conv2dShape> convs, const ConvTurnsFilter& conv_in_turns)
     : shapes_(std::move(shapes)),
       rows_(std::move(rows)),
+      convs_(std::move(convs)),
       devices_(devices),
       reuse_bytes_(reuse_bytes),
       each_(std::max(devices, 1)),
       turns_(std::max(devices, 1)) {
   for (auto [in, out] : shapes_)
-    for (int64_t r : rows_) {
-      in_turns_.push_back(devices_ >= 2 && (!in_turns || in_turns(in, out, r)));
-      turns_per_round_ += in_turns_.back();
-    }
+    for (int64_t r : rows_) in_turns_.push_back(devices_ >= 2 && (!in_turns || in_turns(in, out, r)));
+  for (const Conv2dShape& c : convs_)
+    in_turns_.push_back(devices_ >= 2 && (!conv_in_turns || conv_in_turns(c)));
+  for (bool t : in_turns_) turns_per_round_ += t;
+}
+
+PassTimes ShapeRateRounds::measure_call(size_t k, const std::function<void()>& sync) const {
+  const size_t linear = shapes_.size() * rows_.size();
+  if (k >= linear) return measure_conv_times(convs_[k - linear], 0, sync, reuse_bytes_);
+  const auto [in, out] = shapes_[k / rows_.size()];
+  return measure_layer_times(rows_[k % rows_.size()], in, out, 0, sync, reuse_bytes_);
+}
+
+std::string ShapeRateRounds::call_name(size_t k) const {
+  const size_t linear = shapes_.size() * rows_.size();
+  if (k < linear) {
+    const auto [in, out] = shapes_[k / rows_.size()];
+    return fmt::format("{}x{}->{}", rows_[k % rows_.size()], in, out);
+  }
+  const Conv2dShape& c = convs_[k - linear];
+  return fmt::format("conv {}x{}x{}x{} k{} s{} p{}->{}", c.n, c.cin, c.h, c.w, c.k, c.stride, c.pad, c.cout);
 }
 
 void ShapeRateRounds::measure_round() {
@@ -144,29 +163,21 @@ void ShapeRateRounds::measure_round() {
   // at 70% of the usual single-core speed; within another, one shape measured at 73 and the next at 141
   // GFLOP/s alone).
   run_devices(1, {}, [&](Communicator&) {
-    for (auto [in, out] : shapes_)
-      for (int64_t rows : rows_)
-        alone_.push_back(measure_layer_times(
-            rows, in, out, 0, [] {}, reuse_bytes_));
+    for (size_t k = 0; k < calls(); ++k) alone_.push_back(measure_call(k, [] {}));
   });
   if (devices_ >= 2) {
     run_devices(devices_, {}, [&](Communicator& comm) {
-      size_t k = 0;
-      for (auto [in, out] : shapes_)
-        for (int64_t rows : rows_) {
-          if (!in_turns_[k++]) continue;
-          TakeTurns turns(comm);
-          PassTimes t = measure_layer_times(
-              rows, in, out, 0, [&] { turns.before_call(); }, reuse_bytes_);
-          turns.finish(3 * (1 + static_cast<int64_t>(t.pass[0].size())));  // warm-up + timed, per pass
-          turns_[comm.rank()].push_back(std::move(t));
-        }
+      for (size_t k = 0; k < calls(); ++k) {
+        if (!in_turns_[k]) continue;
+        TakeTurns turns(comm);
+        PassTimes t = measure_call(k, [&] { turns.before_call(); });
+        turns.finish(3 * (1 + static_cast<int64_t>(t.pass[0].size())));  // warm-up + timed, per pass
+        turns_[comm.rank()].push_back(std::move(t));
+      }
     });
     run_devices(devices_, {}, [&](Communicator& comm) {
-      for (auto [in, out] : shapes_)
-        for (int64_t rows : rows_)
-          each_[comm.rank()].push_back(measure_layer_times(
-              rows, in, out, 0, [&] { comm.barrier(); }, reuse_bytes_));
+      for (size_t k = 0; k < calls(); ++k)
+        each_[comm.rank()].push_back(measure_call(k, [&] { comm.barrier(); }));
     });
   }
   ++rounds_;
@@ -176,39 +187,45 @@ ShapeRates ShapeRateRounds::result() const {
   PX_CHECK(rounds_ >= 1, "shape rates of no rounds");
   const bool together = devices_ >= 2;
   ShapeRates result;
-  const size_t per_round = shapes_.size() * rows_.size();
-  result.measurements    = (together ? 2 : 1) * per_round + turns_per_round_;
-  size_t k = 0, t = 0;  // t: the call's index among those measured in turns
-  for (auto [in, out] : shapes_)
-    for (int64_t rows : rows_) {
-      ShapeRatePoint p;
-      p.rows = static_cast<double>(rows), p.in = static_cast<double>(in), p.out = static_cast<double>(out);
-      const bool matters    = 2.0 * rows * in * out >= 5e7;
-      auto median_of_rounds = [&](auto&& round_rates, const char* how, size_t index, size_t count) {
-        std::vector<RowRatePoint> v;
-        for (int r = 0; r < rounds_; ++r) v.push_back(round_rates(r * count + index));
-        const double spread = round_spread(v);
-        if (spread > 0.25 && matters)
-          result.unsteady.push_back(fmt::format("{}x{}->{} {} {:.0f}%", rows, in, out, how, 100 * spread));
-        return median_rates(v);
-      };
-      p.alone = median_of_rounds([&](size_t i) { return rates_of(alone_[i]); }, "alone", k, per_round);
-      if (together)
-        p.together =
-            median_of_rounds([&](size_t i) { return lockstep_of(each_, i); }, "at once", k, per_round);
-      if (in_turns_[k])
-        p.turns = median_of_rounds([&](size_t i) { return pooled_rates(turns_, i); }, "in turns", t++,
-                                   turns_per_round_);
-      ++k;
-      result.points.push_back(p);
+  const size_t per_round = calls(), linear = shapes_.size() * rows_.size();
+  result.measurements = (together ? 2 : 1) * per_round + turns_per_round_;
+  size_t t            = 0;  // the call's index among those measured in turns
+  for (size_t k = 0; k < per_round; ++k) {
+    const bool matters    = alone_[k].flops >= 5e7;
+    auto median_of_rounds = [&](auto&& round_rates, const char* how, size_t index, size_t count) {
+      std::vector<RowRatePoint> v;
+      for (int r = 0; r < rounds_; ++r) v.push_back(round_rates(r * count + index));
+      const double spread = round_spread(v);
+      if (spread > 0.25 && matters)
+        result.unsteady.push_back(fmt::format("{} {} {:.0f}%", call_name(k), how, 100 * spread));
+      return median_rates(v);
+    };
+    RowRatePoint alone =
+        median_of_rounds([&](size_t i) { return rates_of(alone_[i]); }, "alone", k, per_round);
+    RowRatePoint at_once, in_turns;
+    if (together)
+      at_once = median_of_rounds([&](size_t i) { return lockstep_of(each_, i); }, "at once", k, per_round);
+    if (in_turns_[k])
+      in_turns = median_of_rounds([&](size_t i) { return pooled_rates(turns_, i); }, "in turns", t++,
+                                  turns_per_round_);
+    if (k >= linear) {
+      result.convs.push_back({convs_[k - linear], alone, at_once, in_turns});
+      continue;
     }
+    const auto [in, out] = shapes_[k / rows_.size()];
+    ShapeRatePoint p;
+    p.rows = static_cast<double>(rows_[k % rows_.size()]), p.in = static_cast<double>(in);
+    p.out = static_cast<double>(out), p.alone = alone, p.together = at_once, p.turns = in_turns;
+    result.points.push_back(p);
+  }
   return result;
 }
 
 ShapeRates measure_shape_rates(const std::vector<std::pair<int64_t, int64_t>>& shapes,
-                               const std::vector<int64_t>& rows, int rounds, int devices) {
+                               const std::vector<int64_t>& rows, int rounds, int devices,
+                               const std::vector<Conv2dShape>& convs) {
   PX_CHECK(rounds >= 1, "measure_shape_rates: {} rounds", rounds);
-  ShapeRateRounds m(shapes, rows, devices);
+  ShapeRateRounds m(shapes, rows, devices, nullptr, 0, convs);
   for (int r = 0; r < rounds; ++r) m.measure_round();
   return m.result();
 }
@@ -318,7 +335,10 @@ RunCalibration::RunCalibration(const LinearCalls& calls, int devices)
                        turn_shapes.end() &&
                    std::find(turn_rows.begin(), turn_rows.end(), rows) != turn_rows.end();
           },
-          calls.reuse_bytes),
+          calls.reuse_bytes, calls.convs,
+          [turn_convs = calls.turn_convs](const Conv2dShape& c) {
+            return std::find(turn_convs.begin(), turn_convs.end(), c) != turn_convs.end();
+          }),
       devices_(devices) {}
 
 double RunCalibration::measure_round() {
@@ -335,6 +355,7 @@ HardwareProfile RunCalibration::profile(HardwareProfile hw, bool link, const std
                                         std::string& unsteady) const {
   const ShapeRates rates = shapes_.result();
   hw.shape_rates         = rates.points;
+  hw.conv_rates          = rates.convs;
   hw.memory_bandwidth    = median_value(bandwidth_alone_);
   if (!bandwidth_together_.empty()) hw.memory_bandwidth_concurrent = median_value(bandwidth_together_);
   hw.devices_per_node = std::max(hw.devices_per_node, devices_);

@@ -36,6 +36,28 @@ add_test(NAME cli.calibrate.bad_rounds
          COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 2 "--rounds 0: must be between 1 and 99"
                  $<TARGET_FILE:paraxis> calibrate --rounds 0 -o ${PX_MODEL_DIR}/never.json)
 
+# `paraxis calibrate --model cnn|alexnet` measures a CNN's convolution calls: bad flags exit 2 before ~90 s of
+# measuring.
+add_test(NAME cli.calibrate.model_must_be_a_cnn
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 2 "--model mlp: calibrate measures the convolutions of cnn or alexnet"
+                 $<TARGET_FILE:paraxis> calibrate --model mlp -o ${PX_MODEL_DIR}/never.json)
+add_test(NAME cli.calibrate.conv_samples_split_over_sp
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/expect_exit.sh 2 "--samples 3 with --sp 2: sp 2 does not divide the micro-batch of 3"
+                 $<TARGET_FILE:paraxis> calibrate --model cnn --samples 3 --sp 2 -o ${PX_MODEL_DIR}/never.json)
+# A CNN's prediction in its own run: its convolution calls measured beside the Linear ones.
+add_test(NAME cli.train.predict_cnn_calibrates_in_run
+         COMMAND $<TARGET_FILE:paraxis> train --model cnn --data synthetic --image 1,16,16 --batch 4 --steps 3
+                 --progress none --predict)
+set_tests_properties(cli.train.predict_cnn_calibrates_in_run PROPERTIES PASS_REGULAR_EXPRESSION
+  "calibrating for --predict \\(before training\\): the layout's Linear and convolution rates.*step time: measured [0-9.]+ ms \\(median\\), predicted [0-9.]+ ms")
+
+# From a profile without the CNN's convolution calls: priced by call size, and the notice names the command.
+add_test(NAME cli.train.predict_cnn_names_missing_conv_rates
+         COMMAND $<TARGET_FILE:paraxis> train --model cnn --data synthetic --image 1,16,16 --batch 4 --steps 2
+                 --progress none --predict --preset cpu-this-machine)
+set_tests_properties(cli.train.predict_cnn_names_missing_conv_rates PROPERTIES PASS_REGULAR_EXPRESSION
+  "notice: the profile has no measured rate for 2 of the run's 2 convolution calls.*paraxis calibrate --model cnn --image 1,16,16 --samples 4 -o FILE")
+
 # `paraxis train --predict`: by default the rates come from this run (one calibration round before training
 # and one after); with --preset they do not; --calibrate's rules exit 2 before anything trains.
 set(PX_TRAIN_SMALL --mlp-sizes 64,32,10 --batch 16 --steps 4 --devices 2 --progress none)
@@ -155,4 +177,4 @@ add_test(NAME cli.predict.bf16_needs_a_measured_rate
 add_test(NAME cli.train.predict_bf16_calibrates_in_run
          COMMAND $<TARGET_FILE:paraxis> train ${PX_TRAIN_SMALL} --predict --precision bf16)
 set_tests_properties(cli.train.predict_bf16_calibrates_in_run PROPERTIES PASS_REGULAR_EXPRESSION
-  "assumed: --precision bf16 on .*every matmul rate x [0-9.]+, the measured bf16 / fp32 .*Linear passes measured in this run at that precision")
+  "assumed: --precision bf16 on .*every matmul rate x [0-9.]+, the measured bf16 / fp32 .*Linear and convolution passes measured in this run at that precision")

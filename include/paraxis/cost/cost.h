@@ -66,6 +66,7 @@ struct BlockDesc {
   double rows_per_sample = 0;           // rows of each matmul call per sample (0: unknown; mlp 1, gpt seq)
   std::vector<int64_t> param_sizes;     // each parameter's elements, in Layer::params order (dp buckets)
   int64_t gemm_in = 0, gemm_out = 0;    // a Linear's in and out features (0: not a Linear)
+  std::optional<Conv2dShape> conv;      // a convolution's call on one sample (n = 1; cost/conv.h)
   double out_bytes_per_sample = 0;      // the activation handed to the next block (a pipeline send)
   int64_t params              = 0;      // parameter count (unsharded)
   bool tp_split               = false;  // flops, bytes and parameters divide by tp

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "paraxis/kernels/conv.h"
+
 namespace paraxis::cost {
 
 // One message size and its time, as calibrate measures it.
@@ -78,6 +80,14 @@ struct ShapeRatePoint {
   RowRatePoint turns;
 };
 
+// The same for one convolution call (kernels/conv.h; call.n: the samples of the call, the rows of its rates):
+// `paraxis calibrate --model cnn|alexnet` and the in-run calibration measure a CNN's own conv calls (and
+// under sp each member's window), because a convolution's rate depends on its whole shape, not its flops.
+struct ConvRatePoint {
+  Conv2dShape call;
+  RowRatePoint alone, together, turns;  // as ShapeRatePoint's
+};
+
 // How a GPU's GEMM library runs a matrix product (gemm.h): output tiles of tile_m × tile_n, one tile per
 // streaming multiprocessor at a time, at `achievable_flops` per device when every SM is busy (the measured
 // ceiling of a large, perfectly shaped matmul, not the datasheet peak). sms 0: no such model (CPU profiles).
@@ -119,6 +129,7 @@ struct HardwareProfile {
   // Skinny-call rates by rows (empty: none), one device alone and every device of the node at once.
   std::vector<RowRatePoint> row_rates, row_rates_concurrent;
   std::vector<ShapeRatePoint> shape_rates;  // by (in, out), then rows
+  std::vector<ConvRatePoint> conv_rates;    // by call, then samples (conv_rates.h: empty in older profiles)
   // Per device when every device of the node streams memory at once (0: memory_bandwidth).
   double memory_bandwidth_concurrent = 0;
   int devices_per_node               = 1;
@@ -133,6 +144,9 @@ struct HardwareProfile {
   static double row_rate_in(const std::vector<RowRatePoint>& table, PassKind kind, double rows);
   // From shape_rates for exactly this in × out (interpolated in log(rows), clamped); 0 when not measured.
   double shape_rate(PassKind kind, double rows, double in, double out, bool concurrent) const;
+  // From conv_rates for exactly this call but its samples (interpolated in log(call.n), clamped); 0 when not
+  // measured.
+  double conv_rate(PassKind kind, const Conv2dShape& call, bool concurrent) const;
   // Whether any shape rate was measured in turns, and this profile with those in place of the rates alone
   // (what predict_step uses for a multi-device layout's devices computing while the others wait).
   bool has_turn_rates() const;

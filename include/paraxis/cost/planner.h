@@ -122,6 +122,9 @@ struct LinearCalls {
   // devices. A working set that fits the cache keeps the weights there from one call to the next, so the
   // rates are measured that way (measure_layer_times).
   double reuse_bytes = 0;
+  // The convolutions' calls (each conv block's on one device's micro-batch; under sp every member's window),
+  // and those a pipeline's devices make while the others wait.
+  std::vector<Conv2dShape> convs, turn_convs;
   void merge(const LinearCalls& more);  // the union (several layouts' calls); the largest reuse_bytes
 };
 LinearCalls linear_calls(const ModelDesc& model, const Layout& layout, int64_t global_batch);

@@ -27,6 +27,7 @@ struct Conv2dShape {
   int64_t stride = 1, pad = 0;           // same on both axes; zero padding on every side
   int64_t oh() const { return (h + 2 * pad - k) / stride + 1; }
   int64_t ow() const { return (w + 2 * pad - k) / stride + 1; }
+  bool operator==(const Conv2dShape&) const = default;
 };
 
 struct Pool2dShape {

@@ -15,6 +15,7 @@
 
 namespace paraxis::measure {
 
+using cost::ConvRatePoint;
 using cost::HardwareProfile;
 using cost::LinearCalls;
 using cost::LinkProfile;
@@ -43,6 +44,13 @@ int calls_for(double flops);
 PassTimes measure_layer_times(
     int64_t rows, int64_t in, int64_t out, int reps = 0, const std::function<void()>& sync = [] {},
     double reuse_bytes = 0);
+
+// The same for a convolution call (kernels/conv.h): forward, input gradient (backward data) and weight
+// gradient, each on its own buffer sets spanning `reuse_bytes`; rows = s.n, flops = conv_call_flops(s).
+PassTimes measure_conv_times(
+    const Conv2dShape& s, int reps = 0, const std::function<void()>& sync = [] {}, double reuse_bytes = 0);
+// 2 · N · Cout · OH · OW · Cin · K²: the multiply-adds of one pass of the call, counted twice.
+double conv_call_flops(const Conv2dShape& s);
 
 // How many buffer sets of `set_bytes` (a Linear's buffers of all three passes) measure_layer_times cycles to span `reuse_bytes` (0: the
 // cache flush): at least 1 (2 when flushing), at most 32.
@@ -78,7 +86,8 @@ std::vector<std::pair<int64_t, int64_t>> mlp_linear_shapes(const std::vector<int
 
 struct ShapeRates {
   std::vector<ShapeRatePoint> points;  // shape-major, rows-minor
-  // "ROWSxIN->OUT alone|in turns|at once NN%" for each measurement whose rounds disagreed by more than 25%
+  std::vector<ConvRatePoint> convs;    // the convolution calls, in the order asked
+  // "ROWSxIN->OUT alone|in turns|at once NN%" (a convolution: "conv NxCINxHxW kK sS pP->COUT ...") for each measurement whose rounds disagreed by more than 25%
   // (calls of at least 50 Mflop only: smaller ones swing widely and cost nothing).
   std::vector<std::string> unsteady;
   size_t measurements = 0;  // how many (shape, rows, alone | in turns | at once) figures were taken
@@ -90,10 +99,13 @@ class ShapeRateRounds {
  public:
   // `in_turns(in, out, rows)`: which calls are also measured with the devices taking turns (null: every
   // call). Only pipelines use those rates, and they take as long as the other two measurements together.
-  using TurnsFilter = std::function<bool(int64_t in, int64_t out, int64_t rows)>;
+  // `conv_in_turns(call)`: the same for the convolution calls `convs` (null: every call).
+  using TurnsFilter     = std::function<bool(int64_t in, int64_t out, int64_t rows)>;
+  using ConvTurnsFilter = std::function<bool(const Conv2dShape& call)>;
   ShapeRateRounds(std::vector<std::pair<int64_t, int64_t>> shapes, std::vector<int64_t> rows, int devices,
-                  const TurnsFilter& in_turns = nullptr, double reuse_bytes = 0);
-  // Every shape on every rows: alone (one device), then with devices ≥ 2 the devices taking turns (one call
+                  const TurnsFilter& in_turns = nullptr, double reuse_bytes = 0,
+                  std::vector<Conv2dShape> convs = {}, const ConvTurnsFilter& conv_in_turns = nullptr);
+  // Every shape on every rows, then every convolution call: alone (one device), then with devices ≥ 2 the devices taking turns (one call
   // each while the others wait; the rates of every device's calls pooled; the calls `in_turns` selects) and
   // all at once in lockstep.
   void measure_round();
@@ -103,20 +115,27 @@ class ShapeRateRounds {
  private:
   std::vector<std::pair<int64_t, int64_t>> shapes_;
   std::vector<int64_t> rows_;
+  std::vector<Conv2dShape> convs_;
   int devices_ = 1, rounds_ = 0;
   double reuse_bytes_ = 0;                     // measure_layer_times' reuse distance (0: flush the cache)
-  std::vector<PassTimes> alone_;               // round-major, then shapes, then rows
+  std::vector<PassTimes> alone_;               // round-major, then shapes, then rows, then convs
   std::vector<std::vector<PassTimes>> each_;   // at once: [device][the same order]
   std::vector<std::vector<PassTimes>> turns_;  // in turns: [device][the same order, the selected calls]
-  std::vector<bool> in_turns_;                 // per shape and rows: measured in turns
+  std::vector<bool> in_turns_;                 // per call (shape and rows, or conv): measured in turns
   size_t turns_per_round_ = 0;
+  size_t calls() const { return shapes_.size() * rows_.size() + convs_.size(); }
+  // The k-th call (a Linear shape on some rows, then the convolutions): measured, and named for notices.
+  PassTimes measure_call(size_t k, const std::function<void()>& sync) const;
+  std::string call_name(size_t k) const;
 };
 
-// Every shape on every rows: alone (one device pinned to its core, as `paraxis train` runs one) and, when
-// devices ≥ 2, on `devices` devices taking turns and at once in lockstep (per call the slowest device).
-// `rounds` rounds that alternate alone and at once; each rate is the median over them.
+// Every shape on every rows and every convolution call: alone (one device pinned to its core, as `paraxis
+// train` runs one) and, when devices ≥ 2, on `devices` devices taking turns and at once in lockstep (per
+// call the slowest device). `rounds` rounds that alternate alone and at once; each rate is the median over
+// them.
 ShapeRates measure_shape_rates(const std::vector<std::pair<int64_t, int64_t>>& shapes,
-                               const std::vector<int64_t>& rows, int rounds, int devices);
+                               const std::vector<int64_t>& rows, int rounds, int devices,
+                               const std::vector<Conv2dShape>& convs = {});
 
 // Memory bandwidth of the optimizer's access pattern (an in-place momentum update streaming 3 × 64 MiB, from
 // memory), counted as reads + writes: alone, and (devices ≥ 2) the median over `rounds` of the lockstep
@@ -134,7 +153,7 @@ LinkProfile measure_threads_link(
 
 // The rates a prediction uses, measured in the run it predicts (`paraxis demo`, `paraxis train --predict`),
 // in rounds the caller spaces out over the run (before each round of the demo's layouts; before and after a
-// training): each round the Linear calls' rates alone and with `devices` devices at once (ShapeRateRounds)
+// training): each round the Linear and convolution calls' rates alone and with `devices` devices at once (ShapeRateRounds)
 // and the memory bandwidth; profile() takes each figure's median over the rounds. Rates and training steps
 // then sample the same stretch of this shared host's drift: a calibration taken minutes before a demo once
 // ran entirely in a fast phase and put every layout 10–28% fast.
@@ -143,7 +162,7 @@ class RunCalibration {
   RunCalibration(const LinearCalls& calls, int devices);
   double measure_round();  // one round; returns its seconds
   int rounds() const { return shapes_.rounds(); }
-  // `hw` with the measured Linear rates and bandwidths, the runtime's fixed costs (kernel call, action, step:
+  // `hw` with the measured Linear and convolution rates and bandwidths, the runtime's fixed costs (kernel call, action, step:
   // measure/fixed_costs.h, each tiny step's median over the rounds) and, when `link`, the threads backend's
   // link between 2 devices measured now (`how` names the command in the link's source). `unsteady` gets a notice when
   // rounds disagreed by more than 25% ("" otherwise).

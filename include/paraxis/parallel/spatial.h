@@ -18,9 +18,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "paraxis/kernels/conv.h"
 #include "paraxis/nn/model.h"
 
 namespace paraxis {
@@ -111,5 +113,10 @@ struct BlockSplit {
   std::string block, kind, split, per_device;
 };
 std::vector<BlockSplit> spatial_layout(const ModelSpec& spec, int sp, int64_t batch, SpFc fc = SpFc::kBatch);
+
+// The convolution a block's passes run on input `in` (kernels/conv.h): a Conv2d's own call, a SpatialConv2d's
+// window (its rows with the halo, padding explicit); none for any other block. The cost model prices each
+// conv block at the measured rate of this call (cost/conv.h).
+std::optional<Conv2dShape> conv_call(const Layer& block, const Shape& in);
 
 }  // namespace paraxis

@@ -25,9 +25,9 @@ class SpatialConv2d : public Layer {
   void collect_params(std::vector<Param*>& out) override { conv_->collect_params(out); }
   void init(uint64_t seed) override { conv_->init(seed); }
   const HaloExchange& halo() const { return halo_; }
+  Conv2dShape window_shape(const Shape& in) const;  // the local window, padding explicit (pad 0)
 
  private:
-  Conv2dShape window_shape(const Shape& in) const;  // the local window, padding explicit (pad 0)
   RowRange interior_rows(const Conv2dShape& s) const;
   void conv_rows(Tensor& y, const Tensor& win, RowRange rows, const Conv2dShape& s) const;
   void backward_rows(Tensor& dwin, const Tensor& dy, RowRange rows, const Conv2dShape& s) const;
