@@ -191,8 +191,8 @@ void backward_block(const HeadIo& io, const Head& h, BwdScratch& w, int64_t i0, 
   gemm_acc(dqkv + h.c, ld, dp, 1, kBlock, q, h.hd, n, h.hd, rows);  // dK += dSᵀ Q
 }
 
-// Kᵀ (scaled) and Vᵀ into scratch, D = rowsum(dO ∘ O) (in vector lanes: a serial sum waits on each add), and
-// the head's dQ, dK, dV cleared in place for the blocks to accumulate into.
+// Q, K, dO rows and Kᵀ (scaled), Vᵀ into scratch, D = rowsum(dO ∘ O) (in vector lanes: a serial sum waits on
+// each add), and the head's dQ, dK, dV cleared in place for the blocks to accumulate into.
 void backward_prepare(const HeadIo& io, const float* out, const Head& h, BwdScratch& w) {
   gather_rows(w.q.data(), io.qkv, 3 * h.c, h.t, h.hd);
   gather_rows(w.k.data(), io.qkv + h.c, 3 * h.c, h.t, h.hd);
