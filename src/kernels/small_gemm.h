@@ -32,13 +32,14 @@ inline void keep_in_register(v16& v) {
 #endif
 }
 
-// R rows × NV·16 columns of C, accumulated over k in registers.
-template <int R, int NV>
+// R rows × NV·16 columns of C, accumulated over k in registers; Set: C = A·B (C not read, so the caller
+// need not clear it) instead of C += A·B.
+template <int R, int NV, bool Set>
 inline void tile(float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
                  int64_t ldb, int64_t k) {
   v16 acc[R][NV];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < NV; ++v) acc[r][v] = load(c + r * ldc + 16 * v);
+    for (int v = 0; v < NV; ++v) acc[r][v] = Set ? v16{} : load(c + r * ldc + 16 * v);
   for (int64_t p = 0; p < k; ++p) {
     v16 bv[NV];
     for (int v = 0; v < NV; ++v) {
@@ -55,12 +56,14 @@ inline void tile(float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_
 }
 
 // R rows of C, all n columns.
-template <int R>
+template <int R, bool Set>
 inline void rows(float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
                  int64_t ldb, int64_t n, int64_t k) {
   int64_t j = 0;
-  for (; j + 64 <= n; j += 64) tile<R, 4>(c + j, ldc, a, a_rs, a_cs, b + j, ldb, k);
-  for (; j + 16 <= n; j += 16) tile<R, 1>(c + j, ldc, a, a_rs, a_cs, b + j, ldb, k);
+  for (; j + 64 <= n; j += 64) tile<R, 4, Set>(c + j, ldc, a, a_rs, a_cs, b + j, ldb, k);
+  for (; j + 16 <= n; j += 16) tile<R, 1, Set>(c + j, ldc, a, a_rs, a_cs, b + j, ldb, k);
+  if (Set && j < n)
+    for (int r = 0; r < R; ++r) std::memset(c + r * ldc + j, 0, sizeof(float) * (n - j));
   for (int r = 0; r < R; ++r)
     for (int64_t p = 0; p < k; ++p) {
       float ar = a[r * a_rs + p * a_cs];
@@ -68,12 +71,24 @@ inline void rows(float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_
     }
 }
 
-// C (m×n, ldc) += A (m×k; A(i, p) = a[i*a_rs + p*a_cs]) · B (k×n, ldb).
+template <bool Set>
+inline void gemm(float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
+                 int64_t ldb, int64_t m, int64_t n, int64_t k) {
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) rows<4, Set>(c + i * ldc, ldc, a + i * a_rs, a_rs, a_cs, b, ldb, n, k);
+  for (; i < m; ++i) rows<1, Set>(c + i * ldc, ldc, a + i * a_rs, a_rs, a_cs, b, ldb, n, k);
+}
+
+// C (m×n, ldc) += A (m×k; A(i, p) = a[i*a_rs + p*a_cs]) · B (k×n, ldb). B and C may be strided views (a
+// head's columns inside a wider row): only their leading dimensions are read.
 inline void gemm_acc(float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
                      int64_t ldb, int64_t m, int64_t n, int64_t k) {
-  int64_t i = 0;
-  for (; i + 4 <= m; i += 4) rows<4>(c + i * ldc, ldc, a + i * a_rs, a_rs, a_cs, b, ldb, n, k);
-  for (; i < m; ++i) rows<1>(c + i * ldc, ldc, a + i * a_rs, a_rs, a_cs, b, ldb, n, k);
+  gemm<false>(c, ldc, a, a_rs, a_cs, b, ldb, m, n, k);
+}
+// C (m×n, ldc) = A · B: C's previous contents are neither read nor need clearing.
+inline void gemm_set(float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
+                     int64_t ldb, int64_t m, int64_t n, int64_t k) {
+  gemm<true>(c, ldc, a, a_rs, a_cs, b, ldb, m, n, k);
 }
 
 }  // namespace paraxis::small_gemm

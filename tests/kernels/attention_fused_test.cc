@@ -1,6 +1,6 @@
 // The fused attention kernels (flash-attention blocks, online softmax, logsumexp kept) against the naive
 // reference run in float64: output, logsumexp and dqkv (dq, dk, dv), causal and not, on sizes that are not
-// multiples of the 64-row block (T = 1, 7, 63, 65, 130), one head and several.
+// multiples of the 64-row block (T = 1, 7, 63, 65, 130), one head and several; outputs start as NaN.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -37,9 +37,12 @@ Result reference(const std::vector<float>& qkv, const std::vector<float>& dout, 
   return r;
 }
 
+// The outputs start as NaN: the kernels must write every element (dqkv is accumulated in place, so it must
+// clear it first), not rely on the caller's zeros.
 Result fused(const std::vector<float>& qkv, const std::vector<float>& dout, const Case& s) {
   const int64_t n = s.b * s.t * s.c;
-  std::vector<float> out(n), lse(s.b * s.nh * s.t), dqkv(3 * n);
+  const float nan = std::nanf("");
+  std::vector<float> out(n, nan), lse(s.b * s.nh * s.t, nan), dqkv(3 * n, nan);
   attention_forward(out.data(), lse.data(), qkv.data(), s.b, s.t, s.c, s.nh, s.causal);
   attention_backward(dqkv.data(), dout.data(), qkv.data(), out.data(), lse.data(), s.b, s.t, s.c, s.nh,
                      s.causal);
