@@ -2,14 +2,13 @@
 // Linear's.
 #include <chrono>
 
+#include "measure/timed_calls.h"
 #include "paraxis/core/tensor.h"
 #include "paraxis/kernels/conv.h"
 #include "paraxis/measure/measure.h"
 
 namespace paraxis::measure {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // One set of a convolution's buffers, the engine's own (64-byte aligned) tensors: x (N, Cin, H, W), w, bias,
 // y and dy (N, Cout, OH, OW), dx, dw, db.
@@ -43,19 +42,7 @@ PassTimes measure_conv_times(const Conv2dShape& s, int reps, const std::function
   std::vector<ConvBuffers> buf;
   for (int i = 0; i < sets; ++i) buf.emplace_back(s);
   int next  = 0;
-  auto time = [&](auto&& f) {
-    sync();
-    f(buf[0]);  // warm-up: primitive creation
-    std::vector<double> t;
-    for (int i = 0; i < reps; ++i) {
-      ConvBuffers& b = buf[++next % sets];
-      sync();
-      const auto t0 = Clock::now();
-      f(b);
-      t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-    }
-    return t;
-  };
+  auto time = [&](auto&& f) { return timed_calls(buf, next, reps, sync, f); };
   PassTimes p;
   p.rows  = static_cast<double>(s.n);
   p.flops = flops;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "measure/timed_calls.h"
 #include "paraxis/comm/launch.h"
 #include "paraxis/core/error.h"
 #include "paraxis/core/tensor.h"
@@ -82,19 +83,7 @@ PassTimes measure_layer_times(int64_t rows, int64_t in, int64_t out, int reps,
   std::vector<LayerBuffers> buf;
   for (int i = 0; i < sets; ++i) buf.emplace_back(rows, in, out);
   int next  = 0;
-  auto time = [&](auto&& f) {
-    sync();
-    f(buf[0]);  // warm-up: primitive creation
-    std::vector<double> t;
-    for (int i = 0; i < reps; ++i) {
-      LayerBuffers& b = buf[++next % sets];
-      sync();
-      auto t0 = Clock::now();
-      f(b);
-      t.push_back(seconds_since(t0));
-    }
-    return t;
-  };
+  auto time = [&](auto&& f) { return timed_calls(buf, next, reps, sync, f); };
   PassTimes p;
   p.rows    = static_cast<double>(rows);
   p.flops   = 2.0 * rows * in * out;
