@@ -5,6 +5,7 @@
 //   paraxis describe --model gpt --vocab 256 --context 64 --width 128 --heads 4 --layers 2 --batch 8
 //   paraxis describe --model gpt-175b --batch 1       # a GPT by size: the cost model's symbolic description
 #include <fmt/format.h>
+#include <cstring>
 
 #include "cli/command.h"
 #include "cli/model_flags.h"
@@ -40,6 +41,22 @@ void print_spatial_layout(const ModelSpec& spec, int sp, int64_t batch, SpFc fc)
     fmt::print("{:<16} {:<16} {:<30} {}\n", row.block, row.kind, row.split, row.per_device);
 }
 
+// The widths of the block table's text columns: the longest name, kind and output shape (at least the header's).
+struct BlockColumns {
+  size_t name = 12, kind = 10, output = 18;
+};
+
+BlockColumns block_columns(const Model& model, Shape shape) {
+  BlockColumns w;
+  for (const auto& block : model.blocks) {
+    shape    = block->output_shape(shape);
+    w.name   = std::max(w.name, block->name().size());
+    w.kind   = std::max(w.kind, std::strlen(block->kind()));
+    w.output = std::max(w.output, shape_str(shape).size());
+  }
+  return w;
+}
+
 int run_describe(const ModelSpec& spec, int64_t batch, int sp, SpFc fc) {
   validate_model_spec(spec);
   if (sp == 1) validate_spatial(spec, 1, 1, 1, fc);  // --sp-fc model without --sp > 1
@@ -59,20 +76,25 @@ int run_describe(const ModelSpec& spec, int64_t batch, int sp, SpFc fc) {
   }
   fmt::print("{:<32} {:<16} {:>12}   ({}B as float32)\n\n", "total", "", total, si(total * 4.0));
 
-  fmt::print("{:<12} {:<10} {:<18} {:>10} {:>10} {:>10} {:>12}\n", "block", "kind", "output", "forward",
-             "bwd-input", "bwd-weight", "activations");
+  const BlockColumns w = block_columns(*model, in);
+  const auto row       = [&w](const std::string& name, const std::string& kind, const std::string& out,
+                        const std::string& f, const std::string& bi, const std::string& bw,
+                        const std::string& a) {
+    fmt::print("{:<{}} {:<{}} {:<{}} {:>10} {:>10} {:>10} {:>12}\n", name, w.name, kind, w.kind, out,
+                     w.output, f, bi, bw, a);
+  };
+  row("block", "kind", "output", "forward", "bwd-input", "bwd-weight", "activations");
   Cost sum;
   Shape shape = in;
   for (const auto& block : model->blocks) {
     Cost c = block->cost(shape);
     shape  = block->output_shape(shape);
     sum += c;
-    fmt::print("{:<12} {:<10} {:<18} {:>10} {:>10} {:>10} {:>12}\n", block->name(), block->kind(),
-               shape_str(shape), si(c.fwd_flops), si(c.bwd_input_flops), si(c.bwd_weight_flops),
-               si(c.activation_bytes) + "B");
+    row(block->name(), block->kind(), shape_str(shape), si(c.fwd_flops), si(c.bwd_input_flops),
+        si(c.bwd_weight_flops), si(c.activation_bytes) + "B");
   }
-  fmt::print("{:<12} {:<10} {:<18} {:>10} {:>10} {:>10} {:>12}\n", "total", "", "", si(sum.fwd_flops),
-             si(sum.bwd_input_flops), si(sum.bwd_weight_flops), si(sum.activation_bytes) + "B");
+  row("total", "", "", si(sum.fwd_flops), si(sum.bwd_input_flops), si(sum.bwd_weight_flops),
+      si(sum.activation_bytes) + "B");
   fmt::print("\nflops per training step (forward + backward) at batch {}: {}\n", batch,
              si(sum.fwd_flops + sum.bwd_input_flops + sum.bwd_weight_flops));
   if (sp > 1) print_spatial_layout(spec, sp, batch, fc);

@@ -112,7 +112,10 @@ TEST(SpatialEquivalence, BadLayoutsAreUserErrors) {
   cfg.grid = Grid{1, 1, 1, 3};
   EXPECT_NE(message(ModelSpec::cnn(), 8).find("--sp 3 does not divide the 8 samples"), std::string::npos);
   cfg.grid = Grid{1, 1, 1, 8};
-  EXPECT_NE(message(ModelSpec::cnn(), 16).find("gets 7 rows, fewer than the 8 devices"), std::string::npos);
+  EXPECT_NE(message(ModelSpec::cnn(), 16)
+                .find("gets 7 rows, fewer than the 8 devices that split them (each needs at least one row); "
+                      "use --sp 7 or fewer, or a taller image, e.g. --image 1,32,28"),
+            std::string::npos);
   cfg.grid = Grid{1, 1, 1, 2};
   EXPECT_NE(message(ModelSpec::mlp({4, 8, 2}), 8).find("has no convolutional side"), std::string::npos);
   cfg.grid = Grid{1, 2, 1, 2};
@@ -130,9 +133,15 @@ TEST(SpatialEquivalence, BadLayoutsAreUserErrors) {
   EXPECT_EQ(message(ModelSpec::cnn(), 7), "no error");  // the whole micro-batch on every member
   ModelSpec small = ModelSpec::alexnet();
   small.image     = {3, 63, 63};  // the adaptive pooling gets 1 row
-  EXPECT_NE(
-      message(small, 8).find("block avgpool (adaptive_avgpool2d) gets 1 rows, fewer than the 2 devices"),
-      std::string::npos);
+  EXPECT_NE(message(small, 8).find(
+                "block avgpool (adaptive_avgpool2d) gets 1 row, fewer than the 2 devices that "
+                "split them (each needs at least one row); use --sp 1 or fewer, or a taller image, "
+                "e.g. --image 3,95,63"),
+            std::string::npos);
+  small.image = {3, 95, 63};  // the suggestion holds
+  EXPECT_EQ(message(small, 8), "no error");
+  small.image = {3, 94, 63};  // and is the smallest
+  EXPECT_NE(message(small, 8).find("gets 1 row"), std::string::npos);
   ModelSpec alex = ModelSpec::alexnet();
   alex.dropout   = 0.5;
   EXPECT_NE(message(alex, 8).find("use --dropout 0 or --sp-fc batch"), std::string::npos);

@@ -64,7 +64,7 @@ add_test(NAME cli.train.sp_no_conv_side
          COMMAND ${PARAXIS_TP_EXPECT_EXIT} 2 "--sp 2 splits images along their height, but the model mlp"
                  $<TARGET_FILE:paraxis> train --devices 2 --sp 2 --mlp-sizes 784,64,10 --data synthetic --steps 1)
 add_test(NAME cli.train.sp_too_few_rows
-         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 2 "--sp 8: block flatten \\(flatten\\) gets 7 rows, fewer than the 8 devices.*use --sp 7 or fewer"
+         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 2 "--sp 8: block flatten \\(flatten\\) gets 7 rows, fewer than the 8 devices.*use --sp 7 or fewer, or a taller image, e.g. --image 1,32,28"
                  $<TARGET_FILE:paraxis> train --devices 8 --sp 8 --model cnn --data synthetic --steps 1 --batch 16)
 add_test(NAME cli.train.sp_batch_not_divisible
          COMMAND ${PARAXIS_TP_EXPECT_EXIT} 2 "--sp 3 does not divide the 16 samples of a micro-batch.*use --batch 18"

@@ -35,6 +35,16 @@ int layout_block(const Model& m) {
   return -1;
 }
 
+// The smallest height from `in`'s up at which every block up to the layout change gets at least `sp` rows.
+int64_t smallest_height(const Model& m, int lay, Shape in, int sp) {
+  for (;; ++in[2]) {
+    Shape s = in;
+    int b   = 0;
+    for (; b <= lay && s[2] >= sp; ++b) s = m.blocks[b]->output_shape(s);
+    if (b > lay) return in[2];
+  }
+}
+
 // The layout change at block `blk` (input height h): to batch or whole, then flattened (at flatten) or
 // through the block itself.
 std::unique_ptr<Layer> layout_change(std::unique_ptr<Layer> blk, int64_t h, const SpInfo& sp) {
@@ -144,11 +154,14 @@ void validate_spatial(const ModelSpec& spec, int sp, int64_t microbatch_rows, in
   int64_t max_sp = s[2];
   for (int b = 0; b <= lay; ++b) {
     max_sp = std::min(max_sp, s[2]);
-    PX_USER_CHECK(
-        s[2] >= sp,
-        "--sp {}: block {} ({}) gets {} rows, fewer than the {} devices that split them (each needs "
-        "at least one row); use --sp {} or fewer, or a taller --image",
-        sp, m->blocks[b]->name(), m->blocks[b]->kind(), s[2], sp, s[2]);
+    if (s[2] < sp) {
+      const Shape in = m->input_shape(1);
+      PX_USER_CHECK(false,
+                    "--sp {}: block {} ({}) gets {} row{}, fewer than the {} devices that split them (each "
+                    "needs at least one row); use --sp {} or fewer, or a taller image, e.g. --image {},{},{}",
+                    sp, m->blocks[b]->name(), m->blocks[b]->kind(), s[2], s[2] == 1 ? "" : "s", sp, s[2],
+                    in[1], smallest_height(*m, lay, in, sp), in[3]);
+    }
     s = m->blocks[b]->output_shape(s);
   }
   if (fc == SpFc::kModel)
