@@ -39,8 +39,18 @@ void matmul_bias_dnnl(float* y, const float* x, const float* w, const float* b, 
 }
 }  // namespace
 
+bool linear_rounds_weights() {
+  return kernel_path() == KernelPath::kFast && matmul_precision() == Precision::kBf16;
+}
+
 void linear_forward(float* y, const float* x, const float* w, const float* b, int64_t n, int64_t in,
-                    int64_t out) {
+                    int64_t out, uint16_t* w_bf16) {
+  if (w_bf16 && linear_rounds_weights()) {
+    to_bf16(w_bf16, w, in * out);
+    if (n == 0) return;
+    if (b) return bf16::matmul_bias(y, x, w, b, n, in, out, w_bf16);
+    return bf16::matmul(y, x, w, n, out, in, false, true, 0.0f, 1, nullptr, w_bf16);
+  }
   if (b && n > 0 && kernel_path() == KernelPath::kFast)
     return matmul_precision() == Precision::kBf16 ? bf16::matmul_bias(y, x, w, b, n, in, out)
                                                   : matmul_bias_dnnl(y, x, w, b, n, in, out);
@@ -59,13 +69,16 @@ namespace {
 // 25–33 GFLOP/s against 90–104 for 4096 → 4096 (256 and 32 rows; 3072 and 1792 alike). Read transposed as
 // the left operand it runs at 90–100 GFLOP/s for every `in`; the reorder of the small (N, in) result costs
 // 1–2% of the call.
-void backward_input_transposed(float* dx, const float* dy, const float* w, int64_t n, int64_t in,
-                               int64_t out) {
+void backward_input_transposed(float* dx, const float* dy, const float* w, int64_t n, int64_t in, int64_t out,
+                               const uint16_t* w_bf16) {
   using namespace dnnl;
   using dt = memory::data_type;
   thread_local std::vector<float> scratch;
   if (scratch.size() < static_cast<size_t>(n * in)) scratch.resize(n * in);
-  matmul(scratch.data(), w, dy, in, n, out, /*trans_a=*/true, /*trans_b=*/true, 0.0f);
+  if (w_bf16)
+    bf16::matmul(scratch.data(), w, dy, in, n, out, true, true, 0.0f, 1, w_bf16, nullptr);
+  else
+    matmul(scratch.data(), w, dy, in, n, out, /*trans_a=*/true, /*trans_b=*/true, 0.0f);
   memory::desc src_md({in, n}, dt::f32, memory::dims{n, 1}), dst_md({in, n}, dt::f32, memory::dims{1, in});
   const std::string key = fmt::format("transpose,{},{}", in, n);
   auto& cache           = dnnl_util::cache<dnnl::reorder>();
@@ -79,11 +92,15 @@ void backward_input_transposed(float* dx, const float* dy, const float* w, int64
 }
 }  // namespace
 
-void linear_backward_input(float* dx, const float* dy, const float* w, int64_t n, int64_t in, int64_t out) {
+void linear_backward_input(float* dx, const float* dy, const float* w, int64_t n, int64_t in, int64_t out,
+                           const uint16_t* w_bf16) {
+  if (!linear_rounds_weights()) w_bf16 = nullptr;
   // Powers of two (where oneDNN packs w itself) stay on the direct call: 3–10% faster there.
   const bool power_of_two = (in & (in - 1)) == 0;
   if (kernel_path() == KernelPath::kFast && n > 0 && out > 0 && !power_of_two)
-    return backward_input_transposed(dx, dy, w, n, in, out);
+    return backward_input_transposed(dx, dy, w, n, in, out, w_bf16);
+  if (w_bf16 && n > 0 && out > 0)
+    return bf16::matmul(dx, dy, w, n, in, out, false, false, 0.0f, 1, nullptr, w_bf16);
   matmul(dx, dy, w, n, in, out, false, false, 0.0f);
 }
 

@@ -41,7 +41,7 @@ dnnl::matmul& primitive(const std::string& key, const dnnl::memory::desc& a, con
 }  // namespace
 
 void matmul(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k, bool trans_a,
-            bool trans_b, float beta, int64_t batch) {
+            bool trans_b, float beta, int64_t batch, const uint16_t* a16, const uint16_t* b16) {
   using dnnl::memory;
   memory::dims a_strides = trans_a ? memory::dims{m * k, 1, m} : memory::dims{m * k, k, 1};
   memory::dims b_strides = trans_b ? memory::dims{k * n, 1, k} : memory::dims{k * n, n, 1};
@@ -50,14 +50,15 @@ void matmul(float* c, const float* a, const float* b, int64_t m, int64_t n, int6
   const std::string key = fmt::format("bf16,{},{},{},{},{},{},{}", m, n, k, trans_a, trans_b, beta, batch);
   dnnl::matmul& p       = primitive(key, a_md, b_md, nullptr, c_md, beta);
   auto& eng             = dnnl_util::engine();
-  memory am(a_md, eng, rounded(a, batch * m * k, 0)), bm(b_md, eng, rounded(b, batch * k * n, 1));
+  memory am(a_md, eng, a16 ? const_cast<uint16_t*>(a16) : rounded(a, batch * m * k, 0));
+  memory bm(b_md, eng, b16 ? const_cast<uint16_t*>(b16) : rounded(b, batch * k * n, 1));
   memory cm(c_md, eng, c);
   p.execute(dnnl_util::stream(), {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
   dnnl_util::stream().wait();
 }
 
 void matmul_bias(float* y, const float* x, const float* w, const float* bias, int64_t n, int64_t in,
-                 int64_t out) {
+                 int64_t out, const uint16_t* w16) {
   using dnnl::memory;
   memory::desc x_md({n, in}, dt::bf16, memory::dims{in, 1});
   memory::desc w_md({in, out}, dt::bf16, memory::dims{1, in});  // (out, in) row-major read as its transpose
@@ -65,7 +66,8 @@ void matmul_bias(float* y, const float* x, const float* w, const float* bias, in
   memory::desc y_md({n, out}, dt::f32, memory::dims{out, 1});
   dnnl::matmul& p = primitive(fmt::format("bf16,bias,{},{},{}", n, in, out), x_md, w_md, &b_md, y_md, 0.0f);
   auto& eng       = dnnl_util::engine();
-  memory xm(x_md, eng, rounded(x, n * in, 0)), wm(w_md, eng, rounded(w, in * out, 1));
+  memory xm(x_md, eng, rounded(x, n * in, 0));
+  memory wm(w_md, eng, w16 ? const_cast<uint16_t*>(w16) : rounded(w, in * out, 1));
   memory bm(b_md, eng, const_cast<float*>(bias)), ym(y_md, eng, y);
   p.execute(dnnl_util::stream(),
             {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}});

@@ -29,6 +29,8 @@ double seconds_since(Clock::time_point t0) {
 // One set of a Linear pass's buffers. (rows, in) x, (in → out) w, …
 struct LayerBuffers {
   Tensor x, w, bias, y, dy, dx, dw, db;
+  std::vector<uint16_t>
+      w_bf16;  // bf16 runs: w as the forward rounds it, read by the input pass (as Linear does)
   LayerBuffers(int64_t rows, int64_t in, int64_t out)
       : x(Tensor::full({rows, in}, 0.5f)),
         w(Tensor::full({out, in}, 0.01f)),
@@ -37,7 +39,8 @@ struct LayerBuffers {
         dy(Tensor::full({rows, out}, 0.5f)),
         dx(Tensor::empty({rows, in})),
         dw(Tensor::zeros({out, in})),
-        db(Tensor::zeros({out})) {}
+        db(Tensor::zeros({out})),
+        w_bf16(linear_rounds_weights() ? static_cast<size_t>(out * in) : 0) {}
 };
 
 // Every device's calls of the k-th measurement together (each[device][k]): the rates of the median call.
@@ -88,10 +91,11 @@ PassTimes measure_layer_times(int64_t rows, int64_t in, int64_t out, int reps,
   p.rows    = static_cast<double>(rows);
   p.flops   = 2.0 * rows * in * out;
   p.pass[0] = time([&](LayerBuffers& b) {
-    linear_forward(b.y.data(), b.x.data(), b.w.data(), b.bias.data(), rows, in, out);
+    linear_forward(b.y.data(), b.x.data(), b.w.data(), b.bias.data(), rows, in, out, b.w_bf16.data());
   });
-  p.pass[1] = time(
-      [&](LayerBuffers& b) { linear_backward_input(b.dx.data(), b.dy.data(), b.w.data(), rows, in, out); });
+  p.pass[1] = time([&](LayerBuffers& b) {
+    linear_backward_input(b.dx.data(), b.dy.data(), b.w.data(), rows, in, out, b.w_bf16.data());
+  });
   p.pass[2] = time([&](LayerBuffers& b) {
     linear_backward_weight(b.dw.data(), b.db.data(), b.dy.data(), b.x.data(), rows, in, out);
   });

@@ -29,6 +29,19 @@ void Linear::collect_params(std::vector<Param*>& out) {
   if (has_bias_) out.push_back(&bias_);
 }
 
+uint16_t* Linear::round_weight() {
+  rounded_from_ = nullptr;
+  if (!linear_rounds_weights()) return nullptr;
+  weight_bf16_.resize(static_cast<size_t>(in_ * out_));
+  rounded_from_ = weight_.value.data();
+  return weight_bf16_.data();
+}
+
+const uint16_t* Linear::rounded_weight() const {
+  const bool fresh = rounded_from_ && rounded_from_ == weight_.value.data() && linear_rounds_weights();
+  return fresh ? weight_bf16_.data() : nullptr;
+}
+
 Shape Linear::output_shape(const Shape& in) const {
   Shape s  = in;
   s.back() = out_;
@@ -41,7 +54,7 @@ Tensor Linear::forward(Ctx& ctx, const Tensor& x) {
   int64_t n = x.numel() / in_;
   Tensor y  = Tensor::empty(output_shape(x.shape()));
   linear_forward(y.data(), x.data(), weight_.value.data(), has_bias_ ? bias_.value.data() : nullptr, n, in_,
-                 out_);
+                 out_, round_weight());
   ctx.in_shape = x.shape();
   ctx.saved    = {x};
   if (!gelu_) return y;
@@ -62,10 +75,12 @@ Tensor Linear::backward_input(Ctx& ctx, const Tensor& dy) {
     gelu_backward_bias(du.data(), has_bias_ ? db.data() : nullptr, dy.data(), ctx.saved[1].data(),
                        dy.numel() / out_, out_);
     ctx.saved = {ctx.saved[0], du, db};  // the weight pass needs du, not dy
-    linear_backward_input(dx.data(), du.data(), weight_.value.data(), du.numel() / out_, in_, out_);
+    linear_backward_input(dx.data(), du.data(), weight_.value.data(), du.numel() / out_, in_, out_,
+                          rounded_weight());
     return dx;
   }
-  linear_backward_input(dx.data(), dy.data(), weight_.value.data(), dy.numel() / out_, in_, out_);
+  linear_backward_input(dx.data(), dy.data(), weight_.value.data(), dy.numel() / out_, in_, out_,
+                        rounded_weight());
   return dx;
 }
 

@@ -11,6 +11,7 @@
 #include "paraxis/kernels/linear.h"
 #include "paraxis/kernels/matmul.h"
 #include "paraxis/kernels/precision.h"
+#include "paraxis/nn/linear.h"
 #include "test_support/bf16.h"
 #include "test_support/user_error.h"
 
@@ -97,6 +98,57 @@ TEST(Bf16, LinearForwardWithBiasRoundsItsInputsNotItsBias) {
       for (int64_t p = 0; p < in; ++p) want += xr[i * in + p] * wr[j * in + p];
       ASSERT_NEAR(y[i * out + j], want, 2e-6 * in) << i << "," << j;
     }
+}
+
+// The forward rounds w into the caller's buffer and the input pass reads that buffer (not w): same results
+// as rounding at each call, on both input-pass routes (in a power of two, and not), with and without a bias.
+TEST(Bf16, LinearRoundsItsWeightOnceForTheForwardAndTheInputPass) {
+  MatmulPrecisionScope bf16(Precision::kBf16);
+  ASSERT_TRUE(linear_rounds_weights());
+  std::mt19937 g(8);
+  for (int64_t in : {int64_t{64}, int64_t{70}})
+    for (bool with_bias : {true, false}) {
+      const int64_t n = 5, out = 11;
+      auto x = uniform_floats(n * in, g), w = uniform_floats(out * in, g), bias = uniform_floats(out, g),
+           dy        = uniform_floats(n * out, g);
+      const float* b = with_bias ? bias.data() : nullptr;
+      std::vector<float> y0(n * out), y1(n * out), dx0(n * in), dx1(n * in), dx2(n * in);
+      std::vector<uint16_t> kept(out * in), want(out * in);
+      linear_forward(y0.data(), x.data(), w.data(), b, n, in, out);
+      linear_forward(y1.data(), x.data(), w.data(), b, n, in, out, kept.data());
+      to_bf16(want.data(), w.data(), out * in);
+      EXPECT_EQ(kept, want) << "in " << in;
+      EXPECT_EQ(y1, y0) << "in " << in << " bias " << with_bias;
+      linear_backward_input(dx0.data(), dy.data(), w.data(), n, in, out);
+      linear_backward_input(dx1.data(), dy.data(), w.data(), n, in, out, kept.data());
+      EXPECT_EQ(dx1, dx0) << "in " << in;
+      std::vector<float> other = uniform_floats(out * in, g);  // the pass reads the buffer, not w
+      to_bf16(kept.data(), other.data(), out * in);
+      linear_backward_input(dx2.data(), dy.data(), w.data(), n, in, out, kept.data());
+      linear_backward_input(dx0.data(), dy.data(), other.data(), n, in, out);
+      EXPECT_EQ(dx2, dx0) << "in " << in;
+    }
+}
+
+// The layer reuses its forward's rounding in backward_input, and never a rounding of other weight storage.
+TEST(Bf16, LinearLayerReusesItsForwardsRoundingOfItsOwnWeightOnly) {
+  MatmulPrecisionScope bf16(Precision::kBf16);
+  std::mt19937 g(9);
+  const int64_t n = 3, in = 24, out = 7;
+  Linear layer(in, out, "fc");
+  layer.init(1);
+  Ctx ctx;
+  const Tensor x  = Tensor::from_vector({n, in}, uniform_floats(n * in, g));
+  const Tensor dy = Tensor::from_vector({n, out}, uniform_floats(n * out, g));
+  (void)layer.forward(ctx, x);
+  std::vector<float> want(n * in);
+  linear_backward_input(want.data(), dy.data(), layer.weight().value.data(), n, in, out);
+  Tensor dx = layer.backward_input(ctx, dy);
+  EXPECT_EQ(std::vector<float>(dx.data(), dx.data() + dx.numel()), want);
+  layer.weight().value = Tensor::from_vector({out, in}, uniform_floats(out * in, g));  // new storage
+  linear_backward_input(want.data(), dy.data(), layer.weight().value.data(), n, in, out);
+  dx = layer.backward_input(ctx, dy);
+  EXPECT_EQ(std::vector<float>(dx.data(), dx.data() + dx.numel()), want);
 }
 
 TEST(Bf16, PrecisionNamesAreCheckedAsUserInput) {

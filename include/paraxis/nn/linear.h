@@ -50,6 +50,12 @@ class Linear : public Layer {
   Param weight_, bias_;
   bool defer_ = false;
   std::vector<std::pair<Tensor, Tensor>> pending_;  // (x (n, in), dy (n, out)) per deferred backward_weight
+  // --precision bf16: the weight as the last forward rounded it, read again by backward_input (the weights
+  // change only in the optimizer step, after every backward of a step; a recompute runs the forward again).
+  std::vector<uint16_t> weight_bf16_;
+  const float* rounded_from_ = nullptr;    // the weight storage weight_bf16_ was rounded from, or null
+  uint16_t* round_weight();                // the buffer to round into, or null in fp32
+  const uint16_t* rounded_weight() const;  // the last forward's rounding, or null
 };
 
 }  // namespace paraxis
