@@ -113,7 +113,7 @@ MemoryEstimate estimate_memory(const ModelDesc& model, const Layout& layout, int
     m.device          = rank;
     m.activations += stash[rank] + recompute_peak[rank];
     m.rebuilt   = recompute_peak[rank];
-    m.params    = params[rank] * e;
+    m.params    = params[rank] * (e + hw.weight_copy_bytes);
     m.grads     = params[rank] * 4.0;  // fp32 gradients, also when training in 16-bit (Megatron's main_grad)
     m.optimizer = params[rank] * state_per_param / (layout.zero1 ? layout.grad_group() : 1);
     m.workspace = std::max(2 * largest_output[rank], largest_flush[rank]);

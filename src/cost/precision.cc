@@ -59,9 +59,11 @@ PricedProfile fp32_profile_at_bf16(HardwareProfile hw) {
       "in the run), or use --precision fp32",
       hw.name);
   scale_matmul_rates(hw, hw.bf16_matmul_speedup);
+  hw.weight_copy_bytes = 2;
   return {hw, fmt::format("--precision bf16 on {}: every matmul rate x {:.2f}, the measured bf16 / fp32 "
                           "matmul speedup (bf16 inputs, fp32 accumulation); activations, gradients and "
-                          "optimizer state stay fp32",
+                          "optimizer state stay fp32; memory counts a 2-byte bf16 copy of every parameter "
+                          "(an upper bound: only the Linear weights keep one)",
                           hw.name, hw.bf16_matmul_speedup)};
 }
 

@@ -4,6 +4,7 @@
 #include "paraxis/core/error.h"
 #include "paraxis/cost/memory.h"
 #include "paraxis/cost/planner.h"
+#include "paraxis/cost/precision.h"
 #include "paraxis/nn/model.h"
 #include "paraxis/pipeline/dry_run.h"
 #include "paraxis/pipeline/generators.h"
@@ -31,6 +32,10 @@ TEST(Memory, ModelStateByHand) {
   EXPECT_DOUBLE_EQ(m.optimizer, 58 * 8);  // AdamW m and v in fp32
   l.optimizer = "sgd";
   EXPECT_DOUBLE_EQ(estimate_memory(d, l, 1, cuts, kOne, fp32_profile()).optimizer, 58 * 4);
+  // bf16 on a CPU: fp32 weights and the 2-byte rounded copy the matmuls read.
+  HardwareProfile cpu_bf16     = fp32_profile();
+  cpu_bf16.bf16_matmul_speedup = 1.5;
+  EXPECT_DOUBLE_EQ(estimate_memory(d, l, 1, cuts, kOne, at_precision(cpu_bf16, "bf16").hw).params, 58 * 6);
   // Mixed precision (bf16 preset): bf16 weights, fp32 gradients (Megatron-LM's main_grad), fp32 master + m + v:
   // 2 + 4 + 12 = 18 bytes per parameter (Korthikanti et al. 2022, Fig. 1).
   l.optimizer      = "adamw";

@@ -50,6 +50,9 @@ TEST(Precision, CpuProfileAtBf16ScalesEveryMatmulRateByTheMeasuredSpeedup) {
   EXPECT_DOUBLE_EQ(p.hw.shape_rates[0].turns.forward, 12e9);
   EXPECT_DOUBLE_EQ(p.hw.row_rates[0].backward_input, 75e9);
   EXPECT_EQ(p.hw.bytes_per_element, 4);  // activations and gradients stay fp32
+  EXPECT_EQ(p.hw.weight_copy_bytes, 2);  // each Linear's bf16 weight copy
+  EXPECT_EQ(at_precision(cpu, "fp32").hw.weight_copy_bytes, 0);
+  EXPECT_EQ(at_precision(hardware_preset("a100-80gb"), "bf16").hw.weight_copy_bytes, 0);
   EXPECT_DOUBLE_EQ(p.hw.memory_bandwidth, cpu.memory_bandwidth);
   EXPECT_NE(p.assumption.find("x 1.50"), std::string::npos) << p.assumption;
   // fp32 on a CPU profile: its own rates.

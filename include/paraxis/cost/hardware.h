@@ -103,6 +103,9 @@ struct HardwareProfile {
   std::string source;  // datasheet URL(s) or the calibration that measured it
   std::string dtype     = "fp32";
   int bytes_per_element = 4;  // training dtype (activations, gradients on the wire)
+  // Bytes per parameter of a rounded copy the matmuls read beside the fp32 weights: 2 under --precision bf16
+  // on a CPU profile (each Linear keeps its weight's bf16 rounding from the forward to the input pass), else 0.
+  int weight_copy_bytes = 0;
   double peak_flops     = 0;  // dense, per device, in `dtype`
   // Datasheet peaks by number format ("fp32", "tf32", "bf16", ...; GPU presets), which --precision reads
   // (cost/precision.h); empty on a calibrated CPU.
