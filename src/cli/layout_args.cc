@@ -12,6 +12,7 @@ std::string train_layout_flags(const cost::Layout& l, int64_t global_batch) {
       l.devices(), l.dp, l.tp, l.pp, pipeline::schedule_kind_name(l.schedule), l.microbatches, global_batch,
       l.optimizer);
   if (l.sp > 1) out += fmt::format(" --sp {}", l.sp);
+  if (l.fc_model()) out += " --sp-fc model";
   if (l.virtual_stages > 1) out += fmt::format(" --virtual {}", l.virtual_stages);
   if (l.zero1) out += " --zero 1";
   if (l.recompute) out += " --recompute";

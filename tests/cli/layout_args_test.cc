@@ -54,6 +54,16 @@ TEST(LayoutArgs, TrainFlagsCarryTheLayout) {
   EXPECT_EQ(cli::train_layout_flags(l, 64),
             "--devices 4 --dp 2 --tp 1 --pp 2 --schedule interleaved-1f1b --microbatches 4 --batch 64 "
             "--optimizer adamw --virtual 2 --zero 1");
+  // The planner's domain-parallel winners: the spatial group, and where the FC side splits its weights.
+  cost::Layout s{.sp = 2};
+  EXPECT_EQ(
+      cli::train_layout_flags(s, 2),
+      "--devices 2 --dp 1 --tp 1 --pp 1 --schedule 1f1b --microbatches 1 --batch 2 --optimizer adamw --sp 2");
+  s.sp_fc_model = true;
+  EXPECT_EQ(
+      cli::train_layout_flags(s, 2),
+      "--devices 2 --dp 1 --tp 1 --pp 1 --schedule 1f1b --microbatches 1 --batch 2 --optimizer adamw --sp 2 "
+      "--sp-fc model");
 }
 
 TEST(Units, BytesWithUnits) {
