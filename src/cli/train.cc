@@ -160,6 +160,7 @@ const bool registered = register_command(
                       "TOML file with the same keys as the flags, e.g. lr = 0.05 (flags override it)");
        return [cfg, config_path, &sub] {
          apply_config_file(sub, *config_path);
+         if (sub.get_option("--lr")->count() == 0 && cfg->optimizer == "adamw") cfg->lr = kAdamwDefaultLr;
          validate_model_spec(cfg->model);
          validate_train_config(*cfg);
          // The hardware profile first: a bad --machine or --preset is bad input, found before training.

@@ -21,7 +21,8 @@ void add_data_flags(CLI::App& sub, TrainConfig& cfg) {
 
 void add_optimizer_flags(CLI::App& sub, TrainConfig& cfg) {
   sub.add_option("--optimizer", cfg.optimizer, "sgd | adamw")->capture_default_str();
-  sub.add_option("--lr", cfg.lr, "Learning rate")->capture_default_str();
+  sub.add_option("--lr", cfg.lr,
+                 "Learning rate (default: 0.05 with sgd, 0.001 with adamw, PyTorch's AdamW default)");
   sub.add_option("--momentum", cfg.momentum, "SGD momentum")->capture_default_str();
   sub.add_option("--weight-decay", cfg.weight_decay, "SGD: L2 added to the gradient; AdamW: decoupled")
       ->capture_default_str();

@@ -33,7 +33,8 @@ foreach(
   bad_resume_other_optimizer
   bad_resume_other_seed
   bad_resume_other_shuffle
-  bad_resume_mixed_steps)
+  bad_resume_mixed_steps
+  adamw_default_lr)
   add_test(NAME cli.train.${case} COMMAND sh ${PX_TRAIN_CLI} $<TARGET_FILE:paraxis> ${case})
 endforeach()
 

@@ -154,6 +154,17 @@ EOF
     cp ck/step-000004/device-1.safetensors ck/step-000008/device-1.safetensors
     run 2 "device-1.safetensors: step '4' but the manifest's step is 8" train $MLP $L --steps 12 \
       --resume ck/step-000008 ;;
+  adamw_default_lr)
+    # Without --lr, AdamW takes PyTorch's 0.001 (SGD's 0.05 diverges under it); --lr or the file's lr wins.
+    run 0 "" train $MLP --steps 1 --optimizer adamw --log a.jsonl
+    grep -q '"lr":0.001,' a.jsonl || fail "adamw without --lr: $(cat a.jsonl)"
+    run 0 "" train $MLP --steps 1 --log s.jsonl
+    grep -q '"lr":0.05,' s.jsonl || fail "sgd without --lr: $(cat s.jsonl)"
+    run 0 "" train $MLP --steps 1 --optimizer adamw --lr 0.02 --log f.jsonl
+    grep -q '"lr":0.02,' f.jsonl || fail "adamw --lr 0.02: $(cat f.jsonl)"
+    printf 'lr = 0.03\noptimizer = "adamw"\n' > run.toml
+    run 0 "" train $MLP --steps 1 --config run.toml --log c.jsonl
+    grep -q '"lr":0.03,' c.jsonl || fail "adamw with lr = 0.03 in the file: $(cat c.jsonl)" ;;
   *) fail "unknown case" ;;
 esac
 echo "PASS [$CASE]"

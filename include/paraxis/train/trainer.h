@@ -24,6 +24,10 @@
 
 namespace paraxis {
 
+// The learning rate `paraxis train --optimizer adamw` takes when none is given: PyTorch's AdamW default (SGD's
+// 0.05 diverges under AdamW, whose steps are about lr per weight whatever the gradient's scale).
+inline constexpr double kAdamwDefaultLr = 1e-3;
+
 struct TrainConfig {
   ModelSpec model;
   // fashion-mnist | idx:IMAGES,LABELS | text[:PATH] (default text: Debian's fortunes) | synthetic
@@ -35,7 +39,7 @@ struct TrainConfig {
   uint64_t seed    = 1;
   // optimizer
   std::string optimizer = "sgd";  // sgd | adamw
-  double lr             = 0.05;
+  double lr             = 0.05;   // SGD's; `paraxis train` without --lr gives adamw kAdamwDefaultLr
   double momentum       = 0.9;
   double weight_decay   = 0.0;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
