@@ -97,7 +97,7 @@ ModelDesc describe_spatial_member(const ModelDesc& base, const ModelSpec& spec, 
     }
   }
   d.name            = base.name;
-  d.partition_costs = base.partition_costs;  // the stage cuts: one stage under sp (no pp)
+  d.partition_costs = base.partition_costs;  // the stage cuts: the single-device model's, as the runtime cuts
   d.fc_widths       = base.fc_widths;
   return d;
 }
