@@ -84,6 +84,11 @@ add_test(NAME cli.train.sp2_pp2_cnn
          COMMAND ${PARAXIS_TP_EXPECT_EXIT} 0 "trained cnn c4-c8-fc16-10 image 1x23x20"
                  $<TARGET_FILE:paraxis> train --devices 4 --sp 2 --pp 2 --microbatches 2 --model cnn --cnn-c1 4
                  --cnn-c2 8 --cnn-fc 16 --image 1,23,20 --data synthetic --steps 2 --batch 8 --progress none)
+# A checkpoint of sp x pp (each device its stage's blocks; the FC shards with --sp-fc model) resumes exactly.
+add_test(NAME cli.train.sp2_pp2_resume
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/parallel/tp_resume.sh $<TARGET_FILE:paraxis> --devices 4 --sp 2 --pp 2
+                 --microbatches 2 --sp-fc model --model cnn --cnn-c1 4 --cnn-c2 8 --cnn-fc 16 --image 1,23,20
+                 --data synthetic --batch 8 --optimizer adamw)
 add_test(NAME cli.schedule.sp2_pp2
          COMMAND ${PARAXIS_TP_EXPECT_EXIT} 0 "conv2 +conv2d +stage 1 +spatial \\(rows\\) +7/7 rows"
                  $<TARGET_FILE:paraxis> schedule --sp 2 --pp 2 -m 2 --model cnn)
