@@ -71,18 +71,29 @@ void print_buckets(const ModelSpec& spec, const StepPlan& plan) {
 }
 
 // --sp: which split each block uses; the halo exchanges and the layout change run inside the F and B actions
-// (the spatial layers' own passes), so the lists above do not change.
-void print_spatial_splits(const Options& o) {
+// (the spatial layers' own passes), so the lists above do not change. With --pp, each block's stage: every
+// stage is split over the same sp devices, and a transfer between stages carries each member's own slab (or
+// its share of the samples) to the member with the same sp coordinate.
+void print_spatial_splits(const Options& o, const StepPlan& plan) {
   const SpFc fc = parse_sp_fc(o.sp_fc);
   fmt::print(
       "domain parallelism, sp {}, FC side {}: halos inside each conv/pool block's F and B, the layout change "
-      "inside flatten's{}\n",
+      "inside flatten's{}{}\n",
       o.sp, sp_fc_name(fc),
       fc == SpFc::kModel ? "; the FC shards' all-reduces inside their F and B; each conv block's gradients "
                            "summed over sp at its last W"
-                         : "");
-  for (const BlockSplit& b : spatial_layout(o.model, o.sp, int64_t{o.sp} * o.microbatches, fc))
-    fmt::print("  {:<16} {:<16} {:<30} {}\n", b.block, b.kind, b.split, b.per_device);
+                         : "",
+      o.pp > 1 ? "; each stage on the same sp devices, SEND/RECV between the members with the same sp "
+                 "coordinate (each its own slab or share)"
+               : "");
+  const std::vector<BlockSplit> rows = spatial_layout(o.model, o.sp, int64_t{o.sp} * o.microbatches, fc);
+  for (size_t b = 0; b < rows.size(); ++b) {
+    int stage = 0;
+    while (plan.cuts[stage + 1] <= static_cast<int>(b)) ++stage;
+    const std::string where = o.pp > 1 ? fmt::format("stage {:<3}", stage) : "";
+    fmt::print("  {:<16} {:<16} {}{:<30} {}\n", rows[b].block, rows[b].kind, where, rows[b].split,
+               rows[b].per_device);
+  }
   fmt::print("\n");
 }
 
@@ -106,10 +117,11 @@ StepPlan whole_step(const Options& o, std::string& title) {
   const StepPlan plan = plan_step(o.model, cfg);
   title               = fmt::format(
                     "step of {} on dp {} x tp {} x pp {} ({} m {}{}{}{}): each pipeline device's list, which "
-                                  "its {} data- and tensor-parallel replica(s) run alike",
+                                  "its {} data-{} and tensor-parallel replica(s) run alike",
                     o.model.describe(), o.dp, o.tp, o.pp, o.schedule, o.microbatches,
       o.dp > 1 && o.zero == 0 ? fmt::format(", buckets of {:g} MB", o.bucket_mb) : "",
-      o.zero ? ", ZeRO-1" : "", o.defer_wgrad ? ", deferred weight gradients" : "", o.dp * o.tp * o.sp);
+      o.zero ? ", ZeRO-1" : "", o.defer_wgrad ? ", deferred weight gradients" : "", o.dp * o.tp * o.sp,
+      o.sp > 1 ? ", spatial-" : "");
   if (o.sp > 1)
     title += cfg.sp_fc_model()
                  ? fmt::format("; sp {}, FC weights split over sp: the gradients average over dp", o.sp)
@@ -244,7 +256,7 @@ void print_report(const Options& o, bool whole, const Source& src, const Duratio
                   const DryRunResult& r, const Theory& theory) {
   const Schedule& schedule = src.schedule;
   if (src.plan) print_buckets(o.model, *src.plan);
-  if (src.plan && o.sp > 1) print_spatial_splits(o);
+  if (src.plan && o.sp > 1) print_spatial_splits(o, *src.plan);
   fmt::print("{} ({})\n\n", src.title,
              whole                   ? "the whole step"
              : schedule.is_lowered() ? "lowered: with send/recv"

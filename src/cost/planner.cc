@@ -186,11 +186,13 @@ PlanResult make_plan(const ModelDesc& model, const PlanOptions& opt, const Hardw
   Search search{model, opt, hw, capacity, static_cast<int>(model.blocks.size()), res, {}};
   for (int tp : divisors(opt.devices))
     for (int pp : divisors(opt.devices / tp)) search.grid(tp, pp);
-  // Domain parallelism for a CNN (the runtime runs it with dp only): every sp × dp of the devices.
+  // Domain parallelism for a CNN (the runtime runs it with dp and pp, not tp): every sp × pp × dp of the
+  // devices.
   if (model.spec && (model.spec->kind == "cnn" || model.spec->kind == "alexnet"))
     for (int sp : divisors(opt.devices))
       if (sp > 1)
-        for (bool fc_model : {false, true}) search.grid(1, 1, sp, fc_model);  // Gholami's L_D / L_M choice
+        for (int pp : divisors(opt.devices / sp))
+          for (bool fc_model : {false, true}) search.grid(1, pp, sp, fc_model);  // Gholami's L_D / L_M
   std::sort(res.ranked.begin(), res.ranked.end(), [](const PredictedStep& a, const PredictedStep& b) {
     return a.step_s != b.step_s ? a.step_s < b.step_s : a.memory.total() < b.memory.total();
   });

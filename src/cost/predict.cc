@@ -310,7 +310,7 @@ class StepPricer {
 
  private:
   const ModelDesc& model_;
-  const SpatialPricing* spatial_;  // sp > 1: the in-pass exchanges (one stage: sp runs with dp only)
+  const SpatialPricing* spatial_;  // sp > 1: the in-pass exchanges, each in the stage holding its block
   const Layout& l_;
   const HardwareProfile& hw_;
   const CachedSchedule& sched_;
@@ -347,32 +347,44 @@ class StepPricer {
     if (spatial_) add_exchanges();
   }
 
-  // Domain parallelism's exchanges run inside the conv side's passes and block them (as the runtime's do).
+  // Domain parallelism's exchanges run inside the passes of the stage holding their block and block them (as
+  // the runtime's do).
   void add_exchanges() {
-    for (const BlockExchange& x : spatial_->exchanges)
-      for (StageCost* c : {&alone_[0], &together_[0]}) c->F += x.forward_s, c->I += x.backward_s;
+    for (const BlockExchange& x : spatial_->exchanges) {
+      const int s = stage_of(x.block);
+      for (StageCost* c : {&alone_[s], &together_[s]}) c->F += x.forward_s, c->I += x.backward_s;
+    }
   }
 
-  // Where each exchange falls in its pass, as a fraction of the pass's compute before it: the forward
+  int stage_of(int block) const {
+    return static_cast<int>(std::upper_bound(cuts_.begin(), cuts_.end(), block) - cuts_.begin()) - 1;
+  }
+
+  // Where each exchange falls in its stage's pass, as a fraction of the pass's compute before it: the forward
   // gathers before the block computes; a full backward runs the input passes last block first (each
   // block's exchange after its own input pass), then the weight passes (the runtime's order).
   void in_pass_exchanges(SimInput& in) const {
-    const StageCost& c = alone_[0];
-    double comm_f = 0, comm_b = 0;
-    for (const BlockExchange& x : spatial_->exchanges) comm_f += x.forward_s, comm_b += x.backward_s;
-    const double F = c.F - comm_f, B = c.I - comm_b + c.W;
-    in.forward_comm.assign(1, {}), in.backward_comm.assign(1, {});
+    std::vector<double> comm_f(stages_, 0.0), comm_b(stages_, 0.0);
+    for (const BlockExchange& x : spatial_->exchanges)
+      comm_f[stage_of(x.block)] += x.forward_s, comm_b[stage_of(x.block)] += x.backward_s;
+    in.forward_comm.assign(stages_, {}), in.backward_comm.assign(stages_, {});
     for (const BlockExchange& x : spatial_->exchanges) {
       if (x.fc_collective && x.forward_s == 0) continue;  // a backward-only all-reduce (column-parallel)
-      double before = 0;
-      for (int i = 0; i < x.block; ++i) before += c.block_F[i];
-      in.forward_comm[0].push_back({F > 0 ? before / F : 0.0, x.forward_s, x.forward_bytes, trace_kind(x)});
+      const int s = stage_of(x.block), first = cuts_[s];
+      const StageCost& c = alone_[s];
+      const double F     = c.F - comm_f[s];
+      double before      = 0;
+      for (int i = first; i < x.block; ++i) before += c.block_F[i - first];
+      in.forward_comm[s].push_back({F > 0 ? before / F : 0.0, x.forward_s, x.forward_bytes, trace_kind(x)});
     }
     for (auto x = spatial_->exchanges.rbegin(); x != spatial_->exchanges.rend(); ++x) {
       if (!x->backward) continue;
-      double before = 0;
-      for (size_t i = x->block; i < c.block_I.size(); ++i) before += c.block_I[i];
-      in.backward_comm[0].push_back(
+      const int s = stage_of(x->block), first = cuts_[s];
+      const StageCost& c = alone_[s];
+      const double B     = c.I - comm_b[s] + c.W;
+      double before      = 0;
+      for (size_t i = x->block - first; i < c.block_I.size(); ++i) before += c.block_I[i];
+      in.backward_comm[s].push_back(
           {B > 0 ? before / B : 0.0, x->backward_s, x->backward_bytes, trace_kind(*x)});
     }
   }

@@ -56,7 +56,7 @@ double exchange_time(int64_t bytes_sent, int64_t bytes_received, int sends, int 
   return std::max(out, in);
 }
 
-std::string spatial_layout_problem(const ModelDesc& model, int sp, int tp, int pp, int64_t micro_batch,
+std::string spatial_layout_problem(const ModelDesc& model, int sp, int tp, int /*pp*/, int64_t micro_batch,
                                    SpFc fc) {
   if (sp <= 1 && fc == SpFc::kModel) return "sp-fc model splits the FC weights over sp, but sp is 1";
   if (sp <= 1) return "";
@@ -64,11 +64,11 @@ std::string spatial_layout_problem(const ModelDesc& model, int sp, int tp, int p
     return fmt::format(
         "sp {} splits a CNN's images along their height; {} has no convolutional side (use sp 1)", sp,
         model.name);
-  if (tp > 1 || pp > 1)
+  if (tp > 1)
     return fmt::format(
-        "sp {} with tp {} / pp {} is not supported yet (the runtime runs sp with dp only); use tp 1 and pp 1 "
-        "with sp {}, or sp 1",
-        sp, tp, pp, sp);
+        "sp {} with tp {} is not supported (the runtime runs sp with dp and pp); use tp 1 with sp {} (with "
+        "sp-fc model the sp group splits the FC weights), or sp 1",
+        sp, tp, sp);
   if (fc == SpFc::kBatch && micro_batch % sp != 0)
     return fmt::format(
         "sp {} does not divide the micro-batch of {} samples (after flatten each device takes an equal "
@@ -97,7 +97,7 @@ ModelDesc describe_spatial_member(const ModelDesc& base, const ModelSpec& spec, 
     }
   }
   d.name            = base.name;
-  d.partition_costs = base.partition_costs;  // the stage cuts: one stage under sp (no pp)
+  d.partition_costs = base.partition_costs;  // the stage cuts: the single-device model's, as the runtime cuts
   d.fc_widths       = base.fc_widths;
   return d;
 }

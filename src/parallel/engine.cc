@@ -46,14 +46,17 @@ void validate_layout(const ModelSpec& spec, const EngineConfig& cfg, int64_t glo
       blocks / cfg.schedule.virtual_stages);
 }
 
-// sp with dp only for now: tp and pp need the spatial layers' shards and slab-shaped pipeline transfers.
+// sp with dp and pp (each pipeline stage split over the same sp devices); not with tp: the spatial layers hold
+// whole weights. Gholami's integrated grid splits the FC weights over the sp group instead (--sp-fc model).
 void validate_spatial_layout(const ModelSpec& spec, const Grid& g, int64_t microbatch_rows,
                              int64_t microbatches, SpFc fc) {
   if (g.sp == 1) return validate_spatial(spec, 1, microbatch_rows, microbatches, fc);  // --sp-fc needs sp
-  PX_USER_CHECK(g.tp == 1 && g.pp == 1,
-                "--sp {} with --tp {} / --pp {} is not supported yet; domain parallelism combines with --dp "
-                "(e.g. --dp {} --sp {})",
-                g.sp, g.tp, g.pp, g.dp * g.tp * g.pp, g.sp);
+  PX_USER_CHECK(
+      g.tp == 1,
+      "--sp {} with --tp {} is not supported: the conv and pool blocks on row slabs hold whole "
+      "weights; to split the fully connected weights (Gholami's model-parallel FC side) use --sp {} "
+      "--sp-fc model with --tp 1 (the sp group splits them), or --dp {} --sp {}",
+      g.sp, g.tp, g.sp, g.dp * g.tp, g.sp);
   validate_spatial(spec, g.sp, microbatch_rows, microbatches, fc);
 }
 
@@ -145,6 +148,8 @@ Engine::Engine(const ModelSpec& spec, const EngineConfig& cfg, Communicator& wor
   for (size_t b = 0; b < nblocks; ++b) {
     s = model_->blocks[b]->output_shape(s);
     I.block_out.push_back(s);
+    if (std::string(model_->blocks[b]->kind()) == "spatial_to_batch")
+      I.share_from = std::min(I.share_from, b);
   }
   build_step(spec, *model_);
 }
@@ -293,7 +298,7 @@ Engine::EvalStats Engine::evaluate(const Tensor& x, const Tensor& y) {
     const int64_t a = lo + (hi - lo) * j / m, b = lo + (hi - lo) * (j + 1) / m;
     const int tag = transfer_tag(0, act.kind == ActionKind::kRecvForward ? s - 1 : s, j);
     if (act.kind == ActionKind::kRecvForward) {
-      Tensor h = Tensor::empty(with_batch(I.block_out[cuts_[s] - 1], b - a));
+      Tensor h = Tensor::empty(I.block_output(cuts_[s] - 1, b - a, rows_of(b - a, g.sp, I.coord.sp)));
       I.pp_comm->recv(h.data(), h.numel(), schedule_.stage_device[s - 1], tag);
       held[{s - 1, j}] = h;  // what the previous stage produced
     } else if (act.kind == ActionKind::kSendForward) {

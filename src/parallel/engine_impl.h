@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -74,6 +75,9 @@ struct Engine::Impl {
   std::vector<pipeline::Action> actions;  // this device's list: the whole step (pipeline::generate_step)
   std::vector<int> my_stages;             // stages this device owns
   std::vector<Shape> block_out;           // output shape of each block for a batch of 1
+  // Under sp with a batch-parallel FC side: the first block whose output holds this member's share of the
+  // micro-batch's samples (the layout change to batch); blocks before it output every sample (row slabs).
+  size_t share_from = SIZE_MAX;
   Shape model_in;                         // input shape for a batch of 1
   std::vector<char> first_backward_only;  // per block: 1 when the input gradient is never needed
   std::vector<char> sp_summed;  // per block: its gradients are summed over sp when final (--sp-fc model)
@@ -91,6 +95,11 @@ struct Engine::Impl {
   std::map<std::pair<int, int>, int32_t> trace_calls;  // (axis, the group's first world rank) -> calls
 
   explicit Impl(Communicator& w) : world(w) {}
+  // Block b's output for a micro-batch of n samples (this member's slab or its share of the samples): the
+  // shape a pipeline transfer at a stage boundary after b carries.
+  Shape block_output(size_t b, int64_t n, RowRange share) const {
+    return with_batch(block_out[b], b >= share_from ? share.size() : n);
+  }
   // action: the index of the step action it belongs to in this device's list (-1: outside the list).
   void record_collective(const Grid& g, trace::Kind kind, GroupAxis axis, int64_t t_begin, int64_t bytes,
                          int action = -1);

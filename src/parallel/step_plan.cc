@@ -11,14 +11,17 @@ namespace {
 
 // Stage costs for the partitioner: the full model's (Model::partition_costs, the function the cost model's
 // describe_model reads too), or the caller's measured ones.
-// (One stage needs no costs; without tp the shard is the full model; with tp a full model is built for them.)
+// (One stage needs no costs; without tp and sp the shard is the full model; with tp, or sp, whose members'
+// slabs differ by a row and would cut differently, a full model is built for them: every member, and the
+// cost model, cut where the single-device model does.)
 std::vector<int> stage_cuts_of(const ModelSpec& spec, const EngineConfig& cfg, Model& model) {
   const size_t nblocks = model.blocks.size();
   const int stages     = cfg.schedule.pp * cfg.schedule.virtual_stages;
   if (stages == 1) return {0, static_cast<int>(nblocks)};
   std::vector<double> costs = cfg.block_costs;
   if (costs.empty())
-    costs = cfg.grid.tp == 1 ? model.partition_costs(1) : build_model(spec)->partition_costs(1);
+    costs = cfg.grid.tp == 1 && cfg.grid.sp == 1 ? model.partition_costs(1)
+                                                 : build_model(spec)->partition_costs(1);
   PX_CHECK(costs.size() == nblocks, "{} block costs for {} blocks", costs.size(), nblocks);
   return pipeline::partition_stages(costs, stages).cuts;
 }

@@ -294,10 +294,11 @@ struct StepRun {
 
   // direction 0: stage s's input activation from s-1; 1: the gradient of s's output from s+1.
   Tensor receive(trace::Event* ev, int direction, int s, int j) {
-    const int from    = direction == 0 ? s - 1 : s + 1;
-    const Shape shape = direction == 0
-                            ? with_batch(cuts[s] == 0 ? I.model_in : I.block_out[cuts[s] - 1], st.mb)
-                            : with_batch(I.block_out[cuts[s + 1] - 1], st.mb);
+    const int from = direction == 0 ? s - 1 : s + 1;
+    // Under sp each member's own slab (uneven rows) or share of the samples: the same member of the
+    // neighbouring stage (the pipeline group spans one sp coordinate) holds the same shape.
+    const Shape shape = direction == 0 ? I.block_output(cuts[s] - 1, st.mb, st.share)
+                                       : I.block_output(cuts[s + 1] - 1, st.mb, st.share);
     Tensor t          = Tensor::empty(shape);
     const int peer    = e.schedule_.stage_device[from];
     trace_transfer(ev, peer, t.nbytes(), I.trace_received);

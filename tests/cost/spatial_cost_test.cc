@@ -192,10 +192,11 @@ TEST(SpatialCost, LayoutsSpCannotRunAreRejectedWithTheRuntimesRules) {
   EXPECT_NE(
       layout_problem(describe_model(ModelSpec::mlp({8, 4, 2})), Layout{.sp = 2}, 8).find("no convolutional"),
       std::string::npos);
-  EXPECT_NE(layout_problem(cnn, Layout{.tp = 2, .sp = 2}, 8).find("not supported yet"), std::string::npos);
+  EXPECT_NE(layout_problem(cnn, Layout{.tp = 2, .sp = 2}, 8).find("is not supported"), std::string::npos);
   EXPECT_NE(layout_problem(cnn, Layout{.sp = 8}, 64).find("rows"), std::string::npos);  // pool2 has 7 rows
   EXPECT_NE(layout_problem(cnn, Layout{.sp = 2}, 7), "");                               // 7 samples
   EXPECT_EQ(layout_problem(cnn, Layout{.sp = 2}, 8), "");
+  EXPECT_EQ(layout_problem(cnn, Layout{.dp = 2, .pp = 2, .sp = 2, .microbatches = 2}, 8), "");  // sp x pp
   EXPECT_EQ(layout_problem(cnn, Layout{.sp = 2, .sp_fc_model = true}, 7), "");  // all samples on every member
   EXPECT_NE(layout_problem(cnn, Layout{.sp = 3, .sp_fc_model = true}, 6).find("fc1"), std::string::npos);
 }
@@ -211,6 +212,11 @@ TEST(SpatialCost, PlannerSearchesSpForACnn) {
   }
   EXPECT_TRUE(sp2) << format_plan(plan);
   EXPECT_TRUE(sp2_fc_model) << format_plan(plan);  // the per-layer choice is searched too
+  o.devices             = 4;
+  const PlanResult four = make_plan(describe_model(ModelSpec::cnn(4, 8, 16, 10)), o, paper_machine());
+  bool sp2_pp2          = false;
+  for (const PredictedStep& p : four.ranked) sp2_pp2 |= p.layout.sp == 2 && p.layout.pp == 2;
+  EXPECT_TRUE(sp2_pp2) << format_plan(four);  // each stage split over the same sp devices
 }
 
 }  // namespace

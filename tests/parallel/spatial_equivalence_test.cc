@@ -119,7 +119,7 @@ TEST(SpatialEquivalence, BadLayoutsAreUserErrors) {
   cfg.grid = Grid{1, 1, 1, 2};
   EXPECT_NE(message(ModelSpec::mlp({4, 8, 2}), 8).find("has no convolutional side"), std::string::npos);
   cfg.grid = Grid{1, 2, 1, 2};
-  EXPECT_NE(message(ModelSpec::cnn(), 8).find("not supported yet"), std::string::npos);
+  EXPECT_NE(message(ModelSpec::cnn(), 8).find("is not supported"), std::string::npos);
   cfg.sp_fc = SpFc::kModel;
   cfg.grid  = Grid{2, 1, 1, 1};
   EXPECT_NE(message(ModelSpec::cnn(), 8)

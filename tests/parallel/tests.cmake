@@ -69,8 +69,8 @@ add_test(NAME cli.train.sp_too_few_rows
 add_test(NAME cli.train.sp_batch_not_divisible
          COMMAND ${PARAXIS_TP_EXPECT_EXIT} 2 "--sp 3 does not divide the 16 samples of a micro-batch.*use --batch 18"
                  $<TARGET_FILE:paraxis> train --devices 3 --sp 3 --model cnn --data synthetic --steps 1 --batch 16)
-add_test(NAME cli.train.sp_with_tp_not_yet
-         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 2 "--sp 2 with --tp 2 / --pp 1 is not supported yet"
+add_test(NAME cli.train.sp_with_tp_refused
+         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 2 "--sp 2 with --tp 2 is not supported.*use --sp 2 --sp-fc model with --tp 1"
                  $<TARGET_FILE:paraxis> train --devices 4 --sp 2 --tp 2 --model cnn --data synthetic --steps 1
                  --batch 16)
 add_test(NAME cli.train.sp_not_dividing_devices
@@ -80,6 +80,18 @@ add_test(NAME cli.train.dp2_sp2_cnn_image
          COMMAND ${PARAXIS_TP_EXPECT_EXIT} 0 "trained cnn c4-c8-fc16-10 image 3x20x24"
                  $<TARGET_FILE:paraxis> train --devices 4 --dp 2 --sp 2 --model cnn --cnn-c1 4 --cnn-c2 8
                  --cnn-fc 16 --image 3,20,24 --data synthetic --steps 3 --batch 8 --progress none)
+add_test(NAME cli.train.sp2_pp2_cnn
+         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 0 "trained cnn c4-c8-fc16-10 image 1x23x20"
+                 $<TARGET_FILE:paraxis> train --devices 4 --sp 2 --pp 2 --microbatches 2 --model cnn --cnn-c1 4
+                 --cnn-c2 8 --cnn-fc 16 --image 1,23,20 --data synthetic --steps 2 --batch 8 --progress none)
+# A checkpoint of sp x pp (each device its stage's blocks; the FC shards with --sp-fc model) resumes exactly.
+add_test(NAME cli.train.sp2_pp2_resume
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/parallel/tp_resume.sh $<TARGET_FILE:paraxis> --devices 4 --sp 2 --pp 2
+                 --microbatches 2 --sp-fc model --model cnn --cnn-c1 4 --cnn-c2 8 --cnn-fc 16 --image 1,23,20
+                 --data synthetic --batch 8 --optimizer adamw)
+add_test(NAME cli.schedule.sp2_pp2
+         COMMAND ${PARAXIS_TP_EXPECT_EXIT} 0 "conv2 +conv2d +stage 1 +spatial \\(rows\\) +7/7 rows"
+                 $<TARGET_FILE:paraxis> schedule --sp 2 --pp 2 -m 2 --model cnn)
 add_test(NAME cli.describe.alexnet_params
          COMMAND ${PARAXIS_TP_EXPECT_EXIT} 0 "^total +61100840 "
                  $<TARGET_FILE:paraxis> describe --model alexnet)
@@ -102,3 +114,9 @@ add_test(NAME mpi_train_dp2_sp2_cnn_np4
                  --dp 2 --sp 2 --model cnn --cnn-c1 4 --cnn-c2 8 --cnn-fc 16 --image 1,20,20 --data synthetic
                  --steps 3 --batch 8)
 set_tests_properties(mpi_train_dp2_sp2_cnn_np4 PROPERTIES LABELS mpi TIMEOUT 240)
+# sp x pp: each stage split over the same sp processes, slabs of 12 and 11 rows sent between stages.
+add_test(NAME mpi_train_sp2_pp2_cnn_np4
+         COMMAND ${PARAXIS_TP_MPI_CHECK} 4 $<TARGET_FILE:paraxis> ${PARAXIS_TP_MPIRUN} --
+                 --sp 2 --pp 2 --microbatches 2 --model cnn --cnn-c1 4 --cnn-c2 8 --cnn-fc 16 --image 1,23,20
+                 --data synthetic --steps 3 --batch 8)
+set_tests_properties(mpi_train_sp2_pp2_cnn_np4 PROPERTIES LABELS mpi TIMEOUT 240)

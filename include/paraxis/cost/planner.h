@@ -35,7 +35,7 @@ namespace paraxis::cost {
 
 struct Layout {  // NOTE: memory.h and the CLI read it too
   int dp = 1, tp = 1, pp = 1;
-  int sp = 1;  // domain (spatial) parallelism: a CNN's conv side split along H (cost/spatial.h); with dp only
+  int sp = 1;  // domain (spatial) parallelism: a CNN's conv side split along H (cost/spatial.h); dp, pp
   // --sp-fc model: the FC side's weights split column/row over the sp group (Gholami's L_M) instead of its
   // samples; the gradients of every parameter are then reduced over dp (the conv side's first summed over sp).
   bool sp_fc_model                = false;

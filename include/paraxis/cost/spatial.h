@@ -46,7 +46,7 @@ GholamiDomain gholami_domain(const std::vector<GholamiConv>& convs, int64_t batc
                              double transition_bytes_per_sample, const LinkProfile& link, int e = 4);
 
 // Why sp cannot run this model and layout, or "" (the runtime's rules: a model built from layers with a conv
-// side, sp with dp only, every split height at least sp, sp dividing the micro-batch).
+// side, sp with dp and pp but not tp, every split height at least sp, sp dividing the micro-batch).
 std::string spatial_layout_problem(const ModelDesc& model, int sp, int tp, int pp, int64_t micro_batch,
                                    SpFc fc = SpFc::kBatch);
 
