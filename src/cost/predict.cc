@@ -302,6 +302,7 @@ class StepPricer {
         dp_link_.shares_compute_core && l_.devices() <= hw_.devices_per_node && l_.grad_group() > 1;
     for (int s = 0; s < stages_; ++s) stage_input(in, s, shared[sched_.lowered.stage_device[s]]);
     if (spatial_) in_pass_exchanges(in);
+    if (spatial_ && spatial_->fc == SpFc::kModel) conv_gradient_sums(in);
     if (l_.grad_group() > 1 && !l_.zero1) bucket_inputs(in, shared);
     tail_inputs(in, shared);
     for (int r = 0; r < l_.pp; ++r) in.devices.push_back({r, 0, 0, r});
@@ -386,6 +387,27 @@ class StepPricer {
       for (size_t i = x->block - first; i < c.block_I.size(); ++i) before += c.block_I[i];
       in.backward_comm[s].push_back(
           {B > 0 ? before / B : 0.0, x->backward_s, x->backward_bytes, trace_kind(*x)});
+    }
+  }
+
+  // --sp-fc model: each conv block's gradients summed over sp once per step, when final (the runtime's
+  // gradients_final: right after the block's weight pass in the stage's last B or W, blocking it).
+  void conv_gradient_sums(SimInput& in) const {
+    int layout = 0;
+    for (const BlockExchange& x : spatial_->exchanges)
+      if (x.layout_change) layout = x.block;
+    const LinkProfile link = hw_.collective_link(l_.sp, 1);
+    in.final_comm.assign(stages_, {});
+    for (int s = 0; s < stages_; ++s) {
+      const StageCost& c = alone_[s];
+      double before      = 0;  // the weight passes run last block first
+      for (int i = cuts_[s + 1]; i-- > cuts_[s];) {
+        before += c.block_W[i - cuts_[s]];
+        if (i >= layout || model_.blocks[i].params == 0) continue;
+        const double bytes = 4.0 * static_cast<double>(model_.blocks[i].params);  // fp32 gradients
+        in.final_comm[s].push_back({c.W > 0 ? before / c.W : 1.0, allreduce_time(bytes, l_.sp, link),
+                                    static_cast<int64_t>(bytes), trace::Kind::kAllReduce});
+      }
     }
   }
 

@@ -93,6 +93,15 @@ class Sim {
     r_.comm.assign(s.num_devices, 0.0);
     for (int d = 0; d < s.num_devices; ++d)
       launched_[d].assign(d < static_cast<int>(in.bucket_time.size()) ? in.bucket_time[d].size() : 0, 0);
+    last_weight_pass_.assign(s.num_devices, {});
+    for (int d = 0; d < s.num_devices; ++d)
+      for (size_t k = 0; k < s.actions[d].size(); ++k) {
+        const Action& a = s.actions[d][k];
+        if (a.kind != ActionKind::kFullBackward && a.kind != ActionKind::kBackwardWeight) continue;
+        std::vector<int>& last = last_weight_pass_[d];
+        if (a.stage >= static_cast<int>(last.size())) last.resize(a.stage + 1, -1);
+        last[a.stage] = static_cast<int>(k);
+      }
   }
 
   SimResult run() {
@@ -119,6 +128,7 @@ class Sim {
   std::vector<std::vector<std::pair<double, double>>> intervals_;
   std::vector<std::vector<int64_t>> flow_of_send_;  // [forward?0:1][(stage, mb)]: the SEND's flow id
   std::vector<std::vector<int>> action_of_send_;    // the same: the SEND's index in its device's list
+  std::vector<std::vector<int>> last_weight_pass_;  // per device, per stage: its last B or W in the list
   int64_t next_flow_ = 0;
   int action_        = -1;  // the index of the action being run in its device's list
   SimResult r_;
@@ -179,11 +189,13 @@ class Sim {
   bool compute(int d, const Action& a) {
     const double input = ready_.input_time(a);
     if (input == pipeline::Readiness::kNotYet) return false;
-    const double begin = std::max(compute_free_[d], input), dur = duration(a);
+    const auto* final  = final_comm(d, a);
+    const double begin = std::max(compute_free_[d], input), dur = duration(a) + total(final);
     double end = begin + dur;
     launch_following(d, begin, dur, end);
     busy(d, pipeline::trace_kind(a.kind), begin, end, dur, a.stage, a.microbatch);
     in_pass(d, a, begin, dur);
+    if (final) final_pass(d, a, begin, *final);
     compute_free_[d] = end;
     r_.compute_end   = std::max(r_.compute_end, end);
     ready_.complete(a, end);
@@ -204,6 +216,36 @@ class Sim {
       const double t0 = begin + c.after * std::max(0.0, dur - comm) + done;
       emit(d, c.kind, t0, t0 + c.time, a.stage, a.microbatch, c.bytes);
       events_[d].back().track = trace::Track::kCompute;
+      done += c.time;
+    }
+  }
+
+  // The collectives of a.stage once its gradients are final, when a is its last weight pass on device d.
+  const std::vector<InPassComm>* final_comm(int d, const Action& a) const {
+    if (a.stage < 0 || a.stage >= static_cast<int>(in_.final_comm.size()) || in_.final_comm[a.stage].empty())
+      return nullptr;
+    if (a.kind != ActionKind::kFullBackward && a.kind != ActionKind::kBackwardWeight) return nullptr;
+    return static_cast<int>(pc_[d]) == last_weight_pass_[d][a.stage] ? &in_.final_comm[a.stage] : nullptr;
+  }
+
+  static double total(const std::vector<InPassComm>* comm) {
+    double t = 0;
+    if (comm)
+      for (const InPassComm& c : *comm) t += c.time;
+    return t;
+  }
+
+  // Their events, each after its share of the action's weight passes (a B's input passes first), on the
+  // collective's own track as the runtime records them (Engine::Impl::record_collective).
+  void final_pass(int d, const Action& a, double begin, const std::vector<InPassComm>& comm) {
+    if (!record_) return;
+    const StageDurations& sd = in_.stages[a.stage];
+    const double input       = a.kind == ActionKind::kFullBackward ? sd.backward - sd.backward_weight : 0.0;
+    double done              = 0;
+    for (const InPassComm& c : comm) {
+      const double t0 = begin + input + c.after * sd.backward_weight + done;
+      emit(d, c.kind, t0, t0 + c.time, a.stage, a.microbatch,
+           c.bytes);  // on its kind's track, as the runtime
       done += c.time;
     }
   }

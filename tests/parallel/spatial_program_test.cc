@@ -72,6 +72,19 @@ std::map<int, int> per_action(const std::vector<trace::Event>& events, trace::Ki
   return out;
 }
 
+// The same on the comm track, for the step list's actions (not the loss's all-reduce, outside them): the dp
+// buckets' all-reduces, and under --sp-fc model each conv block's gradient sum over sp once final.
+// GRAD_NORM's all-reduce of the shards' squares is priced in that action's time, not drawn: left out.
+std::map<int, int> comm_per_action(const std::vector<trace::Event>& events, trace::Kind kind,
+                                   const std::vector<pipeline::Action>& list) {
+  std::map<int, int> out;
+  for (const trace::Event& e : events)
+    if (e.kind == kind && e.track != trace::Track::kCompute && e.action >= 0 &&
+        list.at(e.action).kind != pipeline::ActionKind::kGradNorm)
+      ++out[e.action];
+  return out;
+}
+
 int count(const std::map<int, int>& per) {
   int n = 0;
   for (auto [action, k] : per) n += k;
@@ -83,12 +96,13 @@ TEST(SpatialProgram, ThePredictionPricesTheEnginesListAndItsExchanges) {
     int dp, sp;
     SpFc fc;
     int halos, layouts, fc_allreduces;  // per device and step
+    int comm_allreduces;                // dp buckets (dp2), conv1 and conv2's sums over sp (model)
   };
   // conv2 and pool2 exchange halos forward and back; the flatten's layout change is an exchange both ways
   // (batch) or an all-gather forward only (model), after which fc2's output (F) and fc1's input gradient
   // (B) are all-reduced over sp.
-  for (const Case& c : {Case{1, 2, SpFc::kBatch, 4, 2, 0}, Case{2, 2, SpFc::kBatch, 4, 2, 0},
-                        Case{1, 2, SpFc::kModel, 4, 1, 2}, Case{2, 2, SpFc::kModel, 4, 1, 2}}) {
+  for (const Case& c : {Case{1, 2, SpFc::kBatch, 4, 2, 0, 1}, Case{2, 2, SpFc::kBatch, 4, 2, 0, 1},
+                        Case{1, 2, SpFc::kModel, 4, 1, 2, 2}, Case{2, 2, SpFc::kModel, 4, 1, 2, 3}}) {
     SCOPED_TRACE(testing::Message() << "dp" << c.dp << " sp" << c.sp << " fc " << sp_fc_name(c.fc));
     const int64_t batch           = 8 * c.dp;
     const cost::PredictedStep p   = predict(c.dp, c.sp, batch, c.fc);
@@ -100,6 +114,10 @@ TEST(SpatialProgram, ThePredictionPricesTheEnginesListAndItsExchanges) {
       SCOPED_TRACE(testing::Message() << "device " << d);
       for (trace::Kind k : {trace::Kind::kHalo, trace::Kind::kLayout, trace::Kind::kAllReduce})
         EXPECT_EQ(per_action(p.trace.events[d], k), per_action(runtime.events[d], k)) << trace::kind_name(k);
+      const auto& list = p.schedule.actions[p.trace.devices[d].pp];
+      EXPECT_EQ(comm_per_action(p.trace.events[d], trace::Kind::kAllReduce, list),
+                comm_per_action(runtime.events[d], trace::Kind::kAllReduce, list));
+      EXPECT_EQ(count(comm_per_action(runtime.events[d], trace::Kind::kAllReduce, list)), c.comm_allreduces);
       EXPECT_EQ(count(per_action(runtime.events[d], trace::Kind::kHalo)), c.halos);
       EXPECT_EQ(count(per_action(runtime.events[d], trace::Kind::kLayout)), c.layouts);
       EXPECT_EQ(count(per_action(runtime.events[d], trace::Kind::kAllReduce)), c.fc_allreduces);

@@ -69,6 +69,11 @@ struct SimInput {
   // Per stage (empty: none): the exchanges inside its forward (and recompute) and inside its backward (B or
   // I); their times are part of the stage's durations above.
   std::vector<std::vector<InPassComm>> forward_comm, backward_comm;
+  // Per stage (empty: none): collectives that run once per step, inside the stage's last B or W of the step
+  // on its device, where its gradients become final (--sp-fc model: each conv block's gradients summed over
+  // sp), blocking it. Not in the durations above: they lengthen that one action. `after` is the fraction of
+  // the action's weight passes before each (the input passes of a B come first).
+  std::vector<std::vector<InPassComm>> final_comm;
   // Per device (empty: free): GRAD_NORM (the clipping pass over the gradients and the norm's all-reduces),
   // OPT_STEP (the update), REDUCE_SCATTER and ALL_GATHER (ZeRO-1).
   std::vector<double> grad_norm, opt_step, reduce_scatter, all_gather;
