@@ -352,8 +352,9 @@ class StepPricer {
   // the runtime's do).
   void add_exchanges() {
     for (const BlockExchange& x : spatial_->exchanges) {
-      const int s = stage_of(x.block);
-      for (StageCost* c : {&alone_[s], &together_[s]}) c->F += x.forward_s, c->I += x.backward_s;
+      const int s = stage_of(x.block), i = x.block - cuts_[s];
+      for (StageCost* c : {&alone_[s], &together_[s]})
+        c->F += x.forward_exposed(c->block_F[i]), c->I += x.backward_exposed(c->block_I[i]);
     }
   }
 
@@ -366,8 +367,14 @@ class StepPricer {
   // block's exchange after its own input pass), then the weight passes (the runtime's order).
   void in_pass_exchanges(SimInput& in) const {
     std::vector<double> comm_f(stages_, 0.0), comm_b(stages_, 0.0);
+    const auto exposed_f = [this](const BlockExchange& x) {
+      return x.forward_exposed(alone_[stage_of(x.block)].block_F[x.block - cuts_[stage_of(x.block)]]);
+    };
+    const auto exposed_b = [this](const BlockExchange& x) {
+      return x.backward_exposed(alone_[stage_of(x.block)].block_I[x.block - cuts_[stage_of(x.block)]]);
+    };
     for (const BlockExchange& x : spatial_->exchanges)
-      comm_f[stage_of(x.block)] += x.forward_s, comm_b[stage_of(x.block)] += x.backward_s;
+      comm_f[stage_of(x.block)] += exposed_f(x), comm_b[stage_of(x.block)] += exposed_b(x);
     in.forward_comm.assign(stages_, {}), in.backward_comm.assign(stages_, {});
     for (const BlockExchange& x : spatial_->exchanges) {
       if (x.fc_collective && x.forward_s == 0) continue;  // a backward-only all-reduce (column-parallel)
@@ -376,7 +383,8 @@ class StepPricer {
       const double F     = c.F - comm_f[s];
       double before      = 0;
       for (int i = first; i < x.block; ++i) before += c.block_F[i - first];
-      in.forward_comm[s].push_back({F > 0 ? before / F : 0.0, x.forward_s, x.forward_bytes, trace_kind(x)});
+      in.forward_comm[s].push_back({F > 0 ? before / F : 0.0, x.forward_s, x.forward_s - exposed_f(x),
+                                    x.forward_bytes, trace_kind(x)});
     }
     for (auto x = spatial_->exchanges.rbegin(); x != spatial_->exchanges.rend(); ++x) {
       if (!x->backward) continue;
@@ -385,8 +393,8 @@ class StepPricer {
       const double B     = c.I - comm_b[s] + c.W;
       double before      = 0;
       for (size_t i = x->block - first; i < c.block_I.size(); ++i) before += c.block_I[i];
-      in.backward_comm[s].push_back(
-          {B > 0 ? before / B : 0.0, x->backward_s, x->backward_bytes, trace_kind(*x)});
+      in.backward_comm[s].push_back({B > 0 ? before / B : 0.0, x->backward_s, x->backward_s - exposed_b(*x),
+                                     x->backward_bytes, trace_kind(*x)});
     }
   }
 
@@ -405,7 +413,7 @@ class StepPricer {
         before += c.block_W[i - cuts_[s]];
         if (i >= layout || model_.blocks[i].params == 0) continue;
         const double bytes = 4.0 * static_cast<double>(model_.blocks[i].params);  // fp32 gradients
-        in.final_comm[s].push_back({c.W > 0 ? before / c.W : 1.0, allreduce_time(bytes, l_.sp, link),
+        in.final_comm[s].push_back({c.W > 0 ? before / c.W : 1.0, allreduce_time(bytes, l_.sp, link), 0.0,
                                     static_cast<int64_t>(bytes), trace::Kind::kAllReduce});
       }
     }

@@ -209,14 +209,14 @@ class Sim {
     const bool bwd  = a.kind == ActionKind::kFullBackward || a.kind == ActionKind::kBackwardInput;
     const auto& all = fwd ? in_.forward_comm : in_.backward_comm;
     if (!record_ || !(fwd || bwd) || a.stage >= static_cast<int>(all.size())) return;
-    double comm = 0;
-    for (const InPassComm& c : all[a.stage]) comm += c.time;
+    double comm = 0;  // what the pass waits for
+    for (const InPassComm& c : all[a.stage]) comm += c.time - c.hidden;
     double done = 0;  // exchanges before this one
     for (const InPassComm& c : all[a.stage]) {
       const double t0 = begin + c.after * std::max(0.0, dur - comm) + done;
       emit(d, c.kind, t0, t0 + c.time, a.stage, a.microbatch, c.bytes);
       events_[d].back().track = trace::Track::kCompute;
-      done += c.time;
+      done += c.time - c.hidden;
     }
   }
 

@@ -115,20 +115,23 @@ double member_flops(const ModelDesc& d) {
 
 // Every member's view of block exchange i, the slowest member's time and the busiest one's bytes.
 void merge_exchange(BlockExchange& into, const SpatialExchange& x, const LinkProfile& link, int e) {
-  const double fwd    = exchange_time(x.forward_bytes_sent, x.forward_bytes_received, x.forward_sends,
-                                      x.forward_receives, link, e);
-  const double bwd    = exchange_time(x.forward_bytes_received, x.forward_bytes_sent, x.forward_receives,
-                                      x.forward_sends, link, e);
-  const int64_t moved = x.forward_bytes_sent + x.forward_bytes_received;
-  into.block          = x.block;
-  into.name           = x.name;
-  into.layout_change  = x.layout_change;
-  into.backward       = x.backward;
-  into.forward_s      = std::max(into.forward_s, fwd);
-  into.backward_s     = x.backward ? std::max(into.backward_s, bwd) : 0.0;
-  into.forward_bytes  = std::max(into.forward_bytes, moved);
-  into.backward_bytes = x.backward ? into.forward_bytes : 0;
-  into.sent_bytes     = std::max({into.sent_bytes, x.forward_bytes_sent, x.forward_bytes_received});
+  const bool first      = into.name.empty();
+  into.forward_overlap  = first ? x.forward_overlap : std::min(into.forward_overlap, x.forward_overlap);
+  into.backward_overlap = first ? x.backward_overlap : std::min(into.backward_overlap, x.backward_overlap);
+  const double fwd      = exchange_time(x.forward_bytes_sent, x.forward_bytes_received, x.forward_sends,
+                                        x.forward_receives, link, e);
+  const double bwd      = exchange_time(x.forward_bytes_received, x.forward_bytes_sent, x.forward_receives,
+                                        x.forward_sends, link, e);
+  const int64_t moved   = x.forward_bytes_sent + x.forward_bytes_received;
+  into.block            = x.block;
+  into.name             = x.name;
+  into.layout_change    = x.layout_change;
+  into.backward         = x.backward;
+  into.forward_s        = std::max(into.forward_s, fwd);
+  into.backward_s       = x.backward ? std::max(into.backward_s, bwd) : 0.0;
+  into.forward_bytes    = std::max(into.forward_bytes, moved);
+  into.backward_bytes   = x.backward ? into.forward_bytes : 0;
+  into.sent_bytes       = std::max({into.sent_bytes, x.forward_bytes_sent, x.forward_bytes_received});
 }
 
 // --sp-fc model: the FC shards' all-reduces over sp, as in-pass exchanges of the member model's blocks (every
@@ -229,6 +232,14 @@ void exchange_part(const SpatialPricing& s, int m, CommSplit& c) {
 }
 
 }  // namespace
+
+double BlockExchange::forward_exposed(double block_forward_s) const {
+  return std::max(0.0, forward_s - forward_overlap * block_forward_s);
+}
+
+double BlockExchange::backward_exposed(double block_input_s) const {
+  return std::max(0.0, backward_s - backward_overlap * block_input_s);
+}
 
 CommSplit split_comm(const ModelDesc& model, const Layout& l, double micro_batch,
                      const SpatialPricing* spatial, const HardwareProfile& hw) {

@@ -75,6 +75,35 @@ TEST(Simulator, TransfersAreOnTheCriticalPath) {
   EXPECT_DOUBLE_EQ(simulate(s, in).step_time, 6.75);
 }
 
+TEST(Simulator, InPassExchangesDrawWholeAndDelayOnlyByWhatIsNotHidden) {
+  // One device, F 1, B 2 (the durations already hold what the exchanges expose); one halo in F at half its
+  // compute, 0.5 long of which 0.375 runs beside the compute, and a sum of final gradients in B's weight
+  // pass (B = I 1 + W 1), 0.25 long, which lengthens that action.
+  pipeline::Schedule s        = pipeline::generate_schedule({ScheduleKind::k1F1B, 1, 1});
+  SimInput in                 = SimInput::unit(s);
+  in.stages[0].backward_input = in.stages[0].backward_weight = 1.0;
+  in.forward_comm  = {{{.after = 0.5, .time = 0.5, .hidden = 0.375, .bytes = 8, .kind = trace::Kind::kHalo}}};
+  in.backward_comm = {{}};
+  in.final_comm    = {{{.after = 0.5, .time = 0.25, .bytes = 4, .kind = trace::Kind::kAllReduce}}};
+  const SimResult r = simulate(s, in);
+  EXPECT_DOUBLE_EQ(r.step_time, 1 + 2 + 0.25);
+  const double ns = in.time_unit_ns;
+  int seen        = 0;
+  for (const trace::Event& e : r.trace.events[0]) {
+    if (e.kind == trace::Kind::kHalo) {  // starts after (1 - 0.125) / 2 of F's compute, drawn whole
+      EXPECT_EQ(e.t_begin_ns, std::llround(0.4375 * ns));
+      EXPECT_EQ(e.t_end_ns, std::llround(0.9375 * ns));
+      ++seen;
+    }
+    if (e.kind == trace::Kind::kAllReduce) {  // after B's input pass and half its weight pass
+      EXPECT_EQ(e.t_begin_ns, std::llround((1 + 1 + 0.5) * ns));
+      EXPECT_EQ(e.t_end_ns, std::llround((1 + 1 + 0.5 + 0.25) * ns));
+      ++seen;
+    }
+  }
+  EXPECT_EQ(seen, 2);
+}
+
 TEST(Simulator, ABlockingSenderComputesOnlyAfterItsTransfer) {
   // 1F1B, 2 stages, 2 micro-batches, F 1, B 2, every transfer 0.5.
   pipeline::Schedule s = pipeline::lower_send_recv(pipeline::generate_schedule({ScheduleKind::k1F1B, 2, 2}));

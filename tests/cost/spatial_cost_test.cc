@@ -7,6 +7,7 @@
 #include "parallel/spatial/halo.h"
 #include "paraxis/cost/planner.h"
 #include "paraxis/cost/spatial.h"
+#include "paraxis/parallel/spatial.h"
 
 namespace paraxis::cost {
 namespace {
@@ -185,6 +186,28 @@ TEST(SpatialCost, PredictedTraceDrawsEveryMembersExchangesInsideItsPasses) {
     EXPECT_EQ(layouts, 2) << "device " << d;
     EXPECT_EQ(p.trace.devices[d].sp, d % 2);
   }
+}
+
+TEST(SpatialCost, AConvsHaloIsPricedBeyondTheComputeItOverlaps) {
+  // conv2 of the Fashion-MNIST CNN on sp2 (14 rows, 7 each, k5 pad 2): a member's window is 2 padding or halo
+  // rows + 7 own + 2; 5 of its 7 output rows read no halo row (computed while it arrives), and 7 of its 11
+  // window rows are its own (their gradient computed while the halo's travels back).
+  for (int rank : {0, 1}) {
+    for (const SpatialExchange& x : spatial_exchanges(ModelSpec::cnn(), 2, rank, 8)) {
+      const bool conv = x.name == "conv2";
+      EXPECT_DOUBLE_EQ(x.forward_overlap, conv ? 5.0 / 7 : 0.0) << x.name;
+      EXPECT_DOUBLE_EQ(x.backward_overlap, conv ? 7.0 / 11 : 0.0) << x.name;
+    }
+  }
+  BlockExchange x;
+  x.forward_s = 3e-6, x.backward_s = 2e-6, x.forward_overlap = 0.5, x.backward_overlap = 0.25;
+  EXPECT_DOUBLE_EQ(x.forward_exposed(4e-6), 1e-6);   // 3 - 0.5 · 4
+  EXPECT_DOUBLE_EQ(x.forward_exposed(8e-6), 0.0);    // hidden whole
+  EXPECT_DOUBLE_EQ(x.backward_exposed(4e-6), 1e-6);  // 2 - 0.25 · 4
+  const SpatialPricing p = spatial_pricing(describe_model(ModelSpec::cnn()), ModelSpec::cnn(), 2, 8,
+                                           paper_machine().intra_node, 4);
+  for (const BlockExchange& b : p.exchanges)
+    EXPECT_DOUBLE_EQ(b.forward_overlap, b.name == "conv2" ? 5.0 / 7 : 0.0) << b.name;
 }
 
 TEST(SpatialCost, LayoutsSpCannotRunAreRejectedWithTheRuntimesRules) {

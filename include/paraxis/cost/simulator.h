@@ -37,10 +37,11 @@ struct StageDurations {
 
 // A communication inside a pass that blocks it (domain parallelism's halo exchanges and layout changes,
 // traced as HALO on the compute track, as the runtime traces them): it starts once `after` of the pass's
-// compute (a fraction) has run, lasts `time` and moves `bytes`.
+// compute (a fraction) has run, lasts `time` and moves `bytes`; the pass waits for its last time - hidden.
 struct InPassComm {
   double after = 0, time = 0;
-  int64_t bytes    = 0;
+  double hidden = 0;  // of time, what runs beside the pass's compute (a conv's halo beside its interior rows)
+  int64_t bytes = 0;
   trace::Kind kind = trace::Kind::kHalo;  // HALO, LAYOUT (a layout change) or ALLREDUCE (--sp-fc model's FC)
 };
 

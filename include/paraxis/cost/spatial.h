@@ -68,6 +68,11 @@ struct BlockExchange {
   double forward_s = 0, backward_s = 0;
   int64_t forward_bytes = 0, backward_bytes = 0;  // sent + received, the busiest member
   int64_t sent_bytes = 0;                         // sent in one direction, the busiest member
+  // A convolution's halo runs beside part of its pass (SpatialExchange::forward_overlap): the least share
+  // over the members; only the exchange time beyond that compute lengthens the pass.
+  double forward_overlap = 0, backward_overlap = 0;
+  double forward_exposed(double block_forward_s) const;
+  double backward_exposed(double block_input_s) const;
 };
 
 struct SpatialPricing {

@@ -87,6 +87,9 @@ struct SpatialExchange {
   int forward_sends = 0, forward_receives = 0;
   bool backward =
       true;  // the backward exchanges too (not for the first block: the engine runs no input pass)
+  // A convolution's halo overlaps compute: the share of its forward (interior output rows) and of its input
+  // pass (its own rows' gradient) that runs while the exchange is in flight. 0 for pools and layout changes.
+  double forward_overlap = 0, backward_overlap = 0;
 };
 // Every exchange of member `rank` of sp, in block order. Empty when sp is 1.
 std::vector<SpatialExchange> spatial_exchanges(const ModelSpec& spec, int sp, int rank, int64_t batch,

@@ -1,6 +1,7 @@
 // spatial_exchanges: what each member of a spatial group moves in every halo exchange and layout change,
 // read from the spatial layers themselves (their HaloExchange row math), for the cost model.
 #include <string>
+#include <tuple>
 
 #include "parallel/spatial/layers.h"
 #include "paraxis/core/error.h"
@@ -14,9 +15,11 @@ bool exchange_of(const Layer& blk, const Shape& in, int rank, SpatialExchange& x
   const std::string kind = blk.kind();
   const int64_t n = in[0], row = in[0] * in[1] * in[3] * static_cast<int64_t>(sizeof(float));
   ExchangeRows r;
-  if (kind == "spatial_conv2d")
-    r = static_cast<const SpatialConv2d&>(blk).halo().forward_rows(rank);
-  else if (kind == "spatial_maxpool2d")
+  if (kind == "spatial_conv2d") {
+    const auto& conv                                = static_cast<const SpatialConv2d&>(blk);
+    r                                               = conv.halo().forward_rows(rank);
+    std::tie(x.forward_overlap, x.backward_overlap) = conv.overlap_shares(in);
+  } else if (kind == "spatial_maxpool2d")
     r = static_cast<const SpatialMaxPool2d&>(blk).halo().forward_rows(rank);
   else if (kind == "spatial_to_batch")
     r = static_cast<const SpatialToBatch&>(blk).forward_rows(rank, n), x.layout_change = true;

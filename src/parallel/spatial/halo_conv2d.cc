@@ -75,6 +75,15 @@ RowRange SpatialConv2d::interior_rows(const Conv2dShape& s) const {
   return begin < end ? RowRange{begin, end} : RowRange{0, 0};
 }
 
+std::pair<double, double> SpatialConv2d::overlap_shares(const Shape& in) const {
+  const Conv2dShape s = window_shape(in);
+  if (!halo_.exchanges() || s.oh() == 0 || s.h == 0) return {0.0, 0.0};
+  const RowRange own = halo_.own_window_rows();
+  const double inner = static_cast<double>(interior_rows(s).size()) / static_cast<double>(s.oh());
+  const bool back    = own.size() > 0 && own.size() < s.h;  // backward_input's overlap condition
+  return {inner, back ? static_cast<double>(own.size()) / static_cast<double>(s.h) : 0.0};
+}
+
 // Output rows [rows) of the window's convolution into y (N, Cout, OH, OW): the window rows they read copied
 // to a contiguous block, convolved, the result copied into place.
 void SpatialConv2d::conv_rows(Tensor& y, const Tensor& win, RowRange rows, const Conv2dShape& s) const {

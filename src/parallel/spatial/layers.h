@@ -26,6 +26,9 @@ class SpatialConv2d : public Layer {
   void init(uint64_t seed) override { conv_->init(seed); }
   const HaloExchange& halo() const { return halo_; }
   Conv2dShape window_shape(const Shape& in) const;  // the local window, padding explicit (pad 0)
+  // The shares of the forward and of the input pass computed while the exchange is in flight (at input `in`):
+  // the interior output rows, and the own window rows' gradient; 0 where the pass does not overlap.
+  std::pair<double, double> overlap_shares(const Shape& in) const;
 
  private:
   RowRange interior_rows(const Conv2dShape& s) const;
