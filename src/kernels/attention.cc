@@ -137,14 +137,14 @@ struct FwdScratch {
 void forward_rows(float* out, float* lse, const float* qkv, const Head& h, FwdScratch& w, int64_t i0,
                   int64_t rows) {
   const int64_t ld = 3 * h.c;
-  std::fill(w.acc.begin(), w.acc.begin() + rows * h.hd, 0.0f);
   std::fill(w.m.begin(), w.m.end(), -INFINITY);
   std::fill(w.l.begin(), w.l.end(), 0.0f);
   for (int64_t j0 = 0, end = h.key_end(i0, rows); j0 < end; j0 += kBlock) {
     const int64_t n = std::min(kBlock, end - j0);
     gemm_set(w.s.data(), kBlock, qkv + i0 * ld, ld, 1, w.kt.data() + j0, h.t, rows, n, h.hd);  // S = Q Kᵀ
     online_softmax(w.s.data(), w.m.data(), w.l.data(), w.acc.data(), h, i0, j0, rows, n);
-    gemm_acc(w.acc.data(), h.hd, w.s.data(), kBlock, 1, w.v.data() + j0 * h.hd, h.hd, rows, h.hd, n);
+    // acc = P V on the first key block (every row sees key 0; its rescale by 0 above is overwritten), += after
+    gemm(j0 == 0, w.acc.data(), h.hd, w.s.data(), kBlock, 1, w.v.data() + j0 * h.hd, h.hd, rows, h.hd, n);
   }
   for (int64_t r = 0; r < rows; ++r) {
     const float inv = 1.0f / w.l[r];
