@@ -64,22 +64,18 @@ void gather_rows(float* dst, const float* src, int64_t stride, int64_t t, int64_
     for (int64_t k = 0; k < hd; ++k) d[k] = s[k];
   }
 }
-// transposed (hd, T), times `mul`: 16 × 16 tiles transposed in registers (16 row loads, 64 shuffles, 16
-// column stores; a gather per column vector cost about a cycle per float), the edges one float at a time.
+// transposed (hd, T), times `mul`: 16 rows at a time, so each store is one contiguous vector of a column and
+// the 16 source rows stay in L1.
 void gather_cols(float* dst, const float* src, int64_t stride, int64_t t, int64_t hd, float mul) {
-  using namespace vec16;
-  const int64_t t16 = t / 16 * 16, hd16 = hd / 16 * 16;
-  for (int64_t i0 = 0; i0 < t16; i0 += 16) {
-    for (int64_t d0 = 0; d0 < hd16; d0 += 16) {
-      v16 r[16];
-      for (int k = 0; k < 16; ++k) r[k] = load(src + (i0 + k) * stride + d0);
-      transpose(r);
-      for (int k = 0; k < 16; ++k) store(dst + (d0 + k) * t + i0, r[k] * mul);
+  constexpr int64_t kRows = 16;
+  int64_t i0              = 0;
+  for (; i0 + kRows <= t; i0 += kRows)
+    for (int64_t d = 0; d < hd; ++d) {
+      float* out = dst + d * t + i0;
+#pragma omp simd
+      for (int64_t k = 0; k < kRows; ++k) out[k] = src[(i0 + k) * stride + d] * mul;
     }
-    for (int64_t i = i0; i < i0 + 16; ++i)
-      for (int64_t d = hd16; d < hd; ++d) dst[d * t + i] = src[i * stride + d] * mul;
-  }
-  for (int64_t i = t16; i < t; ++i)
+  for (int64_t i = i0; i < t; ++i)
     for (int64_t d = 0; d < hd; ++d) dst[d * t + i] = src[i * stride + d] * mul;
 }
 

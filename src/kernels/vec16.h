@@ -70,32 +70,4 @@ inline float hsum(v16 v) {
   return (c[0] + c[2]) + (c[1] + c[3]);
 }
 
-// One stage of the 16 × 16 transpose: rows i and i + K (i & K == 0) swap their off-diagonal K-wide blocks —
-// lane l of row i with (l & K) takes lane l - K of row i + K, which takes lane l + K of row i in return.
-// The stages K = 8, 4, 2, 1 together transpose the 16 rows (block-recursive transposition).
-template <int K>
-inline void transpose_stage(v16* r) {
-#define PX_LO(l) (((l)&K) ? 16 + (l)-K : (l))
-#define PX_HI(l) (((l)&K) ? 16 + (l) : (l) + K)
-  for (int i = 0; i < 16; ++i) {
-    if (i & K) continue;
-    const v16 a = r[i], b = r[i + K];
-    r[i] = __builtin_shufflevector(a, b, PX_LO(0), PX_LO(1), PX_LO(2), PX_LO(3), PX_LO(4), PX_LO(5), PX_LO(6),
-                                   PX_LO(7), PX_LO(8), PX_LO(9), PX_LO(10), PX_LO(11), PX_LO(12), PX_LO(13),
-                                   PX_LO(14), PX_LO(15));
-    r[i + K] = __builtin_shufflevector(a, b, PX_HI(0), PX_HI(1), PX_HI(2), PX_HI(3), PX_HI(4), PX_HI(5),
-                                       PX_HI(6), PX_HI(7), PX_HI(8), PX_HI(9), PX_HI(10), PX_HI(11),
-                                       PX_HI(12), PX_HI(13), PX_HI(14), PX_HI(15));
-  }
-#undef PX_LO
-#undef PX_HI
-}
-// r[k] (16 rows of 16) becomes column k: r[k][l] = old r[l][k].
-inline void transpose(v16* r) {
-  transpose_stage<8>(r);
-  transpose_stage<4>(r);
-  transpose_stage<2>(r);
-  transpose_stage<1>(r);
-}
-
 }  // namespace paraxis::vec16

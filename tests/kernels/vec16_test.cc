@@ -1,6 +1,5 @@
-// kernels/vec16.h, the 16-lane helpers of the attention kernels: the in-register 16 × 16 transpose against
-// the index definition, exp against the scalar vec::exp lane by lane (bit for bit, clamps included), the
-// horizontal max and sum against scalar loops, and the lane masks.
+// kernels/vec16.h, the 16-lane helpers of the attention kernels: exp against the scalar vec::exp lane by lane
+// (bit for bit, clamps included), the horizontal max and sum against scalar loops, and the lane masks.
 #include "kernels/vec16.h"
 
 #include <gtest/gtest.h>
@@ -20,15 +19,6 @@ vec16::v16 random_vector(std::mt19937& g, float lo, float hi) {
   vec16::v16 v;
   for (int l = 0; l < 16; ++l) v[l] = d(g);
   return v;
-}
-
-TEST(Vec16, TransposeSwapsRowsAndColumns) {
-  vec16::v16 r[16];
-  for (int k = 0; k < 16; ++k)
-    for (int l = 0; l < 16; ++l) r[k][l] = static_cast<float>(16 * k + l);
-  vec16::transpose(r);
-  for (int k = 0; k < 16; ++k)
-    for (int l = 0; l < 16; ++l) EXPECT_EQ(r[k][l], static_cast<float>(16 * l + k)) << k << "," << l;
 }
 
 TEST(Vec16, ExpMatchesScalarBitForBit) {
