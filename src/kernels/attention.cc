@@ -4,8 +4,8 @@
 // streams over k rows stay gathered: at row stride 3C (or C) 64 rows of a head fall into 16 L1 sets and
 // evict each other (in place, the backward measured 5-15% slower, interleaved on a loaded host). Read in
 // place: the forward's Q (the broadcast operand, 4 rows at a time); written in place: out, and dQ, dK, dV,
-// accumulated straight into dqkv (cleared first), so nothing is scattered back. Score blocks are set by
-// their product, not cleared and accumulated.
+// accumulated straight into dqkv, so nothing is scattered back. The first product into each of them and each
+// score block sets it (nothing is cleared first: a clear was a second write-allocating sweep over dqkv).
 // Forward: the online softmax (running max m, running sum l, the output accumulator rescaled by
 // e^(m_old - m_new)); lse = m + log l. Backward, key block outer: P = e^(S - lse) is recomputed per block,
 // dV_j += Pᵀ dO_i, dP = dO_i V_jᵀ, dS = P (dP - D_i) / sqrt(hd) with D = rowsum(dO ∘ O), dQ_i += dS K_j,
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/small_gemm.h"
+#include "kernels/vec16.h"
 #include "kernels/vec_math.h"
 #include "paraxis/core/tensor.h"
 #include "paraxis/kernels/matmul.h"
@@ -30,6 +31,13 @@ constexpr int64_t kParallelMin = 1 << 16;
 
 using small_gemm::gemm_acc;
 using small_gemm::gemm_set;
+
+// C = A·B when `set` (the first product into C: nothing to clear first), else C += A·B.
+void gemm(bool set, float* c, int64_t ldc, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
+          int64_t ldb, int64_t m, int64_t n, int64_t k) {
+  if (set) return gemm_set(c, ldc, a, a_rs, a_cs, b, ldb, m, n, k);
+  gemm_acc(c, ldc, a, a_rs, a_cs, b, ldb, m, n, k);
+}
 
 void grow(std::vector<float>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(n);
@@ -56,15 +64,6 @@ void gather_rows(float* dst, const float* src, int64_t stride, int64_t t, int64_
     for (int64_t k = 0; k < hd; ++k) d[k] = s[k];
   }
 }
-// T rows of hd floats, `stride` apart, set to 0 (an inline loop: hd is a few vectors, too short for a
-// memset call to pay).
-void clear_rows(float* dst, int64_t stride, int64_t t, int64_t hd) {
-  for (int64_t i = 0; i < t; ++i) {
-    float* d = dst + i * stride;
-#pragma omp simd
-    for (int64_t k = 0; k < hd; ++k) d[k] = 0.0f;
-  }
-}
 // transposed (hd, T), times `mul`: 16 rows at a time, so each store is one contiguous vector of a column and
 // the 16 source rows stay in L1.
 void gather_cols(float* dst, const float* src, int64_t stride, int64_t t, int64_t hd, float mul) {
@@ -80,29 +79,39 @@ void gather_cols(float* dst, const float* src, int64_t stride, int64_t t, int64_
     for (int64_t d = 0; d < hd; ++d) dst[d * t + i] = src[i * stride + d] * mul;
 }
 
-// Online softmax over one (rows × n) block of scores s (row stride kBlock), in place into e^(s - m_new);
-// m, l are the rows' running max and sum, acc (rows × hd) the running output, rescaled when m grows.
+// Online softmax over one (rows × n) block of scores s (row stride kBlock), in place into e^(s - m_new), the
+// masked keys 0; m, l are the rows' running max and sum, acc (rows × hd) the running output, rescaled when m
+// grows. Whole vectors over each row (its kBlock floats hold the n entries; lanes at or past the visible
+// count are selected away).
 void online_softmax(float* s, float* m, float* l, float* acc, const Head& h, int64_t i0, int64_t j0,
                     int64_t rows, int64_t n) {
+  using namespace vec16;
+  const int64_t nv = (n + 15) / 16;
   for (int64_t r = 0; r < rows; ++r) {
-    float* row        = s + r * kBlock;
-    const int64_t vis = h.visible(i0 + r, j0, n);
-    float mx          = m[r];
-#pragma omp simd reduction(max : mx)
-    for (int64_t j = 0; j < vis; ++j) mx = row[j] > mx ? row[j] : mx;
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < vis; ++j) {
-      row[j] = vec::exp(row[j] - mx);
-      sum += row[j];
+    float* row          = s + r * kBlock;
+    const int64_t vis_i = h.visible(i0 + r, j0, n);
+    if (vis_i == 0) {
+      std::fill(row, row + n, 0.0f);
+      continue;
     }
-    for (int64_t j = vis; j < n; ++j) row[j] = 0.0f;
-    if (vis == 0) continue;
-    const float alpha = std::exp(m[r] - mx);  // 0 on the first block (m = -inf)
+    const float vis = static_cast<float>(vis_i);
+    v16 vmx         = splat(-INFINITY);
+    for (int64_t v = 0; v < nv; ++v) {
+      const v16 x = load(row + 16 * v);
+      vmx         = lanes_from(16.0f * v) < vis && x > vmx ? x : vmx;
+    }
+    const float mx = std::max(m[r], hmax(vmx));
+    v16 vsum{};
+    for (int64_t v = 0; v < nv; ++v) {
+      const v16 e = lanes_from(16.0f * v) < vis ? vec16::exp(load(row + 16 * v) - mx) : v16{};
+      store(row + 16 * v, e);
+      vsum += e;
+    }
+    const float alpha = m[r] == -INFINITY ? 0.0f : vec::exp(m[r] - mx);  // 0 on the first block
     float* ar         = acc + r * h.hd;
 #pragma omp simd
     for (int64_t d = 0; d < h.hd; ++d) ar[d] *= alpha;
-    l[r] = l[r] * alpha + sum;
+    l[r] = l[r] * alpha + hsum(vsum);
     m[r] = mx;
   }
 }
@@ -124,14 +133,14 @@ struct FwdScratch {
 void forward_rows(float* out, float* lse, const float* qkv, const Head& h, FwdScratch& w, int64_t i0,
                   int64_t rows) {
   const int64_t ld = 3 * h.c;
-  std::fill(w.acc.begin(), w.acc.begin() + rows * h.hd, 0.0f);
   std::fill(w.m.begin(), w.m.end(), -INFINITY);
   std::fill(w.l.begin(), w.l.end(), 0.0f);
   for (int64_t j0 = 0, end = h.key_end(i0, rows); j0 < end; j0 += kBlock) {
     const int64_t n = std::min(kBlock, end - j0);
     gemm_set(w.s.data(), kBlock, qkv + i0 * ld, ld, 1, w.kt.data() + j0, h.t, rows, n, h.hd);  // S = Q Kᵀ
     online_softmax(w.s.data(), w.m.data(), w.l.data(), w.acc.data(), h, i0, j0, rows, n);
-    gemm_acc(w.acc.data(), h.hd, w.s.data(), kBlock, 1, w.v.data() + j0 * h.hd, h.hd, rows, h.hd, n);
+    // acc = P V on the first key block (every row sees key 0; its rescale by 0 above is overwritten), += after
+    gemm(j0 == 0, w.acc.data(), h.hd, w.s.data(), kBlock, 1, w.v.data() + j0 * h.hd, h.hd, rows, h.hd, n);
   }
   for (int64_t r = 0; r < rows; ++r) {
     const float inv = 1.0f / w.l[r];
@@ -167,32 +176,38 @@ struct HeadIo {
 
 // P = e^(S - lse) of query block i0 (rows) × key block j0 (n), masked entries 0; then dS in place of P after
 // dV; dp holds dO Vᵀ. Both are set (not accumulated) over their rows × n entries, the only ones read.
+// first_i: i0 is the first query block to meet key block j0 (dK_j, dV_j are set, not accumulated); first_j:
+// j0 == 0, the first key block of query block i0 (dQ_i set).
 void backward_block(const HeadIo& io, const Head& h, BwdScratch& w, int64_t i0, int64_t rows, int64_t j0,
-                    int64_t n) {
+                    int64_t n, bool first_i) {
   float *p = w.p.data(), *dp = w.dp.data();
   const int64_t ld = 3 * h.c;
   const float *q = w.q.data() + i0 * h.hd, *dout = w.dout.data() + i0 * h.hd, *lse = io.lse;
   gemm_set(p, kBlock, q, h.hd, 1, w.kt.data() + j0, h.t, rows, n, h.hd);
   gemm_set(dp, kBlock, dout, h.hd, 1, w.vt.data() + j0, h.t, rows, n, h.hd);
+  const int64_t nv = (n + 15) / 16;  // whole vectors over each row, the lanes past the visible keys 0
   for (int64_t r = 0; r < rows; ++r) {
-    const int64_t vis = h.visible(i0 + r, j0, n);
+    using namespace vec16;
+    const float vis = static_cast<float>(h.visible(i0 + r, j0, n));
     const float m = lse[i0 + r], dsum = w.dsum[i0 + r];
     float *pr = p + r * kBlock, *dpr = dp + r * kBlock;
-#pragma omp simd
-    for (int64_t j = 0; j < vis; ++j) pr[j] = vec::exp(pr[j] - m);
-    for (int64_t j = vis; j < n; ++j) pr[j] = 0.0f;
-      // dp row becomes dS (P stays for dV)
-#pragma omp simd
-    for (int64_t j = 0; j < n; ++j) dpr[j] = pr[j] * (dpr[j] - dsum) * h.scale;
+    for (int64_t v = 0; v < nv; ++v) {  // P, then the dp row becomes dS (P stays for dV)
+      const auto keep = lanes_from(16.0f * v) < vis;
+      const v16 pv    = keep ? vec16::exp(load(pr + 16 * v) - m) : v16{};
+      store(pr + 16 * v, pv);
+      store(dpr + 16 * v, keep ? pv * (load(dpr + 16 * v) - dsum) * h.scale : v16{});
+    }
   }
-  float* dqkv = io.dqkv + j0 * ld;
-  gemm_acc(dqkv + 2 * h.c, ld, p, 1, kBlock, dout, h.hd, n, h.hd, rows);  // dV += Pᵀ dO
-  gemm_acc(io.dqkv + i0 * ld, ld, dp, kBlock, 1, w.k.data() + j0 * h.hd, h.hd, rows, h.hd, n);  // dQ += dS K
-  gemm_acc(dqkv + h.c, ld, dp, 1, kBlock, q, h.hd, n, h.hd, rows);  // dK += dSᵀ Q
+  float* dqkv        = io.dqkv + j0 * ld;
+  const bool first_j = j0 == 0;
+  gemm(first_i, dqkv + 2 * h.c, ld, p, 1, kBlock, dout, h.hd, n, h.hd, rows);  // dV += Pᵀ dO
+  gemm(first_j, io.dqkv + i0 * ld, ld, dp, kBlock, 1, w.k.data() + j0 * h.hd, h.hd, rows, h.hd,
+       n);                                                               // dQ += dS K
+  gemm(first_i, dqkv + h.c, ld, dp, 1, kBlock, q, h.hd, n, h.hd, rows);  // dK += dSᵀ Q
 }
 
 // Q, K, dO rows and Kᵀ (scaled), Vᵀ into scratch, D = rowsum(dO ∘ O) (in vector lanes: a serial sum waits on
-// each add), and the head's dQ, dK, dV cleared in place for the blocks to accumulate into.
+// each add).
 void backward_prepare(const HeadIo& io, const float* out, const Head& h, BwdScratch& w) {
   gather_rows(w.q.data(), io.qkv, 3 * h.c, h.t, h.hd);
   gather_rows(w.k.data(), io.qkv + h.c, 3 * h.c, h.t, h.hd);
@@ -206,7 +221,6 @@ void backward_prepare(const HeadIo& io, const float* out, const Head& h, BwdScra
     for (int64_t d = 0; d < h.hd; ++d) s += dor[d] * orow[d];
     w.dsum[i] = s;
   }
-  for (int64_t part = 0; part < 3; ++part) clear_rows(io.dqkv + part * h.c, 3 * h.c, h.t, h.hd);
 }
 
 // One head: dqkv, qkv at the head's q column; dout, out at its own column.
@@ -214,7 +228,8 @@ void backward_head(const HeadIo& io, const float* out, const Head& h, BwdScratch
   backward_prepare(io, out, h, w);
   for (int64_t j0 = 0; j0 < h.t; j0 += kBlock)
     for (int64_t i0 = h.causal ? j0 : 0; i0 < h.t; i0 += kBlock)  // causal: blocks above the diagonal skipped
-      backward_block(io, h, w, i0, std::min(kBlock, h.t - i0), j0, std::min(kBlock, h.t - j0));
+      backward_block(io, h, w, i0, std::min(kBlock, h.t - i0), j0, std::min(kBlock, h.t - j0),
+                     i0 == (h.causal ? j0 : 0));
 }
 
 Head head_of(int64_t t, int64_t c, int64_t nh, bool causal) {
