@@ -7,19 +7,13 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/vec16.h"
+
 namespace paraxis::small_gemm {
 
-// 16 floats: one AVX-512 register (two AVX2 registers where that is the widest).
-using v16 = float __attribute__((vector_size(64)));
-
-inline v16 load(const float* p) {
-  v16 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store(float* p, v16 v) {
-  std::memcpy(p, &v, sizeof v);
-}
+using vec16::load;  // 16 floats: one AVX-512 register (two AVX2 registers where that is the widest)
+using vec16::store;
+using vec16::v16;
 
 // An empty asm that claims to change v in a vector register: the loaded B vector then stays in a register for
 // all R rows. Without it GCC folds the load into each of the R FMAs, and the R·NV + R loads per k step (20
