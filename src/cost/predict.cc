@@ -352,10 +352,18 @@ class StepPricer {
   // the runtime's do).
   void add_exchanges() {
     for (const BlockExchange& x : spatial_->exchanges) {
-      const int s = stage_of(x.block), i = x.block - cuts_[s];
+      const int s = stage_of(x.block);
       for (StageCost* c : {&alone_[s], &together_[s]})
-        c->F += x.forward_exposed(c->block_F[i]), c->I += x.backward_exposed(c->block_I[i]);
+        c->F += exposed_forward(x, *c), c->I += exposed_backward(x, *c);
     }
+  }
+
+  // What of an exchange its block's pass waits for, given the stage's block times (a conv's halo overlaps).
+  double exposed_forward(const BlockExchange& x, const StageCost& c) const {
+    return x.forward_exposed(c.block_F[x.block - cuts_[stage_of(x.block)]]);
+  }
+  double exposed_backward(const BlockExchange& x, const StageCost& c) const {
+    return x.backward_exposed(c.block_I[x.block - cuts_[stage_of(x.block)]]);
   }
 
   int stage_of(int block) const {
@@ -368,10 +376,10 @@ class StepPricer {
   void in_pass_exchanges(SimInput& in) const {
     std::vector<double> comm_f(stages_, 0.0), comm_b(stages_, 0.0);
     const auto exposed_f = [this](const BlockExchange& x) {
-      return x.forward_exposed(alone_[stage_of(x.block)].block_F[x.block - cuts_[stage_of(x.block)]]);
+      return exposed_forward(x, alone_[stage_of(x.block)]);
     };
     const auto exposed_b = [this](const BlockExchange& x) {
-      return x.backward_exposed(alone_[stage_of(x.block)].block_I[x.block - cuts_[stage_of(x.block)]]);
+      return exposed_backward(x, alone_[stage_of(x.block)]);
     };
     for (const BlockExchange& x : spatial_->exchanges)
       comm_f[stage_of(x.block)] += exposed_f(x), comm_b[stage_of(x.block)] += exposed_b(x);

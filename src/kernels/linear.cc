@@ -62,6 +62,13 @@ void linear_forward(float* y, const float* x, const float* w, const float* b, in
 }
 
 namespace {
+// matmul (matmul.h), reading an operand already rounded to bf16 where one is given (bf16 runs only).
+void product(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k, bool trans_a,
+             bool trans_b, const uint16_t* a16, const uint16_t* b16) {
+  if (a16 || b16) return bf16::matmul(c, a, b, m, n, k, trans_a, trans_b, 0.0f, 1, a16, b16);
+  matmul(c, a, b, m, n, k, trans_a, trans_b, 0.0f);
+}
+
 // dx (N, in) = dy (N, out) · w (out, in) computed as its transpose dxᵀ (in, N) = wᵀ · dyᵀ into a per-thread
 // scratch, then reordered into dx. Why: read as the plain right-hand operand, w is K = out rows of `in`
 // floats each; oneDNN 2.6's brgemm packs that operand only when `in` is a power of two and otherwise walks
@@ -75,10 +82,7 @@ void backward_input_transposed(float* dx, const float* dy, const float* w, int64
   using dt = memory::data_type;
   thread_local std::vector<float> scratch;
   if (scratch.size() < static_cast<size_t>(n * in)) scratch.resize(n * in);
-  if (w_bf16)
-    bf16::matmul(scratch.data(), w, dy, in, n, out, true, true, 0.0f, 1, w_bf16, nullptr);
-  else
-    matmul(scratch.data(), w, dy, in, n, out, /*trans_a=*/true, /*trans_b=*/true, 0.0f);
+  product(scratch.data(), w, dy, in, n, out, /*trans_a=*/true, /*trans_b=*/true, w_bf16, nullptr);
   memory::desc src_md({in, n}, dt::f32, memory::dims{n, 1}), dst_md({in, n}, dt::f32, memory::dims{1, in});
   const std::string key = fmt::format("transpose,{},{}", in, n);
   auto& cache           = dnnl_util::cache<dnnl::reorder>();
@@ -99,9 +103,8 @@ void linear_backward_input(float* dx, const float* dy, const float* w, int64_t n
   const bool power_of_two = (in & (in - 1)) == 0;
   if (kernel_path() == KernelPath::kFast && n > 0 && out > 0 && !power_of_two)
     return backward_input_transposed(dx, dy, w, n, in, out, w_bf16);
-  if (w_bf16 && n > 0 && out > 0)
-    return bf16::matmul(dx, dy, w, n, in, out, false, false, 0.0f, 1, nullptr, w_bf16);
-  matmul(dx, dy, w, n, in, out, false, false, 0.0f);
+  if (n == 0 || out == 0) w_bf16 = nullptr;  // matmul's own empty cases
+  product(dx, dy, w, n, in, out, false, false, nullptr, w_bf16);
 }
 
 void linear_backward_weight(float* dw, float* db, const float* dy, const float* x, int64_t n, int64_t in,

@@ -150,18 +150,17 @@ void validate_spatial(const ModelSpec& spec, int sp, int64_t microbatch_rows, in
                 "--sp {} splits images along their height, but the model {} has no convolutional side; use "
                 "--sp 1 (or --model cnn / alexnet)",
                 sp, spec.describe());
-  Shape s        = m->input_shape(1);
+  const Shape in = m->input_shape(1);
+  Shape s        = in;
   int64_t max_sp = s[2];
   for (int b = 0; b <= lay; ++b) {
     max_sp = std::min(max_sp, s[2]);
-    if (s[2] < sp) {
-      const Shape in = m->input_shape(1);
-      PX_USER_CHECK(false,
-                    "--sp {}: block {} ({}) gets {} row{}, fewer than the {} devices that split them (each "
-                    "needs at least one row); use --sp {} or fewer, or a taller image, e.g. --image {},{},{}",
-                    sp, m->blocks[b]->name(), m->blocks[b]->kind(), s[2], s[2] == 1 ? "" : "s", sp, s[2],
-                    in[1], smallest_height(*m, lay, in, sp), in[3]);
-    }
+    if (s[2] < sp)
+      PX_USER_FAIL(
+          "--sp {}: block {} ({}) gets {} row{}, fewer than the {} devices that split them (each "
+          "needs at least one row); use --sp {} or fewer, or a taller image, e.g. --image {},{},{}",
+          sp, m->blocks[b]->name(), m->blocks[b]->kind(), s[2], s[2] == 1 ? "" : "s", sp, s[2], in[1],
+          smallest_height(*m, lay, in, sp), in[3]);
     s = m->blocks[b]->output_shape(s);
   }
   if (fc == SpFc::kModel)
